@@ -1,0 +1,304 @@
+"""Operations and histories: the central contract between runner, checkers and reports.
+
+An operation is a frozen record, one line of ``history.jsonl``::
+
+    {"index": 0, "time": 1234567, "type": "invoke", "process": 3, "f": "cas", "value": [1, 4]}
+
+``type`` is ``invoke``, then exactly one of ``ok`` (it happened, with its result),
+``fail`` (it definitely did not happen) or ``info`` (unknown: it may have happened,
+now or at any later time).  ``time`` is nanoseconds since the test started, from
+a monotonic clock.  A process whose op ended in ``info`` never invokes again.
+
+The writer streams and flushes every op as it is recorded, so a crash of jepsy
+itself loses at most the op being written.  ``read_history`` reads jepsy JSONL,
+JSON arrays (elle-cli), Jepsen EDN (one map per line, or one vector) and the
+Plume/PolySI/dbcop text format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time as _time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from jepsy import edn
+from jepsy.errors import HistoryError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+
+__all__ = [
+    "COMPLETIONS",
+    "TYPES",
+    "HistoryWriter",
+    "Op",
+    "dumps_edn",
+    "pair",
+    "read_history",
+]
+
+TYPES = ("invoke", "ok", "fail", "info")
+COMPLETIONS = frozenset(("ok", "fail", "info"))
+_FIELDS = ("index", "time", "type", "process", "f", "value", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One event of a history.
+
+    ``process`` is an int for clients and a string (``"nemesis"``) for faults.
+    ``time`` is None only for formats that carry no times (Plume text); checkers
+    that need real-time order must treat such ops as unordered.
+    ``extra`` keeps any other fields of the source (e.g. Porcupine's ``key``).
+    """
+
+    index: int
+    time: int | None
+    type: str
+    process: int | str
+    f: str
+    value: Any = None
+    error: Any = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_client(self) -> bool:
+        return isinstance(self.process, int)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "index": self.index,
+            "time": self.time,
+            "type": self.type,
+            "process": self.process,
+            "f": self.f,
+            "value": self.value,
+        }
+        if self.error is not None:
+            d["error"] = self.error
+        d.update(self.extra)
+        return d
+
+
+def _plain(value: Any) -> Any:
+    """Turn EDN-only types into JSON-able ones (sets -> sorted lists, tuples -> lists)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, frozenset):
+        items = [_plain(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if isinstance(value, dict):
+        return {(k if isinstance(k, (str, int, float, bool)) or k is None else json.dumps(_plain(k))):
+                _plain(v) for k, v in value.items()}
+    if isinstance(value, edn.Tagged):
+        return {"tag": value.tag, "value": _plain(value.value)}
+    if isinstance(value, edn.Keyword):
+        return str(value)
+    return value
+
+
+def op_from_mapping(d: dict[Any, Any], position: int, where: str) -> Op:
+    """Build an Op from a decoded JSON object or EDN map; ``where`` names it in errors."""
+    typ = d.get("type")
+    if typ not in TYPES:
+        raise HistoryError(f"{where}: unknown op type {typ!r} (want invoke, ok, fail or info)")
+    process = d.get("process", 0)
+    if isinstance(process, bool) or not isinstance(process, (int, str)):
+        raise HistoryError(f"{where}: process must be an integer or a name, not {process!r}")
+    if isinstance(process, str):
+        process = str(process)
+    f = d.get("f", "txn" if isinstance(d.get("value"), list) else None)
+    if f is None:
+        raise HistoryError(f"{where}: op has no 'f'")
+    t = d.get("time")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float))):
+        raise HistoryError(f"{where}: time must be a number of nanoseconds, not {t!r}")
+    index = d.get("index", position)
+    extra = {str(k): _plain(v) for k, v in d.items() if k not in _FIELDS}
+    return Op(
+        index=int(index) if isinstance(index, int) else position,
+        time=None if t is None else int(t),
+        type=str(typ),
+        process=process,
+        f=str(f),
+        value=_plain(d.get("value")),
+        error=_plain(d.get("error")),
+        extra=extra,
+    )
+
+
+def _read_jsonl(path: Path, lines: Iterable[str]) -> list[Op]:
+    ops: list[Op] = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise HistoryError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        if not isinstance(d, dict):
+            raise HistoryError(f"{path}:{lineno}: expected a JSON object per line")
+        ops.append(op_from_mapping(d, len(ops), f"{path}:{lineno}"))
+    return ops
+
+
+def _read_edn(path: Path, text: str) -> list[Op]:
+    try:
+        forms = edn.loads_all(text)
+    except edn.EDNError as e:
+        raise HistoryError(f"{path}:{e.line}: malformed EDN ({e.args[0].split(': ', 1)[-1]})") from None
+    if len(forms) == 1 and isinstance(forms[0], list):
+        forms = forms[0]
+    ops: list[Op] = []
+    for i, form in enumerate(forms):
+        if not isinstance(form, dict):
+            raise HistoryError(f"{path}: form {i + 1} is not an op map")
+        ops.append(op_from_mapping(form, len(ops), f"{path}: op {i + 1}"))
+    return ops
+
+
+def _read_json_array(path: Path, text: str) -> list[Op]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise HistoryError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(data, list):
+        raise HistoryError(f"{path}: expected a JSON array of ops")
+    ops: list[Op] = []
+    for i, d in enumerate(data):
+        if not isinstance(d, dict):
+            raise HistoryError(f"{path}: element {i + 1} is not an op object")
+        ops.append(op_from_mapping(d, len(ops), f"{path}: element {i + 1}"))
+    return ops
+
+
+def read_history(path: str | os.PathLike[str]) -> list[Op]:
+    """Read a history in any supported format, chosen by content (not by name).
+
+    Raises ``HistoryError`` (one line, with file and line) on malformed input.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HistoryError(f"{p}: no such history file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise HistoryError(f"{p}: cannot read ({e})") from None
+    head = text.lstrip()[:2]
+    if not head:
+        return []
+    if head[0] == "{":
+        first = text.lstrip().split("\n", 1)[0]
+        try:
+            json.loads(first)
+        except json.JSONDecodeError:
+            return _read_edn(p, text)
+        return _read_jsonl(p, text.splitlines())
+    if head[0] == "[":
+        stripped = text.lstrip()
+        if stripped[1:].lstrip()[:1] == "{" and '"type"' in stripped[:2000]:
+            return _read_json_array(p, text)
+        return _read_edn(p, text)
+    if head in ("r(", "w("):
+        from jepsy.textfmt import read_text_history
+
+        return read_text_history(p, text)
+    return _read_edn(p, text)
+
+
+def pair(history: Sequence[Op]) -> list[tuple[Op, Op | None]]:
+    """Match each client invoke with its completion: ``[(invoke, completion or None)]``.
+
+    In history order of the invokes.  A completion with no open invoke, or a
+    second invoke while one is open, raises ``HistoryError`` naming the op.
+    Non-client ops (the nemesis) are skipped.
+    """
+    open_: dict[int | str, int] = {}
+    pairs: list[tuple[Op, Op | None]] = []
+    for op in history:
+        if not op.is_client:
+            continue
+        if op.type == "invoke":
+            if op.process in open_:
+                raise HistoryError(
+                    f"op {op.index}: process {op.process} invokes again while op "
+                    f"{pairs[open_[op.process]][0].index} is still open")
+            open_[op.process] = len(pairs)
+            pairs.append((op, None))
+        else:
+            i = open_.pop(op.process, None)
+            if i is None:
+                raise HistoryError(f"op {op.index}: {op.type} of process {op.process} has no invoke")
+            pairs[i] = (pairs[i][0], op)
+    return pairs
+
+
+class HistoryWriter:
+    """Append-only, thread-safe, flushed JSONL history.
+
+    ``record`` assigns ``index`` and ``time`` (ns since ``start``, monotonic) under
+    one lock, so the file order is the history order.  Also keeps the ops in
+    memory for the checkers.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], start_ns: int | None = None) -> None:
+        self.path = Path(path)
+        self.start_ns = _time.monotonic_ns() if start_ns is None else start_ns
+        self._lock = threading.Lock()
+        self._file: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self.ops: list[Op] = []
+
+    def now(self) -> int:
+        return _time.monotonic_ns() - self.start_ns
+
+    def record(self, type: str, process: int | str, f: str, value: Any = None,
+               error: Any = None) -> Op:
+        if type not in TYPES:
+            raise ValueError(f"unknown op type {type!r}")
+        with self._lock:
+            op = Op(index=len(self.ops), time=self.now(), type=type, process=process,
+                    f=f, value=value, error=error)
+            self._file.write(json.dumps(op.to_json(), default=str) + "\n")
+            self._file.flush()
+            self.ops.append(op)
+            return op
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+
+    def __enter__(self) -> HistoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_edn_lines(history: Iterable[Op]) -> Iterator[str]:
+    """Jepsen EDN, one map per line, with ``type``, ``f`` and nemesis process as keywords."""
+    for op in history:
+        d: dict[Any, Any] = {edn.Keyword(k): v for k, v in op.to_json().items()}
+        d[edn.Keyword("type")] = edn.Keyword(op.type)
+        d[edn.Keyword("f")] = edn.Keyword(op.f)
+        if not op.is_client:
+            d[edn.Keyword("process")] = edn.Keyword(str(op.process))
+        yield edn.dumps(d)
+
+
+def dumps_edn(history: Iterable[Op]) -> str:
+    return "".join(line + "\n" for line in iter_edn_lines(history))
+
+
+def with_index(history: Sequence[Op]) -> list[Op]:
+    """Renumber ``index`` to positions (for histories whose source had none or gaps)."""
+    return [op if op.index == i else replace(op, index=i) for i, op in enumerate(history)]

@@ -1,0 +1,62 @@
+"""Names users type (``--db etcd``, ``--checker list-append``) mapped to code, loaded lazily.
+
+Built-ins are ``"module:attr"`` strings imported on first use, so ``jepsy --help``
+never imports paramiko or a checker.  Third parties add their own through entry
+points in the groups ``jepsy.dbs``, ``jepsy.workloads``, ``jepsy.nemeses``,
+``jepsy.checkers`` and ``jepsy.models``; a built-in name wins over a plugin.
+
+Contracts of what each group's attribute is:
+
+* ``dbs``: a factory ``(opts: dict) -> DB`` (see ``jepsy.protocols``).
+* ``workloads``: a factory ``(opts: dict) -> Workload``.
+* ``nemeses``: a factory ``(opts: dict) -> NemesisPackage``.
+* ``checkers``: a factory ``(**opts) -> Checker`` used by ``jepsy check --checker``.
+* ``models``: a factory ``(init=...) -> Model`` used by ``jepsy check --model``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from jepsy.errors import ConfigError
+
+GROUPS = ("dbs", "workloads", "nemeses", "checkers", "models")
+_KIND = {"dbs": "database", "workloads": "workload", "nemeses": "nemesis",
+         "checkers": "checker", "models": "model"}
+
+BUILTINS: dict[str, dict[str, str]] = {
+    "dbs": {
+        "etcd": "jepsy.dbs.etcd:etcd_db",
+        "memory": "jepsy.testing:memory_db",
+        "broken-memory": "jepsy.testing:broken_memory_db",
+    },
+    "workloads": {
+        "register": "jepsy.workloads.register:workload",
+    },
+    "nemeses": {
+        "none": "jepsy.nemeses.partition:no_nemesis",
+        "partition": "jepsy.nemeses.partition:nemesis",
+    },
+    "checkers": {},
+    "models": {},
+}
+
+
+def _plugins(group: str) -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=f"jepsy.{group}")}
+
+
+def names(group: str) -> list[str]:
+    """Every name available in ``group``, built-in and plugin, sorted."""
+    return sorted({**_plugins(group), **BUILTINS[group]})
+
+
+def load(group: str, name: str) -> Any:
+    """The object registered as ``name`` in ``group``; ``ConfigError`` if unknown."""
+    target = BUILTINS[group].get(name) or _plugins(group).get(name)
+    if target is None:
+        raise ConfigError(f"unknown {_KIND[group]} {name!r}; known: {', '.join(names(group)) or 'none'}")
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)

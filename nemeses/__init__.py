@@ -1,0 +1,1 @@
+"""Nemeses: one module per fault family. Installed as ``jepsy.nemeses``."""

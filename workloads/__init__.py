@@ -1,0 +1,1 @@
+"""Workloads: one module per workload (generator, checker, op vocabulary). Installed as ``jepsy.workloads``."""
