@@ -95,13 +95,20 @@ def _plain(value: Any) -> Any:
         except TypeError:
             return items
     if isinstance(value, dict):
-        return {(k if isinstance(k, (str, int, float, bool)) or k is None else json.dumps(_plain(k))):
-                _plain(v) for k, v in value.items()}
+        return {_plain_key(k): _plain(v) for k, v in value.items()}
     if isinstance(value, edn.Tagged):
         return {"tag": value.tag, "value": _plain(value.value)}
     if isinstance(value, edn.Keyword):
         return str(value)
     return value
+
+
+def _plain_key(k: Any) -> Any:
+    if isinstance(k, str):
+        return str(k)
+    if isinstance(k, (int, float, bool)) or k is None:
+        return k
+    return json.dumps(_plain(k))
 
 
 def op_from_mapping(d: dict[Any, Any], position: int, where: str) -> Op:
