@@ -1,0 +1,126 @@
+"""Words and data for a linearizability verdict: which op, in which states, and why.
+
+A verdict alone does not help someone debug their system.  For an invalid key
+the search reports the call whose completion it could not get past, every model
+state it could reach just before that completion, the longest prefix it could
+linearize, and the concurrent calls that might still have taken effect.  This
+module turns that into JSON-able data (for ``results.json`` and the report's
+timeline) and one paragraph of prose, e.g.::
+
+    read of 3 by process 7 (invoked 12.38 s, returned 12.41 s) cannot be
+    linearized: the cas-register could only hold 1 or 4 then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from jepsy.checkers.linear_prepare import Prepared
+from jepsy.checkers.linear_search import Outcome
+from jepsy.models import CRASHED, Call, Model
+
+__all__ = ["explain", "jsonable", "op_data"]
+
+_MAX_CANDIDATES = 10
+
+
+def jsonable(v: Any) -> Any:
+    """A JSON-serializable copy of a model state or value (sets sorted, tuples as lists)."""
+    if v is CRASHED:
+        return None
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, (set, frozenset)):
+        items = [jsonable(x) for x in v]
+        try:
+            return sorted(items)
+        except TypeError:
+            return sorted(items, key=repr)
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return repr(v)
+
+
+def _secs(ns: int | None) -> str | None:
+    return None if ns is None else f"{ns / 1e9:.3f} s"
+
+
+def op_data(prep: Prepared, call: Call, original: int, model: Model) -> dict[str, Any]:
+    """One call as data: history indices, process, f, values, times, and its description."""
+    inv = prep.invokes[original]
+    comp = prep.completions[original]
+    return {
+        "index": inv.index,
+        "completion_index": None if comp is None else comp.index,
+        "process": call.process,
+        "f": call.input[0],
+        "value": jsonable(call.input[1]),
+        "output": jsonable(call.output),
+        "crashed": call.output is CRASHED,
+        "invoke_time": inv.time,
+        "complete_time": None if comp is None else comp.time,
+        "description": model.describe_op(call.input, call.output),
+    }
+
+
+def _when(d: dict[str, Any]) -> str:
+    inv, comp = _secs(d["invoke_time"]), _secs(d["complete_time"])
+    if inv is None:
+        end = "" if d["completion_index"] is None else f", completed at op {d['completion_index']}"
+        return f"invoked at op {d['index']}{end}"
+    return f"invoked {inv}" + (f", returned {comp}" if comp else ", never returned")
+
+
+def _either(words: Sequence[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def explain(out: Outcome, calls: Sequence[Call], originals: Sequence[int], prep: Prepared,
+            model: Model, key: str | None) -> dict[str, Any]:
+    """The explanation of an invalid partition: data plus a ``text`` paragraph.
+
+    ``calls`` are the partition's calls (as the search numbered them) and
+    ``originals[i]`` the position of ``calls[i]`` in ``prep``.
+    """
+    assert out.stuck is not None
+    stuck = calls[out.stuck]
+    op = op_data(prep, stuck, originals[out.stuck], model)
+    state_words = [model.describe_state(s) for s in out.states]
+    where = f" on key {key}" if key is not None else ""
+    text = (f"{op['description']} by process {op['process']} ({_when(op)}){where} cannot be "
+            f"linearized: the {model.name} could only {_either(state_words)} then.")
+    candidates: list[dict[str, Any]] = []
+    for i in out.pending[:_MAX_CANDIDATES]:
+        c = calls[i]
+        outcomes: list[dict[str, Any]] = []
+        for s in out.states:
+            ok, nxt = model.step(s, c.input, c.output)
+            outcomes.append({"state": jsonable(s), "legal": ok,
+                             "new_state": jsonable(nxt) if ok else None})
+        candidates.append({"op": op_data(prep, c, originals[i], model), "outcomes": outcomes})
+    prefix = [prep.invokes[originals[i]].index for i in out.order]
+    n_ok = sum(1 for c in calls if c.output is not CRASHED)
+    text += (f" The longest linearizable prefix found has {len(out.order)} operations"
+             f" ({n_ok} completed operations in this {'key' if key is not None else 'history'}).")
+    if candidates:
+        words = [f"{c['op']['description']} by process {c['op']['process']}" for c in candidates]
+        more = len(out.pending) - len(candidates)
+        text += (" Concurrent operations that could still take effect before it: "
+                 + "; ".join(words) + (f" and {more} more" if more > 0 else "")
+                 + "; no order of them makes it legal.")
+    else:
+        text += " No other operation could take effect before it."
+    return {
+        "op": op,
+        "states": [jsonable(s) for s in out.states],
+        "state_descriptions": state_words,
+        "prefix": prefix,
+        "prefix_length": len(prefix),
+        "candidates": candidates,
+        "text": text,
+    }
