@@ -39,8 +39,19 @@ BUILTINS: dict[str, dict[str, str]] = {
         "none": "jepsy.nemeses.partition:no_nemesis",
         "partition": "jepsy.nemeses.partition:nemesis",
     },
-    "checkers": {},
-    "models": {},
+    "checkers": {
+        "linearizable": "jepsy.checkers.linearizable:linearizable_checker",
+    },
+    "models": {
+        "register": "jepsy.models:register",
+        "cas-register": "jepsy.models:cas_register",
+        "multi-register": "jepsy.models:multi_register",
+        "mutex": "jepsy.models:mutex",
+        "set": "jepsy.models:set_model",
+        "fifo-queue": "jepsy.models:fifo_queue",
+        "unordered-queue": "jepsy.models:unordered_queue",
+        "kv": "jepsy.models:kv",
+    },
 }
 
 

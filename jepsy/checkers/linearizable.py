@@ -50,7 +50,8 @@ from jepsy.checkers.linear_search import Budget, Outcome, search
 from jepsy.history import Op
 from jepsy.models import CRASHED, Call, Model
 
-__all__ = ["DEFAULT_MAX_CONFIGS", "Linearizable", "check_history", "linearizable"]
+__all__ = ["DEFAULT_MAX_CONFIGS", "Linearizable", "check_history", "linearizable",
+           "linearizable_checker"]
 
 DEFAULT_MAX_CONFIGS = 5_000_000
 # Below this many calls a check takes a few milliseconds: forking would cost more.
@@ -247,3 +248,21 @@ def check_history(history: Sequence[Op], model: Model, *, timeout: float | None 
     """Check ``history`` against ``model`` in one call (same options as ``linearizable``)."""
     return linearizable(model, timeout=timeout, max_configs=max_configs, all_keys=all_keys,
                         workers=workers).check(history, {})
+
+
+def linearizable_checker(*, model: str | Model = "cas-register", init: Any = None,
+                         timeout: float | None = None, max_configs: int | None = None,
+                         all_keys: bool = False, workers: int | None = None) -> Linearizable:
+    """The registry's ``checkers`` factory: ``model`` is a Model or a registered model name.
+
+    ``init`` is passed to the model factory only when not None (each factory has its
+    own default initial state).
+    """
+    if isinstance(model, str):
+        from jepsy import registry
+
+        factory = registry.load("models", model)
+        model = factory() if init is None else factory(init=init)
+    assert isinstance(model, Model)
+    return linearizable(model, timeout=timeout, max_configs=max_configs, all_keys=all_keys,
+                        workers=workers)
