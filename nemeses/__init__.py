@@ -1,1 +1,1 @@
-"""Nemeses: one module per fault family. Installed as ``jepsy.nemeses``."""
+"""Nemeses, one module per fault family. Installed as ``jepsy.nemeses``."""

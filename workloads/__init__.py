@@ -1,1 +1,4 @@
-"""Workloads: one module per workload (generator, checker, op vocabulary). Installed as ``jepsy.workloads``."""
+"""Workloads, one module per workload: generator, checker, op vocabulary.
+
+Installed as ``jepsy.workloads``.
+"""

@@ -1,0 +1,313 @@
+"""The ``jepsy`` command line: a thin layer that parses, wires the pieces, and maps errors.
+
+Exit codes (the contract with CI): 0 valid, 1 invalid, 2 unknown, 254 usage or
+configuration error (bad flag, inventory, history; unreachable node), 255
+internal error.  Every error a user can cause is one line on stderr, never a
+traceback; an internal error prints one line and writes the traceback to
+``jepsy-crash.log`` in the current directory (or the run directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shlex
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jepsy import __version__, registry
+from jepsy.errors import ConfigError, ExitCode, JepsyError
+
+__all__ = ["cli", "main"]
+
+
+def _kv(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
+    """``name=value`` options; values parsed as JSON when they parse, else kept as strings."""
+    out: dict[str, Any] = {}
+    for p in pairs:
+        name, sep, value = p.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"{flag} wants name=value, not {p!r}")
+        out[name.replace("-", "_")] = _json_or_str(value)
+    return out
+
+
+def _json_or_str(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="jepsy")
+def cli() -> None:
+    """jepsy: black-box consistency testing of distributed databases, Jepsen style."""
+
+
+# ---- lab ---------------------------------------------------------------------
+
+@cli.group()
+def lab() -> None:
+    """The local lab: cluster nodes made of Linux namespaces on this machine (needs root)."""
+
+
+def _lab(name: str, directory: str | None, subnet: str) -> Any:
+    from jepsy.lab import Lab
+
+    kwargs: dict[str, Any] = {"name": name, "subnet": subnet, "host_names": name == "jepsy"}
+    if directory:
+        kwargs["dir"] = Path(directory)
+    elif name != "jepsy":
+        kwargs["dir"] = Path(f"/srv/jepsy-lab-{name}")
+    return Lab(**kwargs)
+
+
+_lab_options = [
+    click.option("--name", default="jepsy", show_default=True, help="Lab name (several labs may coexist)."),
+    click.option("--dir", "directory", default=None, help="Lab directory [default: /srv/jepsy-lab]."),
+    click.option("--subnet", default="10.77.0", show_default=True, help="First three octets of the lab /24."),
+]
+
+
+def _with_lab_options(f: Any) -> Any:
+    for opt in reversed(_lab_options):
+        f = opt(f)
+    return f
+
+
+@lab.command("up")
+@click.option("--nodes", "count", default=5, show_default=True, type=click.IntRange(1, 50))
+@click.option("--packages", default="", help="Debian packages to install on this machine for the "
+              "nodes, comma-separated (nodes cannot reach package registries), e.g. etcd-server.")
+@_with_lab_options
+def lab_up(count: int, packages: str, name: str, directory: str | None, subnet: str) -> None:
+    """Start (or keep) a lab of n1..nN and print its inventory path."""
+    import time
+
+    the_lab = _lab(name, directory, subnet)
+    t = time.monotonic()
+    inv = the_lab.up(count, [p.strip() for p in packages.split(",") if p.strip()])
+    click.echo(f"lab {name!r} up with {count} nodes in {time.monotonic() - t:.1f} s", err=True)
+    click.echo(str(inv))
+
+
+@lab.command("status")
+@_with_lab_options
+def lab_status(name: str, directory: str | None, subnet: str) -> None:
+    """Show the lab's nodes and whether their sshd answers."""
+    the_lab = _lab(name, directory, subnet)
+    nodes = the_lab.status()
+    if not nodes:
+        click.echo(f"lab {name!r} is down")
+        return
+    for n in nodes:
+        click.echo(f"{n.name}\t{n.ip}\tpid {n.init_pid}\t{'up' if n.ssh else 'DOWN'}")
+    click.echo(f"inventory: {the_lab.inventory_path}")
+    if not all(n.ssh for n in nodes):
+        raise SystemExit(int(ExitCode.UNKNOWN))
+
+
+@lab.command("down")
+@_with_lab_options
+def lab_down(name: str, directory: str | None, subnet: str) -> None:
+    """Remove every namespace, link, mount and process of the lab."""
+    import time
+
+    the_lab = _lab(name, directory, subnet)
+    t = time.monotonic()
+    the_lab.down()
+    left = the_lab.leftovers()
+    if left:
+        raise JepsyError(f"lab {name!r} left behind: {', '.join(left)}")
+    click.echo(f"lab {name!r} down in {time.monotonic() - t:.1f} s", err=True)
+
+
+# ---- test --------------------------------------------------------------------
+
+@cli.command("test")
+@click.option("--inventory", "-i", default=None, help="Ansible-style YAML inventory.")
+@click.option("--nodes", default=None, help="Comma-separated node names (SSH host names).")
+@click.option("--nodes-file", default=None, help="File with one node name per line.")
+@click.option("--db", required=True, help="Database module (see 'jepsy list').")
+@click.option("--workload", "-w", default="register", show_default=True)
+@click.option("--nemesis", default="none", show_default=True, help="Fault families, comma-separated.")
+@click.option("--time-limit", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds of the main phase.")
+@click.option("--concurrency", "-c", default=None, type=click.IntRange(min=1),
+              help="Client workers [default: 2 per node].")
+@click.option("--rate", default=100.0, show_default=True, type=click.FloatRange(min=0),
+              help="Target ops per second over all workers (0: as fast as possible).")
+@click.option("--seed", default=None, type=int, help="Seed of every random choice [default: random].")
+@click.option("--nemesis-interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between fault changes.")
+@click.option("--recovery", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to wait after healing before final reads.")
+@click.option("--store", default="store", show_default=True, help="Store directory.")
+@click.option("--name", "test_name", default=None, help="Test name [default: db-workload-nemesis].")
+@click.option("--leave-db-running", is_flag=True, help="Skip teardown (to inspect the nodes).")
+@click.option("--db-opt", multiple=True, help="name=value option for the database module.")
+@click.option("--workload-opt", multiple=True, help="name=value option for the workload.")
+@click.option("--nemesis-opt", multiple=True, help="name=value option for the nemesis.")
+def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str,
+             workload: str, nemesis: str, time_limit: float, concurrency: int | None, rate: float,
+             seed: int | None, nemesis_interval: float, recovery: float, store: str,
+             test_name: str | None, leave_db_running: bool, db_opt: tuple[str, ...],
+             workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...]) -> None:
+    """Run a test: provision the database, run the workload under faults, check, store."""
+    from jepsy import inventory as inv
+    from jepsy.control import SSHRemote
+    from jepsy.live import live_view, print_summary
+    from jepsy.protocols import Test
+    from jepsy.runner import Plan, RunState, run_test
+    from jepsy.store import new_run, write_json
+
+    node_list = inv.load(inventory, nodes, nodes_file)
+    concurrency = concurrency or 2 * len(node_list)
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    nemeses = [n.strip() for n in nemesis.split(",") if n.strip()] or ["none"]
+    common = {"time_limit": time_limit, "concurrency": concurrency, "rate": rate, "seed": seed,
+              "nemesis_interval": nemesis_interval}
+    db_opts = {**common, **_kv(db_opt, "--db-opt")}
+    wl_opts = {**common, **_kv(workload_opt, "--workload-opt")}
+    nem_opts = {**common, **_kv(nemesis_opt, "--nemesis-opt")}
+    the_db = registry.load("dbs", db)(db_opts)
+    the_workload = registry.load("workloads", workload)(wl_opts)
+    if len(nemeses) > 1:
+        raise ConfigError("combining several nemeses in one run is not supported yet; "
+                          f"pick one of: {', '.join(nemeses)}")
+    package = registry.load("nemeses", nemeses[0])(nem_opts)
+    name = test_name or f"{db}-{workload}-{'+'.join(nemeses)}"
+    remote = SSHRemote(node_list)
+    test = Test(name=name, nodes=[n.name for n in node_list],
+                node_specs={n.name: n for n in node_list}, remote=remote,
+                opts={**common, "db": db, "workload": workload, "nemesis": nemeses},
+                rng=random.Random(seed))
+    the_db.client(the_workload.name, test)  # fails fast if the db cannot speak the workload
+    run_dir = new_run(store, name)
+    test.store_dir = run_dir
+    write_json(run_dir / "test.json", {
+        "name": name, "jepsy_version": __version__, "seed": seed,
+        "command_line": shlex.join(["jepsy", *sys.argv[1:]]), "db": db, "workload": workload,
+        "nemesis": nemeses, "nodes": test.nodes, "options": common,
+        "db_opts": db_opts, "workload_opts": wl_opts, "nemesis_opts": nem_opts,
+    })
+    click.echo(f"jepsy: {name}, seed {seed}, nodes {', '.join(test.nodes)}; storing in {run_dir}",
+               err=True)
+    plan = Plan(test=test, db=the_db, workload=the_workload, nemesis=package.nemesis,
+                nemesis_generator=package.generator, concurrency=concurrency,
+                time_limit=time_limit, rate=rate, recovery=recovery,
+                leave_db_running=leave_db_running)
+    state = RunState(time_limit=time_limit)
+    try:
+        with live_view(state):
+            results = run_test(plan, run_dir, state)
+    finally:
+        remote.close()
+    print_summary(results)
+    raise SystemExit(results["exit_code"])
+
+
+# ---- check -------------------------------------------------------------------
+
+@cli.command("check")
+@click.argument("history", type=click.Path(dir_okay=False))
+@click.option("--model", default=None, help="Linearizability model (see 'jepsy list').")
+@click.option("--init", "init", default=None, help="Initial model state (JSON, or a string).")
+@click.option("--checker", default=None, help="A checker by name, e.g. list-append (see 'jepsy list').")
+@click.option("--consistency-model", default=None, help="For transactional checkers "
+              "[default: strict-serializable].")
+@click.option("--timeout", default=None, type=click.FloatRange(min=0), help="Seconds before 'unknown'.")
+@click.option("--all-keys", is_flag=True, help="Check every key even after a violation.")
+@click.option("--opt", multiple=True, help="name=value option passed to the checker.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def check_cmd(history: str, model: str | None, init: str | None, checker: str | None,
+              consistency_model: str | None, timeout: float | None, all_keys: bool,
+              opt: tuple[str, ...], as_json: bool) -> None:
+    """Check a stored history (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text)."""
+    from jepsy.history import read_history
+
+    if (model is None) == (checker is None):
+        raise ConfigError("give exactly one of --model (linearizability) or --checker")
+    ops = read_history(history)
+    if model is not None:
+        from jepsy.checkers.linearizable import linearizable
+
+        factory = registry.load("models", model)
+        the_model = factory(init=_json_or_str(init)) if init is not None else factory()
+        the_checker = linearizable(the_model, timeout=timeout, all_keys=all_keys)
+    else:
+        assert checker is not None
+        opts = _kv(opt, "--opt")
+        if consistency_model is not None:
+            opts["consistency_model"] = consistency_model
+        if timeout is not None:
+            opts["timeout"] = timeout
+        the_checker = registry.load("checkers", checker)(**opts)
+    result = the_checker.check(ops, {})
+    code = ExitCode.for_valid(result.get("valid"))
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        valid = result.get("valid")
+        verdict = "valid" if valid is True else "INVALID" if valid is False else "unknown"
+        click.echo(f"{history}: {verdict}")
+        text = _explanation_text(result)
+        if text:
+            click.echo(text)
+    raise SystemExit(int(code))
+
+
+def _explanation_text(result: dict[str, Any]) -> str:
+    expl = result.get("explanation")
+    if isinstance(expl, dict) and expl.get("text"):
+        return str(expl["text"])
+    if result.get("text"):
+        return str(result["text"])
+    if result.get("reason"):
+        return str(result["reason"])
+    return ""
+
+
+# ---- list --------------------------------------------------------------------
+
+@cli.command("list")
+def list_cmd() -> None:
+    """Databases, workloads, nemeses, checkers and models available."""
+    for group in registry.GROUPS:
+        click.echo(f"{group}: {', '.join(registry.names(group)) or '-'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI and turn every outcome into one exit code."""
+    try:
+        cli.main(args=argv, prog_name="jepsy", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("jepsy: aborted", err=True)
+        sys.exit(int(ExitCode.CONFIG))
+    except click.ClickException as e:
+        click.echo(f"jepsy: {e.format_message()}", err=True)
+        sys.exit(int(ExitCode.CONFIG))
+    except JepsyError as e:
+        click.echo(f"jepsy: {e}", err=True)
+        sys.exit(int(e.exit_code))
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        click.echo("jepsy: interrupted", err=True)
+        sys.exit(int(ExitCode.UNKNOWN))
+    except Exception as e:
+        crash = Path(os.environ.get("JEPSY_CRASH_LOG", "jepsy-crash.log"))
+        try:
+            crash.write_text(traceback.format_exc())
+            where = f"; traceback in {crash}"
+        except OSError:
+            where = ""
+        click.echo(f"jepsy: internal error: {type(e).__name__}: {e}{where}", err=True)
+        sys.exit(int(ExitCode.INTERNAL))
+    sys.exit(0)

@@ -1,0 +1,254 @@
+"""Control: running commands on nodes over SSH (fabric on paramiko), one or many at once.
+
+``Remote`` is the protocol every DB, nemesis and checker uses; ``SSHRemote`` is
+the real one and ``jepsy.testing.FakeRemote`` the double.  Contracts:
+
+* ``execute`` returns a ``Result`` whatever the exit code, unless ``check`` is
+  true, in which case a non-zero exit raises ``CommandFailed`` carrying the result.
+* Commands are shell strings; build them with ``sh(...)`` (every argument quoted),
+  never by pasting untrusted text into a string.
+* ``sudo=True`` runs the command as root: directly when the login user is root,
+  else through ``sudo -S`` with the password from the environment variable the
+  inventory names (``ansible_become_password_env``), never from a file.
+* Connections are opened once and kept (faults must apply fast); a connection
+  that breaks is reopened once, with the command retried only if it never
+  started.  Host keys are checked against ``~/.ssh/known_hosts`` and the
+  inventory's ``jepsy_known_hosts``; an unknown key is an error, never
+  silently accepted.
+* ``on_nodes(remote, nodes, fn)`` runs ``fn(node)`` on every node in parallel
+  and returns ``{node: result}``; if any raised, ``RemoteError`` carries the
+  whole map (results and exceptions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import socket
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from jepsy.errors import CommandFailed, CommandTimeout, ConfigError, ConnectError, RemoteError
+from jepsy.inventory import Node
+
+__all__ = ["Remote", "Result", "SSHRemote", "on_nodes", "sh"]
+
+T = TypeVar("T")
+
+
+def sh(*args: object) -> str:
+    """One shell command with every argument quoted: ``sh("echo", "a b") == "echo 'a b'"``."""
+    return shlex.join(str(a) for a in args)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command did on one node."""
+
+    node: str
+    command: str
+    stdout: str
+    stderr: str
+    exit_code: int
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def describe(self) -> str:
+        err = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return f"{self.node}: `{self.command}` exited {self.exit_code}" + (f": {err[-1]}" if err else "")
+
+
+@runtime_checkable
+class Remote(Protocol):
+    """Runs commands on nodes by name.  Must be safe to call from many threads at once."""
+
+    def execute(self, node: str, command: str, *, timeout: float = 60.0, sudo: bool = False,
+                check: bool = True, stdin: str | None = None) -> Result: ...
+
+    def upload(self, node: str, local: str, remote: str) -> None: ...
+
+    def download(self, node: str, remote: str, local: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def on_nodes(nodes: Iterable[str], fn: Callable[[str], T], *, raise_errors: bool = True) -> dict[str, Any]:
+    """``fn(node)`` on every node in parallel: ``{node: return value or exception}``."""
+    names = list(nodes)
+    if not names:
+        return {}
+    results: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=min(32, len(names))) as pool:
+        futures = {n: pool.submit(fn, n) for n in names}
+        for n, fut in futures.items():
+            try:
+                results[n] = fut.result()
+            except Exception as e:
+                results[n] = e
+    failed = {n: r for n, r in results.items() if isinstance(r, Exception)}
+    if failed and raise_errors:
+        first = next(iter(failed.values()))
+        if len(failed) == 1 and isinstance(first, RemoteError):
+            first.results = results
+            raise first
+        detail = "; ".join(f"{n}: {e}" for n, e in failed.items())
+        raise RemoteError(f"{len(failed)} of {len(names)} nodes failed: {detail}", results)
+    return results
+
+
+_TRANSIENT = (EOFError, ConnectionResetError, BrokenPipeError, socket.timeout)
+
+
+class SSHRemote:
+    """The real Remote: one persistent fabric ``Connection`` per node."""
+
+    def __init__(self, nodes: Iterable[Node], *, connect_timeout: float = 10.0) -> None:
+        self.nodes: dict[str, Node] = {n.name: n for n in nodes}
+        self.connect_timeout = connect_timeout
+        self._conns: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {n: threading.Lock() for n in self.nodes}
+
+    # -- connections -------------------------------------------------------
+    def _node(self, name: str) -> Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise ConfigError(f"unknown node {name!r}") from None
+
+    def connection(self, name: str) -> Any:
+        """The open fabric Connection to ``name`` (opened on first use)."""
+        node = self._node(name)
+        with self._locks[name]:
+            conn = self._conns.get(name)
+            if conn is not None and conn.is_connected:
+                return conn
+            conn = self._open(node)
+            self._conns[name] = conn
+            return conn
+
+    def _open(self, node: Node) -> Any:
+        import paramiko
+        from fabric import Config, Connection
+
+        connect_kwargs: dict[str, Any] = {"banner_timeout": self.connect_timeout,
+                                          "auth_timeout": self.connect_timeout}
+        if node.key_file:
+            if not os.path.exists(node.key_file):
+                raise ConfigError(f"{node.name}: private key {node.key_file} does not exist")
+            connect_kwargs["key_filename"] = [node.key_file]
+        conn = Connection(node.host, user=node.user, port=node.port, config=Config(),
+                          connect_timeout=self.connect_timeout, connect_kwargs=connect_kwargs)
+        client = conn.client
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        if node.known_hosts:
+            try:
+                client.load_host_keys(node.known_hosts)
+            except OSError as e:
+                raise ConfigError(f"{node.name}: cannot read known_hosts {node.known_hosts} "
+                                  f"({e.strerror})") from None
+        try:
+            conn.open()
+        except paramiko.BadHostKeyException:
+            raise ConnectError(f"{node.name}: host key of {node.host} does not match known_hosts "
+                               "(possible man-in-the-middle, or the host was rebuilt)") from None
+        except paramiko.AuthenticationException as e:
+            raise ConnectError(f"{node.name}: authentication to {conn.user}@{node.host} failed "
+                               f"({e}); check the key and user in the inventory") from None
+        except paramiko.SSHException as e:
+            if "not found in known_hosts" in str(e):
+                raise ConnectError(
+                    f"{node.name}: host key of {node.host} is unknown; add it to known_hosts "
+                    "(or set jepsy_known_hosts in the inventory)") from None
+            raise ConnectError(f"{node.name}: SSH to {node.host} failed: {e}") from None
+        except (TimeoutError, OSError) as e:
+            reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise ConnectError(f"{node.name}: cannot connect to {node.host}:{conn.port} "
+                               f"({reason})") from None
+        return conn
+
+    def _drop(self, name: str) -> None:
+        with self._locks[name]:
+            conn = self._conns.pop(name, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    # -- commands -----------------------------------------------------------
+    def _wrap(self, node: Node, command: str, sudo: bool, user: str) -> tuple[str, str | None]:
+        if not sudo or user == "root":
+            return command, None
+        env = node.vars.get("ansible_become_password_env")
+        password = os.environ.get(str(env)) if env else None
+        prefix = "sudo -S -p '' " if password is not None else "sudo -n "
+        return prefix + sh("sh", "-c", command), password
+
+    def execute(self, node: str, command: str, *, timeout: float = 60.0, sudo: bool = False,
+                check: bool = True, stdin: str | None = None) -> Result:
+        from invoke.exceptions import CommandTimedOut
+
+        spec = self._node(node)
+        for attempt in (1, 2):
+            conn = self.connection(node)
+            full, password = self._wrap(spec, command, sudo, conn.user)
+            data = (password + "\n" if password is not None else "") + (stdin or "")
+            try:
+                r = self._run(conn, full, timeout, data)
+                break
+            except CommandTimedOut:
+                raise CommandTimeout(f"{node}: `{command}` did not finish in {timeout:g} s") from None
+            except _TRANSIENT as e:
+                self._drop(node)
+                if attempt == 2:
+                    raise ConnectError(f"{node}: connection lost running `{command}` ({e!r})") from None
+            except Exception as e:
+                if type(e).__name__ in ("SSHException", "NoValidConnectionsError", "ChannelException"):
+                    self._drop(node)
+                    if attempt == 2:
+                        raise ConnectError(f"{node}: SSH failed running `{command}` ({e})") from None
+                else:
+                    raise
+        result = Result(node, command, r.stdout, r.stderr, r.exited)
+        if check and not result.ok:
+            raise CommandFailed(result.describe(), result)
+        return result
+
+    @staticmethod
+    def _run(conn: Any, command: str, timeout: float, data: str) -> Any:
+        import io
+
+        return conn.run(command, hide=True, warn=True, timeout=timeout, pty=False,
+                        in_stream=io.StringIO(data) if data else False)
+
+    def upload(self, node: str, local: str, remote: str) -> None:
+        try:
+            self.connection(node).put(local, remote)
+        except OSError as e:
+            raise RemoteError(f"{node}: upload of {local} to {remote} failed ({e})") from None
+
+    def download(self, node: str, remote: str, local: str) -> None:
+        try:
+            self.connection(node).get(remote, local)
+        except OSError as e:
+            raise RemoteError(f"{node}: download of {remote} failed ({e})") from None
+
+    def close(self) -> None:
+        for name in list(self._conns):
+            self._drop(name)
+
+    def __enter__(self) -> SSHRemote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def check_all(remote: Remote, nodes: Iterable[str], command: str,
+              **kwargs: Any) -> Mapping[str, Result]:
+    """Run one command on every node in parallel; raise if any fails."""
+    return on_nodes(nodes, lambda n: remote.execute(n, command, **kwargs))

@@ -1,0 +1,416 @@
+"""The runner: one test run from connecting to the nodes to the stored verdict.
+
+Order of events (each step's cleanup is guaranteed by the ones after it)::
+
+    connect ─ db.setup (all nodes) ─ nemesis.setup ─ clients open/setup
+      ─ main phase: workers + nemesis thread pull ops from the generator,
+        each op recorded (invoke, then ok/fail/info) and flushed as it happens
+      ─ heal (always: normal end, exception, Ctrl-C, SIGTERM) ─ recovery wait
+      ─ final phase: each worker runs the final generator (reads after healing)
+      ─ clients close ─ logs collected (always) ─ db.teardown ─ check ─ store
+
+A worker whose op ended in ``info`` continues as a new process (old number plus
+the concurrency), with a freshly opened client, as in Jepsen.  Interrupting a
+run stops the workers, heals, collects logs and still checks the history it
+has: a violation found in part of a history is still a violation, anything else
+is "unknown" because the run is incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jepsy import generator as gen
+from jepsy.checkers import Checker, check_safe
+from jepsy.checkers.stats import stats
+from jepsy.control import on_nodes
+from jepsy.errors import ExitCode, JepsyError
+from jepsy.history import HistoryWriter, Op
+from jepsy.protocols import DB, Client, HasLogFiles, Nemesis, Test, Workload
+from jepsy.store import write_json
+
+__all__ = ["Interrupted", "RunState", "run_test"]
+
+
+class Interrupted(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM so that every cleanup runs."""
+
+
+@dataclass
+class RunState:
+    """Live counters, read by the terminal view while the run goes on."""
+
+    phase: str = "setup"
+    started: float = field(default_factory=time.monotonic)
+    time_limit: float = 0.0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    faults: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, op: Op) -> None:
+        if op.type != "invoke" and op.is_client:
+            with self.lock:
+                self.counts[(op.f, op.type)] += 1
+
+    def totals(self) -> Counter[str]:
+        with self.lock:
+            out: Counter[str] = Counter()
+            for (_, typ), n in self.counts.items():
+                out[typ] += n
+            return out
+
+
+@dataclass
+class Plan:
+    """Everything ``run_test`` needs; built by the CLI from names and options."""
+
+    test: Test
+    db: DB
+    workload: Workload
+    nemesis: Nemesis
+    nemesis_generator: Any
+    concurrency: int
+    time_limit: float
+    rate: float = 0.0
+    recovery: float = 5.0
+    leave_db_running: bool = False
+
+
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` in the main thread for the duration."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextmanager
+def _deferred_signals() -> Iterator[list[int]]:
+    """Hold SIGINT/SIGTERM while a cleanup step must not be cut short."""
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield got
+        return
+    old = {s: signal.signal(s, lambda signum, frame: got.append(signum))
+           for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield got
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+class _Engine:
+    """Drives workers and the nemesis thread over one shared generator."""
+
+    def __init__(self, plan: Plan, history: HistoryWriter, state: RunState,
+                 stop: threading.Event) -> None:
+        self.plan, self.test, self.history, self.state, self.stop = (
+            plan, plan.test, history, state, stop)
+        self.lock = threading.Lock()
+        self.busy: set[int | str] = set()
+        self.errors: list[BaseException] = []
+        self.gen: gen.Gen = gen.build(None)
+        self.threads: list[int | str] = []
+        # Each worker's current process number; it survives from one phase to the next.
+        self.processes: dict[int, int] = {}
+
+    def now(self) -> float:
+        return self.history.now() / 1e9
+
+    def _next(self, thread: int | str) -> gen.Next:
+        with self.lock:
+            ctx = gen.Context(thread=thread, time=self.now(), rng=self.test.rng,
+                              threads=self.threads, busy=frozenset(self.busy))
+            out = self.gen.next(ctx)
+            if isinstance(out, dict):
+                self.busy.add(thread)
+            return out
+
+    def _done(self, thread: int | str) -> None:
+        with self.lock:
+            self.busy.discard(thread)
+
+    def _wait_until(self, at: float | None) -> bool:
+        """Sleep until ``at`` (seconds since start); False if the run is stopping."""
+        if at is not None:
+            delay = at - self.now()
+            if delay > 0 and self.stop.wait(delay):
+                return False
+        return not self.stop.is_set()
+
+    def run_phase(self, spec: Any, clients: list[Client | None], with_nemesis: bool) -> None:
+        self.gen = gen.build(spec)
+        self.threads = list(range(len(clients))) + (["nemesis"] if with_nemesis else [])
+        workers = [threading.Thread(target=self._guard, args=(self._worker, i, clients),
+                                    name=f"worker-{i}", daemon=True) for i in range(len(clients))]
+        if with_nemesis:
+            workers.append(threading.Thread(target=self._guard, args=(self._nemesis, 0, clients),
+                                            name="nemesis", daemon=True))
+        for t in workers:
+            t.start()
+        for t in workers:
+            while t.is_alive():
+                t.join(0.1)
+        if self.errors:
+            raise self.errors[0]
+
+    def _guard(self, fn: Callable[[int, list[Client | None]], None], i: int,
+               clients: list[Client | None]) -> None:
+        try:
+            fn(i, clients)
+        except BaseException as e:
+            self.test.log.error("thread %s crashed:\n%s", threading.current_thread().name,
+                                traceback.format_exc())
+            self.errors.append(e)
+            self.stop.set()
+
+    def _open(self, i: int) -> Client | None:
+        node = self.test.nodes[i % len(self.test.nodes)]
+        try:
+            return self.plan.db.client(self.plan.workload.name, self.test).open(self.test, node)
+        except JepsyError:
+            raise
+        except Exception as e:
+            self.test.log.warning("worker %d: opening a client to %s failed: %r", i, node, e)
+            return None
+
+    def _worker(self, i: int, clients: list[Client | None]) -> None:
+        process = self.processes.setdefault(i, i)
+        while not self.stop.is_set():
+            out = self._next(i)
+            if out is None:
+                return
+            if isinstance(out, gen.Pending):
+                self.stop.wait(min(out.wait, 0.1))
+                continue
+            try:
+                if not self._wait_until(out.pop("at", None)):
+                    return
+                if clients[i] is None:
+                    clients[i] = self._open(i)
+                client = clients[i]
+                f, value = str(out["f"]), out.get("value")
+                self.state.count(self.history.record("invoke", process, f, value))
+                if client is None:
+                    done: dict[str, Any] = {"type": "fail", "error": "no client connection"}
+                else:
+                    try:
+                        done = client.invoke(self.test, {"f": f, "value": value, "process": process})
+                    except Exception as e:
+                        done = {"type": "info", "error": f"{type(e).__name__}: {e}"}
+                typ = done.get("type")
+                if typ not in ("ok", "fail", "info"):
+                    done = {"type": "info", "error": f"client returned type {typ!r}"}
+                    typ = "info"
+                self.state.count(self.history.record(
+                    str(typ), process, f, done.get("value", value), done.get("error")))
+                if typ == "info":
+                    process += self.plan.concurrency
+                    self._close(clients[i])
+                    clients[i] = self._open(i)
+            finally:
+                self.processes[i] = process
+                self._done(i)
+
+    def _close(self, client: Client | None) -> None:
+        if client is not None:
+            try:
+                client.close(self.test)
+            except Exception as e:
+                self.test.log.warning("closing a client failed: %r", e)
+
+    def _nemesis(self, _: int, clients: list[Client | None]) -> None:
+        nem = self.plan.nemesis
+        while not self.stop.is_set():
+            out = self._next("nemesis")
+            if out is None:
+                return
+            if isinstance(out, gen.Pending):
+                self.stop.wait(min(out.wait, 0.1))
+                continue
+            try:
+                if not self._wait_until(out.pop("at", None)):
+                    return
+                self.nemesis_op(nem, out)
+            finally:
+                self._done("nemesis")
+
+    def nemesis_op(self, nem: Nemesis, op: dict[str, Any]) -> None:
+        f = str(op["f"])
+        self.history.record("info", "nemesis", f, op.get("value"))
+        try:
+            value = nem.invoke(self.test, op)
+            error = None
+        except JepsyError as e:
+            value, error = None, str(e)
+            self.test.log.warning("nemesis %s failed: %s", f, e)
+        self.history.record("info", "nemesis", f, value, error)
+        with self.state.lock:
+            kind = f.split("-", 1)[-1]
+            if f.startswith("start-") and error is None:
+                self.state.faults[kind] = value
+            elif f.startswith("stop-"):
+                self.state.faults.pop(kind, None)
+
+
+def _collect_logs(plan: Plan, run_dir: Path) -> dict[str, Any]:
+    test, db = plan.test, plan.db
+    if not isinstance(db, HasLogFiles):
+        return {}
+
+    def grab(node: str) -> list[str]:
+        got = []
+        dest = run_dir / "nodes" / node
+        dest.mkdir(parents=True, exist_ok=True)
+        for remote_path in db.log_files(test, node):
+            local = dest / Path(remote_path).name
+            try:
+                test.remote.download(node, remote_path, str(local))
+                got.append(local.name)
+            except Exception as e:
+                test.log.warning("%s: could not collect %s: %s", node, remote_path, e)
+        return got
+
+    return on_nodes(test.nodes, grab, raise_errors=False)
+
+
+def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
+             checker_opts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run ``plan`` and store it in ``run_dir``; return the results (also in results.json)."""
+    test = plan.test
+    state = state or RunState(time_limit=plan.time_limit)
+    state.time_limit = plan.time_limit
+    handler = logging.FileHandler(run_dir / "jepsy.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+    test.log.addHandler(handler)
+    test.log.setLevel(logging.INFO)
+    history = HistoryWriter(run_dir / "history.jsonl")
+    stop = threading.Event()
+    engine = _Engine(plan, history, state, stop)
+    clients: list[Client | None] = []
+    incomplete: str | None = None
+    crashed: BaseException | None = None
+    db_started = False
+    t0 = time.monotonic()
+    timings: dict[str, float] = {}
+    try:
+        with _signals_raise():
+            try:
+                state.phase = "setup"
+                test.log.info("setting up %s on %s", type(plan.db).__name__, ", ".join(test.nodes))
+                db_started = True
+                on_nodes(test.nodes, lambda n: plan.db.setup(test, n))
+                plan.nemesis.setup(test)
+                timings["setup_s"] = time.monotonic() - t0
+                first = plan.db.client(plan.workload.name, test).open(test, test.nodes[0])
+                try:
+                    first.setup(test)
+                finally:
+                    first.close(test)
+                clients = [engine._open(i) for i in range(plan.concurrency)]
+                state.phase = "running"
+                state.started = time.monotonic()
+                t1 = time.monotonic()
+                main = gen.time_limit(plan.time_limit, gen.route(
+                    gen.rate(plan.rate, plan.workload.generator), plan.nemesis_generator))
+                engine.run_phase(main, clients, with_nemesis=True)
+                timings["main_s"] = time.monotonic() - t1
+            except Interrupted as e:
+                incomplete = f"interrupted by {e}"
+                stop.set()
+            except JepsyError:
+                stop.set()
+                raise
+            except BaseException as e:
+                stop.set()
+                crashed = e
+                test.log.error("run crashed:\n%s", traceback.format_exc())
+            finally:
+                with _deferred_signals() as pending:
+                    stop.set()
+                    state.phase = "healing"
+                    t2 = time.monotonic()
+                    try:
+                        plan.nemesis.heal(test)
+                        history.record("info", "nemesis", "heal", None)
+                    except Exception as e:
+                        test.log.error("HEAL FAILED: %s; run 'jepsy heal' on this inventory", e)
+                        crashed = crashed or e
+                    timings["heal_s"] = time.monotonic() - t2
+                    if pending and incomplete is None:
+                        incomplete = f"interrupted by {signal.Signals(pending[0]).name}"
+            if incomplete is None and crashed is None and plan.workload.final_generator is not None:
+                state.phase = "recovering"
+                time.sleep(plan.recovery)
+                state.phase = "final reads"
+                stop.clear()
+                engine.run_phase(gen.clients(plan.workload.final_generator), clients,
+                                 with_nemesis=False)
+    except Interrupted as e:
+        incomplete = incomplete or f"interrupted by {e}"
+        stop.set()
+    finally:
+        with _deferred_signals():
+            stop.set()
+            for c in clients:
+                engine._close(c)
+            history.close()
+            state.phase = "collecting logs"
+            logs = _collect_logs(plan, run_dir) if db_started else {}
+            if db_started and not plan.leave_db_running:
+                state.phase = "teardown"
+                on_nodes(test.nodes, lambda n: plan.db.teardown(test, n), raise_errors=False)
+            plan.nemesis.teardown(test)
+            test.log.removeHandler(handler)
+            handler.close()
+
+    state.phase = "checking"
+    t3 = time.monotonic()
+    opts = {"time_limit": plan.time_limit, "nodes": test.nodes, "store_dir": str(run_dir),
+            **(checker_opts or {})}
+    checker: Checker = check_safe(plan.workload.checker)
+    verdict = checker.check(history.ops, opts)
+    timings["check_s"] = time.monotonic() - t3
+    timings["total_s"] = time.monotonic() - t0
+    valid = verdict.get("valid")
+    if crashed is not None:
+        incomplete = f"crashed: {type(crashed).__name__}: {crashed}"
+    if incomplete and valid is True:
+        valid = "unknown"
+    results = {
+        "valid": valid,
+        "exit_code": int(ExitCode.INTERNAL if crashed is not None and valid is not False
+                         else ExitCode.for_valid(valid)),
+        "incomplete": incomplete,
+        "test": test.name,
+        "run_dir": str(run_dir),
+        "nodes": test.nodes,
+        "stats": stats().check(history.ops, {}),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "logs": {n: v if isinstance(v, list) else str(v) for n, v in logs.items()},
+        "checker": verdict,
+    }
+    write_json(run_dir / "results.json", results)
+    state.phase = "done"
+    return results
