@@ -44,7 +44,28 @@ def _json_or_str(value: str) -> Any:
         return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands that live in their own modules, imported only when used:
+# name -> "module:attr" of a click command.
+LAZY_COMMANDS: dict[str, str] = {}
+
+
+class _LazyGroup(click.Group):
+    """A group whose extra commands are imported on first use (``jepsy --help`` stays fast)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="jepsy")
 def cli() -> None:
     """jepsy: black-box consistency testing of distributed databases, Jepsen style."""

@@ -33,7 +33,7 @@ class Keyword(str):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f":{str(self)}"
+        return f":{self!s}"
 
 
 class Symbol(str):

@@ -354,6 +354,8 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
                     try:
                         plan.nemesis.heal(test)
                         history.record("info", "nemesis", "heal", None)
+                        with state.lock:
+                            state.faults.clear()
                     except Exception as e:
                         test.log.error("HEAL FAILED: %s; run 'jepsy heal' on this inventory", e)
                         crashed = crashed or e

@@ -74,10 +74,22 @@ def _when(d: dict[str, Any]) -> str:
     return f"invoked {inv}" + (f", returned {comp}" if comp else ", never returned")
 
 
-def _either(words: Sequence[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " or " + words[-1]
+def _either(words: Sequence[str], limit: int = 4) -> str:
+    """``"hold 1 or 4"``: alternatives joined, a shared leading verb said once."""
+    if not words:
+        return "be in no state at all"
+    verbs = {w.split(" ", 1)[0] for w in words}
+    if len(verbs) == 1 and all(" " in w for w in words):
+        verb = verbs.pop() + " "
+        words = [w[len(verb):] for w in words]
+    else:
+        verb = ""
+    shown = list(words[:limit])
+    if len(words) > limit:
+        shown.append(f"{len(words) - limit} other states")
+    if len(shown) == 1:
+        return verb + shown[0]
+    return verb + ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
 def explain(out: Outcome, calls: Sequence[Call], originals: Sequence[int], prep: Prepared,
@@ -95,24 +107,38 @@ def explain(out: Outcome, calls: Sequence[Call], originals: Sequence[int], prep:
     text = (f"{op['description']} by process {op['process']} ({_when(op)}){where} cannot be "
             f"linearized: the {model.name} could only {_either(state_words)} then.")
     candidates: list[dict[str, Any]] = []
-    for i in out.pending[:_MAX_CANDIDATES]:
+    reasons: list[str] = []
+    relevant = 0
+    for i in out.pending:
         c = calls[i]
         outcomes: list[dict[str, Any]] = []
+        changes: list[str] = []
         for s in out.states:
             ok, nxt = model.step(s, c.input, c.output)
             outcomes.append({"state": jsonable(s), "legal": ok,
                              "new_state": jsonable(nxt) if ok else None})
-        candidates.append({"op": op_data(prep, c, originals[i], model), "outcomes": outcomes})
+            if ok and nxt != s:
+                changes.append(model.describe_state(nxt))
+        if c.output is CRASHED and not changes:
+            continue  # a crashed call that changes nothing cannot matter
+        relevant += 1
+        if len(candidates) >= _MAX_CANDIDATES:
+            continue
+        data = op_data(prep, c, originals[i], model)
+        candidates.append({"op": data, "outcomes": outcomes})
+        why = (f"would make it {_either(sorted(set(changes)), 2)}" if changes
+               else "not possible in those states either" if not any(o["legal"] for o in outcomes)
+               else "changes nothing")
+        reasons.append(f"{data['description']} by process {data['process']} ({why})")
     prefix = [prep.invokes[originals[i]].index for i in out.order]
     n_ok = sum(1 for c in calls if c.output is not CRASHED)
     text += (f" The longest linearizable prefix found has {len(out.order)} operations"
              f" ({n_ok} completed operations in this {'key' if key is not None else 'history'}).")
     if candidates:
-        words = [f"{c['op']['description']} by process {c['op']['process']}" for c in candidates]
-        more = len(out.pending) - len(candidates)
+        more = relevant - len(candidates)
         text += (" Concurrent operations that could still take effect before it: "
-                 + "; ".join(words) + (f" and {more} more" if more > 0 else "")
-                 + "; no order of them makes it legal.")
+                 + "; ".join(reasons) + (f"; and {more} more" if more > 0 else "")
+                 + ". No order of them makes it legal.")
     else:
         text += " No other operation could take effect before it."
     return {
