@@ -1,0 +1,74 @@
+"""Every Knossos history gets the verdict Knossos's own tests give it (see VERDICTS.md).
+
+Models as in ``knossos/core_test.clj``: ``cas-register`` with initial value 0
+(Knossos's reading of an ``:ok :read nil``: it learned nothing), the
+multi-register with ``{x 0, y 0}``, and the mutex.  Skipped when the shared
+data directory is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from jepsy.checkers.linearizable import check_history
+from jepsy.history import read_history
+from jepsy.models import Model, cas_register, multi_register, mutex
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "knossos"
+
+
+def _rows() -> list[tuple[str, bool]]:
+    tsv = DATA / "verdicts.tsv"
+    if not tsv.exists():
+        return []
+    with tsv.open() as f:
+        return [(r["file"], r["expected_valid"] == "true") for r in csv.DictReader(f, delimiter="\t")]
+
+
+ROWS = _rows()
+
+
+def _model(path: str) -> Model:
+    if path.startswith("multi-register"):
+        return multi_register({"x": 0, "y": 0})
+    if path.startswith("mutex"):
+        return mutex()
+    return cas_register(0)
+
+
+def test_corpus_present_or_skipped() -> None:
+    if not DATA.exists():
+        pytest.skip(f"{DATA} absent")
+    assert len(ROWS) == 122
+
+
+@pytest.mark.parametrize(("path", "expected"), ROWS, ids=[r[0] for r in ROWS])
+def test_knossos_verdict(path: str, expected: bool) -> None:
+    result = check_history(read_history(DATA / path), _model(path), timeout=60, workers=1)
+    assert result["valid"] is expected, result.get("text")
+    if not expected:
+        assert result["explanation"]["text"]
+        assert result["explanation"]["states"]
+
+
+def test_cas_failure_points_at_the_documented_read() -> None:
+    """VERDICTS.md: the failing op of cas-failure.edn is process 70's read of 0 (index 491)."""
+    path = DATA / "cas-register/bad/cas-failure.edn"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    result = check_history(read_history(path), cas_register(0), workers=1)
+    op = result["explanation"]["op"]
+    assert (op["process"], op["f"], op["output"]) == (70, "read", 0)
+    assert op["completion_index"] == 491 or op["index"] == 491
+
+
+def test_immediate_failure_explains_the_read() -> None:
+    path = DATA / "cas-register/bad/immediate-failure.edn"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    result = check_history(read_history(path), cas_register(0), workers=1)
+    assert result["explanation"]["states"] == [0]
+    assert "read of 3" in result["text"] and "hold 0" in result["text"]
