@@ -1,0 +1,141 @@
+"""The transactional checker: analysis, graph, cycle search, verdict, as one Checker.
+
+The pipeline for one history:
+
+1. extract transactions (``txn.py``);
+2. the workload's analysis (``list_append.py`` or ``rw_register.py``) finds
+   the anomalies that need no cycle and adds ww/wr/rw edges;
+3. process order and real-time order join the graph (``graph.py``);
+4. cycles are searched in its strongly connected components, within a budget
+   (``cycles.py``), and explained (``explain.py``);
+5. the anomalies map to the consistency models they rule out (``models.py``),
+   and the chosen model decides ``valid``: False if it is ruled out, else
+   "unknown" if part of the cycle search was cut short, else True.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jepsy.checkers.elle.cycles import search_cycles
+from jepsy.checkers.elle.explain import explain_cycle
+from jepsy.checkers.elle.graph import DATA, PROCESS_LEVEL, REALTIME_LEVEL, Graph
+from jepsy.checkers.elle.list_append import ListAppend
+from jepsy.checkers.elle.models import boundary, canonical_model, impossible_models
+from jepsy.checkers.elle.polygraph import every_order_cyclic
+from jepsy.checkers.elle.rw_register import RWRegister
+from jepsy.checkers.elle.txn import extract_txns
+from jepsy.history import Op
+
+__all__ = ["TxnChecker"]
+
+_MOPS = {"list-append": frozenset({"append", "r"}), "rw-register": frozenset({"w", "r"})}
+_MAX_CYCLES_PER_TYPE = 20
+
+
+class TxnChecker:
+    """Checks list-append or rw-register histories against one consistency model.
+
+    ``timeout`` (seconds) and ``max_steps`` bound the cycle search only; the
+    analysis before it is linear in the history.  ``opts`` passed to ``check``
+    may override ``consistency_model`` (or ``consistency-model``).
+    """
+
+    def __init__(self, workload: str, consistency_model: str = "strict-serializable",
+                 timeout: float | None = None, max_steps: int = 20_000_000) -> None:
+        if workload not in _MOPS:
+            raise ValueError(f"unknown transactional workload {workload!r}")
+        self.workload = workload
+        self.model = canonical_model(consistency_model)
+        self.timeout = timeout
+        self.max_steps = max_steps
+
+    def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
+        started = time.monotonic()
+        model = opts.get("consistency_model") or opts.get("consistency-model") or self.model
+        model = canonical_model(str(model))
+        txns = extract_txns(history)
+        bad = sorted({f for t in txns for f, _, _ in t.mops} - _MOPS[self.workload])
+        if bad:
+            return {"valid": "unknown", "consistency_model": model,
+                    "error": f"{self.workload} histories hold only {sorted(_MOPS[self.workload])} "
+                             f"micro-ops; this one has {bad}"}
+        analysis: ListAppend | RWRegister = (ListAppend(txns) if self.workload == "list-append"
+                                             else RWRegister(txns))
+        analysis.analyze()
+        graph = Graph(len(txns))
+        analysis.add_edges(graph)
+        graph.add_process_order(txns)
+        graph.add_realtime_order(txns)
+        analysed = time.monotonic()
+        budget = self.timeout
+        found = search_cycles(graph, max_steps=self.max_steps, timeout=budget)
+        anomalies: dict[str, list[dict[str, Any]]] = {k: list(v) for k, v in analysis.anomalies.items() if v}
+        counts = dict(analysis.counts)
+        for cyc in found.cycles:
+            name = cyc.name
+            counts[name] = counts.get(name, 0) + 1
+            if len(anomalies.get(name, [])) < _MAX_CYCLES_PER_TYPE:
+                anomalies.setdefault(name, []).append(explain_cycle(name, cyc, txns, analysis))
+        if isinstance(analysis, RWRegister) and not found.cycles and not found.unsearched:
+            forced = _forced_cycle(analysis, graph)
+            if forced is not None:
+                anomalies[forced["type"]] = [forced]
+        if found.unsearched:
+            anomalies["cycle-search-timeout"] = [{
+                "unsearched": found.unsearched, "steps": found.steps,
+                "text": f"the cycle search budget ran out after {found.steps} steps; "
+                        f"{len(found.unsearched)} component searches were not done, so cycles "
+                        f"may remain unreported there"}]
+        types = sorted(anomalies)
+        real = [t for t in types if t != "cycle-search-timeout"]
+        is_not, also_not = boundary(real)
+        valid: bool | str
+        if model in impossible_models(real):
+            valid = False
+        elif found.unsearched:
+            valid = "unknown"
+        else:
+            valid = True
+        return {
+            "valid": valid,
+            "consistency_model": model,
+            "anomaly_types": types,
+            "anomalies": anomalies,
+            "anomaly_counts": {t: counts.get(t, 1) for t in types},
+            "not": is_not,
+            "also_not": also_not,
+            "stats": {
+                "txns": len(txns),
+                "ok": sum(1 for t in txns if t.type == "ok"),
+                "fail": sum(1 for t in txns if t.type == "fail"),
+                "info": sum(1 for t in txns if t.type == "info"),
+                "edges": graph.edge_count(),
+                "scc_sizes": found.scc_sizes[:20],
+                "cycle_search_steps": found.steps,
+                "analysis_seconds": round(analysed - started, 3),
+                "search_seconds": round(time.monotonic() - analysed, 3),
+            },
+        }
+
+
+def _forced_cycle(analysis: RWRegister, graph: Graph) -> dict[str, Any] | None:
+    """When no proven cycle exists, check whether *every* register version order has one."""
+    if len(analysis.txns) > 2000:
+        return None
+    for mask, suffix in ((DATA, ""), (PROCESS_LEVEL, "-process"), (REALTIME_LEVEL, "-realtime")):
+        choices = analysis.choices(with_process=mask != DATA)
+        if not choices:
+            continue
+        if every_order_cyclic(graph.out, mask, choices) is True:
+            pairs = [{"first": a[0][0], "second": a[0][1]} for a, _ in choices]
+            return {"type": "no-acyclic-version-order" + suffix, "pairs": pairs,
+                    "text": f"the order of {len(choices)} pairs of writes to the same key is unknown, "
+                            f"and each of the {2 ** len(choices)} ways to order them closes a cycle "
+                            f"in the dependency graph" + (" (with process order)" if suffix == "-process"
+                                                          else " (with real-time order)" if suffix else "")
+                            + "; e.g. a reader saw one key from each of two transactions that both wrote "
+                              "both keys: whichever wrote last, one of its reads was stale"}
+    return None

@@ -1,0 +1,315 @@
+"""Finding and naming the cycles of a dependency graph, within a search budget.
+
+Strategy (Elle's, re-derived): a cycle lives inside one strongly connected
+component, and most histories have none, so we first compute the components
+of the whole graph and search only inside those.  In each component we look
+for one shortest cycle of each class, from the worst down, on three levels:
+
+1. data edges only (ww, wr, rw): ``G0``, ``G1c``, ``G-single``, then
+   ``G-nonadjacent`` / ``G2-item``;
+2. plus process order (and orders proven with it): the ``-process`` variants,
+   each search forced through a process edge so that it finds what level 1
+   could not;
+3. plus real-time order: the ``-realtime`` variants, forced through a
+   real-time edge.
+
+Each class search starts from an edge of the kind the class needs (a ww edge
+for G0, a wr edge for G1c, an rw edge for G-single, a process or real-time
+edge for the variants) and runs a breadth-first search back to that edge's
+source, counting rw edges in the search state; BFS makes the cycle found the
+shortest through its start edge.  A variant is not searched in a component
+where its base class was already found (it would only restate it).
+
+The budget is counted in BFS steps and wall-clock seconds; when it runs out
+the searches not done are returned in ``unsearched``, so the verdict can say
+"unknown" instead of hanging.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from jepsy.checkers.elle.graph import (
+    DATA,
+    PROCESS,
+    PROCESS_LEVEL,
+    REALTIME,
+    REALTIME_LEVEL,
+    RW,
+    RW_P,
+    WR,
+    WW,
+    WW_P,
+    Graph,
+    sccs,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["Cycle", "SearchResult", "classify", "search_cycles"]
+
+_RW_ANY = RW | RW_P
+_SPECIAL_P = PROCESS | WW_P | RW_P
+# Preference when an edge has several kinds: the one giving the worst anomaly.
+_NONRW_PREF = (WW, WR, WW_P, PROCESS, REALTIME)
+_BASES = ("G0", "G1c", "G-single", "G2")
+
+
+@dataclass
+class Cycle:
+    """A cycle ``txns[0] -> txns[1] -> ... -> txns[0]``; ``kinds[i]`` labels edge i."""
+
+    txns: list[int]
+    kinds: list[int]
+
+    @property
+    def name(self) -> str:
+        return classify(self.kinds)
+
+
+@dataclass
+class SearchResult:
+    cycles: list[Cycle] = field(default_factory=list)
+    unsearched: list[dict[str, object]] = field(default_factory=list)
+    scc_sizes: list[int] = field(default_factory=list)
+    steps: int = 0
+
+
+class _Budget(Exception):
+    """Raised inside a search when the step or time budget is spent."""
+
+
+def classify(kinds: list[int]) -> str:
+    """The anomaly a cycle shows, from its edge kinds (Adya's G0/G1c/G2, Elle's refinements)."""
+    rws = [bool(k & _RW_ANY) for k in kinds]
+    n_rw = sum(rws)
+    if n_rw == 0:
+        base = "G1c" if any(k & WR for k in kinds) else "G0"
+    elif n_rw == 1:
+        base = "G-single"
+    elif any(rws[i] and rws[(i + 1) % len(rws)] for i in range(len(rws))):
+        base = "G2-item"
+    else:
+        base = "G-nonadjacent"
+    if any(k & REALTIME for k in kinds):
+        return base + "-realtime"
+    if any(k & _SPECIAL_P for k in kinds):
+        return base + "-process"
+    return base
+
+
+def _base_of(name: str) -> str:
+    for suffix in ("-realtime", "-process"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return "G2" if name in ("G2-item", "G-nonadjacent") else name
+
+
+class _Searcher:
+    def __init__(self, graph: Graph, max_steps: int, deadline: float | None) -> None:
+        self.g = graph
+        self.max_steps = max_steps
+        self.deadline = deadline
+        self.steps = 0
+
+    def _tick(self, n: int) -> None:
+        self.steps += n
+        if self.steps > self.max_steps:
+            raise _Budget
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _Budget
+
+    def bfs(self, start: int, goal: int, mask: int, rw_max: int | None, rw_need: int | None,
+            within: set[int]) -> tuple[list[int], list[int]] | None:
+        """Shortest path start -> goal using edges of ``mask`` inside ``within``.
+
+        With ``rw_max`` the state counts rw edges used (at most rw_max) and the
+        path must end with exactly ``rw_need`` of them.  Returns (nodes, kinds)
+        with ``nodes[0] == start`` and ``nodes[-1] == goal``.
+        """
+        out = self.g.out
+        counting = rw_max is not None
+        rw_cap = rw_max if rw_max is not None else 0
+        first = (start, 0)
+        parent: dict[tuple[int, int], tuple[tuple[int, int], int] | None] = {first: None}
+        queue = deque([first])
+        found: tuple[int, int] | None = None
+        steps = 0
+        while queue:
+            state = queue.popleft()
+            v, rw = state
+            if v == goal and (not counting or rw == rw_need) and state != first:
+                found = state
+                break
+            steps += 1
+            if steps & 1023 == 0:
+                self._tick(1024)
+            for w, m in out[v].items():
+                m &= mask
+                if not m or w not in within:
+                    continue
+                nonrw = m & ~_RW_ANY
+                if nonrw:
+                    s = (w, rw)
+                    if s not in parent:
+                        parent[s] = (state, _pick(nonrw))
+                        queue.append(s)
+                if m & _RW_ANY:
+                    if counting and rw >= rw_cap:
+                        continue
+                    s = (w, rw + 1 if counting else 0)
+                    if s not in parent:
+                        parent[s] = (state, RW if m & RW else RW_P)
+                        queue.append(s)
+        self._tick(steps & 1023)
+        if found is None:
+            return None
+        nodes: list[int] = []
+        kinds: list[int] = []
+        cur: tuple[int, int] | None = found
+        while cur is not None:
+            nodes.append(cur[0])
+            p = parent[cur]
+            if p is None:
+                break
+            kinds.append(p[1])
+            cur = p[0]
+        nodes.reverse()
+        kinds.reverse()
+        return nodes, kinds
+
+    def through_edges(self, edges: Iterable[tuple[int, int, int]], mask: int,
+                      rw_max: int | None, within: set[int]) -> Cycle | None:
+        """The first cycle found through one of ``edges`` (a, b, kind used for a -> b)."""
+        for a, b, kind in edges:
+            start_rw = 1 if kind & _RW_ANY else 0
+            if rw_max is not None and start_rw > rw_max:
+                continue
+            path = self.bfs(b, a, mask, None if rw_max is None else rw_max - start_rw,
+                            None if rw_max is None else rw_max - start_rw, within)
+            if path is not None:
+                nodes, kinds = path
+                return self.collapse([a, *nodes[:-1]], [kind, *kinds])
+        return None
+
+    def collapse(self, nodes: list[int], kinds: list[int]) -> Cycle:
+        """Turn runs through time points into single real-time edges between transactions."""
+        g = self.g
+        nodes, kinds = _simple(nodes, kinds)
+        # Rotate so the cycle starts at a transaction.
+        k = next(i for i, v in enumerate(nodes) if not g.is_point(v))
+        nodes = nodes[k:] + nodes[:k]
+        kinds = kinds[k:] + kinds[:k]
+        txns: list[int] = []
+        out_kinds: list[int] = []
+        for v, kind in zip(nodes, kinds, strict=True):
+            if g.is_point(v):
+                continue
+            txns.append(v)
+            out_kinds.append(kind)
+        # An edge into a point is a real-time edge to the next transaction.
+        for i, v in enumerate(nodes):
+            if not g.is_point(v):
+                j = txns.index(v)
+                if g.is_point(nodes[(i + 1) % len(nodes)]):
+                    out_kinds[j] = REALTIME
+        return Cycle(txns, out_kinds)
+
+
+def _simple(nodes: list[int], kinds: list[int]) -> tuple[list[int], list[int]]:
+    """Cut a closed walk that visits a node twice down to a simple cycle of the same class.
+
+    The rw-counting BFS may pass a node once before and once after its rw
+    edge; the loop between the two visits is then itself a cycle, shorter and
+    holding the rw edge, so we keep the part that preserves the class.
+    """
+    while True:
+        seen: dict[int, int] = {}
+        for j, v in enumerate(nodes):
+            if v in seen:
+                i = seen[v]
+                inner = (nodes[i:j], kinds[i:j])
+                outer = (nodes[:i] + nodes[j:], kinds[:i] + kinds[j:])
+                want = _base_of(classify(kinds))
+                nodes, kinds = inner if _base_of(classify(inner[1])) == want else outer
+                break
+            seen[v] = j
+        else:
+            return nodes, kinds
+
+
+def _pick(mask: int) -> int:
+    for k in _NONRW_PREF:
+        if mask & k:
+            return k
+    return mask
+
+
+def _class_plan(level: int) -> list[tuple[str, int, int, int | None]]:
+    """(base class, start-edge kinds, search mask, max rw edges) for each level."""
+    if level == 0:
+        return [("G0", WW, WW, 0), ("G1c", WR, WW | WR, 0),
+                ("G-single", RW, DATA, 1), ("G2", RW, DATA, None)]
+    special = _SPECIAL_P if level == 1 else REALTIME
+    lvl = PROCESS_LEVEL if level == 1 else REALTIME_LEVEL
+    nonrw = lvl & ~_RW_ANY & ~WR
+    return [("G0", special & ~RW_P, nonrw, 0), ("G1c", special & ~RW_P, nonrw | WR, 0),
+            ("G-single", special, lvl, 1), ("G2", special, lvl, None)]
+
+
+def _start_edges(g: Graph, comp: list[int], kinds: int, within: set[int]) -> list[tuple[int, int, int]]:
+    edges = []
+    for a in comp:
+        for b, m in g.out[a].items():
+            if m & kinds and b in within:
+                km = m & kinds
+                kind = _pick(km & ~_RW_ANY) if km & ~_RW_ANY else (RW if km & RW else RW_P)
+                edges.append((a, b, kind))
+    return edges
+
+
+def search_cycles(g: Graph, max_steps: int = 20_000_000, timeout: float | None = None) -> SearchResult:
+    """Find one shortest cycle of each class in each strongly connected component."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    result = SearchResult()
+    s = _Searcher(g, max_steps, deadline)
+    comps = sccs(g.out, REALTIME_LEVEL)
+    comps.sort(key=len)
+    result.scc_sizes = sorted((sum(1 for v in c if not g.is_point(v)) for c in comps), reverse=True)
+    pending: list[tuple[int, int, list[int]]] = [(level, ci, c) for level in range(3)
+                                                for ci, c in enumerate(comps)]
+    found: dict[int, set[str]] = {}
+    masks = (DATA, PROCESS_LEVEL, REALTIME_LEVEL)
+    try:
+        while pending:
+            level, ci, comp = pending[0]
+            if level > 0 and found.get(ci, set()) >= set(_BASES):
+                pending.pop(0)
+                continue
+            whole = set(comp)
+            subs = sccs(g.out, masks[level], comp, whole) if level < 2 else [comp]
+            for sub in subs:
+                within = set(sub)
+                for base, start_kinds, mask, rw_max in _class_plan(level):
+                    if base in found.get(ci, set()):
+                        continue
+                    if level == 2:
+                        starts = [(a, b, REALTIME) for a in sub if not g.is_point(a)
+                                  for b, m in g.out[a].items() if m & REALTIME and b in within]
+                    else:
+                        starts = _start_edges(g, sub, start_kinds, within)
+                    cyc = s.through_edges(starts, mask, rw_max, within)
+                    if cyc is not None and _base_of(cyc.name) == base:
+                        result.cycles.append(cyc)
+                        found.setdefault(ci, set()).add(base)
+            pending.pop(0)
+    except _Budget:
+        for level, _ci, comp in pending:
+            result.unsearched.append({"level": ("data", "process", "realtime")[level],
+                                      "scc_size": sum(1 for v in comp if not g.is_point(v))})
+    result.steps = s.steps
+    return result

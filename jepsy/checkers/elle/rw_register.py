@@ -1,0 +1,294 @@
+"""Read-write registers: the version orders that can be proven, anomalies, and edges.
+
+A register read returns one value, not a history, so unlike list-append the
+version order of a key must be pieced together.  Writers use unique values
+per key (the workload's contract), so a read names its writer.  We prove
+``v1 < v2`` on a key from:
+
+* the initial state: ``None`` (never written) precedes every write;
+* writes follow reads, inside one transaction: it read ``v1`` from another
+  transaction, then wrote ``v2``;
+* process (session) order: a process saw ``v1`` (read or wrote it) and in a
+  later transaction read or wrote ``v2``.  Such facts hold only for models
+  with session guarantees, so their edges are marked ``WW_P`` / ``RW_P`` and
+  any cycle that needs them is named as a ``-process`` anomaly.
+
+From ``v1 < v2``: ``ww`` from the writer of v1 to the writer of v2, and
+``rw`` from every reader of v1 to the writer of v2 (v2 need not be the very
+next version: the path through the versions between has the same single rw
+edge, so the shortcut changes no classification).  Readers of the initial
+state get ``rw`` edges only to the first writes proven, to stay linear.
+
+Only committed writes, and indeterminate ones somebody read, are versions:
+an ``info`` write nobody saw may never have happened.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from jepsy.checkers.elle.graph import RW, RW_P, WR, WW, WW_P, Graph
+from jepsy.checkers.elle.txn import Txn
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["RWRegister"]
+
+_MAX_CASES = 50
+
+
+class RWRegister:
+    """The rw-register analysis of one history's transactions."""
+
+    def __init__(self, txns: Sequence[Txn]) -> None:
+        self.txns = txns
+        self.writer: dict[tuple[Any, Any], int] = {}
+        self.final: dict[int, dict[Any, Any]] = {}  # txn -> key -> its last write
+        self.ext: dict[int, dict[Any, Any]] = {}  # txn -> key -> value read from others
+        self.readers: dict[tuple[Any, Any], list[int]] = defaultdict(list)
+        # key -> (v1, v2) -> (via process?, reason)
+        self.cons: dict[Any, dict[tuple[Any, Any], tuple[bool, str]]] = defaultdict(dict)
+        self.anomalies: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.counts: dict[str, int] = defaultdict(int)
+
+    def _report(self, kind: str, case: dict[str, Any]) -> None:
+        self.counts[kind] += 1
+        if len(self.anomalies[kind]) < _MAX_CASES:
+            self.anomalies[kind].append(case)
+
+    def analyze(self) -> None:
+        txns = self.txns
+        for t in txns:
+            fin: dict[Any, Any] = {}
+            for f, k, v in t.mops:
+                if f == "w":
+                    self.writer[(k, v)] = t.id
+                    fin[k] = v
+            if fin:
+                self.final[t.id] = fin
+        for t in txns:
+            if t.ok:
+                self._scan(t)
+        self._version_facts()
+        self._lost_updates()
+
+    def _scan(self, t: Txn) -> None:
+        """Internal consistency, future reads, and what the txn read from others."""
+        known: dict[Any, Any] = {}
+        ext: dict[Any, Any] = {}
+        for i, (f, k, v) in enumerate(t.mops):
+            if f == "w":
+                known[k] = v
+                continue
+            if f != "r":
+                continue
+            if k in known:
+                if v != known[k]:
+                    self._report("internal", {
+                        "txn": t.id, "op": t.index, "key": k, "mop": i, "expected": known[k], "read": v,
+                        "text": f"T{t.id} read key {k} = {v}, but its own earlier read or write "
+                                f"says it must be {known[k]}"})
+                continue
+            known[k] = v
+            ext[k] = v
+            if v is None:
+                self.readers[(k, None)].append(t.id)
+                continue
+            w = self.writer.get((k, v))
+            if w == t.id:
+                self._report("future-read", {
+                    "txn": t.id, "op": t.index, "key": k, "mop": i, "read": v,
+                    "text": f"T{t.id} read key {k} = {v}, a value it only writes later itself"})
+                continue
+            self.readers[(k, v)].append(t.id)
+            if w is None:
+                self._report("thin-air-read", {
+                    "txn": t.id, "op": t.index, "key": k, "value": v,
+                    "text": f"T{t.id} read key {k} = {v}, but no transaction ever wrote {v} to key {k}"})
+            elif self.txns[w].type == "fail":
+                self._report("G1a", {
+                    "txn": t.id, "op": t.index, "key": k, "value": v, "writer": w,
+                    "text": f"T{t.id} read key {k} = {v}, written by T{w} (op {self.txns[w].index}) "
+                            f"which aborted"})
+            elif self.final[w][k] != v:
+                self._report("G1b", {
+                    "txn": t.id, "op": t.index, "key": k, "value": v, "writer": w,
+                    "text": f"T{t.id} read key {k} = {v}, an intermediate value of T{w}, which "
+                            f"went on to write {self.final[w][k]}"})
+        if ext:
+            self.ext[t.id] = ext
+
+    def _is_version(self, k: Any, v: Any) -> bool:
+        w = self.writer.get((k, v))
+        if w is None or self.final[w].get(k) != v:
+            return False
+        typ = self.txns[w].type
+        return typ == "ok" or (typ == "info" and (k, v) in self.readers)
+
+    def _fact(self, k: Any, v1: Any, v2: Any, via_process: bool, reason: str) -> None:
+        if v1 == v2 or not self._is_version(k, v2):
+            return
+        if v1 is not None and not self._is_version(k, v1):
+            return
+        old = self.cons[k].get((v1, v2))
+        if old is None or (old[0] and not via_process):
+            self.cons[k][(v1, v2)] = (via_process, reason)
+
+    def _version_facts(self) -> None:
+        """Collect every ``v1 < v2`` we can prove, per key, with the reason."""
+        txns = self.txns
+        for tid, ext in self.ext.items():
+            fin = self.final.get(tid, {})
+            for k, v in ext.items():
+                if k in fin and v is not None:
+                    self._fact(k, v, fin[k], False,
+                               f"T{tid} read key {k} = {v} and then wrote {fin[k]}")
+        seen: dict[int | str, dict[Any, tuple[Any, int]]] = defaultdict(dict)
+        for t in txns:
+            if not t.ok:
+                continue
+            mine = seen[t.process]
+            ext = self.ext.get(t.id, {})
+            fin = self.final.get(t.id, {})
+            for k, v in ext.items():
+                prev = mine.get(k)
+                if prev is not None and prev[0] != v:
+                    if v is None:
+                        # A later read of the initial state: it must precede prev's writer.
+                        self._fact(k, None, prev[0], True,
+                                   f"T{prev[1]} saw {k} = {prev[0]} before T{t.id} read the initial state "
+                                   f"on the same process")
+                    else:
+                        self._fact(k, prev[0], v, True,
+                                   f"process {t.process} saw key {k} = {prev[0]} (T{prev[1]}) before "
+                                   f"it read {v} (T{t.id})")
+            for k, v in fin.items():
+                prev = mine.get(k)
+                if prev is not None and prev[0] is not None and prev[0] != v and k not in ext:
+                    self._fact(k, prev[0], v, True,
+                               f"process {t.process} saw key {k} = {prev[0]} (T{prev[1]}) before "
+                               f"T{t.id} wrote {v}")
+            for k, v in ext.items():
+                mine[k] = (v, t.id)
+            for k, v in fin.items():
+                mine[k] = (v, t.id)
+
+    def _lost_updates(self) -> None:
+        groups: dict[tuple[Any, Any], list[int]] = defaultdict(list)
+        for tid, ext in self.ext.items():
+            fin = self.final.get(tid, {})
+            for k, v in ext.items():
+                if k in fin:
+                    groups[(k, v)].append(tid)
+        for (k, v), tids in groups.items():
+            if len(tids) > 1:
+                self._report("lost-update", {
+                    "key": k, "read": v, "txns": tids,
+                    "text": f"{', '.join(f'T{t}' for t in tids)} all read key {k} = {v} and all wrote "
+                            f"key {k}: all but one of those writes was lost"})
+
+    def add_edges(self, g: Graph) -> None:
+        txns = self.txns
+        for (k, v), rs in self.readers.items():
+            if v is None:
+                continue
+            w = self.writer.get((k, v))
+            if w is not None and txns[w].type != "fail":
+                for r in rs:
+                    g.add(w, r, WR)
+        versions: dict[Any, list[Any]] = defaultdict(list)
+        for (k, v) in self.writer:
+            if self._is_version(k, v):
+                versions[k].append(v)
+        for k in set(self.cons) | set(versions):
+            cons = self.cons.get(k, {})
+            has_data_pred = {v2 for (v1, v2), (p, _) in cons.items() if v1 is not None and not p}
+            for (v1, v2), (via_p, _) in cons.items():
+                w2 = self.writer[(k, v2)]
+                if v1 is not None:
+                    g.add(self.writer[(k, v1)], w2, WW_P if via_p else WW)
+                for r in self.readers.get((k, v1), ()):
+                    g.add(r, w2, RW_P if via_p else RW)
+            init_readers = self.readers.get((k, None), [])
+            if init_readers:
+                for v in versions.get(k, ()):
+                    if v not in has_data_pred:
+                        w = self.writer[(k, v)]
+                        for r in init_readers:
+                            g.add(r, w, RW)
+
+    def explain(self, a: int, b: int, kind: int) -> dict[str, Any]:
+        txns = self.txns
+        if kind == WR:
+            for k, v in self.ext.get(b, {}).items():
+                if v is not None and self.writer.get((k, v)) == a:
+                    return {"key": k, "value": v,
+                            "text": f"T{b} read key {k} = {v}, written by T{a}, so T{a} < T{b}"}
+        if kind in (WW, WW_P):
+            for k, v2 in self.final.get(b, {}).items():
+                v1 = self.final.get(a, {}).get(k)
+                fact = self.cons.get(k, {}).get((v1, v2))
+                if v1 is not None and fact is not None:
+                    return {"key": k, "values": [v1, v2], "text":
+                            f"T{a} wrote key {k} = {v1} and T{b} wrote {v2}, and {v1} < {v2} because "
+                            f"{fact[1]}; so T{a} < T{b}"}
+        if kind in (RW, RW_P):
+            for k, v1 in self.ext.get(a, {}).items():
+                v2 = self.final.get(b, {}).get(k)
+                if v2 is None:
+                    continue
+                fact = self.cons.get(k, {}).get((v1, v2))
+                if v1 is None and fact is None:
+                    return {"key": k, "values": [None, v2], "text":
+                            f"T{a} read key {k} in its initial state, before T{b}'s write of {v2}, "
+                            f"so T{a} < T{b}"}
+                if fact is not None:
+                    return {"key": k, "values": [v1, v2], "text":
+                            f"T{a} read key {k} = {v1}, which precedes T{b}'s write of {v2} because "
+                            f"{fact[1]}; so T{a} < T{b}"}
+        return {"text": f"T{a} < T{b} ({txns[a].describe()} before {txns[b].describe()})"}
+
+    def choices(self, with_process: bool, limit: int = 40) -> list[tuple[list[tuple[int, int]],
+                                                                         list[tuple[int, int]]]] | None:
+        """For each pair of read versions of a key in no proven order, the edges of both orders.
+
+        ``with_process`` admits facts proven with process order.  None when
+        there are more than ``limit`` such pairs (too many to try).
+        """
+        out: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = []
+        versions: dict[Any, list[Any]] = defaultdict(list)
+        for (k, v) in self.writer:
+            if self._is_version(k, v):
+                versions[k].append(v)
+        for k, vs in versions.items():
+            after: dict[Any, set[Any]] = defaultdict(set)
+            for (v1, v2), (via_p, _) in self.cons.get(k, {}).items():
+                if v1 is not None and (with_process or not via_p):
+                    after[v1].add(v2)
+            closed = {v: _reach(after, v) for v in vs}
+            for i, v1 in enumerate(vs):
+                for v2 in vs[i + 1:]:
+                    if v2 in closed[v1] or v1 in closed[v2]:
+                        continue
+                    if not self.readers.get((k, v1)) and not self.readers.get((k, v2)):
+                        continue
+                    w1, w2 = self.writer[(k, v1)], self.writer[(k, v2)]
+                    fwd = [(w1, w2)] + [(r, w2) for r in self.readers.get((k, v1), ())]
+                    back = [(w2, w1)] + [(r, w1) for r in self.readers.get((k, v2), ())]
+                    out.append((fwd, back))
+                    if len(out) > limit:
+                        return None
+        return out
+
+
+def _reach(after: dict[Any, set[Any]], v: Any) -> set[Any]:
+    seen: set[Any] = set()
+    todo = list(after.get(v, ()))
+    while todo:
+        x = todo.pop()
+        if x not in seen:
+            seen.add(x)
+            todo.extend(after.get(x, ()))
+    return seen
