@@ -25,6 +25,9 @@ from jepsy.errors import ConfigError, ExitCode, JepsyError
 
 __all__ = ["cli", "main"]
 
+# The arguments of this invocation, for test.json (a run must say how to repeat it).
+_ARGV: list[str] = []
+
 
 def _kv(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     """``name=value`` options; values parsed as JSON when they parse, else kept as strings."""
@@ -214,7 +217,7 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
     test.store_dir = run_dir
     write_json(run_dir / "test.json", {
         "name": name, "jepsy_version": __version__, "seed": seed,
-        "command_line": shlex.join(["jepsy", *sys.argv[1:]]), "db": db, "workload": workload,
+        "command_line": shlex.join(["jepsy", *_ARGV]), "db": db, "workload": workload,
         "nemesis": nemeses, "nodes": test.nodes, "options": common,
         "db_opts": db_opts, "workload_opts": wl_opts, "nemesis_opts": nem_opts,
     })
@@ -306,6 +309,7 @@ def list_cmd() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and turn every outcome into one exit code."""
+    _ARGV[:] = sys.argv[1:] if argv is None else argv
     try:
         cli.main(args=argv, prog_name="jepsy", standalone_mode=False)
     except click.exceptions.Abort:

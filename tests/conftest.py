@@ -1,0 +1,38 @@
+"""Shared test setup: tests never touch the developer's own SSH environment.
+
+Every test runs with HOME pointing at an empty directory (so ``~/.ssh/config``
+and ``~/.ssh/known_hosts`` of the machine are invisible to fabric and paramiko)
+and without an SSH agent.  ``SHARED_DATA`` is where the public corpora live
+(``../shared/data`` beside the checkout); tests that need it skip without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_ssh_env(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    monkeypatch.delenv("SSH_AGENT_PID", raising=False)
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the local lab uses namespaces, bridges and mounts)")
+
+
+@pytest.fixture
+def run_store(tmp_path: Path) -> Iterator[Path]:
+    store = tmp_path / "store"
+    yield store

@@ -1,0 +1,123 @@
+"""The history contract: JSONL streaming, EDN and JSON readers, pairing, clear errors."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from jepsy import edn
+from jepsy.errors import HistoryError
+from jepsy.history import HistoryWriter, dumps_edn, pair, read_history
+
+
+def test_writer_streams_flushed_lines_in_index_order(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    w = HistoryWriter(path)
+    w.record("invoke", 0, "write", [1, 2])
+    # Flushed as written: a reader (or a crash) sees the line before close.
+    assert json.loads(path.read_text())["f"] == "write"
+
+    def worker(p: int) -> None:
+        for _ in range(200):
+            w.record("invoke", p, "read", None)
+            w.record("ok", p, "read", 3)
+
+    threads = [threading.Thread(target=worker, args=(p,)) for p in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.record("info", "nemesis", "start-partition", {"n1": ["n2"]})
+    w.close()
+    ops = read_history(path)
+    assert [op.index for op in ops] == list(range(len(ops))) == [op.index for op in w.ops]
+    assert all(a.time is not None and b.time is not None and a.time <= b.time
+               for a, b in itertools.pairwise(ops))
+    assert ops[-1].process == "nemesis" and ops[-1].value == {"n1": ["n2"]}
+    assert len(pair(ops)) == 1 + 800
+
+
+def test_edn_reader_handles_jepsen_forms() -> None:
+    text = """; a comment
+    [{:process 0, :type :invoke, :f :cas, :value [1 2]}
+     {:process :nemesis :type :info :f :start :value #{:n1 :n2}}
+     {:process 0, :type :ok, :f :cas, :value [1 2] :error #_ignored nil
+      :extra #object[java.lang.Object 0x1 "x"] :s "a\\"b\\nc" :c \\a :ratio 1/2 :big 12N}]"""
+    forms = edn.loads(text)
+    assert forms[0] == {"process": 0, "type": "invoke", "f": "cas", "value": [1, 2]}
+    assert forms[1]["value"] == frozenset({"n1", "n2"})
+    assert isinstance(forms[1]["process"], edn.Keyword)
+    assert forms[2]["s"] == 'a"b\nc' and forms[2]["c"] == "a" and forms[2]["ratio"] == 0.5
+    assert forms[2]["big"] == 12 and isinstance(forms[2]["extra"], edn.Tagged)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1 2", "never closed"),
+    ("{:a 1 :b}", "odd number"),
+    ('"abc', "unterminated string"),
+    ("[1 2)", "closed by"),
+])
+def test_edn_errors_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(edn.EDNError, match=message):
+        edn.loads_all("\n" + text)
+
+
+def test_edn_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    with HistoryWriter(path) as w:
+        w.record("invoke", 0, "cas", [1, [2, 3]])
+        w.record("fail", 0, "cas", [1, [2, 3]], error="compare failed")
+        w.record("info", "nemesis", "start-partition", {"n1": ["n2"]})
+    ops = read_history(path)
+    edn_path = tmp_path / "h.edn"
+    edn_path.write_text(dumps_edn(ops))
+    assert ":type :invoke" in edn_path.read_text() and ":process :nemesis" in edn_path.read_text()
+    again = read_history(edn_path)
+    assert [(o.type, o.process, o.f, o.value, o.error) for o in again] == [
+        (o.type, o.process, o.f, o.value, o.error) for o in ops]
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"type": "invoke", "process": 0, "f": "read"}', "{not json"], ":2: not valid JSON"),
+    (['{"type": "done", "process": 0, "f": "read"}'], ":1: unknown op type 'done'"),
+    (['{"type": "ok", "process": [1], "f": "read"}'], ":1: process must be"),
+    (['{"type": "ok", "process": 0}'], ":1: op has no 'f'"),
+    (["[1, 2]"], "form 1 is not an op map"),
+    (["{\"type\": \"ok\", \"f\": \"read\"}", "17"], ":2: expected a JSON object"),
+])
+def test_malformed_jsonl_names_file_and_line(tmp_path: Path, lines: list[str], message: str) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(HistoryError, match=message) as e:
+        read_history(path)
+    assert "\n" not in str(e.value)
+
+
+def test_pairing_errors(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    path.write_text('{"type": "ok", "process": 3, "f": "read", "index": 0}\n')
+    with pytest.raises(HistoryError, match="op 0: ok of process 3 has no invoke"):
+        pair(read_history(path))
+    path.write_text('{"type": "invoke", "process": 3, "f": "read"}\n'
+                    '{"type": "invoke", "process": 3, "f": "read"}\n')
+    with pytest.raises(HistoryError, match="invokes again"):
+        pair(read_history(path))
+
+
+def test_missing_and_empty_files(tmp_path: Path) -> None:
+    with pytest.raises(HistoryError, match="no such history file"):
+        read_history(tmp_path / "nope.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n")
+    assert read_history(tmp_path / "empty.jsonl") == []
+
+
+def test_json_array_format(tmp_path: Path) -> None:
+    path = tmp_path / "h.json"
+    path.write_text(json.dumps([{"type": "invoke", "process": 1, "f": "txn", "value": [["r", 1, None]]},
+                                {"type": "ok", "process": 1, "f": "txn", "value": [["r", 1, [2]]]}]))
+    ops = read_history(path)
+    assert [o.type for o in ops] == ["invoke", "ok"] and ops[1].value == [["r", 1, [2]]]
