@@ -122,20 +122,29 @@ class TxnChecker:
 
 
 def _forced_cycle(analysis: RWRegister, graph: Graph) -> dict[str, Any] | None:
-    """When no proven cycle exists, check whether *every* register version order has one."""
+    """When no proven cycle exists, check whether *every* register version order has one.
+
+    First at the data level, then with process, then with real-time order;
+    at each, ``forced-G-single`` if every order closes a cycle with at most
+    one rw edge (each is then G0, G1c or G-single), else ``forced-G2`` if
+    every order closes some cycle.
+    """
     if len(analysis.txns) > 2000:
         return None
     for mask, suffix in ((DATA, ""), (PROCESS_LEVEL, "-process"), (REALTIME_LEVEL, "-realtime")):
         choices = analysis.choices(with_process=mask != DATA)
         if not choices:
             continue
-        if every_order_cyclic(graph.out, mask, choices) is True:
-            pairs = [{"first": a[0][0], "second": a[0][1]} for a, _ in choices]
-            return {"type": "no-acyclic-version-order" + suffix, "pairs": pairs,
-                    "text": f"the order of {len(choices)} pairs of writes to the same key is unknown, "
-                            f"and each of the {2 ** len(choices)} ways to order them closes a cycle "
-                            f"in the dependency graph" + (" (with process order)" if suffix == "-process"
-                                                          else " (with real-time order)" if suffix else "")
-                            + "; e.g. a reader saw one key from each of two transactions that both wrote "
-                              "both keys: whichever wrote last, one of its reads was stale"}
+        for name, max_rw in (("forced-G-single", 1), ("forced-G2", None)):
+            if every_order_cyclic(graph.out, mask, choices, max_rw=max_rw) is not True:
+                continue
+            pairs = [{"writers": [a[0][0], a[0][1]]} for a, _ in choices]
+            cycle = "a cycle with at most one rw edge" if max_rw == 1 else "a cycle"
+            where = {"": "", "-process": " (with process order)", "-realtime": " (with real-time order)"}
+            return {"type": name + suffix, "pairs": pairs,
+                    "text": f"the order of {len(choices)} pairs of writes to the same key is unknown, and "
+                            f"each of the {2 ** len(choices)} ways to order them closes {cycle} in the "
+                            f"dependency graph{where[suffix]}: e.g. a reader saw one key from each of two "
+                            f"transactions that both wrote both keys; whichever wrote last, one of the "
+                            f"reads was stale"}
     return None

@@ -56,22 +56,26 @@ FORBIDS: dict[str, tuple[str, ...]] = {
     "read-committed": ("G1a", "G1b", "G1c", "internal", "future-read"),
     "read-atomic": ("internal", "future-read"),
     "causal": ("G1c-process",),
-    "repeatable-read": ("G2-item",),
-    "snapshot-isolation": ("G-nonadjacent", "lost-update"),
-    "strong-session-snapshot-isolation": ("G-nonadjacent-process", "G1c-process"),
-    "strong-snapshot-isolation": ("G-nonadjacent-realtime", "G1c-realtime"),
-    "serializable": ("G2-item", "no-acyclic-version-order"),
-    "strong-session-serializable": ("G2-item-process", "G1c-process", "no-acyclic-version-order-process"),
-    "strict-serializable": ("G2-item-realtime", "G1c-realtime", "no-acyclic-version-order-realtime"),
+    "repeatable-read": ("G2-item", "forced-G-single"),
+    "snapshot-isolation": ("G-nonadjacent", "lost-update", "forced-G-single"),
+    "strong-session-snapshot-isolation": ("G-nonadjacent-process", "G1c-process", "forced-G-single-process"),
+    "strong-snapshot-isolation": ("G-nonadjacent-realtime", "G1c-realtime", "forced-G-single-realtime"),
+    "serializable": ("G2-item", "forced-G2"),
+    "strong-session-serializable": ("G2-item-process", "G1c-process", "forced-G2-process"),
+    "strict-serializable": ("G2-item-realtime", "G1c-realtime", "forced-G2-realtime"),
 }
 
 IMPLIES_ANOMALY: dict[str, tuple[str, ...]] = {
     "dirty-update": ("G1a",),
     "incompatible-order": ("G1a",),
     "lost-update": ("G2-item",),
-    "no-acyclic-version-order": ("no-acyclic-version-order-process",),
-    "no-acyclic-version-order-process": ("no-acyclic-version-order-realtime",),
 }
+for _s in ("", "-process", "-realtime"):
+    IMPLIES_ANOMALY["forced-G-single" + _s] = ("forced-G2" + _s,)
+IMPLIES_ANOMALY["forced-G-single"] += ("forced-G-single-process",)
+IMPLIES_ANOMALY["forced-G-single-process"] += ("forced-G-single-realtime",)
+IMPLIES_ANOMALY["forced-G2"] = ("forced-G2-process",)
+IMPLIES_ANOMALY["forced-G2-process"] = ("forced-G2-realtime",)
 for _base in ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item"):
     IMPLIES_ANOMALY[_base] = (_base + "-process",)
     IMPLIES_ANOMALY[_base + "-process"] = (_base + "-realtime",)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jepsy.checkers.elle.graph import RW, RW_P
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -29,46 +31,58 @@ Edge = tuple[int, int]
 Choice = tuple[list[Edge], list[Edge]]
 
 
+_RW = RW | RW_P
+
+
 class _Out(Exception):
     pass
 
 
 def every_order_cyclic(out: Sequence[dict[int, int]], mask: int, choices: list[Choice],
-                       budget: int = 200_000) -> bool | None:
-    """True if every combination of choices makes a cycle, False if one is acyclic,
-    None if the budget (reachability steps) ran out first."""
-    extra: dict[int, list[int]] = {}
+                       budget: int = 200_000, max_rw: int | None = None) -> bool | None:
+    """True if every combination of choices closes a cycle, False if one is acyclic,
+    None if the budget (search steps) ran out first.
+
+    With ``max_rw``, only cycles with at most that many rw edges count as
+    closing (``1``: every order has a G0, G1c or G-single cycle); edges in a
+    choice are rw when their source read a version (all but the first).
+    """
+    extra: dict[int, list[tuple[int, int]]] = {}
     steps = [0]
 
-    def reaches(src: int, dst: int) -> bool:
-        seen = {src}
-        stack = [src]
+    def reaches(src: int, dst: int, rw_left: int | None) -> bool:
+        start = (src, 0)
+        seen = {start}
+        stack = [start]
         while stack:
-            v = stack.pop()
+            v, used = stack.pop()
             if v == dst:
                 return True
             steps[0] += 1
             if steps[0] > budget:
                 raise _Out
-            for w, m in out[v].items():
-                if m & mask and w not in seen:
-                    seen.add(w)
-                    stack.append(w)
-            for w in extra.get(v, ()):
-                if w not in seen:
-                    seen.add(w)
-                    stack.append(w)
+            nexts = [(w, 1 if m & _RW else 0) for w, m in out[v].items() if m & mask]
+            nexts.extend(extra.get(v, ()))
+            for w, rw in nexts:
+                u = used + rw if rw_left is not None else 0
+                if rw_left is not None and u > rw_left:
+                    continue
+                if (w, u) not in seen:
+                    seen.add((w, u))
+                    stack.append((w, u))
         return False
 
-    def try_add(edges: list[Edge]) -> list[Edge] | None:
-        added: list[Edge] = []
-        for a, b in edges:
-            if a == b or reaches(b, a):
-                for x, _ in reversed(added):
+    def try_add(edges: list[Edge]) -> list[int] | None:
+        added: list[int] = []
+        for i, (a, b) in enumerate(edges):
+            rw = 0 if i == 0 else 1
+            left = None if max_rw is None else max_rw - rw
+            if a == b or ((left is None or left >= 0) and reaches(b, a, left)):
+                for x in reversed(added):
                     extra[x].pop()
                 return None
-            extra.setdefault(a, []).append(b)
-            added.append((a, b))
+            extra.setdefault(a, []).append((b, rw))
+            added.append(a)
         return added
 
     def solve(i: int) -> bool:
@@ -79,7 +93,7 @@ def every_order_cyclic(out: Sequence[dict[int, int]], mask: int, choices: list[C
             if added is None:
                 continue
             ok = solve(i + 1)
-            for x, _ in reversed(added):
+            for x in reversed(added):
                 extra[x].pop()
             if ok:
                 return True
