@@ -19,6 +19,7 @@ is "unknown" because the run is incomplete.
 from __future__ import annotations
 
 import logging
+import random
 import signal
 import threading
 import time
@@ -134,13 +135,20 @@ class _Engine:
         self.threads: list[int | str] = []
         # Each worker's current process number; it survives from one phase to the next.
         self.processes: dict[int, int] = {}
+        # Client ops and the fault schedule draw from separate generators seeded from
+        # the test's, so the nemesis schedule of a seed repeats however the clients
+        # interleave (which threads get which op depends on timing; which ops and
+        # faults are generated does not).
+        self.rngs = {"clients": random.Random(self.test.rng.random()),
+                     "nemesis": random.Random(self.test.rng.random())}
 
     def now(self) -> float:
         return self.history.now() / 1e9
 
     def _next(self, thread: int | str) -> gen.Next:
         with self.lock:
-            ctx = gen.Context(thread=thread, time=self.now(), rng=self.test.rng,
+            rng = self.rngs["nemesis" if thread == "nemesis" else "clients"]
+            ctx = gen.Context(thread=thread, time=self.now(), rng=rng,
                               threads=self.threads, busy=frozenset(self.busy))
             out = self.gen.next(ctx)
             if isinstance(out, dict):

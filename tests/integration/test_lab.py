@@ -43,4 +43,4 @@ def test_lab_nodes_are_separate_hosts_and_down_leaves_nothing() -> None:
     assert up_s < 30
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "jtlab-" not in left
-    assert not subprocess.run(["ip", "link", "show", "jtlab-br"], capture_output=True).returncode == 0
+    assert subprocess.run(["ip", "link", "show", "jtlab-br"], capture_output=True).returncode != 0
