@@ -41,6 +41,16 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "checkers": {
         "linearizable": "jepsy.checkers.linearizable:linearizable_checker",
+        "list-append": "jepsy.checkers.elle:list_append",
+        "rw-register": "jepsy.checkers.elle:rw_register",
+        "set": "jepsy.checkers.sets:set_checker",
+        "set-full": "jepsy.checkers.sets:set_full",
+        "counter": "jepsy.checkers.counter:counter",
+        "bank": "jepsy.checkers.bank:bank",
+        "queue": "jepsy.checkers.queues:queue",
+        "total-queue": "jepsy.checkers.queues:total_queue",
+        "unique-ids": "jepsy.checkers.unique_ids:unique_ids",
+        "long-fork": "jepsy.checkers.long_fork:long_fork",
     },
     "models": {
         "register": "jepsy.models:register",

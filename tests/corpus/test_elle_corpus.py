@@ -189,3 +189,46 @@ def test_plume_fig10_valid_under_snapshot_isolation(path: Path) -> None:
     """Valid for the level Plume checked them at; some hold write skew (serializable fails)."""
     r = list_append(consistency_model="strong-snapshot-isolation").check(read_history(path), {})
     assert r["valid"] is True, r["anomaly_types"]
+
+
+# --- B2: elle-cli's expectations for the simpler checkers -----------------------------------
+
+JEPSEN = [
+    # (file, registry checker, factory options, expected valid)
+    ("counter.edn", "counter", {}, True),
+    ("counter.json", "counter", {}, True),
+    ("set.edn", "set", {}, True),
+    ("set_full.edn", "set-full", {}, False),
+    ("set_full.json", "set-full", {}, False),
+    ("bank.edn", "bank", {}, True),
+    ("bank.json", "bank", {}, True),
+    ("bank-tidb.edn", "bank", {}, False),
+    ("bank-neg.edn", "bank", {}, True),
+    ("bank-negative-balances.json", "bank", {}, False),
+    ("long-fork.edn", "long-fork", {"group_size": 3}, False),
+]
+
+
+@pytest.mark.parametrize(("name", "checker", "options", "expected"), JEPSEN,
+                         ids=[j[0] for j in JEPSEN])
+def test_elle_cli_jepsen_histories(name: str, checker: str, options: dict[str, Any], expected: bool) -> None:
+    from jepsy import registry
+
+    factory = registry.load("checkers", checker)
+    r = factory(**options).check(read_history(ELLE / "elle-cli" / "jepsen" / name), {})
+    assert r["valid"] is expected
+
+
+def test_set_full_corpus_why_invalid() -> None:
+    """Adds are [0 v] pairs but the final read lists bare numbers: every add is lost."""
+    from jepsy.checkers.sets import set_full
+
+    r = set_full().check(read_history(ELLE / "elle-cli/jepsen/set_full.edn"), {})
+    assert r["lost_count"] == 293 and r["unexpected_count"] == 293
+
+
+def test_bank_tidb_wrong_totals() -> None:
+    from jepsy.checkers.bank import bank
+
+    r = bank().check(read_history(ELLE / "elle-cli/jepsen/bank-tidb.edn"), {})
+    assert set(r["error_counts"]) == {"wrong-total"}

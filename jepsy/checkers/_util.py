@@ -1,0 +1,104 @@
+"""Small helpers shared by the simple checkers (counter, sets, bank, queues, ...).
+
+``completed`` pairs each client invoke with its completion, tolerating the
+loose histories other tools publish (completions without invokes, ops
+without processes); ``plain_key`` makes JSON's string keys ("0") and EDN's
+integer keys (0) compare equal; ``quantiles`` summarises latencies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from jepsy.history import Op
+
+__all__ = ["Call", "calls", "freeze", "plain_key", "quantiles"]
+
+
+@dataclass(slots=True)
+class Call:
+    """One client operation: its invoke (if recorded) and completion (None while pending)."""
+
+    invoke: Op | None
+    done: Op | None
+    pos_invoke: int
+    pos_done: int | None
+
+    @property
+    def f(self) -> str:
+        op = self.invoke or self.done
+        assert op is not None
+        return op.f
+
+    @property
+    def type(self) -> str:
+        return "info" if self.done is None else self.done.type
+
+    @property
+    def value(self) -> Any:
+        """The completion's value when it has one, else the invoke's."""
+        if self.done is not None and self.done.value is not None:
+            return self.done.value
+        return self.invoke.value if self.invoke is not None else None
+
+    @property
+    def invoke_time(self) -> int | None:
+        return self.invoke.time if self.invoke is not None else None
+
+    @property
+    def done_time(self) -> int | None:
+        return self.done.time if self.done is not None else None
+
+
+def calls(history: Sequence[Op]) -> list[Call]:
+    """Client calls in invoke order; positions are indexes into ``history`` (real-time order)."""
+    out: list[Call] = []
+    open_: dict[Any, int] = {}
+    for pos, op in enumerate(history):
+        if not op.is_client:
+            continue
+        if op.type == "invoke":
+            open_[op.process] = len(out)
+            out.append(Call(op, None, pos, None))
+            continue
+        i = open_.pop(op.process, None)
+        if i is None:
+            out.append(Call(None, op, pos, pos))
+        else:
+            out[i].done = op
+            out[i].pos_done = pos
+    return out
+
+
+def plain_key(k: Any) -> Any:
+    """JSON object keys are strings; turn integer-looking ones back into ints."""
+    if isinstance(k, str):
+        s = k[1:] if k.startswith("-") else k
+        if s.isdigit():
+            return int(k)
+    return k
+
+
+def freeze(x: Any) -> Any:
+    """A hashable form of a value (lists become tuples, dicts sorted item tuples)."""
+    if isinstance(x, list):
+        return tuple(freeze(v) for v in x)
+    if isinstance(x, dict):
+        return tuple(sorted((str(k), freeze(v)) for k, v in x.items()))
+    return x
+
+
+def quantiles(xs: Sequence[float]) -> dict[str, float]:
+    """min, median, p95, max of ``xs`` (empty dict for no data)."""
+    if not xs:
+        return {}
+    s = sorted(xs)
+
+    def q(p: float) -> float:
+        return s[min(len(s) - 1, int(p * len(s)))]
+
+    return {"min": s[0], "median": q(0.5), "p95": q(0.95), "max": s[-1]}
