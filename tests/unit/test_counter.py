@@ -30,7 +30,8 @@ def test_failed_adds_never_count_and_info_adds_may() -> None:
     h = hist(("invoke", 0, "add", 5), ("fail", 0, "add", 5), ("invoke", 1, "add", 2), ("info", 1, "add", 2),
              ("invoke", 0, "read", None), ("ok", 0, "read", 2))
     assert counter().check(h, {})["valid"] is True
-    h2 = hist(("invoke", 0, "add", 5), ("fail", 0, "add", 5), ("invoke", 0, "read", None), ("ok", 0, "read", 5))
+    h2 = hist(("invoke", 0, "add", 5), ("fail", 0, "add", 5),
+              ("invoke", 0, "read", None), ("ok", 0, "read", 5))
     assert counter().check(h2, {})["valid"] is False
 
 
