@@ -3,18 +3,30 @@
 A partition is a *grudge*: ``{node: [nodes whose packets it drops]}``.  Each
 node gets the rules of its own grudge in the chain ``jepsy`` (jumped to from
 the top of ``INPUT``), applied on all nodes in parallel over the open SSH
-connections.  Healing flushes and deletes that chain and its jump, and nothing
-else: other firewall rules on the node are never touched.
+connections.  Healing removes that chain and its jump, and nothing else: other
+firewall rules on the node are never touched (a blunt flush would break hosts
+that run their own firewall).
 
-Shapes (``start-partition`` with value None picks one at random per the
-``shapes`` option):
+Shapes (``start-partition`` with value None picks one at random among the
+``partition_shapes`` option; a value that is a shape name uses that shape, a
+value that is a mapping is applied as the grudge itself):
 
-* ``halves``: the nodes, shuffled, cut into two halves (the smaller one first);
+* ``halves``: the first half of the nodes (inventory order) against the rest;
+* ``random-halves``: the same over shuffled nodes;
 * ``one``: one random node isolated from all others;
+* ``minority-third``: a random third of the nodes (rounded up, always a
+  minority) isolated from the rest;
 * ``majorities-ring``: every node sees a majority, and no two see the same one
-  (Jepsen's ring): on a shuffled ring, each node keeps its nearest neighbours.
+  (on a shuffled ring, each node keeps its nearest neighbours);
+* ``bridge``: two halves, and one node in the middle that still sees both;
+* ``primaries``: every node the database calls a leader isolated on its own
+  (needs ``HasPrimaries``; with no leader elected, nothing is cut, and the
+  history says so);
+* ``one-way``: asymmetric: a random half drops what the other half sends, but
+  not the reverse (a TCP connection then fails both ways, datagrams flow one way).
 
-The value recorded in the history on completion is the grudge actually applied.
+The value recorded in the history on completion is the grudge actually
+applied, with the shape: ``{"shape": "bridge", "grudge": {...}}``.
 """
 
 from __future__ import annotations
@@ -26,12 +38,20 @@ from typing import Any
 from jepsy import generator as gen
 from jepsy.control import on_nodes, sh
 from jepsy.errors import ConfigError
-from jepsy.protocols import Nemesis, NemesisPackage, Test
+from jepsy.protocols import HasPrimaries, NemesisPackage, Test
 
-__all__ = ["PartitionNemesis", "grudge", "nemesis", "no_nemesis"]
+from .family import Family, chooser, package
+from .nodestate import PARTITION_CHAIN, heal_script
+from .targets import parse_list
 
-CHAIN = "jepsy"
-SHAPES = ("halves", "one", "majorities-ring")
+__all__ = ["PartitionNemesis", "family", "grudge", "nemesis", "no_nemesis", "schedule"]
+
+CHAIN = PARTITION_CHAIN
+SHAPES = ("halves", "random-halves", "one", "minority-third", "majorities-ring", "bridge",
+          "primaries", "one-way")
+# Shapes picked at random when the user names none: those that need nothing of the database.
+DEFAULT_SHAPES = ("halves", "random-halves", "one", "minority-third", "majorities-ring", "bridge",
+                  "one-way")
 
 Grudge = dict[str, list[str]]
 
@@ -60,25 +80,59 @@ def majorities_ring(nodes: Sequence[str], rng: random.Random) -> Grudge:
     return out
 
 
-def grudge(shape: str, nodes: Sequence[str], rng: random.Random) -> Grudge:
-    """The grudge of a named shape over ``nodes``."""
+def bridge(nodes: Sequence[str], rng: random.Random) -> Grudge:
+    """Two halves that cannot see each other, and one node that sees everyone."""
+    shuffled = list(nodes)
+    rng.shuffle(shuffled)
+    middle = shuffled.pop()
+    half = len(shuffled) // 2
+    out = complete_grudge([shuffled[:half], shuffled[half:]])
+    out[middle] = []
+    return out
+
+
+def grudge(shape: str, nodes: Sequence[str], rng: random.Random,
+           primaries: Sequence[str] = ()) -> Grudge:
+    """The grudge of a named shape over ``nodes`` (``primaries`` for the shape of that name)."""
     if len(nodes) < 2:
         raise ConfigError("a partition needs at least two nodes")
+    nodes = list(nodes)
     if shape == "halves":
+        half = len(nodes) // 2
+        return complete_grudge([nodes[:half], nodes[half:]])
+    if shape == "random-halves":
         shuffled = list(nodes)
         rng.shuffle(shuffled)
         half = len(shuffled) // 2
         return complete_grudge([shuffled[:half], shuffled[half:]])
     if shape == "one":
-        loner = rng.choice(list(nodes))
+        loner = rng.choice(nodes)
         return complete_grudge([[loner], [n for n in nodes if n != loner]])
+    if shape == "minority-third":
+        size = min(-(-len(nodes) // 3), (len(nodes) - 1) // 2) or 1
+        cut = rng.sample(nodes, size)
+        return complete_grudge([cut, [n for n in nodes if n not in cut]])
     if shape == "majorities-ring":
         return majorities_ring(nodes, rng)
+    if shape == "bridge":
+        if len(nodes) < 3:
+            raise ConfigError("a bridge partition needs at least three nodes")
+        return bridge(nodes, rng)
+    if shape == "primaries":
+        leaders = [p for p in nodes if p in primaries]
+        rest = [n for n in nodes if n not in leaders]
+        return complete_grudge([[p] for p in leaders] + ([rest] if rest else []))
+    if shape == "one-way":
+        shuffled = list(nodes)
+        rng.shuffle(shuffled)
+        half = len(shuffled) // 2
+        deaf, talkers = shuffled[:half], shuffled[half:]
+        return {n: (sorted(talkers) if n in deaf else []) for n in nodes}
     raise ConfigError(f"unknown partition shape {shape!r}; known: {', '.join(SHAPES)}")
 
 
 def drop_command(sources: Sequence[str]) -> str:
-    """Shell command that makes the chain hold exactly these DROP rules."""
+    """Shell command that makes the chain hold exactly these DROP rules (idempotent)."""
     parts = [
         f"iptables -w -N {CHAIN} 2>/dev/null || true",
         f"iptables -w -C INPUT -j {CHAIN} 2>/dev/null || iptables -w -I INPUT 1 -j {CHAIN}",
@@ -88,29 +142,51 @@ def drop_command(sources: Sequence[str]) -> str:
     return " && ".join(parts)
 
 
-HEAL_COMMAND = (f"iptables -w -D INPUT -j {CHAIN} 2>/dev/null; iptables -w -F {CHAIN} 2>/dev/null; "
-                f"iptables -w -X {CHAIN} 2>/dev/null; true")
+HEAL_COMMAND = heal_script(["partition"])
 
 
 class PartitionNemesis:
-    """Handles ``start-partition`` and ``stop-partition``."""
+    """Handles ``start-partition`` (value: a shape name, a grudge, or None) and ``stop-partition``.
+
+    The completion value of ``start-partition`` is the grudge applied.  Rules
+    go to every node in parallel; a node that fails to take them fails the op
+    (recorded with its error), and the next heal removes whatever did apply.
+    """
 
     fs = frozenset({"start-partition", "stop-partition"})
 
-    def __init__(self, shapes: Sequence[str] = SHAPES) -> None:
+    def __init__(self, shapes: Sequence[str] = DEFAULT_SHAPES, db: Any = None) -> None:
         unknown = [s for s in shapes if s not in SHAPES]
         if unknown:
             raise ConfigError(f"unknown partition shape {unknown[0]!r}; known: {', '.join(SHAPES)}")
+        if "primaries" in shapes and not isinstance(db, HasPrimaries):
+            raise ConfigError("partition shape 'primaries' needs a database that can name its "
+                              "leader (HasPrimaries)")
         self.shapes = list(shapes)
+        self.db = db
 
     def setup(self, test: Test) -> None:
         on_nodes(test.nodes, lambda n: test.remote.execute(n, "command -v iptables", check=True))
         self.heal(test)
 
+    def grudge_for(self, test: Test, value: Any) -> Grudge:
+        """The grudge an op value asks for (a shape, an explicit grudge, or None: a random shape)."""
+        if isinstance(value, Mapping):
+            unknown = sorted({str(n) for n in value} - set(test.nodes))
+            if unknown:
+                raise ConfigError(f"grudge names unknown node(s) {', '.join(unknown)}")
+            return {str(k): sorted(str(x) for x in v) for k, v in value.items()}
+        shape = str(value or test.rng.choice(self.shapes))
+        leaders: list[str] = []
+        if shape == "primaries":
+            if not isinstance(self.db, HasPrimaries):
+                raise ConfigError("partition shape 'primaries' needs a database with HasPrimaries")
+            leaders = self.db.primaries(test)
+        return grudge(shape, test.nodes, test.rng, leaders)
+
     def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
         if op["f"] == "start-partition":
-            shape = op.get("value") or test.rng.choice(self.shapes)
-            g = grudge(str(shape), test.nodes, test.rng)
+            g = self.grudge_for(test, op.get("value"))
             self.apply(test, g)
             return g
         if op["f"] == "stop-partition":
@@ -147,18 +223,29 @@ class NoNemesis:
         pass
 
 
-def schedule(interval: float, start: Mapping[str, Any], stop: Mapping[str, Any]) -> Any:
-    """Wait, start a fault, wait, stop it; again and again."""
-    return gen.cycle([gen.sleep(interval), dict(start), gen.sleep(interval), dict(stop)])
+def schedule(interval: float, start: Any, stop: Any) -> Any:
+    """Wait, start a fault, wait, stop it; again and again.
+
+    ``start`` and ``stop`` are op dicts, or functions of the generator context
+    returning one (so a random choice, made with the run's seeded rng, is
+    visible in the request op of the history).
+    """
+    def op(spec: Any) -> Any:
+        return gen.limit(1, spec) if callable(spec) else dict(spec)
+
+    return gen.cycle([gen.sleep(interval), op(start), gen.sleep(interval), op(stop)])
+
+
+def family(opts: Mapping[str, Any]) -> Family:
+    """Options ``partition_shapes`` (comma-separated) and ``database`` (for ``primaries``)."""
+    shapes = parse_list(opts.get("partition_shapes"), DEFAULT_SHAPES)
+    return Family("partition", PartitionNemesis(shapes, opts.get("database")),
+                  chooser("start-partition", shapes), {"f": "stop-partition"})
 
 
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
-    shapes = opts.get("partition_shapes") or SHAPES
-    if isinstance(shapes, str):
-        shapes = [s.strip() for s in shapes.split(",") if s.strip()]
-    nem: Nemesis = PartitionNemesis(shapes)
-    interval = float(opts.get("nemesis_interval", 5.0))
-    return NemesisPackage(nem, schedule(interval, {"f": "start-partition"}, {"f": "stop-partition"}))
+    """``--nemesis partition``: a partition of a random shape every ``nemesis_interval`` seconds."""
+    return package(family(opts), float(opts.get("nemesis_interval", 5.0)))
 
 
 def no_nemesis(opts: Mapping[str, Any]) -> NemesisPackage:

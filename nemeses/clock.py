@@ -1,0 +1,269 @@
+"""Clock faults: bump, strobe, scramble, reset; offsets measured on every node and recorded.
+
+Two ways to move a node's clock, chosen per node at setup:
+
+* ``faketime`` (lab nodes, and any node that shares this machine's kernel):
+  lab nodes share one kernel clock, and this machine's own clock must never
+  move, so the database runs under libfaketime (``faketime_env()`` is the
+  environment a DB module puts in front of its command) reading the per-node
+  control file ``/run/jepsy/faketime``, which the nemesis rewrites (``+12.5``
+  is "12.5 s ahead").  Only programs that read time through libc see it: Go
+  programs (etcd among them) read the clock without libc and are NOT moved;
+  the op values say so for such databases instead of pretending.
+* ``real`` (other hosts): the real clock, stepped with ``date -s``, NTP
+  services stopped at setup and restarted at heal.  The total offset jepsy
+  applied is kept in ``/run/jepsy/faults/clock.offset`` so that a heal (also
+  ``jepsy heal`` after a crash) steps it back.  A node reporting this
+  machine's boot id shares its kernel and is never put in this mode.
+
+Ops: ``start-clock`` with value ``{"mode": "bump" | "strobe" | "scramble", ...}``
+(or None: a random mode), ``stop-clock`` (reset every node to offset 0) and
+``check-clock`` (measure only).  Every completion value maps each node to
+``{"offset": seconds, ...}``: the offset measured on that node (what a libc
+program started there sees, minus this machine's time, half the round trip
+taken off), so the report can plot them.
+
+* bump: a random subset of nodes, each moved by ±(5 ms .. 5 min, log-uniform);
+* strobe: the targets oscillate between their offset and offset + delta every
+  ``period`` for ``duration`` seconds (a small loop on the node, whose PID is
+  recorded so heal can end it);
+* scramble: every node gets a random offset in ±``clock_scramble_s`` (60 s).
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import on_nodes
+from jepsy.errors import ConfigError
+from jepsy.protocols import NemesisPackage, Test
+
+from .family import Family, chooser, package
+from .nodestate import (
+    FAKETIME_CONTROL,
+    NTP_SERVICES,
+    STATE_DIR,
+    STROBE_END,
+    STROBE_MARK,
+    heal_script,
+    local_boot_id,
+)
+from .targets import pick
+
+__all__ = ["GO_DATABASES", "ClockNemesis", "faketime_env", "family", "nemesis"]
+
+MODES = ("bump", "strobe", "scramble")
+# Databases written in Go: libfaketime cannot move their clock.
+GO_DATABASES = frozenset({"etcd", "cockroachdb", "consul", "tidb", "dgraph", "nats"})
+GO_NOTE = ("{db} is a Go program: it reads the clock without libc, so libfaketime does not move "
+           "its clock; the offset is what libc programs under this node's faketime see")
+
+
+def faketime_env() -> str:
+    """Shell words putting a command under this node's libfaketime control file.
+
+    The library is looked up on the node (its path differs by architecture);
+    the monotonic clock is left alone, as a real step of the wall clock would.
+    """
+    return ("env LD_PRELOAD=\"$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)\" "
+            f"FAKETIME_TIMESTAMP_FILE={FAKETIME_CONTROL} FAKETIME_NO_CACHE=1 "
+            "FAKETIME_DONT_FAKE_MONOTONIC=1")
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds:+.6f}"
+
+
+def faketime_write(offset: float) -> str:
+    return f"mkdir -p /run/jepsy {STATE_DIR} && echo {_fmt(offset)} > {FAKETIME_CONTROL}"
+
+
+def real_step(delta: float) -> str:
+    """Step the real clock by ``delta`` seconds and add it to the recorded total."""
+    d = STATE_DIR
+    return (f"mkdir -p {d} && now=$(date +%s.%N) && "
+            f"date -s \"@$(awk -v n=\"$now\" -v d={delta:.6f} 'BEGIN{{printf \"%.6f\", n + d}}')\" "
+            f">/dev/null && old=$(cat {d}/clock.offset 2>/dev/null || echo 0) && "
+            f"awk -v o=\"$old\" -v d={delta:.6f} 'BEGIN{{printf \"%.6f\\n\", o + d}}' > {d}/clock.offset")
+
+
+def strobe_loop(mode: str, base: float, delta: float, period: float, duration: float) -> str:
+    """A background loop on the node alternating +delta and back; prints nothing, records its PID."""
+    if mode == "faketime":
+        high, low = (f"echo {_fmt(base + delta)} > {FAKETIME_CONTROL}",
+                     f"echo {_fmt(base)} > {FAKETIME_CONTROL}")
+    else:
+        high, low = real_step(delta), real_step(-delta)
+    n = max(1, int(duration / (2 * period)))
+    body = (f"i=0; while [ $i -lt {n} ]; do {high}; sleep {period:.3f}; {low}; sleep {period:.3f}; "
+            "i=$((i+1)); done")
+    return (f"mkdir -p {STATE_DIR} && setsid sh -c {shlex.quote(body)} {STROBE_MARK} "
+            ">/dev/null 2>&1 </dev/null & "
+            f"echo $! > {STATE_DIR}/clock.strobe.pid")
+
+
+class ClockNemesis:
+    """``start-clock``, ``stop-clock``, ``check-clock``; see the module docstring."""
+
+    fs = frozenset({"start-clock", "stop-clock", "check-clock"})
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        self.mode_opt = str(opts.get("clock_mode", "auto"))
+        if self.mode_opt not in ("auto", "faketime", "real"):
+            raise ConfigError("clock_mode is auto, faketime or real")
+        self.scramble_s = float(opts.get("clock_scramble_s", 60.0))
+        self.strobe_s = float(opts.get("clock_strobe_s", opts.get("nemesis_interval", 5.0)))
+        self.db_name = str(opts.get("db") or "")
+        self.modes: dict[str, str] = {}
+        self.offsets: dict[str, float] = {}
+
+    # -- setup ---------------------------------------------------------------
+    def setup(self, test: Test) -> None:
+        me = local_boot_id()
+        db_name = self.db_name or str(test.opts.get("db") or "")
+        self.db_name = db_name
+
+        def prepare(node: str) -> str:
+            boot = test.remote.execute(node, "cat /proc/sys/kernel/random/boot_id",
+                                       sudo=True).stdout.strip()
+            shares_kernel = boot == me or test.node_specs[node].is_lab
+            if self.mode_opt == "real" and shares_kernel:
+                raise ConfigError(f"{node} shares this machine's kernel and clock: clock_mode=real "
+                                  "would move this machine's clock; use faketime")
+            mode = "faketime" if shares_kernel or self.mode_opt == "faketime" else "real"
+            if mode == "faketime":
+                test.remote.execute(node, "ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || "
+                                    "{ echo 'libfaketime is not installed (Debian package faketime)' "
+                                    ">&2; exit 1; }", sudo=True)
+                test.remote.execute(node, heal_script(["clock"]) + "; " + faketime_write(0.0), sudo=True)
+            else:
+                stop_ntp = "; ".join(
+                    f"if systemctl is-active --quiet {s} 2>/dev/null; then systemctl stop {s} && "
+                    f"echo {s} >> {STATE_DIR}/clock.ntp; fi" for s in NTP_SERVICES)
+                test.remote.execute(node, heal_script(["clock"]) + f"; mkdir -p {STATE_DIR}; "
+                                    + stop_ntp, sudo=True)
+            return mode
+
+        self.modes = {n: m for n, m in on_nodes(test.nodes, prepare).items() if isinstance(m, str)}
+        self.offsets = dict.fromkeys(test.nodes, 0.0)
+        if self.db_name in GO_DATABASES and "faketime" in self.modes.values():
+            test.log.warning(GO_NOTE.format(db=self.db_name))
+
+    # -- measuring -------------------------------------------------------------
+    def measure(self, test: Test, node: str) -> float:
+        """Offset of the node's (libc, faked where faked) clock from ours, in seconds."""
+        prefix = faketime_env() + " " if self.modes.get(node) == "faketime" else ""
+        t0 = time.time()
+        out = test.remote.execute(node, prefix + "date +%s.%N", sudo=True).stdout
+        t1 = time.time()
+        return round(float(out.strip()) - (t0 + t1) / 2, 3)
+
+    def report(self, test: Test, extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        got = on_nodes(test.nodes, lambda n: self.measure(test, n))
+        out: dict[str, Any] = {}
+        for n in test.nodes:
+            entry: dict[str, Any] = {"offset": got[n], "clock": self.modes.get(n, "?")}
+            entry.update((extra or {}).get(n, {}))
+            if self.modes.get(n) == "faketime" and self.db_name in GO_DATABASES:
+                entry["note"] = GO_NOTE.format(db=self.db_name)
+            out[n] = entry
+        return out
+
+    # -- faults ------------------------------------------------------------------
+    def set_offset(self, test: Test, node: str, offset: float) -> None:
+        if self.modes.get(node) == "real":
+            delta = offset - self.offsets.get(node, 0.0)
+            if delta:
+                test.remote.execute(node, real_step(delta), sudo=True)
+        else:
+            test.remote.execute(node, faketime_write(offset), sudo=True)
+        self.offsets[node] = offset
+
+    @staticmethod
+    def bump_delta(rng: Any) -> float:
+        """±(5 ms .. 300 s), log-uniform: milliseconds to minutes, either way."""
+        magnitude = math.exp(rng.uniform(math.log(0.005), math.log(300.0)))
+        return round(magnitude if rng.random() < 0.5 else -magnitude, 3)
+
+    def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
+        f = op["f"]
+        if f == "check-clock":
+            return self.report(test)
+        if f == "stop-clock":
+            self.heal_offsets(test)
+            return self.report(test)
+        if f != "start-clock":
+            raise ConfigError(f"clock nemesis cannot do {f!r}")
+        value = op.get("value")
+        req: dict[str, Any] = dict(value) if isinstance(value, Mapping) else {"mode": value}
+        mode = req.get("mode") or test.rng.choice(MODES)
+        rng = test.rng
+        if mode == "bump":
+            nodes = pick(req.get("targets", "random"), test.nodes, rng, test)
+            deltas = req.get("deltas") or {n: self.bump_delta(rng) for n in nodes}
+            on_nodes(list(deltas), lambda n: self.set_offset(
+                test, n, self.offsets.get(n, 0.0) + float(deltas[n])))
+            return self.report(test, {n: {"bumped": float(d)} for n, d in deltas.items()})
+        if mode == "scramble":
+            spread = float(req.get("spread", self.scramble_s))
+            targets = {n: round(rng.uniform(-spread, spread), 3) for n in test.nodes}
+            on_nodes(test.nodes, lambda n: self.set_offset(test, n, targets[n]))
+            return self.report(test)
+        if mode == "strobe":
+            nodes = pick(req.get("targets", "random"), test.nodes, rng, test)
+            delta = float(req.get("delta") or abs(self.bump_delta(rng)))
+            period = float(req.get("period") or math.exp(rng.uniform(math.log(0.01), math.log(1.0))))
+            duration = float(req.get("duration") or self.strobe_s)
+
+            def strobe(n: str) -> None:
+                test.remote.execute(n, STROBE_END + "; " + strobe_loop(
+                    self.modes.get(n, "faketime"), self.offsets.get(n, 0.0), delta, period, duration),
+                    sudo=True)
+
+            on_nodes(nodes, strobe)
+            return self.report(test, {n: {"strobe": {"delta": delta, "period": round(period, 3),
+                                                     "duration": duration}} for n in nodes})
+        raise ConfigError(f"unknown clock mode {mode!r}; known: {', '.join(MODES)}")
+
+    def heal_offsets(self, test: Test) -> None:
+        """End strobes, set every offset back to 0 (real clocks: step back by the recorded total)."""
+        def reset(node: str) -> None:
+            if self.modes.get(node) == "real":
+                test.remote.execute(node, f"if [ -f {STATE_DIR}/clock.strobe.pid ]; then "
+                                    f"kill $(cat {STATE_DIR}/clock.strobe.pid) 2>/dev/null; "
+                                    f"rm -f {STATE_DIR}/clock.strobe.pid; fi; "
+                                    f"off=$(cat {STATE_DIR}/clock.offset 2>/dev/null || echo 0); "
+                                    "[ \"$off\" = 0 ] || { now=$(date +%s.%N); date -s \"@$(awk "
+                                    "-v n=\"$now\" -v d=\"$off\" 'BEGIN{printf \"%.6f\", n - d}')\" "
+                                    f">/dev/null; }}; echo 0 > {STATE_DIR}/clock.offset", sudo=True)
+            else:
+                test.remote.execute(node, heal_script(["clock"]), sudo=True)
+            self.offsets[node] = 0.0
+
+        on_nodes(test.nodes, reset)
+
+    def heal(self, test: Test) -> None:
+        """Offsets to 0, strobes ended, and on real clocks NTP restarted."""
+        self.heal_offsets(test)
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["clock"]), sudo=True))
+
+    def teardown(self, test: Test) -> None:
+        """Nothing beyond healing."""
+
+
+def family(opts: Mapping[str, Any]) -> Family:
+    """Options ``clock_modes`` (bump,strobe,scramble), ``clock_mode`` (auto|faketime|real)."""
+    modes = [m.strip() for m in str(opts.get("clock_modes") or ",".join(MODES)).split(",") if m.strip()]
+    for m in modes:
+        if m not in MODES:
+            raise ConfigError(f"unknown clock mode {m!r}; known: {', '.join(MODES)}")
+    return Family("clock", ClockNemesis(opts), chooser("start-clock", modes), {"f": "stop-clock"})
+
+
+def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
+    """``--nemesis clock``: a clock fault every ``nemesis_interval`` seconds."""
+    return package(family(opts), float(opts.get("nemesis_interval", 5.0)))

@@ -1,0 +1,163 @@
+"""Several fault families in one run: ``--nemesis partition,packet,clock,kill,pause``.
+
+``compose(names, opts, db)`` is what the CLI calls with the names the user
+gave.  One name gives that family's own package.  Several give one
+``CombinedNemesis`` (each op goes to the family whose ``fs`` holds its ``f``;
+``heal`` heals every family, even when one of them fails, and then raises) and
+one seeded random schedule: every ``nemesis_interval`` seconds a family is
+drawn with the run's rng; if it has a fault in force that fault is ended,
+otherwise a fault of it is started (so faults of different families overlap,
+up to ``nemesis_max_faults`` at a time, default all of them).  Each start and
+end is recorded by the runner as ``info`` ops of process ``nemesis``, the
+completion naming the targets.
+
+Families from plugins that give only a ``NemesisPackage`` (no ``Family``)
+keep their own generator, run alongside the random schedule.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jepsy import generator as gen
+from jepsy import registry
+from jepsy.errors import ConfigError, JepsyError
+from jepsy.protocols import Nemesis, NemesisPackage, Test
+
+from .family import Family
+
+__all__ = ["CombinedNemesis", "compose", "random_schedule"]
+
+# Heal order: thaw and reconnect first, so that restarted databases find their peers.
+HEAL_ORDER = ("pause", "partition", "packet", "clock", "kill")
+
+
+class CombinedNemesis:
+    """Dispatches ops by ``f`` to the family that handles it."""
+
+    def __init__(self, nemeses: Mapping[str, Nemesis]) -> None:
+        self.nemeses = dict(nemeses)
+        self.by_f: dict[str, Nemesis] = {}
+        for name, nem in self.nemeses.items():
+            for f in nem.fs:
+                if f in self.by_f:
+                    raise ConfigError(f"two nemeses handle {f!r} (one of them is {name!r})")
+                self.by_f[f] = nem
+        self.fs = frozenset(self.by_f)
+
+    def setup(self, test: Test) -> None:
+        for nem in self.nemeses.values():
+            nem.setup(test)
+
+    def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
+        nem = self.by_f.get(str(op["f"]))
+        if nem is None:
+            raise ConfigError(f"no nemesis handles {op['f']!r}")
+        return nem.invoke(test, op)
+
+    def _ordered(self) -> list[tuple[str, Nemesis]]:
+        rank = {name: i for i, name in enumerate(HEAL_ORDER)}
+        return sorted(self.nemeses.items(), key=lambda kv: rank.get(kv[0], len(rank)))
+
+    def heal(self, test: Test) -> None:
+        """Every family's heal is attempted; the first failure is raised after all were tried."""
+        errors: list[tuple[str, Exception]] = []
+        for name, nem in self._ordered():
+            try:
+                nem.heal(test)
+            except Exception as e:
+                test.log.error("healing %s failed: %s", name, e)
+                errors.append((name, e))
+        if errors:
+            detail = "; ".join(f"{n}: {e}" for n, e in errors)
+            raise JepsyError(f"heal failed for {len(errors)} fault families: {detail}")
+
+    def teardown(self, test: Test) -> None:
+        for nem in self.nemeses.values():
+            nem.teardown(test)
+
+
+class _Random(gen.Gen):
+    """Every ``interval`` s: draw a family; end its fault if one is in force, else start one."""
+
+    def __init__(self, families: Sequence[Family], interval: float, max_faults: int) -> None:
+        self.families = list(families)
+        self.interval = interval
+        self.max_faults = max_faults
+        self.active: set[str] = set()
+        self.next_at: float | None = None
+
+    def next(self, ctx: gen.Context) -> gen.Next:
+        if not ctx.is_nemesis or not self.families:
+            return None
+        if self.next_at is None:
+            self.next_at = ctx.time + self.interval
+        if ctx.time < self.next_at:
+            return gen.Pending(self.next_at - ctx.time)
+        self.next_at = ctx.time + self.interval
+        fam = self.families[ctx.rng.randrange(len(self.families))]
+        if fam.name not in self.active and len(self.active) >= self.max_faults:
+            fam = next(f for f in self.families if f.name == ctx.rng.choice(sorted(self.active)))
+        if fam.name in self.active:
+            self.active.discard(fam.name)
+            return dict(fam.stop)
+        self.active.add(fam.name)
+        return fam.start(ctx)
+
+
+def random_schedule(families: Sequence[Family], interval: float, max_faults: int | None = None) -> Any:
+    """The combined schedule as a generator spec (fresh state every time it is built)."""
+    limit = max_faults or len(families)
+    return gen.defer(lambda ctx: _Random(families, interval, max(1, limit)))
+
+
+class _Any(gen.Gen):
+    """Ops from whichever of several generators has one ready first."""
+
+    def __init__(self, specs: Sequence[Any]) -> None:
+        self.gens = [gen.build(s) for s in specs]
+
+    def next(self, ctx: gen.Context) -> gen.Next:
+        waits: list[float] = []
+        for g in list(self.gens):
+            out = g.next(ctx)
+            if isinstance(out, dict):
+                return out
+            if isinstance(out, gen.Pending):
+                waits.append(out.wait)
+            else:
+                self.gens.remove(g)
+        return gen.Pending(min(waits)) if waits else None
+
+
+def _family(name: str, opts: Mapping[str, Any]) -> Family | NemesisPackage:
+    """The ``Family`` of a built-in name when its module has one, else its package."""
+    target = registry.BUILTINS["nemeses"].get(name)
+    if target is not None:
+        module = importlib.import_module(target.partition(":")[0])
+        make = getattr(module, f"{name}_family", None) or getattr(module, "family", None)
+        if make is not None:
+            fam: Family = make(opts)
+            return fam
+    package: NemesisPackage = registry.load("nemeses", name)(opts)
+    return package
+
+
+def compose(names: Sequence[str], opts: Mapping[str, Any], db: Any = None) -> NemesisPackage:
+    """One package for the families ``names``; ``db`` reaches families that act through it."""
+    wanted = [n for n in dict.fromkeys(names) if n != "none"]
+    full = {**opts, "database": db}
+    if len(wanted) <= 1:
+        single: NemesisPackage = registry.load("nemeses", wanted[0] if wanted else "none")(full)
+        return single
+    parts = {n: _family(n, full) for n in wanted}
+    families = [p for p in parts.values() if isinstance(p, Family)]
+    others = [p for p in parts.values() if isinstance(p, NemesisPackage)]
+    nemesis = CombinedNemesis({n: (p.nemesis) for n, p in parts.items()})
+    interval = float(opts.get("nemesis_interval", 5.0))
+    max_faults = opts.get("nemesis_max_faults")
+    schedule = random_schedule(families, interval, int(max_faults) if max_faults else None)
+    spec = gen.defer(lambda ctx: _Any([schedule, *(o.generator for o in others)]))
+    return NemesisPackage(nemesis, spec)

@@ -1,0 +1,133 @@
+"""Fault state kept on the nodes, and the shell that ends every fault from it.
+
+Every fault jepsy starts leaves a trace on the node it touches, so that a jepsy
+killed with SIGKILL can still be cleaned up after by ``jepsy heal``:
+
+* partitions: the iptables chain ``jepsy`` (and ``jepsy-loss`` for packet loss
+  without netem); the chain itself is the record;
+* packet faults: a root qdisc with handle ``fa17:``; the handle is the record,
+  so a qdisc somebody else installed is never removed;
+* clock faults: ``/run/jepsy/faketime`` (the libfaketime control file, lab) or
+  ``clock.offset`` and ``clock.ntp`` in the state directory (real clocks: the
+  total offset applied and the NTP services stopped); a strobe loop's PID in
+  ``clock.strobe.pid``;
+* pause: ``paused``, the PIDs jepsy stopped, one a line;
+* kill: ``killed``, present while the database jepsy killed is down.
+
+``heal_script(families)`` is one POSIX shell script that ends the faults of
+the given families using only that state, prints one ``healed <family>: ...``
+line per fault it ended, and succeeds when there was nothing to end.  The
+nemeses run their family's part on heal; ``jepsy heal`` runs all of it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = [
+    "FAKETIME_CONTROL",
+    "FAMILIES",
+    "LOSS_CHAIN",
+    "PARTITION_CHAIN",
+    "QDISC_HANDLE",
+    "STATE_DIR",
+    "STROBE_END",
+    "heal_script",
+    "local_boot_id",
+    "parse_healed",
+]
+
+STATE_DIR = "/run/jepsy/faults"
+FAKETIME_CONTROL = "/run/jepsy/faketime"
+PARTITION_CHAIN = "jepsy"
+LOSS_CHAIN = "jepsy-loss"
+QDISC_HANDLE = "fa17:"
+STROBE_MARK = "jepsy-strobe"
+NTP_SERVICES = ("chrony", "chronyd", "ntp", "ntpd", "ntpsec", "openntpd", "systemd-timesyncd")
+FAMILIES = ("partition", "packet", "clock", "pause", "kill")
+
+
+def local_boot_id() -> str:
+    """This machine's boot id: a node showing the same one shares our kernel (and clock)."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def drop_chain(chain: str) -> str:
+    """Remove ``chain`` and every jump to it from INPUT; touches no other rule."""
+    return (f"if iptables -w -n -L {chain} >/dev/null 2>&1; then "
+            f"while iptables -w -D INPUT -j {chain} 2>/dev/null; do :; done; "
+            f"iptables -w -F {chain}; iptables -w -X {chain}; echo 'healed {{family}}: chain {chain}'; fi")
+
+
+_PARTITION = drop_chain(PARTITION_CHAIN).replace("{family}", "partition")
+
+_PACKET = (
+    "for dev in $(ls /sys/class/net); do "
+    f"if tc qdisc show dev \"$dev\" root 2>/dev/null | grep -q ' {QDISC_HANDLE} '; then "
+    "tc qdisc del dev \"$dev\" root && echo \"healed packet: qdisc on $dev\"; fi; done; "
+    + drop_chain(LOSS_CHAIN).replace("{family}", "packet")
+)
+
+
+STROBE_END = (
+    f"if [ -f {STATE_DIR}/clock.strobe.pid ]; then p=$(cat {STATE_DIR}/clock.strobe.pid); "
+    f"if tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q {STROBE_MARK}; then "
+    f"kill $p && echo \"healed clock: strobe loop $p\"; fi; rm -f {STATE_DIR}/clock.strobe.pid; fi"
+)
+
+
+def _clock(boot_id: str) -> str:
+    guard = f'[ "$(cat /proc/sys/kernel/random/boot_id)" != {shlex.quote(boot_id)} ]'
+    d = STATE_DIR
+    return (
+        STROBE_END + "; "
+        f"if [ -f {FAKETIME_CONTROL} ] && awk '{{exit ($1 + 0 == 0)}}' {FAKETIME_CONTROL}; then "
+        f"echo \"healed clock: faketime offset $(cat {FAKETIME_CONTROL}) reset\"; "
+        f"echo +0 > {FAKETIME_CONTROL}; fi; "
+        # A real clock is stepped back by the total offset jepsy applied, never on
+        # a machine that shares the controlling host's kernel.
+        f"if [ -f {d}/clock.offset ]; then off=$(cat {d}/clock.offset); "
+        f"if {guard}; then if awk -v o=\"$off\" 'BEGIN{{exit (o + 0 == 0)}}'; then now=$(date +%s.%N); "
+        "date -s \"@$(awk -v n=\"$now\" -v d=\"$off\" 'BEGIN{printf \"%.6f\", n - d}')\" >/dev/null "
+        f"&& echo \"healed clock: stepped back by $off s\"; fi; "
+        f"else echo 'healed clock: REFUSED to step a clock shared with the control host'; fi; "
+        f"rm -f {d}/clock.offset; fi; "
+        f"if [ -f {d}/clock.ntp ]; then for s in $(cat {d}/clock.ntp); do "
+        "(systemctl start \"$s\" 2>/dev/null || service \"$s\" start >/dev/null 2>&1) "
+        f"&& echo \"healed clock: restarted $s\"; done; rm -f {d}/clock.ntp; fi"
+    )
+
+
+_PAUSE = (
+    f"if [ -f {STATE_DIR}/paused ]; then for p in $(cat {STATE_DIR}/paused); do "
+    "kill -CONT \"$p\" 2>/dev/null && echo \"healed pause: resumed $p\"; done; "
+    f"rm -f {STATE_DIR}/paused; fi"
+)
+
+_KILL = (
+    f"if [ -f {STATE_DIR}/killed ]; then "
+    f"echo \"healed kill: database killed by jepsy ($(cat {STATE_DIR}/killed)) left stopped; "
+    f"the next test run starts it\"; rm -f {STATE_DIR}/killed; fi"
+)
+
+
+def heal_script(families: Iterable[str] = FAMILIES, boot_id: str | None = None) -> str:
+    """One shell script ending every recorded fault of ``families`` on a node (run as root).
+
+    ``boot_id`` is the controlling machine's (default: this one's); real-clock
+    steps are refused on a node that reports the same one.
+    """
+    parts = {"partition": _PARTITION, "packet": _PACKET, "clock": _clock(boot_id or local_boot_id()),
+             "pause": _PAUSE, "kill": _KILL}
+    chosen = [parts[f] for f in FAMILIES if f in set(families)]
+    return "; ".join([f"mkdir -p {STATE_DIR}", *chosen, "true"])
+
+
+def parse_healed(stdout: str) -> list[str]:
+    """The ``healed ...`` lines a heal script printed."""
+    return [line.strip() for line in stdout.splitlines() if line.startswith("healed ")]

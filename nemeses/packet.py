@@ -1,0 +1,204 @@
+"""Packet faults with tc netem: delay with jitter, loss, duplication, reordering, corruption, rate limit.
+
+``start-packet`` puts one root qdisc with handle ``fa17:`` on the interface
+each target node uses to reach the others (found with ``ip route get`` at
+setup: ``eth0`` in the lab); ``stop-packet`` and ``heal`` delete a root qdisc
+only when its handle is ``fa17:``, so a qdisc somebody else installed is never
+removed.  A node whose root qdisc is already someone else's (a handle other
+than the kernel default ``0:`` or ours) is refused rather than overwritten.
+
+Behaviours (``packet_behaviours`` option, comma-separated; the op value may
+also give them as ``{"behaviours": {"delay": {...}}, "targets": ...}``)::
+
+    delay      {"time": "50ms", "jitter": "10ms", "correlation": "25%", "distribution": "normal"}
+    loss       {"percent": "20%", "correlation": "75%"}
+    duplicate  {"percent": "20%", "correlation": "75%"}
+    reorder    {"percent": "20%", "correlation": "75%"}   (netem reorders only delayed packets:
+                                                          a delay is added when none is given)
+    corrupt    {"percent": "20%"}
+    rate       {"rate": "1mbit"}
+
+Without netem (a kernel built without ``sch_netem``, as some VM kernels are),
+``loss`` falls back to a random-drop rule in the iptables chain
+``jepsy-loss`` (packets from the other nodes only) and ``rate`` to a ``tbf``
+qdisc, still with handle ``fa17:``; the other behaviours cannot be emulated and
+the op fails with that reason.  The completion value maps each target node to
+what was applied there (``"netem delay 50ms 10ms 25% distribution normal"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import on_nodes, sh
+from jepsy.errors import CommandFailed, ConfigError
+from jepsy.protocols import NemesisPackage, Test
+
+from .family import Family, package
+from .nodestate import LOSS_CHAIN, QDISC_HANDLE, heal_script
+from .targets import TARGETS, parse_list, pick
+
+__all__ = ["BEHAVIOURS", "PacketNemesis", "family", "nemesis", "netem_args"]
+
+BEHAVIOURS: dict[str, dict[str, str]] = {
+    "delay": {"time": "50ms", "jitter": "10ms", "correlation": "25%", "distribution": "normal"},
+    "loss": {"percent": "20%", "correlation": "75%"},
+    "duplicate": {"percent": "20%", "correlation": "75%"},
+    "reorder": {"percent": "20%", "correlation": "75%"},
+    "corrupt": {"percent": "20%"},
+    "rate": {"rate": "1mbit"},
+}
+DEFAULT_TARGETS = ("one", "minority", "majority", "all")
+NO_NETEM = "Specified qdisc kind is unknown"
+
+
+def netem_args(behaviours: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The netem arguments for ``behaviours`` (each merged over its defaults)."""
+    unknown = sorted(set(behaviours) - set(BEHAVIOURS))
+    if unknown:
+        raise ConfigError(f"unknown packet behaviour {unknown[0]!r}; known: {', '.join(BEHAVIOURS)}")
+    b = {k: {**BEHAVIOURS[k], **v} for k, v in behaviours.items()}
+    if "reorder" in b and "delay" not in b:
+        b["delay"] = dict(BEHAVIOURS["delay"])
+    args: list[str] = []
+    if "delay" in b:
+        d = b["delay"]
+        args += ["delay", d["time"], d["jitter"], d["correlation"]]
+        if d.get("distribution"):
+            args += ["distribution", d["distribution"]]
+    for name in ("loss", "duplicate", "reorder", "corrupt"):
+        if name in b:
+            args += [name, b[name]["percent"]]
+            if b[name].get("correlation"):
+                args.append(b[name]["correlation"])
+    if "rate" in b:
+        args += ["rate", b["rate"]["rate"]]
+    return args
+
+
+def _percent(value: str) -> float:
+    return float(value.rstrip("%")) / 100.0
+
+
+def fallback_commands(dev: str, behaviours: Mapping[str, Mapping[str, Any]],
+                      peers: list[str]) -> list[str]:
+    """Commands emulating ``loss`` and ``rate`` without netem; ConfigError for anything else."""
+    rest = sorted(set(behaviours) - {"loss", "rate"})
+    if rest:
+        raise ConfigError(f"this kernel has no netem (sch_netem): cannot apply {', '.join(rest)} "
+                          "(only loss and rate can be emulated without it)")
+    cmds = []
+    if "rate" in behaviours:
+        rate = {**BEHAVIOURS["rate"], **behaviours["rate"]}["rate"]
+        cmds.append(sh("tc", "qdisc", "replace", "dev", dev, "root", "handle", QDISC_HANDLE, "tbf",
+                       "rate", rate, "burst", "32kbit", "latency", "400ms"))
+    if "loss" in behaviours:
+        p = _percent({**BEHAVIOURS["loss"], **behaviours["loss"]}["percent"])
+        cmds += [f"iptables -w -N {LOSS_CHAIN} 2>/dev/null || true",
+                 f"iptables -w -C INPUT -j {LOSS_CHAIN} 2>/dev/null || "
+                 f"iptables -w -I INPUT 1 -j {LOSS_CHAIN}",
+                 f"iptables -w -F {LOSS_CHAIN}"]
+        cmds += [sh("iptables", "-w", "-A", LOSS_CHAIN, "-s", ip, "-m", "statistic", "--mode",
+                    "random", "--probability", f"{p:.4f}", "-j", "DROP") for ip in peers]
+    return cmds
+
+
+_ROOT = re.compile(r"^qdisc (\S+) ([0-9a-f]+:) root", re.M)
+
+
+class PacketNemesis:
+    """``start-packet`` (value: None, or ``{"behaviours": ..., "targets": ...}``) and ``stop-packet``."""
+
+    fs = frozenset({"start-packet", "stop-packet"})
+
+    def __init__(self, behaviours: list[str], targets: list[str]) -> None:
+        for b in behaviours:
+            if b not in BEHAVIOURS:
+                raise ConfigError(f"unknown packet behaviour {b!r}; known: {', '.join(BEHAVIOURS)}")
+        for t in targets:
+            if t not in TARGETS:
+                raise ConfigError(f"unknown packet target {t!r}; known: {', '.join(TARGETS)}")
+        self.behaviours = behaviours
+        self.targets = targets
+        self.devices: dict[str, str] = {}
+
+    def setup(self, test: Test) -> None:
+        """Find each node's interface towards the others; end leftovers of an earlier run."""
+        def device(node: str) -> str:
+            peer = next((m for m in test.nodes if m != node), node)
+            out = test.remote.execute(node, sh("ip", "-o", "route", "get", test.address(peer)),
+                                      sudo=True).stdout
+            m = re.search(r"\bdev (\S+)", out)
+            if not m:
+                raise ConfigError(f"{node}: cannot tell which interface reaches {peer}: {out.strip()}")
+            return m.group(1)
+
+        self.devices = {n: d for n, d in on_nodes(test.nodes, device).items() if isinstance(d, str)}
+        self.heal(test)
+
+    def request(self, test: Test, value: Any) -> tuple[dict[str, dict[str, Any]], Any]:
+        if isinstance(value, Mapping):
+            behaviours = value.get("behaviours") or {test.rng.choice(self.behaviours): {}}
+            if isinstance(behaviours, (list, tuple, str)):
+                behaviours = {b: {} for b in parse_list(behaviours, [])}
+            return dict(behaviours), value.get("targets") or test.rng.choice(self.targets)
+        return {test.rng.choice(self.behaviours): {}}, test.rng.choice(self.targets)
+
+    def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
+        if op["f"] == "start-packet":
+            behaviours, spec = self.request(test, op.get("value"))
+            nodes = pick(spec, test.nodes, test.rng, test)
+            args = netem_args(behaviours)
+            done = on_nodes(nodes, lambda n: self.apply(test, n, behaviours, args))
+            return {n: done[n] for n in nodes}
+        if op["f"] == "stop-packet":
+            self.heal(test)
+            return None
+        raise ConfigError(f"packet nemesis cannot do {op['f']!r}")
+
+    def apply(self, test: Test, node: str, behaviours: Mapping[str, Mapping[str, Any]],
+              args: list[str]) -> str:
+        dev = self.devices.get(node, "eth0")
+        current = test.remote.execute(node, sh("tc", "qdisc", "show", "dev", dev, "root"),
+                                      sudo=True).stdout
+        m = _ROOT.search(current)
+        if m and m.group(2) not in ("0:", QDISC_HANDLE):
+            raise ConfigError(f"{node}: {dev} already has a root qdisc {m.group(1)} {m.group(2)} "
+                              "that is not jepsy's; refusing to replace it")
+        cmd = sh("tc", "qdisc", "replace", "dev", dev, "root", "handle", QDISC_HANDLE, "netem", *args)
+        got = test.remote.execute(node, cmd, sudo=True, check=False)
+        if got.ok:
+            return f"{dev}: netem {' '.join(args)}"
+        if NO_NETEM not in got.stderr:
+            raise CommandFailed(got.describe(), got)
+        peers = [test.address(m) for m in test.nodes if m != node]
+        cmds = fallback_commands(dev, behaviours, peers)
+        test.remote.execute(node, " && ".join(cmds), sudo=True)
+        return f"{dev}: no netem; " + "; ".join(
+            f"{k} via {'tbf' if k == 'rate' else 'iptables statistic'}" for k in sorted(behaviours))
+
+    def heal(self, test: Test) -> None:
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["packet"]), sudo=True))
+
+    def teardown(self, test: Test) -> None:
+        """Nothing beyond healing."""
+
+
+def family(opts: Mapping[str, Any]) -> Family:
+    """Options ``packet_behaviours`` and ``packet_targets`` (comma-separated)."""
+    behaviours = parse_list(opts.get("packet_behaviours"), list(BEHAVIOURS))
+    targets = parse_list(opts.get("packet_targets"), DEFAULT_TARGETS)
+    nem = PacketNemesis(behaviours, targets)
+
+    def start(ctx: Any) -> dict[str, Any]:
+        return {"f": "start-packet", "value": {"behaviours": [ctx.rng.choice(behaviours)],
+                                               "targets": ctx.rng.choice(targets)}}
+
+    return Family("packet", nem, start, {"f": "stop-packet"})
+
+
+def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
+    """``--nemesis packet``: a packet fault every ``nemesis_interval`` seconds."""
+    return package(family(opts), float(opts.get("nemesis_interval", 5.0)))
