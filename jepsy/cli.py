@@ -49,7 +49,9 @@ def _json_or_str(value: str) -> Any:
 
 # Commands that live in their own modules, imported only when used:
 # name -> "module:attr" of a click command.
-LAZY_COMMANDS: dict[str, str] = {}
+LAZY_COMMANDS: dict[str, str] = {
+    "heal": "jepsy.heal:heal_cmd",
+}
 
 
 class _LazyGroup(click.Group):
@@ -202,15 +204,16 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
     nem_opts = {**common, **_kv(nemesis_opt, "--nemesis-opt")}
     the_db = registry.load("dbs", db)(db_opts)
     the_workload = registry.load("workloads", workload)(wl_opts)
-    if len(nemeses) > 1:
-        raise ConfigError("combining several nemeses in one run is not supported yet; "
-                          f"pick one of: {', '.join(nemeses)}")
-    package = registry.load("nemeses", nemeses[0])(nem_opts)
+    import importlib  # jepsy.nemeses maps a folder mypy does not see as part of jepsy
+
+    compose = importlib.import_module("jepsy.nemeses.combined").compose
+    package = compose(nemeses, nem_opts, the_db)
     name = test_name or f"{db}-{workload}-{'+'.join(nemeses)}"
     remote = SSHRemote(node_list)
     test = Test(name=name, nodes=[n.name for n in node_list],
                 node_specs={n.name: n for n in node_list}, remote=remote,
-                opts={**common, "db": db, "workload": workload, "nemesis": nemeses},
+                opts={**common, "db": db, "workload": workload, "nemesis": nemeses,
+                      "workload_opts": dict(the_workload.opts)},
                 rng=random.Random(seed))
     the_db.client(the_workload.name, test)  # fails fast if the db cannot speak the workload
     run_dir = new_run(store, name)

@@ -34,10 +34,21 @@ BUILTINS: dict[str, dict[str, str]] = {
     },
     "workloads": {
         "register": "jepsy.workloads.register:workload",
+        "list-append": "jepsy.workloads.list_append:workload",
+        "rw-register": "jepsy.workloads.rw_register:workload",
+        "set": "jepsy.workloads.set:workload",
+        "counter": "jepsy.workloads.counter:workload",
+        "bank": "jepsy.workloads.bank:workload",
+        "queue": "jepsy.workloads.queue:workload",
+        "unique-ids": "jepsy.workloads.unique_ids:workload",
     },
     "nemeses": {
         "none": "jepsy.nemeses.partition:no_nemesis",
         "partition": "jepsy.nemeses.partition:nemesis",
+        "packet": "jepsy.nemeses.packet:nemesis",
+        "clock": "jepsy.nemeses.clock:nemesis",
+        "kill": "jepsy.nemeses.process:kill",
+        "pause": "jepsy.nemeses.process:pause",
     },
     "checkers": {
         "linearizable": "jepsy.checkers.linearizable:linearizable_checker",

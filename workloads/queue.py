@@ -1,0 +1,37 @@
+"""The queue workload: enqueue unique values, dequeue them, drain what is left at the end.
+
+Checked by ``total-queue`` (nothing acknowledged lost, nothing duplicated or
+invented) and ``queue`` (no dequeue of a value not in the queue then).
+Option ``dequeue_fraction`` (default 0.5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy import generator as gen
+from jepsy import registry
+from jepsy.checkers import compose
+from jepsy.checkers.stats import stats
+from jepsy.protocols import Workload
+
+__all__ = ["workload"]
+
+
+def workload(opts: Mapping[str, Any]) -> Workload:
+    fraction = float(opts.get("dequeue_fraction", 0.5))
+    counter = iter(range(1, 2**62))
+
+    def ops(ctx: gen.Context) -> dict[str, Any]:
+        if ctx.rng.random() < fraction:
+            return {"f": "dequeue", "value": None}
+        return {"f": "enqueue", "value": next(counter)}
+
+    drain = gen.each_thread(gen.defer(lambda ctx: {"f": "drain", "value": None}
+                                      if ctx.thread == 0 else None))
+    return Workload(name="queue", generator=ops, final_generator=drain,
+                    checker=compose({"total-queue": registry.load("checkers", "total-queue")(),
+                                     "queue": registry.load("checkers", "queue")(),
+                                     "stats": stats()}),
+                    fs=frozenset({"enqueue", "dequeue", "drain"}), opts=dict(opts))

@@ -1,0 +1,21 @@
+"""The unique-ids workload: every worker asks for ids; no id may be handed out twice."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy import generator as gen
+from jepsy import registry
+from jepsy.checkers import compose
+from jepsy.checkers.stats import stats
+from jepsy.protocols import Workload
+
+__all__ = ["workload"]
+
+
+def workload(opts: Mapping[str, Any]) -> Workload:
+    return Workload(name="unique-ids", generator=gen.repeat({"f": "generate", "value": None}),
+                    checker=compose({"unique-ids": registry.load("checkers", "unique-ids")(),
+                                     "stats": stats()}),
+                    fs=frozenset({"generate"}), opts=dict(opts))
