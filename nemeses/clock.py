@@ -101,7 +101,9 @@ def strobe_loop(mode: str, base: float, delta: float, period: float, duration: f
     n = max(1, int(duration / (2 * period)))
     body = (f"i=0; while [ $i -lt {n} ]; do {high}; sleep {period:.3f}; {low}; sleep {period:.3f}; "
             "i=$((i+1)); done")
-    return (f"mkdir -p {STATE_DIR} && setsid sh -c {shlex.quote(body)} {STROBE_MARK} "
+    # Started alone in the background (not as part of an && list, which would
+    # background a subshell holding the SSH channel open), so $! is the loop.
+    return (f"mkdir -p {STATE_DIR}; setsid sh -c {shlex.quote(body)} {STROBE_MARK} "
             ">/dev/null 2>&1 </dev/null & "
             f"echo $! > {STATE_DIR}/clock.strobe.pid")
 

@@ -52,6 +52,7 @@ BEHAVIOURS: dict[str, dict[str, str]] = {
 }
 DEFAULT_TARGETS = ("one", "minority", "majority", "all")
 NO_NETEM = "Specified qdisc kind is unknown"
+FALLBACK = ("loss", "rate")
 
 
 def netem_args(behaviours: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -113,7 +114,7 @@ class PacketNemesis:
 
     fs = frozenset({"start-packet", "stop-packet"})
 
-    def __init__(self, behaviours: list[str], targets: list[str]) -> None:
+    def __init__(self, behaviours: list[str], targets: list[str], explicit: bool = False) -> None:
         for b in behaviours:
             if b not in BEHAVIOURS:
                 raise ConfigError(f"unknown packet behaviour {b!r}; known: {', '.join(BEHAVIOURS)}")
@@ -123,6 +124,8 @@ class PacketNemesis:
         self.behaviours = behaviours
         self.targets = targets
         self.devices: dict[str, str] = {}
+        self.explicit = explicit  # the user named the behaviours: refuse rather than narrow them
+        self.netem = True
 
     def setup(self, test: Test) -> None:
         """Find each node's interface towards the others; end leftovers of an earlier run."""
@@ -137,6 +140,26 @@ class PacketNemesis:
 
         self.devices = {n: d for n, d in on_nodes(test.nodes, device).items() if isinstance(d, str)}
         self.heal(test)
+        probe = (f"if tc qdisc add dev lo root handle {QDISC_HANDLE} netem 2>/tmp/.jepsy-netem; then "
+                 f"tc qdisc del dev lo root handle {QDISC_HANDLE}; echo yes; "
+                 f"elif grep -q '{NO_NETEM}' /tmp/.jepsy-netem; then echo no; else echo yes; fi; "
+                 "rm -f /tmp/.jepsy-netem")
+        has = on_nodes(test.nodes, lambda n: test.remote.execute(n, probe, sudo=True).stdout.strip())
+        without = sorted(n for n, v in has.items() if v == "no")
+        if without:
+            possible = [b for b in self.behaviours if b in FALLBACK]
+            lost = [b for b in self.behaviours if b not in FALLBACK]
+            if self.explicit and lost:
+                raise ConfigError(f"the kernel of {', '.join(without)} has no netem (sch_netem): "
+                                  f"packet behaviours {', '.join(lost)} are impossible there; "
+                                  "only loss and rate can be emulated without it")
+            if not possible:
+                raise ConfigError(f"the kernel of {', '.join(without)} has no netem (sch_netem)")
+            if lost:
+                test.log.warning("no netem (sch_netem) on %s: packet faults limited to %s (%s impossible)",
+                                 ", ".join(without), ", ".join(possible), ", ".join(lost))
+            self.behaviours = possible
+        self.netem = not without
 
     def request(self, test: Test, value: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         if isinstance(value, Mapping):
@@ -190,10 +213,11 @@ def family(opts: Mapping[str, Any]) -> Family:
     """Options ``packet_behaviours`` and ``packet_targets`` (comma-separated)."""
     behaviours = parse_list(opts.get("packet_behaviours"), list(BEHAVIOURS))
     targets = parse_list(opts.get("packet_targets"), DEFAULT_TARGETS)
-    nem = PacketNemesis(behaviours, targets)
+    nem = PacketNemesis(behaviours, targets, explicit=bool(opts.get("packet_behaviours")))
 
     def start(ctx: Any) -> dict[str, Any]:
-        return {"f": "start-packet", "value": {"behaviours": [ctx.rng.choice(behaviours)],
+        # Drawn from the nemesis's list, which setup narrows on kernels without netem.
+        return {"f": "start-packet", "value": {"behaviours": [ctx.rng.choice(nem.behaviours)],
                                                "targets": ctx.rng.choice(targets)}}
 
     return Family("packet", nem, start, {"f": "stop-packet"})
