@@ -1,0 +1,141 @@
+// jepsy report: reads the embedded data and builds every section. Each
+// section is drawn inside a guard: a failure shows in that section (and in
+// #jepsy-errors, which the browser test reads) instead of blanking the page.
+// <body data-rendered> lists the sections that were drawn.
+"use strict";
+J.section = function (id, title, build) {
+  var s = J.el("section", { "class": "card", id: id }, J.el("h2", null, title));
+  document.getElementById("main").appendChild(s);
+  document.getElementById("nav").appendChild(J.el("a", { href: "#" + id, text: typeof title === "string" ? title : id }));
+  try {
+    build(s);
+    var b = document.body;
+    b.setAttribute("data-rendered", (b.getAttribute("data-rendered") + " " + id).trim());
+  } catch (e) {
+    J.reportError("section " + id, e);
+    s.appendChild(J.el("div", { "class": "section-error", text: "This section could not be drawn: " + e }));
+  }
+  return s;
+};
+
+J.faultsDuring = function (t0, t1) {
+  return (J.data.faults.periods || []).filter(function (p) {
+    return p.start <= t1 && (p.end === null || p.end >= t0);
+  });
+};
+
+J.focusHistoryIndex = function (index) {
+  var ops = J.data.ops;
+  for (var i = 0; i < ops.n; i++) {
+    if (ops.inv[i] === index || ops.cmp[i] === index) { if (J.timeline) { J.timeline.focus([i], i); } return; }
+  }
+};
+
+J.summary = function (s, D) {
+  var S = D.summary || {}, kv = J.el("table", { "class": "kv" });
+  var row = function (k, v) { if (v !== undefined && v !== null && v !== "") { kv.appendChild(J.el("tr", null, J.el("th", { text: k }), J.el("td", null, v))); } };
+  row("verdict", J.verdict(S.valid));
+  if (S.incomplete) { row("incomplete", J.el("span", { "class": "problem", text: S.incomplete })); }
+  row("test", S.test); row("database", S.db); row("workload", S.workload);
+  row("faults", Array.isArray(S.nemesis) ? S.nemesis.join(", ") : S.nemesis);
+  row("nodes", Array.isArray(S.nodes) ? S.nodes.join(", ") : S.nodes);
+  row("duration", S.duration); row("operations", S.operations); row("seed", S.seed === undefined ? null : String(S.seed));
+  row("command line", S.command_line ? J.el("code", { text: S.command_line }) : null);
+  row("versions", S.versions ? Object.keys(S.versions).map(function (k) { return k + " " + S.versions[k]; }).join(", ") : null);
+  row("stored in", S.run_dir ? J.el("code", { text: S.run_dir }) : null);
+  row("source", S.source ? J.el("code", { text: S.source }) : null);
+  row("exit code", S.exit_code === undefined ? null : String(S.exit_code));
+  row("report generated", D.generated);
+  var checks = J.el("table", { "class": "grid" });
+  checks.appendChild(J.el("tr", null, J.el("th", { text: "checker" }), J.el("th", { text: "verdict" }), J.el("th", { text: "what it found" })));
+  (D.checkers || []).forEach(function (c) {
+    checks.appendChild(J.el("tr", null, J.el("td", null, J.el("a", { href: "#checker-" + c.slug, text: c.name })), J.el("td", null, J.verdict(c.valid)), J.el("td", { text: c.headline })));
+  });
+  var right = J.el("div", null, J.el("h3", { text: "Checkers" }), checks);
+  var st = S.stats && S.stats.by_f;
+  if (st && typeof st === "object") {
+    var t = J.el("table", { "class": "grid" });
+    t.appendChild(J.el("tr", null, ["operation", "ok", "fail", "info"].map(function (h) { return J.el("th", { text: h }); })));
+    Object.keys(st).forEach(function (f) {
+      t.appendChild(J.el("tr", null, J.el("td", { text: f }), ["ok", "fail", "info"].map(function (k) { return J.el("td", { "class": "num", text: String(st[f][k] || 0) }); })));
+    });
+    J.append(right, [J.el("h3", { text: "Operations" }), t]);
+  }
+  if (S.timings && Object.keys(S.timings).length) {
+    J.append(right, [J.el("h3", { text: "Timings" }), J.el("p", { "class": "muted", text: Object.keys(S.timings).map(function (k) { return k.replace(/_s$/, "") + " " + S.timings[k] + " s"; }).join(" · ") })]);
+  }
+  s.appendChild(J.el("div", { "class": "cols" }, J.el("div", null, kv), right));
+  (D.problems || []).forEach(function (p) { s.appendChild(J.el("p", { "class": "problem", text: "report: " + p })); });
+};
+
+J.faultTable = function (s, D) {
+  var periods = D.faults.periods || [], events = D.faults.events || [];
+  if (!periods.length && !events.length) { s.appendChild(J.el("p", { "class": "muted", text: "No fault was injected in this run." })); return; }
+  var t = J.el("table", { "class": "grid" });
+  t.appendChild(J.el("tr", null, ["fault", "from", "to", "targets", "history ops"].map(function (h) { return J.el("th", { text: h }); })));
+  periods.forEach(function (p) {
+    t.appendChild(J.el("tr", null, J.el("td", null, J.el("span", { "class": "sw", style: "display:inline-block;width:10px;height:10px;margin-right:6px;background:" + J.faultColor(p.kind) }), p.kind, p.error ? J.el("span", { "class": "problem", text: " (failed: " + p.error + ")" }) : null),
+      J.el("td", { text: J.fmtTime(p.start) }), J.el("td", { text: p.end === null ? "never ended" : J.fmtTime(p.end) }),
+      J.el("td", { "class": "mono", text: p.targets || "" }), J.el("td", null, J.opLink(p.start_index), p.end_index !== null ? [" – ", J.opLink(p.end_index)] : null)));
+  });
+  events.forEach(function (e) {
+    t.appendChild(J.el("tr", null, J.el("td", { text: e.f }), J.el("td", { text: J.fmtTime(e.t) }), J.el("td", { text: "" }), J.el("td", { "class": "mono", text: e.text }), J.el("td", null, J.opLink(e.index))));
+  });
+  s.appendChild(t);
+};
+
+J.checkerSection = function (s, D, c) {
+  var r = c.result || {};
+  s.appendChild(J.el("p", { "class": "headline" }, J.verdict(c.valid), " ", c.headline));
+  if (r.error) { s.appendChild(J.el("pre", { "class": "json problem", text: String(r.error) + (r.traceback ? "\n\n" + r.traceback : "") })); }
+  var views = (D.linear || {})[c.name] || [];
+  if (views.length) { J.linearView(s, D, views); }
+  else if (c.kind === "linearizable" && r.text && c.valid !== false) { s.appendChild(J.el("p", { text: r.text })); }
+  if (r.anomalies || r.anomaly_types) { J.anomalyView(s, r); }
+  if (r.by_f && typeof r.by_f === "object" && !views.length) {
+    s.appendChild(J.el("p", { "class": "muted", text: "Counts by operation are in the summary." }));
+  }
+  if (c.kind === "linearizable" && r.keys && typeof r.keys === "object") {
+    var keys = Object.keys(r.keys), bad = keys.filter(function (k) { return r.keys[k] && r.keys[k].valid !== true; });
+    s.appendChild(J.el("p", { "class": "muted", text: keys.length + " keys checked against the " + (r.model || "model") + "; " +
+      (keys.length - bad.length) + " linearizable" + (bad.length ? ", " + bad.length + " not or not decided" : "") + "." }));
+  }
+  s.appendChild(J.rawDetails("full checker result (JSON)", r));
+};
+
+J.logs = function (s, D) {
+  var logs = D.logs || [];
+  if (!logs.length) { s.appendChild(J.el("p", { "class": "muted", text: "No node logs were collected for this run." })); return; }
+  var ul = J.el("ul");
+  logs.forEach(function (n) {
+    ul.appendChild(J.el("li", null, J.el("b", { text: n.node + ": " }), n.files.map(function (f, k) {
+      return [k ? " · " : "", J.el("a", { href: f.href, text: f.name })];
+    })));
+  });
+  s.appendChild(ul);
+  s.appendChild(J.el("p", { "class": "muted", text: "Links are relative to the run directory in the store (open this report from there, or through 'jepsy serve')." }));
+};
+
+J.main = function () {
+  var D = JSON.parse(document.getElementById("jepsy-data").textContent);
+  J.data = D; J.timeUnit = D.ops.time_unit;
+  J.section("summary", "Summary", function (s) { J.summary(s, D); });
+  J.section("timeline", "Timeline", function (s) {
+    s.appendChild(J.el("p", { "class": "muted", text: D.ops.n + " operations over " + D.ops.lanes.length + " " +
+      (D.ops.lanes[0] && D.ops.lanes[0].indexOf("worker") === 0 ? "workers (a worker whose op crashed continues as a new process)" : "processes") +
+      (D.ops.time_unit === "op" ? "; this history has no times, so positions in the history stand in for time" : "") + "." }));
+    J.timeline = new J.Timeline(s, D);
+  });
+  J.section("faults", "Faults", function (s) { J.faultTable(s, D); });
+  J.section("latency", "Latency", function (s) { J.latencyChart(s, D); });
+  J.section("throughput", "Throughput", function (s) { J.throughputChart(s, D); });
+  if (D.faults.clock && Object.keys(D.faults.clock).length) {
+    J.section("clocks", "Clock offsets", function (s) { J.clockChart(s, D); });
+  }
+  (D.checkers || []).forEach(function (c) {
+    J.section("checker-" + c.slug, "Checker: " + c.name, function (s) { J.checkerSection(s, D, c); });
+  });
+  J.section("logs", "Node logs", function (s) { J.logs(s, D); });
+};
+
+try { J.main(); } catch (e) { J.reportError("main", e); }
