@@ -1,0 +1,83 @@
+"""netem arguments, the fallbacks without netem, and what the packet nemesis refuses to touch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from jepsy.nemeses.nodestate import heal_script
+from jepsy.nemeses.packet import PacketNemesis, fallback_commands, family, netem_args
+
+from jepsy.errors import ConfigError, RemoteError
+
+from .test_nemesis_targets import commands, fake_test
+
+
+def test_netem_args() -> None:
+    assert netem_args({"delay": {}}) == ["delay", "50ms", "10ms", "25%", "distribution", "normal"]
+    assert netem_args({"loss": {"percent": "5%"}}) == ["loss", "5%", "75%"]
+    assert netem_args({"rate": {"rate": "10mbit"}}) == ["rate", "10mbit"]
+    assert netem_args({"corrupt": {}}) == ["corrupt", "20%"]
+    # netem reorders only delayed packets: a reorder alone brings a delay.
+    assert netem_args({"reorder": {}})[:2] == ["delay", "50ms"]
+    with pytest.raises(ConfigError, match="unknown packet behaviour"):
+        netem_args({"jitterbug": {}})
+
+
+def test_fallbacks_are_loss_and_rate_only() -> None:
+    cmds = fallback_commands("eth0", {"loss": {"percent": "10%"}, "rate": {}}, ["10.0.0.2"])
+    joined = " && ".join(cmds)
+    assert "tbf rate 1mbit" in joined and "handle fa17:" in joined
+    assert "-A jepsy-loss -s 10.0.0.2 -m statistic --mode random --probability 0.1000 -j DROP" in joined
+    with pytest.raises(ConfigError, match="no netem"):
+        fallback_commands("eth0", {"delay": {}}, [])
+
+
+def _node(netem: bool, root: str = "qdisc noqueue 0: root refcnt 2") -> Any:
+    def handler(node: str, cmd: str) -> tuple[int, str, str] | None:
+        if cmd.startswith("ip -o route get"):
+            return 0, "10.9.0.12 dev eth0 src 10.9.0.11 uid 0", ""
+        if "2>/tmp/.jepsy-netem" in cmd:
+            return 0, "yes\n" if netem else "no\n", ""
+        if cmd.startswith("tc qdisc show"):
+            return 0, root, ""
+        if "netem" in cmd and not netem:
+            return 2, "", "Error: Specified qdisc kind is unknown.\n"
+        return None
+    return handler
+
+
+def test_start_puts_netem_on_the_route_device_of_targets_only() -> None:
+    t = fake_test(handler=_node(True))
+    nem = PacketNemesis(["delay"], ["one"])
+    nem.setup(t)
+    assert nem.devices == dict.fromkeys(t.nodes, "eth0")
+    out = nem.invoke(t, {"f": "start-packet", "value": {"behaviours": ["delay"], "targets": ["n2"]}})
+    assert out == {"n2": "eth0: netem delay 50ms 10ms 25% distribution normal"}
+    assert commands(t, "n2")[-1].startswith("tc qdisc replace dev eth0 root handle fa17: netem delay")
+    assert not any("replace" in c for c in commands(t, "n1"))
+    nem.invoke(t, {"f": "stop-packet"})
+    assert all(commands(t, n)[-1] == heal_script(["packet"]) for n in t.nodes)
+
+
+def test_a_foreign_root_qdisc_is_never_replaced() -> None:
+    t = fake_test(handler=_node(True, "qdisc htb 1: root refcnt 2 r2q 10"))
+    nem = PacketNemesis(["delay"], ["all"])
+    nem.setup(t)
+    with pytest.raises(RemoteError, match="not jepsy's"):
+        nem.invoke(t, {"f": "start-packet", "value": {"behaviours": ["delay"], "targets": "all"}})
+    assert not any("replace" in c for n in t.nodes for c in commands(t, n))
+
+
+def test_without_netem_defaults_narrow_and_explicit_requests_fail() -> None:
+    t = fake_test(handler=_node(False))
+    fam = family({})
+    fam.nemesis.setup(t)
+    assert isinstance(fam.nemesis, PacketNemesis) and fam.nemesis.behaviours == ["loss", "rate"]
+    out = fam.nemesis.invoke(t, {"f": "start-packet", "value": {"behaviours": ["loss"],
+                                                                "targets": ["n1"]}})
+    assert out == {"n1": "eth0: no netem; loss via iptables statistic"}
+    assert "-A jepsy-loss -s 10.9.0.12" in commands(t, "n1")[-1]
+    explicit = family({"packet_behaviours": "delay,loss"}).nemesis
+    with pytest.raises(ConfigError, match="delay are impossible"):
+        explicit.setup(fake_test(handler=_node(False)))
