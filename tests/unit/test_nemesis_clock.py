@@ -1,0 +1,118 @@
+"""Clock faults: which clock each node gets, the commands sent, and the offsets recorded."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+from typing import Any
+
+import pytest
+from jepsy.nemeses import clock
+from jepsy.nemeses.clock import ClockNemesis, faketime_env, real_step, strobe_loop
+from jepsy.nemeses.nodestate import heal_script, local_boot_id
+
+from jepsy.errors import ConfigError, RemoteError
+
+from .test_nemesis_targets import commands, fake_test
+
+
+def node_clock(boot_id: str, offsets: dict[str, float]) -> Any:
+    """A handler answering boot ids and ``date +%s.%N`` (skewed by the node's faked offset)."""
+    import time
+
+    def handler(node: str, cmd: str) -> tuple[int, str, str] | None:
+        if cmd == "cat /proc/sys/kernel/random/boot_id":
+            return 0, boot_id + "\n", ""
+        m = re.search(r"echo ([+-][0-9.]+) > /run/jepsy/faketime", cmd)
+        if m:
+            offsets[node] = float(m.group(1))
+        if cmd.endswith("date +%s.%N"):
+            return 0, f"{time.time() + offsets.get(node, 0.0):.6f}\n", ""
+        return None
+    return handler
+
+
+def test_lab_nodes_get_faketime_and_offsets_are_measured() -> None:
+    offsets: dict[str, float] = {}
+    t = fake_test(3, handler=node_clock("other-kernel", offsets), opts={"db": "etcd"})
+    nem = ClockNemesis({})
+    nem.setup(t)
+    assert nem.modes == dict.fromkeys(t.nodes, "faketime")
+    out = nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": ["n2"],
+                                                      "deltas": {"n2": 90.5}}})
+    assert out["n2"]["offset"] == pytest.approx(90.5, abs=0.05) and out["n2"]["bumped"] == 90.5
+    assert out["n1"]["offset"] == pytest.approx(0.0, abs=0.05)
+    assert "Go program" in out["n1"]["note"]
+    assert any(c.endswith("echo +90.500000 > /run/jepsy/faketime") for c in commands(t, "n2"))
+    assert not any("n + d" in c for n in t.nodes for c in commands(t, n))  # no real clock step
+    back = nem.invoke(t, {"f": "stop-clock"})
+    assert all(abs(v["offset"]) < 0.05 for v in back.values())
+
+
+def test_a_node_sharing_our_kernel_never_gets_the_real_clock() -> None:
+    t = fake_test(2, handler=node_clock(local_boot_id(), {}), lab=False)
+    nem = ClockNemesis({"clock_mode": "auto"})
+    nem.setup(t)
+    assert nem.modes == {"n1": "faketime", "n2": "faketime"}
+    with pytest.raises(RemoteError, match="would move this machine's clock"):
+        ClockNemesis({"clock_mode": "real"}).setup(t)
+
+
+def test_real_hosts_step_the_clock_and_record_the_total() -> None:
+    t = fake_test(2, handler=node_clock("a-different-kernel", {}), lab=False)
+    nem = ClockNemesis({})
+    nem.setup(t)
+    assert nem.modes == {"n1": "real", "n2": "real"}
+    setup = commands(t, "n1")[-1]
+    assert "systemctl stop chrony" in setup and "clock.ntp" in setup
+    nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": ["n1"],
+                                                 "deltas": {"n1": -2.0}}})
+    step = real_step(-2.0)
+    assert step in commands(t, "n1") and "d=-2.000000" in step and "clock.offset" in step
+    nem.heal(t)
+    assert any("n - d" in c for c in commands(t, "n1"))  # stepped back by the recorded total
+
+
+def test_scramble_moves_every_node_within_the_spread() -> None:
+    offsets: dict[str, float] = {}
+    t = fake_test(5, handler=node_clock("x", offsets), seed=3)
+    nem = ClockNemesis({"clock_scramble_s": 10})
+    nem.setup(t)
+    out = nem.invoke(t, {"f": "start-clock", "value": "scramble"})
+    assert set(out) == set(t.nodes)
+    assert all(-10.1 <= v["offset"] <= 10.1 for v in out.values())
+    assert len({round(v, 1) for v in offsets.values()}) > 1
+
+
+def test_bump_sizes_span_milliseconds_to_minutes_both_ways() -> None:
+    rng = random.Random(0)
+    deltas = [ClockNemesis.bump_delta(rng) for _ in range(2000)]
+    assert min(map(abs, deltas)) < 0.02 and max(map(abs, deltas)) > 120
+    assert any(d < 0 for d in deltas) and any(d > 0 for d in deltas)
+    assert all(0.005 <= abs(d) <= 300 for d in deltas)
+
+
+def test_strobe_loop_is_marked_and_backgrounded_alone() -> None:
+    cmd = strobe_loop("faketime", 1.0, 2.0, 0.1, 1.0)
+    assert "jepsy-strobe" in cmd and "echo $! > /run/jepsy/faults/clock.strobe.pid" in cmd
+    assert " && setsid" not in cmd
+    assert "+3.000000" in cmd and "+1.000000" in cmd
+    subprocess.run(["sh", "-n", "-c", cmd], check=True)
+    subprocess.run(["sh", "-n", "-c", strobe_loop("real", 0.0, 0.5, 0.1, 1.0)], check=True)
+
+
+def test_faketime_env_and_heal_scripts_parse() -> None:
+    env = faketime_env()
+    assert "FAKETIME_TIMESTAMP_FILE=/run/jepsy/faketime" in env and "FAKETIME_NO_CACHE=1" in env
+    assert "FAKETIME_DONT_FAKE_MONOTONIC=1" in env
+    script = heal_script(boot_id="b00t")
+    assert "!= b00t" in script  # never steps a clock that shares the controlling kernel
+    subprocess.run(["sh", "-n", "-c", script], check=True)
+
+
+def test_unknown_modes() -> None:
+    with pytest.raises(ConfigError):
+        clock.family({"clock_modes": "wobble"})
+    with pytest.raises(ConfigError):
+        ClockNemesis({"clock_mode": "sundial"})
