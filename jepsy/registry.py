@@ -29,6 +29,7 @@ _KIND = {"dbs": "database", "workloads": "workload", "nemeses": "nemesis",
 BUILTINS: dict[str, dict[str, str]] = {
     "dbs": {
         "etcd": "jepsy.dbs.etcd:etcd_db",
+        "postgres": "jepsy.dbs.postgres:postgres_db",
         "memory": "jepsy.testing:memory_db",
         "broken-memory": "jepsy.testing:broken_memory_db",
     },

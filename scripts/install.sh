@@ -3,13 +3,13 @@
 # Idempotent: a second run installs nothing and takes a few seconds.
 #   - Debian packages: sshd/ssh (lab nodes and control), iptables and iproute2
 #     (partitions, packet faults), faketime (clock faults in the lab), etcd
-#     (the demo database), chromium (the report's browser test).
+#     and postgresql (databases under test), chromium (the report's browser test).
 #   - Python: a virtualenv in .venv with jepsy installed editable, plus dev tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
-      etcd-server etcd-client python3-venv ca-certificates)
+      etcd-server etcd-client postgresql python3-venv ca-certificates)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -27,7 +27,7 @@ if (( ${#missing[@]} )); then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
   # Packages must not leave daemons running on this machine: the lab starts its own.
-  for svc in etcd ssh; do
+  for svc in etcd ssh postgresql; do
     if command -v service >/dev/null && service "$svc" status >/dev/null 2>&1; then
       service "$svc" stop >/dev/null 2>&1 || true
     fi

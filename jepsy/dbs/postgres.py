@@ -1,0 +1,164 @@
+"""PostgreSQL (Debian's ``postgresql``, 15) on the first node, at a chosen isolation level.
+
+Provisioning: install the package when no server binary is present (stopping
+the cluster its postinst may start), ``initdb`` a fresh cluster of ours under
+``/var/lib/jepsy/pg`` with a password generated per test (SCRAM), and run
+``postgres`` as a daemon of ours (``setsid``: its own process group, so a kill
+takes the postmaster and every backend at once).  The other nodes of the
+inventory run nothing: this module tests one server's isolation, not
+replication (replicas are a separate module's business).
+
+Options (``--db-opt``): ``isolation`` = ``serializable`` (default),
+``repeatable-read``, ``read-committed`` or ``read-uncommitted``;
+``op_timeout`` (seconds, default 5).
+
+Clients speak SQL through pg8000 (pure Python).  Outcomes: a serialization
+failure, deadlock or any error before COMMIT is ``fail`` (PostgreSQL rolled the
+transaction back); a lost connection or timeout during COMMIT is ``info``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import sh
+from jepsy.errors import ConfigError, DBError
+from jepsy.protocols import Client, Test
+
+__all__ = ["PostgresDB", "postgres_db"]
+
+DATA_DIR = "/var/lib/jepsy/pg"
+LOG_FILE = "/var/log/jepsy/postgres.log"
+PORT = 5432
+USER = "jepsy"
+LEVELS = {"serializable": "SERIALIZABLE", "repeatable-read": "REPEATABLE READ",
+          "read-committed": "READ COMMITTED", "read-uncommitted": "READ UNCOMMITTED"}
+_FIND_BIN = "ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1"
+
+
+class PostgresDB:
+    """The DB protocol for one PostgreSQL server, plus Killable, Pausable, HasLogFiles."""
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        self.opts = dict(opts)
+        level = str(self.opts.get("isolation", "serializable")).lower().replace("_", "-")
+        if level not in LEVELS:
+            raise ConfigError(f"unknown isolation level {level!r}; known: {', '.join(LEVELS)}")
+        self.level = LEVELS[level]
+        self.password = secrets.token_hex(16)
+        self.ready_timeout = float(self.opts.get("ready_timeout", 60))
+
+    def primary(self, test: Test) -> str:
+        return test.nodes[0]
+
+    def _bin(self, test: Test, node: str) -> str:
+        found = test.remote.execute(node, _FIND_BIN, check=False).stdout.strip()
+        if found:
+            return found
+        got = test.remote.execute(
+            node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql",
+            sudo=True, timeout=900, check=False)
+        if not got.ok:
+            hint = (" (lab nodes cannot reach package registries: run "
+                    "'jepsy lab up --packages postgresql')" if test.node_specs[node].is_lab else "")
+            raise DBError(f"{node}: PostgreSQL is not installed and apt-get failed{hint}")
+        test.remote.execute(node, "systemctl disable --now postgresql 2>/dev/null || "
+                                  "service postgresql stop 2>/dev/null || true", sudo=True, check=False)
+        return test.remote.execute(node, _FIND_BIN).stdout.strip()
+
+    def _start_command(self, test: Test, node: str, bindir: str) -> str:
+        argv = [f"{bindir}/postgres", "-D", DATA_DIR, "-c", f"listen_addresses={test.address(node)}",
+                "-c", f"port={PORT}", "-c", "unix_socket_directories=/run/jepsy",
+                "-c", "max_connections=200", "-c", "fsync=on"]
+        daemon = f"setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null &"
+        return (f"mkdir -p /run/jepsy /var/log/jepsy && chown postgres /run/jepsy && "
+                f"touch {LOG_FILE} && chown postgres {LOG_FILE} && cd / && "
+                f"su postgres -s /bin/sh -c {sh(daemon)}")
+
+    def setup(self, test: Test, node: str) -> None:
+        if node != self.primary(test):
+            return
+        bindir = self._bin(test, node)
+        self.teardown(test, node)
+        r = test.remote
+        r.execute(node, f"mkdir -p {DATA_DIR} && chown postgres {DATA_DIR} && chmod 700 {DATA_DIR}",
+                  sudo=True)
+        pwfile = "/run/jepsy-pg-pw"
+        r.execute(node, f"umask 077 && mkdir -p /run && cat > {pwfile} && chown postgres {pwfile}",
+                  sudo=True, stdin=self.password + "\n")
+        init = r.execute(node, "su postgres -s /bin/sh -c " + sh(
+            f"{bindir}/initdb -D {DATA_DIR} -U {USER} --pwfile={pwfile} --auth-local=trust "
+            "--auth-host=scram-sha-256 -E UTF8 --no-instructions"), sudo=True, timeout=120, check=False)
+        r.execute(node, f"rm -f {pwfile}", sudo=True, check=False)
+        if not init.ok:
+            raise DBError(f"{node}: initdb failed: {init.describe()}")
+        r.execute(node, f"echo 'host all all 0.0.0.0/0 scram-sha-256' >> {DATA_DIR}/pg_hba.conf", sudo=True)
+        r.execute(node, self._start_command(test, node, bindir), sudo=True)
+        self._await_ready(test, node)
+
+    def _await_ready(self, test: Test, node: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                conn = self.connect(test.address(node), 2.0)
+                conn.run("SELECT 1")
+                conn.close()
+                return
+            except Exception as e:
+                last = str(e) or type(e).__name__
+            time.sleep(0.25)
+        tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout.strip()
+        raise DBError(f"{node}: PostgreSQL not ready after {self.ready_timeout:g} s "
+                      f"({last}; log: {tail[-300:]})")
+
+    def connect(self, host: str, timeout: float | None = None) -> Any:
+        import pg8000.native
+
+        return pg8000.native.Connection(USER, host=host, port=PORT, database="postgres",
+                                        password=self.password,
+                                        timeout=timeout or float(self.opts.get("op_timeout", 5.0)))
+
+    def _pid(self) -> str:
+        return f"$(head -n 1 {DATA_DIR}/postmaster.pid 2>/dev/null)"
+
+    def teardown(self, test: Test, node: str) -> None:
+        if node != self.primary(test):
+            return
+        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -- -$p 2>/dev/null; "
+                                  f"kill -9 -- -$p 2>/dev/null; fi; sleep 0.2; rm -rf {DATA_DIR}",
+                            sudo=True, check=False)
+
+    def kill(self, test: Test, node: str) -> None:
+        if node == self.primary(test):
+            test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -- -$p", sudo=True,
+                                check=False)
+
+    def start(self, test: Test, node: str) -> None:
+        if node == self.primary(test):
+            test.remote.execute(node, f"rm -f {DATA_DIR}/postmaster.pid", sudo=True, check=False)
+            test.remote.execute(node, self._start_command(test, node, self._bin(test, node)), sudo=True)
+
+    def pause(self, test: Test, node: str) -> None:
+        if node == self.primary(test):
+            test.remote.execute(node, f"kill -STOP -- -{self._pid()}", sudo=True, check=False)
+
+    def resume(self, test: Test, node: str) -> None:
+        if node == self.primary(test):
+            test.remote.execute(node, f"kill -CONT -- -{self._pid()}", sudo=True, check=False)
+
+    def log_files(self, test: Test, node: str) -> list[str]:
+        return [LOG_FILE] if node == self.primary(test) else []
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.postgres_clients import client_for
+
+        return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def postgres_db(opts: Mapping[str, Any]) -> PostgresDB:
+    return PostgresDB(opts)
+
