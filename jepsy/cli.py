@@ -51,6 +51,8 @@ def _json_or_str(value: str) -> Any:
 # name -> "module:attr" of a click command.
 LAZY_COMMANDS: dict[str, str] = {
     "heal": "jepsy.heal:heal_cmd",
+    "report": "jepsy.report.cli:report_cmd",
+    "serve": "jepsy.report.serve:serve_cmd",
 }
 
 
