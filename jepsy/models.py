@@ -94,14 +94,16 @@ Input = tuple[str, Any]
 StepFn = Callable[[Any, Input, Any], tuple[bool, Any]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """One operation as the checker and models see it: an invocation and its outcome.
 
     ``id`` is the operation's position among the prepared calls (the checker's
     handle on it); ``input`` is ``(f, invoke value)``; ``output`` the ``ok`` value
     or ``CRASHED``.  ``extra`` holds the source op's other fields (Porcupine's
-    ``key``).  A partition function may ``dataclasses.replace`` input and output.
+    ``key``).  Treat it as immutable (it is not frozen only because frozen
+    dataclasses are slow to build): a partition function that rewrites input or
+    output makes a new one with ``dataclasses.replace``.
     """
 
     id: int

@@ -56,10 +56,11 @@ def prepare(history: Sequence[Op]) -> Prepared:
     ret_pos: list[int | None] = []
     for pos, op in enumerate(history):
         proc = op.process
-        if not isinstance(proc, int) or isinstance(proc, bool):
+        if proc.__class__ is not int:  # the nemesis (bool is no process either)
             p.ignored += 1
             continue
-        if op.type == "invoke":
+        typ = op.type
+        if typ == "invoke":
             if proc in open_:
                 prev = invokes[open_[proc]]
                 raise HistoryError(f"{_where(op)}: process {proc} invokes {op.f!r} while its "
@@ -69,30 +70,31 @@ def prepare(history: Sequence[Op]) -> Prepared:
             completions.append(None)
             call_pos.append(pos)
             ret_pos.append(None)
-        elif op.type in ("ok", "fail", "info"):
+        elif typ == "ok" or typ == "fail" or typ == "info":
             slot = open_.pop(proc, None)
             if slot is None:
-                raise HistoryError(f"{_where(op)}: {op.type} {op.f!r} of process {proc} "
+                raise HistoryError(f"{_where(op)}: {typ} {op.f!r} of process {proc} "
                                    "completes nothing (no open invocation)")
             completions[slot] = op
-            if op.type == "ok":
+            if typ == "ok":
                 ret_pos[slot] = pos
         else:
-            raise HistoryError(f"{_where(op)}: unknown op type {op.type!r}")
+            raise HistoryError(f"{_where(op)}: unknown op type {typ!r}")
+    calls, p_inv, p_comp, p_call, p_ret = p.calls, p.invokes, p.completions, p.call_pos, p.ret_pos
     for inv, comp, cpos, rpos in zip(invokes, completions, call_pos, ret_pos, strict=True):
-        if comp is not None and comp.type == "fail":
+        if comp is None or comp.type == "info":
+            output = CRASHED
+        elif comp.type == "ok":
+            output = comp.value
+        else:
             p.failed += 1
             continue
-        output = comp.value if comp is not None and comp.type == "ok" else CRASHED
-        extra = dict(inv.extra)
-        if comp is not None:
-            for k, v in comp.extra.items():
-                extra.setdefault(k, v)
-        assert isinstance(inv.process, int)
-        p.calls.append(Call(id=len(p.calls), process=inv.process, input=(inv.f, inv.value),
-                            output=output, extra=extra))
-        p.invokes.append(inv)
-        p.completions.append(comp)
-        p.call_pos.append(cpos)
-        p.ret_pos.append(rpos)
+        extra = inv.extra
+        if comp is not None and comp.extra and comp.extra != extra:
+            extra = {**comp.extra, **extra}
+        calls.append(Call(len(calls), inv.process, (inv.f, inv.value), output, extra))  # type: ignore[arg-type]
+        p_inv.append(inv)
+        p_comp.append(comp)
+        p_call.append(cpos)
+        p_ret.append(rpos)
     return p

@@ -28,7 +28,9 @@ Two reductions on top, both exact:
 The search is a generator: it yields every ``slice_iters`` steps so that the
 caller can interleave partitions (a cheap violation in one key is found before
 an expensive valid key is finished), and it enforces the budgets: a deadline
-and a cap on cached configurations, after which the verdict is "unknown".
+and a cap on cached configurations, after which the verdict is "unknown".  What
+it yields is its frontier: the history position of the furthest completion it
+has got past, which tells the caller which key lags behind in real time.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 
 from jepsy.models import CRASHED, Call, Model
 
-__all__ = ["Budget", "Outcome", "search"]
+__all__ = ["Budget", "Outcome", "portfolio", "search"]
 
 _FAIL: Any = object()
 _MISS: Any = object()
@@ -53,7 +55,7 @@ class Budget:
 
     deadline: float | None = None  # time.monotonic() value
     max_configs: int | None = None
-    slice_iters: int = 2048
+    slice_iters: int = 512
 
 
 @dataclass(slots=True)
@@ -78,6 +80,22 @@ class Outcome:
     reason: str | None = None
 
 
+def _by_return(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None]) -> Any:
+    return lambda i: (0, ret_pos[i], i) if calls[i].output is not CRASHED else (1, call_pos[i], i)
+
+
+def _by_call(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None]) -> Any:
+    return lambda i: call_pos[i]
+
+
+# Candidate orders (keys for sorting the calls into slots).  "return" tries first the
+# call that must take effect soonest (earliest deadline first): it guesses that an
+# op took effect just before it returned.  "call" (Porcupine's order) guesses that it
+# took effect as soon as it was invoked.  Which guess is better depends on where a
+# system is slow (before or after applying an op); neither wins on every history.
+ORDERS = {"return": _by_return, "call": _by_call}
+
+
 class _Keyed:
     """Wraps a state whose model supplies ``state_key``, so that sets and dicts use the key."""
 
@@ -96,156 +114,229 @@ class _Keyed:
 
 
 def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
-           model: Model, budget: Budget) -> Generator[None, None, Outcome]:
+           model: Model, budget: Budget, order: str = "return",
+           failed: set[tuple[int, Any]] | None = None) -> Generator[int, None, Outcome]:
     """Search a linearization of ``calls`` (one partition, in invocation order).
 
     ``call_pos``/``ret_pos`` are the calls' positions in the history (``None``:
-    crashed, no return).  Yields now and then (see the module docstring); the
-    generator's return value is the ``Outcome``.
+    crashed, no return).  Yields its frontier now and then (see the module
+    docstring); the generator's return value is the ``Outcome``.
     """
     n = len(calls)
-    inputs = [c.input for c in calls]
-    outputs = [c.output for c in calls]
-    crashed = [c.output is CRASHED for c in calls]
+    n_ok = sum(1 for c in calls if c.output is not CRASHED)
+    # Slots: the order in which candidates are tried (lowest bit first).
+    perm = sorted(range(n), key=ORDERS[order](calls, call_pos, ret_pos))
+    if failed is None:
+        failed = set()
+    inputs = [calls[i].input for i in perm]
+    outputs = [calls[i].output for i in perm]
+    crashed = [o is CRASHED for o in outputs]
     ro = model.read_only
-    greedy = [not crashed[i] and ro is not None and ro(inputs[i], outputs[i]) for i in range(n)]
-    oks = sorted((i for i in range(n) if not crashed[i]), key=lambda i: ret_pos[i])  # type: ignore
-    n_ok = len(oks)
-    rank = [-1] * n
-    for r, i in enumerate(oks):
-        rank[i] = r
-    # masks[r]: calls invoked before the completion of oks[r] (a prefix, calls being in call order).
+    romask = 0
+    if ro is not None:
+        for i in range(n):
+            if not crashed[i] and ro(inputs[i], outputs[i]):
+                romask |= 1 << i
+    # rslot[r]: the slot of the r-th ok call to return; masks[r]: the slots invoked
+    # before that return, i.e. the candidates while it is the first ok call pending.
+    slot_of = {i: j for j, i in enumerate(perm)}
+    rslot = [slot_of[i] for i in sorted((i for i in range(n) if calls[i].output is not CRASHED),
+                                        key=lambda i: ret_pos[i])]  # type: ignore[arg-type, return-value]
+    by_call = sorted(range(n), key=lambda j: call_pos[perm[j]])
     masks: list[int] = []
+    mask = 0
     k = 0
-    for i in oks:
-        rp = ret_pos[i]
+    for r in range(n_ok):
+        rp = ret_pos[perm[rslot[r]]]
         assert rp is not None
-        while k < n and call_pos[k] < rp:
+        while k < n and call_pos[perm[by_call[k]]] < rp:
+            mask |= 1 << by_call[k]
             k += 1
-        masks.append((1 << k) - 1)
-    retbit = [1 << i for i in oks] + [0]
-
-    step = model.step
+        masks.append(mask)
+    retbit = [1 << j for j in rslot] + [0]
+    rslot.append(-1)
+    slot_ret = [ret_pos[perm[j]] or 0 for j in rslot[:n_ok]] + [0]
     if model.state_key is None:
+        step = model.step
         state: Any = model.init()
-
-        def apply(j: int, s: Any) -> Any:
-            ok, nxt = step(s, inputs[j], outputs[j])
-            return nxt if ok else _FAIL
     else:
         skey = model.state_key
+        user_step = model.step
         s0 = model.init()
         state = _Keyed(s0, skey(s0))
 
-        def apply(j: int, s: Any) -> Any:
-            ok, nxt = step(s.state, inputs[j], outputs[j])
-            return _Keyed(nxt, skey(nxt)) if ok else _FAIL
+        def step(s: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+            ok, nxt = user_step(s.state, inp, out)
+            return ok, _Keyed(nxt, skey(nxt)) if ok else None
 
-    memo: list[dict[Any, Any]] = [{} for _ in range(n)]
     lin = 0  # the linearized set
-    r = 0  # rank of the first ok call not yet linearized
-    stack: list[tuple[int, Any, int, bool]] = []  # (call, state before, r before, forced)
-    cache: set[tuple[int, Any]] = {(0, state)}
-    start = 0  # on resuming a configuration: try candidates from this call on
+    r = 0  # slot of the first ok call not yet linearized
+    # The path is a linked list of (call, state before, r before, forced, parent) so that
+    # remembering the furthest path (for the explanation) costs O(1).
+    path: Any = None
+    cache = failed
+    start = 0  # on resuming a configuration: try candidates from this slot on
     best_r = -1
     best_states: dict[Any, None] = {}
-    best_stack: list[tuple[int, Any, int, bool]] = []
+    best_path: Any = None
     best_lin = 0
-    steps = 0
+    clin = 0  # the linearized set again, numbered canonically (calls' positions) for the cache
+    cbit = [1 << i for i in perm]
     slice_iters = budget.slice_iters
+    countdown = slice_iters
+    slices = 0
     deadline = budget.deadline
     max_configs = budget.max_configs
+    nonro = ~romask
     fresh = True
+    forced = False
+    nxt: Any = None
+    key: tuple[int, Any] = (0, None)
 
     while True:
         if r == n_ok:
-            order = [e[0] for e in stack]
-            return Outcome(True, order=order, configs=len(cache), steps=steps)
-        steps += 1
-        if steps % slice_iters == 0:
+            return Outcome(True, order=_order(path, perm), configs=len(cache),
+                           steps=slices * slice_iters + slice_iters - countdown)
+        countdown -= 1
+        if not countdown:
+            countdown = slice_iters
+            slices += 1
+            steps = slices * slice_iters
             if deadline is not None and time.monotonic() > deadline:
-                return _unknown("timeout", best_stack, oks, best_r, cache, steps)
+                return _unknown("timeout", best_path, perm, rslot[best_r], cache, steps)
             if max_configs is not None and len(cache) > max_configs:
-                return _unknown("max-configs", best_stack, oks, best_r, cache, steps)
-            yield None
+                return _unknown("max-configs", best_path, perm, rslot[best_r], cache, steps)
+            yield slot_ret[best_r]
         if fresh and r >= best_r:
             if r > best_r:
                 best_r = r
                 best_states = {}
-                best_stack = stack.copy()
+                best_path = path
                 best_lin = lin
             if len(best_states) < _MAX_STUCK_STATES:
                 best_states[state] = None
         cand = masks[r] & ~lin
-        if start:
-            cand &= -(1 << start)
-        chosen = -1
-        forced = False
-        nstate: Any = None
-        while cand:
-            low = cand & -cand
-            cand ^= low
-            j = low.bit_length() - 1
-            m = memo[j]
-            nxt = m.get(state, _MISS)
-            if nxt is _MISS:
-                nxt = apply(j, state)
-                m[state] = nxt
-            if nxt is _FAIL:
-                continue
-            if nxt == state:
-                if crashed[j]:
-                    continue
-                if greedy[j]:
-                    chosen, forced, nstate = j, True, nxt
+        j = -1
+        if not start:
+            # A legal read-only candidate is taken alone (see the module docstring);
+            # if that configuration is known to fail, so does this one.
+            ro_cand = cand & romask
+            while ro_cand:
+                low = ro_cand & -ro_cand
+                ro_cand ^= low
+                j = low.bit_length() - 1
+                ok, nxt = step(state, inputs[j], outputs[j])
+                if ok:
                     break
-            if chosen < 0 and (lin | low, nxt) not in cache:
-                chosen, nstate = j, nxt
-                if start:
-                    break  # resuming: a greedy candidate would have been taken the first time
-        if chosen >= 0:
-            key = (lin | (1 << chosen), nstate)
-            if key not in cache:
-                cache.add(key)
-                stack.append((chosen, state, r, forced))
-                lin = key[0]
-                state = nstate
-                if rank[chosen] == r:
+            else:
+                j = -1
+            if j >= 0:
+                key = (clin | cbit[j], nxt)
+                forced = True
+                if key in cache:
+                    j = -2
+        if j == -1:
+            # Read-only candidates are not legal here (else one was forced): skip them.
+            cand &= nonro
+            if start:
+                cand &= -(1 << start)
+            while cand:
+                low = cand & -cand
+                cand ^= low
+                j = low.bit_length() - 1
+                ok, nxt = step(state, inputs[j], outputs[j])
+                if not ok or (crashed[j] and nxt == state):
+                    continue
+                key = (clin | cbit[j], nxt)
+                if key not in cache:
+                    forced = False
+                    break
+            else:
+                j = -2
+        if j >= 0:
+            path = (j, state, r, forced, path)
+            lin |= 1 << j
+            clin = key[0]
+            state = nxt
+            if j == rslot[r]:
+                r += 1
+                while lin & retbit[r]:
                     r += 1
-                    while lin & retbit[r]:
-                        r += 1
-                start = 0
-                fresh = True
-                continue
+            start = 0
+            fresh = True
+            continue
         # Backtrack: undo the last choice and try the next candidate after it;
         # forced (greedy) choices have no alternative, so undo through them.
         while True:
-            if not stack:
-                return _invalid(oks, best_r, best_stack, best_states, best_lin, masks, cache, steps)
-            j, state, r, was_forced = stack.pop()
+            cache.add((clin, state))  # explored, and no linearization from here
+            if path is None:
+                return _invalid(perm, best_r, rslot[best_r], best_path, best_states, best_lin, masks,
+                                cache, slices * slice_iters + slice_iters - countdown)
+            j, state, r, was_forced, path = path
             lin ^= 1 << j
+            clin ^= cbit[j]
             if not was_forced:
                 start = j + 1
                 break
         fresh = False
 
 
-def _unknown(reason: str, best_stack: list[tuple[int, Any, int, bool]], oks: list[int],
-             best_r: int, cache: set[tuple[int, Any]], steps: int) -> Outcome:
-    return Outcome("unknown", order=[e[0] for e in best_stack], configs=len(cache), steps=steps,
-                   reason=reason, stuck=oks[best_r] if 0 <= best_r < len(oks) else None)
+def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
+              model: Model, budget: Budget,
+              orders: Sequence[str] = ("return", "call")) -> Generator[int, None, Outcome]:
+    """Several searches of one partition, each trying candidates in its own order.
+
+    The first to finish decides: a linearization found by any is one, and a
+    search that runs out of candidates has proved there is none.  They share
+    their cache of failed configurations (a configuration with no linearization
+    has none whatever the order that reached it), so each prunes for the others.
+    The first order runs alone while its search goes straight (about two steps
+    per call), which is how most valid histories go; beyond that they alternate.
+    """
+    failed: set[tuple[int, Any]] = set()
+    gens = [search(calls, call_pos, ret_pos, model, budget, order, failed) for order in orders]
+    solo = 1 + (2 * len(calls) + 1024) // budget.slice_iters
+    turn = 0
+    frontier = -1
+    while True:
+        i = 0 if turn < solo else turn % len(gens)
+        turn += 1
+        try:
+            frontier = max(frontier, next(gens[i]))
+        except StopIteration as done:
+            for g in gens:
+                g.close()
+            out: Outcome = done.value
+            return out
+        yield frontier
 
 
-def _invalid(oks: list[int], best_r: int, best_stack: list[tuple[int, Any, int, bool]],
+def _order(path: Any, perm: list[int]) -> list[int]:
+    """The calls (original positions) of a path, first linearized first."""
+    order = []
+    while path is not None:
+        order.append(perm[path[0]])
+        path = path[4]
+    order.reverse()
+    return order
+
+
+def _unknown(reason: str, best_path: Any, perm: list[int],
+             stuck_slot: int, cache: set[tuple[int, Any]], steps: int) -> Outcome:
+    return Outcome("unknown", order=_order(best_path, perm), configs=len(cache),
+                   steps=steps, reason=reason, stuck=perm[stuck_slot] if stuck_slot >= 0 else None)
+
+
+def _invalid(perm: list[int], best_r: int, stuck_slot: int, best_path: Any,
              best_states: dict[Any, None], best_lin: int, masks: list[int],
              cache: set[tuple[int, Any]], steps: int) -> Outcome:
-    stuck = oks[best_r]
-    pend_mask = masks[best_r] & ~best_lin & ~(1 << stuck)
+    pend_mask = masks[best_r] & ~best_lin & ~(1 << stuck_slot)
     pending = []
     while pend_mask:
         low = pend_mask & -pend_mask
         pend_mask ^= low
-        pending.append(low.bit_length() - 1)
+        pending.append(perm[low.bit_length() - 1])
+    pending.sort()
     states = [s.state if isinstance(s, _Keyed) else s for s in best_states]
-    return Outcome(False, order=[e[0] for e in best_stack], stuck=stuck, states=states,
-                   pending=pending, configs=len(cache), steps=steps)
+    return Outcome(False, order=_order(best_path, perm), stuck=perm[stuck_slot],
+                   states=states, pending=pending, configs=len(cache), steps=steps)

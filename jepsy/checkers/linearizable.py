@@ -46,7 +46,7 @@ from typing import Any
 
 from jepsy.checkers.linear_explain import explain
 from jepsy.checkers.linear_prepare import Prepared, prepare
-from jepsy.checkers.linear_search import Budget, Outcome, search
+from jepsy.checkers.linear_search import Budget, Outcome, portfolio
 from jepsy.history import Op
 from jepsy.models import CRASHED, Call, Model
 
@@ -56,6 +56,7 @@ __all__ = ["DEFAULT_MAX_CONFIGS", "Linearizable", "check_history", "linearizable
 DEFAULT_MAX_CONFIGS = 5_000_000
 # Below this many calls a check takes a few milliseconds: forking would cost more.
 _PARALLEL_MIN_CALLS = 4000
+_LAGGARD_WEIGHT = 1
 
 
 @dataclass(slots=True)
@@ -89,29 +90,38 @@ def _partition(prep: Prepared, model: Model) -> list[_Part]:
 
 def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Budget,
          all_keys: bool, stop: Any = None) -> dict[int, Outcome]:
-    """Search the partitions ``which`` (cheapest first), interleaved with doubling slices."""
-    live = [(i, search(parts[i].calls, parts[i].call_pos, parts[i].ret_pos, model, budget))
-            for i in which]
+    """Search the partitions ``which``, interleaved, favouring the one that lags in real time.
+
+    Each turn gives one slice of search steps to the live partition with the
+    least ``spent / weight``, where the weight is ``_LAGGARD_WEIGHT`` for the
+    partition whose frontier (the furthest completion its search got past) is
+    earliest in the history, else 1.  A valid key advances steadily through the
+    history; the search of a key with a violation stalls at it, falls behind, and
+    then gets most of the time, so one key's violation is found without first
+    finishing every other key; no key waits more than ``_LAGGARD_WEIGHT`` times
+    the others' share.
+    """
+    live: dict[int, Any] = {i: portfolio(parts[i].calls, parts[i].call_pos, parts[i].ret_pos, model,
+                                         budget) for i in which}
+    frontier = dict.fromkeys(live, -1)
+    spent = dict.fromkeys(live, 0)
     results: dict[int, Outcome] = {}
-    quota = 1
     while live:
-        still = []
-        for i, gen in live:
-            try:
-                for _ in range(quota):
-                    next(gen)
-                still.append((i, gen))
-            except StopIteration as done:
-                out: Outcome = done.value
-                results[i] = out
-                if out.valid is False and not all_keys:
-                    if stop is not None:
-                        stop.set()
-                    return results
-            if stop is not None and stop.is_set() and not all_keys:
+        lag = min(live, key=lambda i: (frontier[i], parts[i].cost))
+        i = min(live, key=lambda i: spent[i] / (_LAGGARD_WEIGHT if i == lag else 1))
+        try:
+            frontier[i] = next(live[i])
+            spent[i] += 1
+        except StopIteration as done:
+            out: Outcome = done.value
+            results[i] = out
+            del live[i]
+            if out.valid is False and not all_keys:
+                if stop is not None:
+                    stop.set()
                 return results
-        live = still
-        quota *= 2
+        if stop is not None and not all_keys and stop.is_set():
+            return results
     return results
 
 
