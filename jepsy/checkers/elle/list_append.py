@@ -143,7 +143,7 @@ class ListAppend:
             for f, k, v in t.mops:
                 if f == "r":
                     r = [] if v is None else v
-                    if len(set(map(_hashable, r))) != len(r):
+                    if len(r) > 1 and _has_duplicates(r):
                         self._report("duplicate-elements", {
                             "txn": t.id, "op": t.index, "key": k, "read": list(r),
                             "text": f"T{t.id} read key {k} = {_short(r, 12)}, which holds an element twice"})
@@ -320,8 +320,11 @@ class ListAppend:
         return {"text": f"T{a} < T{b} ({txns[a].describe()} before {txns[b].describe()})"}
 
 
-def _hashable(x: Any) -> Any:
-    return tuple(x) if isinstance(x, list) else x
+def _has_duplicates(xs: list[Any]) -> bool:
+    try:
+        return len(set(xs)) != len(xs)
+    except TypeError:  # unhashable elements (lists): compare their tuple forms
+        return len({tuple(x) if isinstance(x, list) else x for x in xs}) != len(xs)
 
 
 def _internal_text(kind: str, t: Txn, case: dict[str, Any]) -> str:

@@ -62,6 +62,12 @@ def _mops(op: Op) -> list[tuple[str, Any, Any]]:
     value = op.value
     if not isinstance(value, list):
         raise HistoryError(f"op {op.index}: a txn value must be a list of micro-ops, not {value!r}")
+    try:  # the fast path: well-formed micro-ops with hashable keys
+        fast = [(f, k, v) for f, k, v in value]
+        if list not in {k.__class__ for _, k, _ in fast}:
+            return fast
+    except (TypeError, ValueError):
+        pass
     out: list[tuple[str, Any, Any]] = []
     for m in value:
         if not isinstance(m, (list, tuple)) or len(m) != 3:
@@ -79,6 +85,7 @@ def extract_txns(history: Sequence[Op]) -> list[Txn]:
     """
     txns: list[Txn] = []
     open_: dict[int | str, int] = {}
+    raw: dict[int, Op] = {}  # invokes whose micro-ops are parsed only if the completion lacks them
     for op in history:
         if not op.is_client or op.f != "txn":
             continue
@@ -87,8 +94,9 @@ def extract_txns(history: Sequence[Op]) -> list[Txn]:
             if prev is not None:  # invoked again without completing: treat as indeterminate
                 txns[prev].type = "info"
             open_[op.process] = len(txns)
+            raw[len(txns)] = op
             txns.append(Txn(id=len(txns), index=op.index, invoke_index=op.index,
-                            process=op.process, type="info", mops=_mops(op),
+                            process=op.process, type="info", mops=[],
                             invoke_time=op.time, complete_time=None))
             continue
         i = open_.pop(op.process, None)
@@ -101,6 +109,9 @@ def extract_txns(history: Sequence[Op]) -> list[Txn]:
         t.type = op.type
         t.index = op.index
         if op.type == "ok":
+            del raw[i]
             t.mops = _mops(op)
             t.complete_time = op.time
+    for i, op in raw.items():
+        txns[i].mops = _mops(op)
     return txns
