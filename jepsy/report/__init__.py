@@ -59,15 +59,18 @@ def _stamp(run_dir: Path) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%S", t)
 
 
-def write_all(run_dir: str | os.PathLike[str]) -> list[str]:
+def write_all(run_dir: str | os.PathLike[str], history: Sequence[Op] | None = None) -> list[str]:
     """Write ``report.html`` and ``junit.xml`` into ``run_dir``; return the problems met.
+
+    ``history``: the run's ops when the caller has them in memory (the runner),
+    which saves reading ``history.jsonl`` back; by default it is read.
 
     Missing or malformed inputs are problems, not exceptions: the report is
     then drawn from what could be read (a run interrupted before its history
     was written still gets a report that says so).
     """
     from jepsy.errors import HistoryError
-    from jepsy.history import read_history
+    from jepsy.report.data import read_run_history
     from jepsy.report.html import render_html
     from jepsy.report.junit import junit_xml
     from jepsy.report.schema import check_results
@@ -77,11 +80,12 @@ def write_all(run_dir: str | os.PathLike[str]) -> list[str]:
     results = _read_json(run / "results.json", problems)
     problems.extend(f"results.json: {p}" for p in (check_results(results) if results else []))
     test_info = _read_json(run / "test.json", problems)
-    history: list[Op] = []
-    try:
-        history = read_history(run / "history.jsonl")
-    except HistoryError as e:
-        problems.append(f"history: {e}")
+    if history is None:
+        try:
+            history = read_run_history(run / "history.jsonl")
+        except HistoryError as e:
+            problems.append(f"history: {e}")
+            history = []
     try:
         page = render_html(history, results, test_info, run, problems=problems)
     except Exception as e:  # a report with less beats no report

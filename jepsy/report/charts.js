@@ -36,7 +36,7 @@ J.Plot.prototype.frame = function (faults) {
     c.fillText((o.yFmt || String)(v), self.L - 6, y);
   });
   c.textAlign = "center"; c.textBaseline = "top";
-  J.niceTicks(o.x0, o.x1, Math.max(2, Math.floor(this.W / 120))).forEach(function (t) {
+  J.niceTicks(o.x0, o.x1, Math.max(2, Math.floor(this.W / 120)), true).forEach(function (t) {
     var x = self.x(t);
     c.beginPath(); c.moveTo(x + 0.5, self.T); c.lineTo(x + 0.5, self.H - self.B); c.stroke();
     c.fillText(J.fmtTime(t), x, self.H - self.B + 6);

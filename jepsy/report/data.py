@@ -28,12 +28,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from jepsy.history import Op
 from jepsy.report.faults import read_faults
 
-__all__ = ["faults_data", "jsonable", "ops_columns", "prune", "value_text"]
+__all__ = ["faults_data", "jsonable", "ops_columns", "prune", "read_run_history", "value_text"]
 
 MAX_VALUE_CHARS = 160
 _TYPES = {"ok": 0, "fail": 1, "info": 2}
@@ -43,12 +44,20 @@ _TYPES = {"ok": 0, "fail": 1, "info": 2}
 _MAX_PROCESS_LANES = 32
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
 def value_text(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
     """A value as short JSON text for display (truncated with an ellipsis)."""
+    if value is None:
+        return "null"
     try:
-        text = json.dumps(jsonable(value), ensure_ascii=False, separators=(", ", ": "))
-    except (TypeError, ValueError):
-        text = repr(value)
+        text = _ENCODE(value)  # history values are plain JSON data: the fast path
+    except (TypeError, ValueError, RecursionError):
+        try:
+            text = _ENCODE(jsonable(value))
+        except (TypeError, ValueError, RecursionError):
+            text = repr(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
@@ -92,6 +101,37 @@ def prune(v: Any, max_items: int = 500, max_chars: int = 4000, depth: int = 0) -
     return jsonable(v, depth)
 
 
+_OP_FIELDS = frozenset(("index", "time", "type", "process", "f", "value", "error"))
+
+
+def read_run_history(path: Path) -> list[Op]:
+    """A run's ``history.jsonl``, read fast; anything unusual goes to ``read_history``.
+
+    ``read_history`` accepts every format and normalizes EDN-only types value by
+    value, which costs seconds on a 100k-operation history; jepsy's own JSONL
+    needs none of that.  Any line that is not a plain, well-formed op makes
+    this fall back to ``read_history`` (whose errors name the line), so the
+    result is the same either way.  Raises ``HistoryError`` like it.
+    """
+    from jepsy.history import read_history
+
+    ops: list[Op] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for pos, line in enumerate(fh):
+                d = json.loads(line)
+                typ, p, f, t = d["type"], d["process"], d["f"], d.get("time")
+                if (typ not in _TYPES and typ != "invoke") or type(p) not in (int, str) \
+                        or type(f) is not str or (t is not None and type(t) is not int) \
+                        or d.get("index", pos) != pos:
+                    raise ValueError(line)
+                extra = {k: v for k, v in d.items() if k not in _OP_FIELDS} if len(d) > 7 else {}
+                ops.append(Op(pos, t, typ, p, f, d.get("value"), d.get("error"), extra))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return read_history(path)
+    return ops
+
+
 class _Strings:
     def __init__(self) -> None:
         self.table: list[str] = []
@@ -123,38 +163,47 @@ def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[s
     fs: dict[str, int] = {}
     cols: dict[str, list[int]] = {k: [] for k in
                                   ("proc", "f", "type", "t0", "t1", "inv", "cmp", "val", "out", "err")}
-    open_: dict[int | str, int] = {}
+    proc, fcol, typ, t0, t1 = cols["proc"], cols["f"], cols["type"], cols["t0"], cols["t1"]
+    inv, cmp, val, outc, err = cols["inv"], cols["cmp"], cols["val"], cols["out"], cols["err"]
+    add = strings.add
+    open_: dict[int, int] = {}
     for pos, op in enumerate(history):
-        if not op.is_client:
+        p = op.process
+        if not isinstance(p, int):
             continue
-        t = _us(op.time, pos, timed)
-        if op.type == "invoke" or op.process not in open_:
+        t = (op.time or 0) // 1000 if timed else pos
+        if op.type == "invoke" or p not in open_:
             if op.type == "invoke":
-                open_[op.process] = len(cols["proc"])
-            fi = fs.setdefault(op.f, len(fs))
-            for k, v in (("proc", op.process), ("f", fi), ("type", 3), ("t0", t), ("t1", -1),
-                         ("inv", op.index), ("cmp", -1), ("val", strings.add(value_text(op.value))),
-                         ("out", -1), ("err", -1)):
-                cols[k].append(v)  # type: ignore[arg-type]
+                open_[p] = len(proc)
+            proc.append(p)
+            fcol.append(fs.setdefault(op.f, len(fs)))
+            typ.append(3)
+            t0.append(t)
+            t1.append(-1)
+            inv.append(op.index)
+            cmp.append(-1)
+            val.append(add(value_text(op.value)))
+            outc.append(-1)
+            err.append(-1)
             if op.type == "invoke":
                 continue
-            i = len(cols["proc"]) - 1
+            i = len(proc) - 1
         else:
-            i = open_.pop(op.process)
-        cols["type"][i] = _TYPES.get(op.type, 2)
-        cols["t1"][i] = t
-        cols["cmp"][i] = op.index
-        out = value_text(op.value)
-        if op.value is not None and strings.table[cols["val"][i]] != out:
-            cols["out"][i] = strings.add(out)
+            i = open_.pop(p)
+        typ[i] = _TYPES.get(op.type, 2)
+        t1[i] = t
+        cmp[i] = op.index
+        if op.value is not None:
+            out = value_text(op.value)
+            if strings.table[val[i]] != out:
+                outc[i] = add(out)
         if op.error is not None:
-            cols["err"][i] = strings.add(value_text(op.error))
+            err[i] = add(value_text(op.error))
     procs = cols["proc"]
-    distinct = sorted(set(procs), key=lambda p: (not isinstance(p, int), str(p) if not isinstance(p, int)
-                                                 else f"{p:012d}"))
-    if concurrency and len(distinct) > _MAX_PROCESS_LANES and all(isinstance(p, int) for p in distinct):
+    distinct = sorted(set(procs))
+    if concurrency and len(distinct) > _MAX_PROCESS_LANES:
         lanes = [f"worker {w}" for w in range(concurrency)]
-        lane = [int(p) % concurrency for p in procs]
+        lane = [p % concurrency for p in procs]
     else:
         rank = {p: i for i, p in enumerate(distinct)}
         lanes = [f"p{p}" for p in distinct]

@@ -14,7 +14,7 @@ not registered, simply gets no intermediate states).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jepsy.history import Op
@@ -80,13 +80,25 @@ def _replay(history: Sequence[Op], model_name: Any, key: str | None,
         return None
 
 
-def _key_of(op: Op) -> str | None:
-    if "key" in op.extra:
-        return _key_str(op.extra["key"])
-    v = op.value
-    if isinstance(v, list) and len(v) == 2:
-        return _key_str(v[0])
-    return None
+def _key_matcher(key: str) -> Callable[[Op], bool]:
+    """Whether an op belongs to ``key`` (Porcupine's ``key`` field, or Jepsen's ``[key, value]``)."""
+    try:
+        parsed: Any = json.loads(key)
+    except ValueError:
+        parsed = key
+    simple = parsed is None or isinstance(parsed, (str, int, float))
+
+    def same(k: Any) -> bool:
+        if simple and not isinstance(k, (list, dict)):
+            return bool(k in (parsed, key))
+        return _key_str(k) == key
+
+    def match(op: Op) -> bool:
+        if "key" in op.extra:
+            return same(op.extra["key"])
+        v = op.value
+        return isinstance(v, list) and len(v) == 2 and same(v[0])
+    return match
 
 
 def _list(v: Any) -> list[Any]:
@@ -147,9 +159,10 @@ def linear_views(history: Sequence[Op], result: dict[str, Any],
         if key is None or key == "null":
             rows = list(row_of_invoke.values())
         else:
-            rows = [row_of_invoke[o.index] for o in history
-                    if o.is_client and o.type == "invoke" and o.index in row_of_invoke
-                    and _key_of(o) == key]
+            match = _key_matcher(key)
+            mine = [o for o in history if o.is_client and match(o)]
+            rows = [row_of_invoke[o.index] for o in mine
+                    if o.type == "invoke" and o.index in row_of_invoke]
         named = {i for i in [*prefix, *candidates, stuck] if i is not None}
         must = {row_of_invoke[i] for i in named if i in row_of_invoke}
         rows = sorted(set(rows) or must)
@@ -162,7 +175,8 @@ def linear_views(history: Sequence[Op], result: dict[str, Any],
         states = _list(expl.get("states"))
         inv_of_row = {r: i for i, r in row_of_invoke.items()}
         rows = sorted(set(rows))
-        labels = _labels(history, key, {inv_of_row[r] for r in rows if r in inv_of_row})
+        sub = history if key is None or key == "null" else mine
+        labels = _labels(sub, key, {inv_of_row[r] for r in rows if r in inv_of_row})
         views.append({
             "key": key,
             "rows": rows,
@@ -170,7 +184,7 @@ def linear_views(history: Sequence[Op], result: dict[str, Any],
             "prefix": [row_of_invoke.get(i, -1) for i in prefix],
             "stuck": row_of_invoke.get(stuck, -1) if stuck is not None else -1,
             "candidates": [row_of_invoke.get(i, -1) for i in candidates],
-            "states_after": _replay(history, result.get("model"), key, prefix, states),
+            "states_after": _replay(sub, result.get("model"), key, prefix, states),
             "explanation": prune(expl, max_items=200),
         })
     return views

@@ -39,12 +39,12 @@ J.summary = function (s, D) {
   row("test", S.test); row("database", S.db); row("workload", S.workload);
   row("faults", Array.isArray(S.nemesis) ? S.nemesis.join(", ") : S.nemesis);
   row("nodes", Array.isArray(S.nodes) ? S.nodes.join(", ") : S.nodes);
-  row("duration", S.duration); row("operations", S.operations); row("seed", S.seed === undefined ? null : String(S.seed));
+  row("duration", S.duration); row("operations", S.operations); row("seed", S.seed == null ? null : String(S.seed));
   row("command line", S.command_line ? J.el("code", { text: S.command_line }) : null);
   row("versions", S.versions ? Object.keys(S.versions).map(function (k) { return k + " " + S.versions[k]; }).join(", ") : null);
   row("stored in", S.run_dir ? J.el("code", { text: S.run_dir }) : null);
   row("source", S.source ? J.el("code", { text: S.source }) : null);
-  row("exit code", S.exit_code === undefined ? null : String(S.exit_code));
+  row("exit code", S.exit_code == null ? null : String(S.exit_code));
   row("report generated", D.generated);
   var checks = J.el("table", { "class": "grid" });
   checks.appendChild(J.el("tr", null, J.el("th", { text: "checker" }), J.el("th", { text: "verdict" }), J.el("th", { text: "what it found" })));
@@ -127,8 +127,14 @@ J.main = function () {
     J.timeline = new J.Timeline(s, D);
   });
   J.section("faults", "Faults", function (s) { J.faultTable(s, D); });
-  J.section("latency", "Latency", function (s) { J.latencyChart(s, D); });
-  J.section("throughput", "Throughput", function (s) { J.throughputChart(s, D); });
+  if (D.ops.time_unit === "op") {
+    J.section("latency", "Latency and throughput", function (s) {
+      s.appendChild(J.el("p", { "class": "muted", text: "This history records no times, so it has no latency or throughput to draw." }));
+    });
+  } else {
+    J.section("latency", "Latency", function (s) { J.latencyChart(s, D); });
+    J.section("throughput", "Throughput", function (s) { J.throughputChart(s, D); });
+  }
   if (D.faults.clock && Object.keys(D.faults.clock).length) {
     J.section("clocks", "Clock offsets", function (s) { J.clockChart(s, D); });
   }

@@ -48,8 +48,10 @@ th,td{padding:6px 12px;border-bottom:1px solid #e3e7ee;text-align:left;vertical-
 th{color:#667085;font-weight:500}a{color:#2f6fdb}td.h{max-width:560px;color:#475467}
 .v{font-weight:700;border-radius:10px;padding:1px 9px;font-size:12.5px;white-space:nowrap}
 .valid{background:#e3f4e6;color:#2e7d32}.invalid{background:#fde4e2;color:#c62828}
-.unknown{background:#fdf0d5;color:#b7791f}tr.invalid td:first-child{border-left:4px solid #c62828}
-tr.valid td:first-child{border-left:4px solid #2e7d32}tr.unknown td:first-child{border-left:4px solid #b7791f}
+.unknown{background:#fdf0d5;color:#b7791f}tr.r-invalid{background:#fff7f6}
+tr.r-invalid td:first-child{border-left:4px solid #c62828}
+tr.r-valid td:first-child{border-left:4px solid #2e7d32}
+tr.r-unknown{background:#fffbf2}tr.r-unknown td:first-child{border-left:4px solid #b7791f}
 .links a{margin-right:10px;white-space:nowrap}.muted{color:#667085}"""
 
 
@@ -156,7 +158,7 @@ class StoreBrowser:
             links.append(("zip", _url("zip", test, stamp) + ".zip"))
             link_html = "".join(f'<a href="{html.escape(u)}">{html.escape(t)}</a>' for t, u in links)
             rows.append(
-                f'<tr class="{cls}"><td>{html.escape(_when(stamp))}</td><td>{html.escape(test)}</td>'
+                f'<tr class="r-{cls}"><td>{html.escape(_when(stamp))}</td><td>{html.escape(test)}</td>'
                 f'<td><span class="v {cls}">{html.escape(word)}</span></td>'
                 f'<td class="num">{html.escape(str(count))}</td>'
                 f'<td class="h">{"<br>".join(html.escape(x) for x in lines[:4])}</td>'

@@ -107,7 +107,7 @@ J.Timeline.prototype.draw = function () {
   ctx.fillText("nemesis", 6, top + this.nemH / 2);
   // time axis
   ctx.strokeStyle = "#d9dee7"; ctx.fillStyle = "#667085"; ctx.textBaseline = "alphabetic";
-  J.niceTicks(this.v0, this.v1, Math.max(2, Math.floor(W / 110))).forEach(function (t) {
+  J.niceTicks(this.v0, this.v1, Math.max(2, Math.floor(W / 110)), true).forEach(function (t) {
     var x = self.x(t);
     if (x < self.left) { return; }
     ctx.beginPath(); ctx.moveTo(x + 0.5, top - 4); ctx.lineTo(x + 0.5, self.height - 6); ctx.stroke();

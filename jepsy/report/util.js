@@ -68,12 +68,14 @@ J.fmtDur = function (us) {
   if (us < 1e6) { return (us / 1000).toFixed(us < 1e4 ? 2 : 1) + " ms"; }
   return (us / 1e6).toFixed(2) + " s";
 };
-J.niceTicks = function (lo, hi, n) {
+// Round values from lo to hi, about n of them (whole numbers on op-position axes).
+J.niceTicks = function (lo, hi, n, integer) {
   var span = hi - lo;
   if (!(span > 0)) { return [lo]; }
   var step = Math.pow(10, Math.floor(Math.log10(span / n)));
   var err = span / n / step;
   step *= err >= 7.5 ? 10 : err >= 3.5 ? 5 : err >= 1.5 ? 2 : 1;
+  if (J.timeUnit === "op" && integer) { step = Math.max(1, step); }
   var out = [];
   for (var v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) { out.push(v); }
   return out;
