@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         t["peak"] = max(t["peak"], m["peak"])
         t["n"] += 1
         if not args.quiet:
-            print(f"{corpus + '/' + name:52} {str(m['valid']):>7}{'' if ok else '!'} "
+            print(f"{corpus + '/' + name:52} {m['valid']!s:>7}{'' if ok else '!'} "
                   f"{m['parse'] * 1e3:9.2f} {m['check'] * 1e3:9.2f} {m['e2e'] * 1e3:9.2f} "
                   f"{m['peak'] / 2**20:8.1f} {m['configs']:8d} {m['workers']:>2}")
     print()

@@ -38,6 +38,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Hashable, Sequence
 from dataclasses import dataclass, field
+from sys import getsizeof
 from typing import Any
 
 from jepsy.models import CRASHED, Call, Model
@@ -51,11 +52,21 @@ _MAX_STUCK_STATES = 16
 
 @dataclass(slots=True)
 class Budget:
-    """Limits shared by every partition of one check (``None`` = unlimited)."""
+    """Limits shared by every partition of one check (``None`` = unlimited).
+
+    ``max_bytes`` bounds the estimated memory of the caches of all the searches
+    alive at once (``usage`` holds each one's estimate): a configuration costs a
+    set slot and a tracked tuple (about 160 bytes with the set's spare room), its
+    bitset and its state, sampled as the search goes.  Counting the state in full
+    errs high for models whose states repeat, and is about right for states that
+    rarely do (strings grown by appends).
+    """
 
     deadline: float | None = None  # time.monotonic() value
     max_configs: int | None = None
+    max_bytes: int | None = None
     slice_iters: int = 512
+    usage: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -187,6 +198,9 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     slices = 0
     deadline = budget.deadline
     max_configs = budget.max_configs
+    max_bytes = budget.max_bytes
+    usage = budget.usage
+    me = id(cache)
     nonro = ~romask
     fresh = True
     forced = False
@@ -206,6 +220,11 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 return _unknown("timeout", best_path, perm, rslot[best_r], cache, steps)
             if max_configs is not None and len(cache) > max_configs:
                 return _unknown("max-configs", best_path, perm, rslot[best_r], cache, steps)
+            if max_bytes is not None:
+                usage[me] = len(cache) * (160 + getsizeof(clin) + getsizeof(state))
+                if sum(usage.values()) > max_bytes:
+                    usage.pop(me, None)
+                    return _unknown("memory", best_path, perm, rslot[best_r], cache, steps)
             yield slot_ret[best_r]
         if fresh and r >= best_r:
             if r > best_r:
@@ -306,6 +325,7 @@ def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[
         except StopIteration as done:
             for g in gens:
                 g.close()
+            budget.usage.pop(id(failed), None)  # this cache is freed now
             out: Outcome = done.value
             return out
         yield frontier

@@ -17,9 +17,10 @@ and with a sequential model, that explains every result?
    worker processes.
 4. ``linear_explain`` words the violation.
 
-Budgets: ``timeout`` (seconds, whole check) and ``max_configs`` (cached
-configurations per key, the search's memory: about 200 bytes each) end the
-search with ``"unknown"`` instead of running out of time or memory.
+Budgets: ``timeout`` (seconds, whole check), ``memory_mb`` (the search caches'
+estimated memory, default 768 MiB, shared by all keys and workers) and
+``max_configs`` (cached configurations per key) end the search with "unknown"
+instead of running out of time or memory.
 
 The result (JSON-serializable)::
 
@@ -53,7 +54,9 @@ from jepsy.models import CRASHED, Call, Model
 __all__ = ["DEFAULT_MAX_CONFIGS", "Linearizable", "check_history", "linearizable",
            "linearizable_checker"]
 
-DEFAULT_MAX_CONFIGS = 5_000_000
+DEFAULT_MAX_CONFIGS: int | None = None
+# The caches' share of a 1 GB process (the interpreter and the history need the rest).
+DEFAULT_MEMORY_MB = 768.0
 # Below this many calls a check takes a few milliseconds: forking would cost more.
 _PARALLEL_MIN_CALLS = 4000
 _LAGGARD_WEIGHT = 1
@@ -165,10 +168,12 @@ class Linearizable:
     """The checker object ``linearizable()`` returns (see the module docstring)."""
 
     def __init__(self, model: Model, *, timeout: float | None = None, max_configs: int | None = None,
-                 all_keys: bool = False, workers: int | None = None) -> None:
+                 all_keys: bool = False, workers: int | None = None,
+                 memory_mb: float | None = DEFAULT_MEMORY_MB) -> None:
         self.model = model
         self.timeout = timeout
         self.max_configs = DEFAULT_MAX_CONFIGS if max_configs is None else max_configs
+        self.memory_mb = memory_mb
         self.all_keys = all_keys
         self.workers = workers
 
@@ -185,9 +190,11 @@ class Linearizable:
         model = self.model
         prep = prepare(history)
         parts = _partition(prep, model)
-        budget = Budget(deadline=None if self.timeout is None else t0 + self.timeout,
-                        max_configs=self.max_configs)
         workers = self._workers_for(parts)
+        budget = Budget(deadline=None if self.timeout is None else t0 + self.timeout,
+                        max_configs=self.max_configs,
+                        max_bytes=None if self.memory_mb is None
+                        else int(self.memory_mb * 2**20 / workers))
         if workers > 1:
             outs = _run_parallel(parts, model, budget, self.all_keys, workers)
         else:
@@ -239,25 +246,30 @@ class Linearizable:
 
 
 def linearizable(model: Model, *, timeout: float | None = None, max_configs: int | None = None,
-                 all_keys: bool = False, workers: int | None = None) -> Linearizable:
+                 all_keys: bool = False, workers: int | None = None,
+                 memory_mb: float | None = DEFAULT_MEMORY_MB) -> Linearizable:
     """A linearizability checker for ``model``.
 
-    ``timeout``: seconds for the whole check; ``max_configs``: cached
-    configurations per key (default ``DEFAULT_MAX_CONFIGS``, ~1 GB); after either,
-    the key's verdict is "unknown".  ``all_keys``: verdicts for every key instead
-    of stopping at the first invalid one.  ``workers``: processes to use (default:
-    one per core, only for large multi-key histories).
+    ``timeout``: seconds for the whole check.  ``max_configs``: cached
+    configurations per key.  ``memory_mb``: estimated memory of the search
+    caches, all keys and workers together (default 768 MiB, for a process under
+    1 GB).  When one runs out, the keys still undecided get the verdict "unknown"
+    (with the ``reason``).
+    ``all_keys``: verdicts for every key instead of stopping at the first invalid
+    one.  ``workers``: processes to use (default: one per core, only for large
+    multi-key histories; 1 to stay in this process).
     """
     return Linearizable(model, timeout=timeout, max_configs=max_configs, all_keys=all_keys,
-                        workers=workers)
+                        workers=workers, memory_mb=memory_mb)
 
 
 def check_history(history: Sequence[Op], model: Model, *, timeout: float | None = None,
                   max_configs: int | None = None, all_keys: bool = False,
-                  workers: int | None = None) -> dict[str, Any]:
+                  workers: int | None = None,
+                  memory_mb: float | None = DEFAULT_MEMORY_MB) -> dict[str, Any]:
     """Check ``history`` against ``model`` in one call (same options as ``linearizable``)."""
     return linearizable(model, timeout=timeout, max_configs=max_configs, all_keys=all_keys,
-                        workers=workers).check(history, {})
+                        workers=workers, memory_mb=memory_mb).check(history, {})
 
 
 def linearizable_checker(*, model: str | Model = "cas-register", init: Any = None,

@@ -192,3 +192,9 @@ def test_times_are_optional() -> None:
     hist = [replace(op, time=None) for op in h(("invoke", 0, "read", None), ("ok", 0, "read", 5))]
     r = check_history(hist, cas_register(0))
     assert "invoked at op 0, completed at op 1" in r["text"]
+
+
+def test_memory_budget_gives_unknown() -> None:
+    r = check_history(_hard_history(), cas_register(0), memory_mb=0.05, workers=1)
+    assert r["valid"] == "unknown"
+    assert r["keys"]["null"]["reason"] == "memory"
