@@ -73,8 +73,14 @@ class BankChecker:
             if neg and not self.negative_ok:
                 err("negative-value", {"op": idx, "negative": neg,
                                        "text": f"read at op {idx} shows negative balances {neg}"})
+        first_err = next((str(cases[0]["text"]) for cases in errors.values()), "")
+        summary = (f"{len(reads)} reads, all summing to {total}"
+                   + ("" if self.negative_ok else ", none negative")) if not errors else (
+            f"{sum(counts.values())} bad reads ({', '.join(f'{k}: {n}' for k, n in counts.items())}); "
+            f"first: {first_err}")
         return {
             "valid": not errors,
+            "text": summary,
             "read_count": len(reads),
             "total": total,
             "error_count": sum(counts.values()),

@@ -83,6 +83,8 @@ class CounterChecker:
                                "error_count": bad}
         if not reads:
             out["note"] = "no successful reads: nothing to check the adds against"
+        out["text"] = (f"{reads} reads, all within bounds." if not errors else
+                       f"{bad} of {reads} reads out of bounds; first: {errors[0]['text']}")
         return out
 
 

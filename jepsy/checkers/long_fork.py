@@ -73,6 +73,7 @@ class LongForkChecker:
         if not reads:
             return {"valid": "unknown", "error": "no successful reads", "reads": 0}
         return {"valid": not forks, "reads": reads, "groups": len(states),
+                "text": forks[0]["text"] if forks else f"{reads} reads in {len(states)} groups, no fork",
                 "fork_count": count, "forks": forks}
 
 

@@ -63,7 +63,8 @@ class QueueChecker:
                     errors.append({"op": idx, "value": v,
                                    "text": f"{c.f} at op {idx} returned {v!r}, which no enqueue could "
                                            f"have provided (never enqueued, or already dequeued)"})
-        return {"valid": not errors, "errors": errors}
+        return {"valid": not errors, "errors": errors,
+                "text": errors[0]["text"] if errors else "every dequeued value was enqueued first"}
 
 
 class TotalQueueChecker:
@@ -86,6 +87,9 @@ class TotalQueueChecker:
         recovered = Counter({v: n for v, n in got.items() if v in attempted and v not in acked})
         return {
             "valid": not lost and not unexpected and not duplicated,
+            "text": f"{sum(lost.values())} lost, {sum(duplicated.values())} duplicated, "
+                    f"{sum(unexpected.values())} unexpected, {sum(recovered.values())} recovered "
+                    f"(of {sum(attempted.values())} enqueues attempted)",
             "attempt_count": sum(attempted.values()), "acknowledged_count": sum(acked.values()),
             "ok_count": sum((got & acked).values()),
             "lost_count": sum(lost.values()), "lost": sorted(lost, key=repr)[:_SHOW],

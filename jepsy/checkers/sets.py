@@ -79,6 +79,9 @@ class SetChecker:
         recovered = {e for e, c in adds.items() if c.type != "ok"} & final
         return {
             "valid": not lost and not unexpected,
+            "text": f"final read: {len(lost)} acknowledged adds lost, {len(unexpected)} unexpected "
+                    f"elements, {len(recovered)} indeterminate adds recovered "
+                    f"(of {len(attempted)} attempted)",
             "attempt_count": len(attempted), "acknowledged_count": len(ok),
             "ok_count": len(final & ok), "lost_count": len(lost), "lost": _sample(lost),
             "unexpected_count": len(unexpected), "unexpected": _sample(unexpected),
@@ -161,6 +164,10 @@ class SetFullChecker:
             valid = False
         return {
             "valid": valid,
+            "text": f"{len(attempted)} elements attempted: {len(outcomes['stable'])} stable, "
+                    f"{len(outcomes['stale'])} stale, {len(lost)} lost, {len(outcomes['never-read'])} "
+                    f"never read, {len(unexpected)} unexpected"
+                    + (f"; e.g. {details[0]['text']}" if details else ""),
             "attempt_count": len(attempted),
             "stable_count": len(outcomes["stable"]), "stale_count": len(outcomes["stale"]),
             "lost_count": len(lost), "never_read_count": len(outcomes["never-read"]),

@@ -30,6 +30,7 @@ class UniqueIdsChecker:
             rng = None
         return {
             "valid": not dups,
+            "text": f"{len(acked)} ids acknowledged, {len(dups)} handed out more than once",
             "attempted_count": len(cs),
             "acknowledged_count": len(acked),
             "duplicated_count": len(dups),

@@ -101,6 +101,7 @@ class TxnChecker:
             valid = True
         return {
             "valid": valid,
+            "text": _summary(valid, model, types, anomalies, counts, is_not),
             "consistency_model": model,
             "anomaly_types": types,
             "anomalies": anomalies,
@@ -148,3 +149,20 @@ def _forced_cycle(analysis: RWRegister, graph: Graph) -> dict[str, Any] | None:
                             f"transactions that both wrote both keys; whichever wrote last, one of the "
                             f"reads was stale"}
     return None
+
+
+def _summary(valid: bool | str, model: str, types: list[str], anomalies: dict[str, list[dict[str, Any]]],
+             counts: dict[str, int], is_not: list[str]) -> str:
+    """A few lines for the terminal: the verdict, what was found, and the worst case explained."""
+    if not types:
+        return f"No anomalies: consistent with {model}."
+    found = ", ".join(f"{t} ({counts.get(t, 1)})" for t in types)
+    head = {True: f"Consistent with {model}, though the anomalies found rule out other models",
+            False: f"Not {model}",
+            "unknown": f"Could not decide {model}"}[valid if isinstance(valid, bool) else "unknown"]
+    lines = [f"{head}. Found: {found}."]
+    if is_not:
+        lines.append(f"Rules out: {', '.join(is_not)} (and every stronger model).")
+    first = next((t for t in types if t != "cycle-search-timeout"), types[0])
+    lines.append(f"{first}: {anomalies[first][0]['text']}")
+    return "\n".join(lines)
