@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import shlex
 import sys
 import traceback
 from pathlib import Path
@@ -182,64 +180,53 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 @click.option("--db-opt", multiple=True, help="name=value option for the database module.")
 @click.option("--workload-opt", multiple=True, help="name=value option for the workload.")
 @click.option("--nemesis-opt", multiple=True, help="name=value option for the nemesis.")
+@click.option("--test-count", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Run the test this many times (seed+1 each time when --seed is given).")
+@click.option("--keep-last", default=None, type=click.IntRange(min=1),
+              help="Afterwards, keep only the newest N runs of this test in the store.")
+@click.option("--ask-become-pass", is_flag=True, help="Prompt once for the sudo password.")
+@click.option("--trust-on-first-use", is_flag=True,
+              help="Accept and remember host keys not yet in known_hosts (changed keys still fail).")
 def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str,
              workload: str, nemesis: str, time_limit: float, concurrency: int | None, rate: float,
              seed: int | None, nemesis_interval: float, recovery: float, store: str,
              test_name: str | None, leave_db_running: bool, db_opt: tuple[str, ...],
-             workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...]) -> None:
+             workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], test_count: int,
+             keep_last: int | None, ask_become_pass: bool, trust_on_first_use: bool) -> None:
     """Run a test: provision the database, run the workload under faults, check, store."""
     from jepsy import inventory as inv
-    from jepsy.control import SSHRemote
-    from jepsy.live import live_view, print_summary
-    from jepsy.protocols import Test
-    from jepsy.runner import Plan, RunState, run_test
-    from jepsy.store import new_run, write_json
+    from jepsy.store import keep_last as prune
+    from jepsy.testrun import TestSpec, run_one, suite_exit_code
 
     node_list = inv.load(inventory, nodes, nodes_file)
-    concurrency = concurrency or 2 * len(node_list)
-    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    nemeses = [n.strip() for n in nemesis.split(",") if n.strip()] or ["none"]
-    common = {"time_limit": time_limit, "concurrency": concurrency, "rate": rate, "seed": seed,
-              "nemesis_interval": nemesis_interval}
-    db_opts = {**common, **_kv(db_opt, "--db-opt")}
-    wl_opts = {**common, **_kv(workload_opt, "--workload-opt")}
-    nem_opts = {**common, **_kv(nemesis_opt, "--nemesis-opt")}
-    the_db = registry.load("dbs", db)(db_opts)
-    the_workload = registry.load("workloads", workload)(wl_opts)
-    import importlib  # jepsy.nemeses maps a folder mypy does not see as part of jepsy
+    spec = TestSpec(db=db, workload=workload, nemesis=nemesis, time_limit=time_limit,
+                    concurrency=concurrency, rate=rate, seed=seed,
+                    nemesis_interval=nemesis_interval, recovery=recovery, store=store,
+                    name=test_name, leave_db_running=leave_db_running,
+                    db_opts=_kv(db_opt, "--db-opt"), workload_opts=_kv(workload_opt, "--workload-opt"),
+                    nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV))
+    password = _become_pass() if ask_become_pass else None
+    codes = []
+    for i in range(test_count):
+        if test_count > 1:
+            click.echo(f"jepsy: run {i + 1} of {test_count}", err=True)
+            if seed is not None:
+                spec.seed = seed + i
+        results = run_one(node_list, spec, sudo_password=password,
+                          trust_on_first_use=trust_on_first_use,
+                          echo=lambda m: click.echo(m, err=True))
+        codes.append(int(results["exit_code"]))
+    if keep_last:
+        prune(store, spec.test_name(), keep_last)
+    if test_count > 1:
+        click.echo(f"jepsy: {test_count} runs, exit codes {codes}", err=True)
+    raise SystemExit(suite_exit_code(codes))
 
-    compose = importlib.import_module("jepsy.nemeses.combined").compose
-    package = compose(nemeses, nem_opts, the_db)
-    name = test_name or f"{db}-{workload}-{'+'.join(nemeses)}"
-    remote = SSHRemote(node_list)
-    test = Test(name=name, nodes=[n.name for n in node_list],
-                node_specs={n.name: n for n in node_list}, remote=remote,
-                opts={**common, "db": db, "workload": workload, "nemesis": nemeses,
-                      "workload_opts": dict(the_workload.opts)},
-                rng=random.Random(seed))
-    the_db.client(the_workload.name, test)  # fails fast if the db cannot speak the workload
-    run_dir = new_run(store, name)
-    test.store_dir = run_dir
-    write_json(run_dir / "test.json", {
-        "name": name, "jepsy_version": __version__, "seed": seed,
-        "command_line": shlex.join(["jepsy", *_ARGV]), "db": db, "workload": workload,
-        "nemesis": nemeses, "nodes": test.nodes, "options": common,
-        "db_opts": db_opts, "workload_opts": wl_opts, "nemesis_opts": nem_opts,
-    })
-    click.echo(f"jepsy: {name}, seed {seed}, nodes {', '.join(test.nodes)}; storing in {run_dir}",
-               err=True)
-    plan = Plan(test=test, db=the_db, workload=the_workload, nemesis=package.nemesis,
-                nemesis_generator=package.generator, concurrency=concurrency,
-                time_limit=time_limit, rate=rate, recovery=recovery,
-                leave_db_running=leave_db_running)
-    state = RunState(time_limit=time_limit)
-    try:
-        with live_view(state):
-            results = run_test(plan, run_dir, state)
-    finally:
-        remote.close()
-    print_summary(results)
-    raise SystemExit(results["exit_code"])
+
+def _become_pass() -> str:
+    """The sudo password, asked once and kept in memory only."""
+    value: str = click.prompt("sudo password", hide_input=True, err=True)
+    return value
 
 
 # ---- check -------------------------------------------------------------------

@@ -12,9 +12,11 @@ the real one and ``jepsy.testing.FakeRemote`` the double.  Contracts:
   inventory names (``ansible_become_password_env``), never from a file.
 * Connections are opened once and kept (faults must apply fast); a connection
   that breaks is reopened once, with the command retried only if it never
-  started.  Host keys are checked against ``~/.ssh/known_hosts`` and the
-  inventory's ``jepsy_known_hosts``; an unknown key is an error, never
-  silently accepted.
+  started.  Host keys (of nodes and of jump hosts) are checked against
+  ``~/.ssh/known_hosts`` and the inventory's ``jepsy_known_hosts``; an unknown
+  key is an error unless trust-on-first-use was asked for, a changed key always.
+* Jump hosts come from the inventory (``jepsy_proxy_jump`` or Ansible's
+  ``ansible_ssh_common_args``) or from ``~/.ssh/config`` (with ``Include``).
 * ``on_nodes(remote, nodes, fn)`` runs ``fn(node)`` on every node in parallel
   and returns ``{node: result}``; if any raised, ``RemoteError`` carries the
   whole map (results and exceptions).
@@ -108,9 +110,13 @@ _TRANSIENT = (EOFError, ConnectionResetError, BrokenPipeError, socket.timeout)
 class SSHRemote:
     """The real Remote: one persistent fabric ``Connection`` per node."""
 
-    def __init__(self, nodes: Iterable[Node], *, connect_timeout: float = 10.0) -> None:
+    def __init__(self, nodes: Iterable[Node], *, connect_timeout: float = 10.0,
+                 sudo_password: str | None = None, trust_on_first_use: bool = False) -> None:
         self.nodes: dict[str, Node] = {n.name: n for n in nodes}
         self.connect_timeout = connect_timeout
+        self.sudo_password = sudo_password
+        self.trust_on_first_use = trust_on_first_use
+        self._fabric_config: Any = None
         self._conns: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {n: threading.Lock() for n in self.nodes}
 
@@ -132,9 +138,39 @@ class SSHRemote:
             self._conns[name] = conn
             return conn
 
+    def _config(self) -> Any:
+        """fabric's Config over the user's ssh_config, read with Includes expanded (once)."""
+        from fabric import Config
+
+        if self._fabric_config is None:
+            from jepsy.sshconfig import ssh_config
+
+            self._fabric_config = Config(ssh_config=ssh_config())
+        return self._fabric_config
+
+    def _secure(self, conn: Any, node: Node) -> None:
+        """Verify host keys on ``conn`` and on every gateway before it, against the user's
+        ``~/.ssh/known_hosts`` and the inventory's ``jepsy_known_hosts``."""
+        from jepsy.sshconfig import HostKeyPolicy
+
+        files = [os.path.expanduser("~/.ssh/known_hosts"), node.known_hosts]
+        hop = conn
+        while hop is not None and not isinstance(hop, str):
+            client = hop.client
+            client.set_missing_host_key_policy(HostKeyPolicy(self.trust_on_first_use, node.known_hosts))
+            for path in files:
+                if path and os.path.exists(path):
+                    try:
+                        client.load_host_keys(path)
+                    except (OSError, ValueError) as e:
+                        raise ConfigError(f"{node.name}: cannot read known_hosts {path} ({e})") from None
+            hop = hop.gateway
+
     def _open(self, node: Node) -> Any:
         import paramiko
-        from fabric import Config, Connection
+        from fabric import Connection
+
+        from jepsy.sshconfig import UnknownHostKey, proxy_jump
 
         connect_kwargs: dict[str, Any] = {"banner_timeout": self.connect_timeout,
                                           "auth_timeout": self.connect_timeout}
@@ -142,33 +178,37 @@ class SSHRemote:
             if not os.path.exists(node.key_file):
                 raise ConfigError(f"{node.name}: private key {node.key_file} does not exist")
             connect_kwargs["key_filename"] = [node.key_file]
-        conn = Connection(node.host, user=node.user, port=node.port, config=Config(),
-                          connect_timeout=self.connect_timeout, connect_kwargs=connect_kwargs)
-        client = conn.client
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        if node.known_hosts:
-            try:
-                client.load_host_keys(node.known_hosts)
-            except OSError as e:
-                raise ConfigError(f"{node.name}: cannot read known_hosts {node.known_hosts} "
-                                  f"({e.strerror})") from None
+        config = self._config()
+        gateway = None
+        jump = proxy_jump(node.vars)
+        if jump:
+            # A chain "a,b" reaches b through a: build from the first hop outwards.
+            for hop in jump.split(","):
+                gateway = Connection(hop.strip(), config=config.clone(), gateway=gateway,
+                                     connect_timeout=self.connect_timeout,
+                                     connect_kwargs=dict(connect_kwargs))
+        conn = Connection(node.host, user=node.user, port=node.port, config=config,
+                          gateway=gateway, connect_timeout=self.connect_timeout,
+                          connect_kwargs=connect_kwargs)
+        self._secure(conn, node)
+        via = f" via {jump}" if jump else ""
         try:
             conn.open()
-        except paramiko.BadHostKeyException:
-            raise ConnectError(f"{node.name}: host key of {node.host} does not match known_hosts "
+        except paramiko.BadHostKeyException as e:
+            raise ConnectError(f"{node.name}: host key of {e.hostname} does not match known_hosts "
                                "(possible man-in-the-middle, or the host was rebuilt)") from None
         except paramiko.AuthenticationException as e:
-            raise ConnectError(f"{node.name}: authentication to {conn.user}@{node.host} failed "
+            raise ConnectError(f"{node.name}: authentication to {conn.user}@{node.host}{via} failed "
                                f"({e}); check the key and user in the inventory") from None
+        except UnknownHostKey as e:
+            raise ConnectError(
+                f"{node.name}: {e}; add it to known_hosts, set jepsy_known_hosts in the inventory, "
+                "or pass --trust-on-first-use") from None
         except paramiko.SSHException as e:
-            if "not found in known_hosts" in str(e):
-                raise ConnectError(
-                    f"{node.name}: host key of {node.host} is unknown; add it to known_hosts "
-                    "(or set jepsy_known_hosts in the inventory)") from None
-            raise ConnectError(f"{node.name}: SSH to {node.host} failed: {e}") from None
+            raise ConnectError(f"{node.name}: SSH to {node.host}{via} failed: {e}") from None
         except (TimeoutError, OSError) as e:
             reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-            raise ConnectError(f"{node.name}: cannot connect to {node.host}:{conn.port} "
+            raise ConnectError(f"{node.name}: cannot connect to {node.host}:{conn.port}{via} "
                                f"({reason})") from None
         return conn
 
@@ -184,7 +224,7 @@ class SSHRemote:
         if not sudo or user == "root":
             return command, None
         env = node.vars.get("ansible_become_password_env")
-        password = os.environ.get(str(env)) if env else None
+        password = os.environ.get(str(env)) if env else self.sudo_password
         prefix = "sudo -S -p '' " if password is not None else "sudo -n "
         return prefix + sh("sh", "-c", command), password
 

@@ -304,8 +304,12 @@ def _collect_logs(plan: Plan, run_dir: Path) -> dict[str, Any]:
 
 
 def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
-             checker_opts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run ``plan`` and store it in ``run_dir``; return the results (also in results.json)."""
+             checker_opts: dict[str, Any] | None = None,
+             on_setup: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Run ``plan`` and store it in ``run_dir``; return the results (also in results.json).
+
+    ``on_setup`` runs once the database is up on every node (e.g. to record its version).
+    """
     test = plan.test
     state = state or RunState(time_limit=plan.time_limit)
     state.time_limit = plan.time_limit
@@ -330,6 +334,8 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
                 db_started = True
                 on_nodes(test.nodes, lambda n: plan.db.setup(test, n))
                 plan.nemesis.setup(test)
+                if on_setup is not None:
+                    on_setup()
                 timings["setup_s"] = time.monotonic() - t0
                 first = plan.db.client(plan.workload.name, test).open(test, test.nodes[0])
                 try:

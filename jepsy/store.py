@@ -22,7 +22,7 @@ from typing import Any
 
 from jepsy.errors import ConfigError
 
-__all__ = ["new_run", "write_json"]
+__all__ = ["keep_last", "new_run", "write_json"]
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -61,6 +61,27 @@ def new_run(root: str | os.PathLike[str], test_name: str) -> Path:
     except OSError as e:
         raise ConfigError(f"cannot create a run in store {base}: {e.strerror or e}") from None
     return run
+
+
+def keep_last(root: str | os.PathLike[str], test_name: str, n: int) -> list[Path]:
+    """Delete all but the newest ``n`` runs of a test (never the one ``latest`` points at).
+
+    Returns the directories removed.
+    """
+    import shutil
+
+    test_dir = Path(root) / safe_name(test_name)
+    if not test_dir.is_dir():
+        return []
+    latest = (test_dir / "latest").resolve() if (test_dir / "latest").exists() else None
+    runs = sorted((d for d in test_dir.iterdir() if d.is_dir() and not d.is_symlink()),
+                  key=lambda d: d.name, reverse=True)
+    removed = []
+    for d in runs[n:]:
+        if d.resolve() != latest:
+            shutil.rmtree(d)
+            removed.append(d)
+    return removed
 
 
 def write_json(path: Path, data: Any) -> None:

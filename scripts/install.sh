@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
-      etcd-server etcd-client postgresql python3-venv ca-certificates)
+      sudo etcd-server etcd-client postgresql python3-venv ca-certificates)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -1,0 +1,140 @@
+"""One test run from names and options: what ``jepsy test`` and ``jepsy test-all`` share.
+
+``run_one`` turns a ``TestSpec`` (plain data: the names a user typed and their
+options) into the wired objects (database, workload, composed nemesis, Test,
+Plan), stores ``test.json`` (everything needed to repeat the run: seed, exact
+command line, jepsy's version, the database version read from the nodes),
+runs it, and returns the results.  Errors in the spec raise ``ConfigError``
+before anything touches a node.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jepsy import __version__, registry
+from jepsy.errors import ExitCode
+from jepsy.inventory import Node
+
+__all__ = ["TestSpec", "run_one", "suite_exit_code"]
+
+
+@dataclass
+class TestSpec:
+    """What to run; defaults are the CLI's."""
+
+    db: str
+    workload: str = "register"
+    nemesis: str = "none"
+    time_limit: float = 60.0
+    concurrency: int | None = None
+    rate: float = 100.0
+    seed: int | None = None
+    nemesis_interval: float = 5.0
+    recovery: float = 5.0
+    store: str = "store"
+    name: str | None = None
+    leave_db_running: bool = False
+    db_opts: dict[str, Any] = field(default_factory=dict)
+    workload_opts: dict[str, Any] = field(default_factory=dict)
+    nemesis_opts: dict[str, Any] = field(default_factory=dict)
+    command_line: Sequence[str] = ()
+
+    @property
+    def nemeses(self) -> list[str]:
+        return [n.strip() for n in self.nemesis.split(",") if n.strip()] or ["none"]
+
+    def test_name(self) -> str:
+        return self.name or f"{self.db}-{self.workload}-{'+'.join(self.nemeses)}"
+
+
+def _db_version(db: Any, test: Any) -> dict[str, str] | None:
+    """``db.version(test, node)`` on every node when the module can say it."""
+    if not hasattr(db, "version"):
+        return None
+    from jepsy.control import on_nodes
+
+    got = on_nodes(test.nodes, lambda n: db.version(test, n), raise_errors=False)
+    return {n: v if isinstance(v, str) else f"unknown ({v})" for n, v in got.items()}
+
+
+def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = None,
+            trust_on_first_use: bool = False, live: bool = True,
+            echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run ``spec`` on ``nodes``; the results (also in the run's results.json)."""
+    from jepsy.control import SSHRemote
+    from jepsy.live import live_view, print_summary
+    from jepsy.protocols import Test
+    from jepsy.runner import Plan, RunState, run_test
+    from jepsy.store import new_run, write_json
+
+    concurrency = spec.concurrency or 2 * len(nodes)
+    seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
+    nemeses = spec.nemeses
+    common = {"time_limit": spec.time_limit, "concurrency": concurrency, "rate": spec.rate,
+              "seed": seed, "nemesis_interval": spec.nemesis_interval}
+    db_opts = {**common, **spec.db_opts}
+    wl_opts = {**common, **spec.workload_opts}
+    nem_opts = {**common, **spec.nemesis_opts}
+    the_db = registry.load("dbs", spec.db)(db_opts)
+    the_workload = registry.load("workloads", spec.workload)(wl_opts)
+    # jepsy.nemeses maps a folder mypy does not see as part of jepsy: import by name.
+    compose = importlib.import_module("jepsy.nemeses.combined").compose
+    package = compose(nemeses, nem_opts, the_db)
+    name = spec.test_name()
+    remote = SSHRemote(nodes, sudo_password=sudo_password, trust_on_first_use=trust_on_first_use)
+    test = Test(name=name, nodes=[n.name for n in nodes], node_specs={n.name: n for n in nodes},
+                remote=remote, rng=random.Random(seed),
+                opts={**common, "db": spec.db, "workload": spec.workload, "nemesis": nemeses,
+                      "workload_opts": dict(the_workload.opts)})
+    the_db.client(the_workload.name, test)  # fails fast if the db cannot speak the workload
+    run_dir = new_run(spec.store, name)
+    test.store_dir = run_dir
+    info = {
+        "name": name, "jepsy_version": __version__, "seed": seed,
+        "command_line": shlex.join(["jepsy", *spec.command_line]), "db": spec.db,
+        "workload": spec.workload, "nemesis": nemeses, "nodes": test.nodes, "options": common,
+        "db_opts": db_opts, "workload_opts": wl_opts, "nemesis_opts": nem_opts,
+    }
+    write_json(run_dir / "test.json", info)
+    echo(f"jepsy: {name}, seed {seed}, nodes {', '.join(test.nodes)}; storing in {run_dir}")
+    plan = Plan(test=test, db=the_db, workload=the_workload, nemesis=package.nemesis,
+                nemesis_generator=package.generator, concurrency=concurrency,
+                time_limit=spec.time_limit, rate=spec.rate, recovery=spec.recovery,
+                leave_db_running=spec.leave_db_running)
+    state = RunState(time_limit=spec.time_limit)
+    try:
+        if live:
+            with live_view(state):
+                results = run_test(plan, run_dir, state, on_setup=lambda: _record_version(
+                    the_db, test, run_dir, info))
+        else:
+            results = run_test(plan, run_dir, state,
+                               on_setup=lambda: _record_version(the_db, test, run_dir, info))
+    finally:
+        remote.close()
+    if live:
+        print_summary(results)
+    return results
+
+
+def _record_version(db: Any, test: Any, run_dir: Any, info: dict[str, Any]) -> None:
+    from jepsy.store import write_json
+
+    versions = _db_version(db, test)
+    if versions is not None:
+        write_json(run_dir / "test.json", {**info, "db_version": versions})
+
+
+def suite_exit_code(codes: Sequence[int]) -> int:
+    """One code for many runs: 255 if any crashed, else 2 if any unknown, else 1 if any
+    invalid, else 0 (and 254 if any had a configuration error)."""
+    for worst in (ExitCode.INTERNAL, ExitCode.CONFIG, ExitCode.UNKNOWN, ExitCode.INVALID):
+        if worst in codes:
+            return int(worst)
+    return int(ExitCode.VALID)
