@@ -290,12 +290,19 @@ class ListAppend:
                 mine = self.appends.get(a, {}).get(k)
                 if not mine:
                     continue
-                va = max(mine, key=lambda v: pos.get(v, -1))
-                vb = vs[0]
+                pairs = [(pos[y] - pos[x], x, y) for x in mine if x in pos for y in vs
+                         if y in pos and pos[y] > pos[x]]
+                if pairs:
+                    _, va, vb = min(pairs, key=lambda p: p[0])
+                else:
+                    va = max(mine, key=lambda v: pos.get(v, -1))
+                    vb = next((v for v in vs if v not in pos), vs[0])
                 if vb in pos and va in pos and pos[va] < pos[vb]:
+                    window = self.order[k][pos[va]: pos[vb] + 1]
+                    shown = " ".join(map(str, window)) if len(window) <= 6 else f"{va} ... {vb}"
                     return {"key": k, "values": [va, vb],
-                            "text": f"key {k} holds T{a}'s {va} before T{b}'s {vb} (in the longest read, "
-                                    f"{_short(self.order[k][: pos[vb] + 1])}), so T{a} < T{b}"}
+                            "text": f"key {k} holds T{a}'s {va} before T{b}'s {vb} (its longest read "
+                                    f"shows [... {shown} ...]), so T{a} < T{b}"}
                 if vb not in pos and va in pos:
                     return {"key": k, "values": [va, vb],
                             "text": f"T{b} committed its append of {vb} to key {k} but no read shows it, "
@@ -307,7 +314,9 @@ class ListAppend:
                 if not mine:
                     continue
                 pos = self.pos.get(k, {})
-                vb = min(mine, key=lambda v: pos.get(v, 1 << 62))
+                after = [v for v in mine if pos.get(v, -1) >= len(r)]
+                vb = (min(after, key=lambda v: pos[v]) if after
+                      else min(mine, key=lambda v: pos.get(v, 1 << 62)))
                 if vb in pos and pos[vb] >= len(r):
                     return {"key": k, "value": vb, "read": list(r),
                             "text": f"T{a} read key {k} = {_short(r)}, without T{b}'s append of {vb} "
