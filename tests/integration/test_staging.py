@@ -27,7 +27,8 @@ def test_jump_hosts_host_keys_and_sudo(tmp_path: Path, monkeypatch: pytest.Monke
                 direct.execute(n, f"iptables -w -A INPUT -p tcp --dport 22 -s {SUBNET}.1 -j DROP")
             # A non-root user on n1 whose sudo asks for a password.
             direct.execute("n1", "useradd -m -s /bin/sh ops && echo 'ops:s3cret' | chpasswd && "
-                                 "mkdir -p /etc/sudoers.d && echo 'ops ALL=(ALL) ALL' > /etc/sudoers.d/ops && "
+                                 "mkdir -p /etc/sudoers.d && "
+                                 "echo 'ops ALL=(ALL) ALL' > /etc/sudoers.d/ops && "
                                  "mkdir -p ~ops/.ssh && cp /root/.ssh/authorized_keys ~ops/.ssh/ && "
                                  "chown -R ops ~ops/.ssh")
         blocked = Node(name="n2", host=f"{SUBNET}.12", user="root", key_file=key, known_hosts=known)
