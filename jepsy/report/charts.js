@@ -225,7 +225,7 @@ J.clockChart = function (host, D) {
   if (hi === lo) { hi = lo + 1; }
   var canvas = J.el("canvas", { role: "img", "aria-label": "clock offsets per node" }), state = {};
   function draw() {
-    var plot = new J.Plot(canvas, { height: 220, x0: x0, x1: x1, y0: lo - (hi - lo) * 0.05, y1: hi + (hi - lo) * 0.05, yLabel: "clock offset" });
+    var plot = new J.Plot(canvas, { height: 220, x0: x0, x1: x1, y0: lo - (hi - lo) * 0.05, y1: hi + (hi - lo) * 0.05, yLabel: "clock offset (s)" });
     plot.frame(D.faults.periods);
     var c = plot.ctx;
     nodes.forEach(function (nd, k) {

@@ -18,9 +18,10 @@ Vocabulary understood (anything else becomes an instantaneous event):
 * ``heal``, ``heal-all``, ``reset``, ``stop-all``: end every open fault.
 
 Clock offsets: a completion of an op whose ``f`` mentions ``clock`` and whose
-value maps nodes to numbers (or to ``{"offset": n}``, or holds such a map
-under ``offsets``/``clock-offsets``) is one sample per node; ending a clock
-fault or healing sets every known node back to 0.
+value maps nodes to numbers (or to ``{"offset": seconds, ...}``, as the clock
+nemesis records them, or holds such a map under ``offsets``/``clock-offsets``)
+is one sample per node; ending a clock fault or healing without a measurement
+sets every known node back to 0.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ def describe_targets(value: Any) -> tuple[str, list[str]]:
             return (text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT - 1] + "…"), keys
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values()):
             return ", ".join(f"{k} {v:+g}" for k, v in value.items())[:_MAX_TEXT], keys
+        offs = _offsets(value)
+        if offs and len(offs) == len(value):
+            return ", ".join(f"{k} {v:+g} s" for k, v in offs.items())[:_MAX_TEXT], keys
+        if all(isinstance(v, str) for v in value.values()):
+            text = "; ".join(f"{k}: {v}" for k, v in value.items())
+            return (text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT - 1] + "…"), keys
         return _short(value), keys
     return _short(value), []
 
@@ -173,19 +180,23 @@ def read_faults(history: Sequence[Op], time_of: Any = None) -> tuple[
     open_: dict[str, FaultPeriod] = {}
     clock_nodes: set[str] = set()
 
+    measured = False  # the op that ends a clock fault may itself report the offsets
+
     def close(kind: str, end: int, index: int) -> None:
         p = open_.pop(kind, None)
         if p is not None:
             p.end, p.end_index = end, index
-        if "clock" in kind and clock_nodes:
+        if "clock" in kind and clock_nodes and not measured:
             clock.extend(ClockSample(end, n, 0.0) for n in sorted(clock_nodes))
 
     for req, done in _nemesis_pairs(history):
         action, kind = _classify(req.f)
+        measured = False
         if "clock" in req.f and done is not req:
             offs = _offsets(done.value)
             clock.extend(ClockSample(when(done), n, v) for n, v in offs.items())
             clock_nodes.update(offs)
+            measured = bool(offs)
         if action == "begin":
             value = done.value if done is not req and done.value is not None else req.value
             text, nodes = describe_targets(value)

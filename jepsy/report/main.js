@@ -71,17 +71,21 @@ J.summary = function (s, D) {
 J.faultTable = function (s, D) {
   var periods = D.faults.periods || [], events = D.faults.events || [];
   if (!periods.length && !events.length) { s.appendChild(J.el("p", { "class": "muted", text: "No fault was injected in this run." })); return; }
-  var t = J.el("table", { "class": "grid" });
-  t.appendChild(J.el("tr", null, ["fault", "from", "to", "targets", "history ops"].map(function (h) { return J.el("th", { text: h }); })));
-  periods.forEach(function (p) {
-    t.appendChild(J.el("tr", null, J.el("td", null, J.el("span", { "class": "sw", style: "display:inline-block;width:10px;height:10px;margin-right:6px;background:" + J.faultColor(p.kind) }), p.kind, p.error ? J.el("span", { "class": "problem", text: " (failed: " + p.error + ")" }) : null),
+  var head = function () {
+    return J.el("tr", null, ["fault", "from", "to", "targets", "history ops"].map(function (h) { return J.el("th", { text: h }); }));
+  };
+  var rows = periods.map(function (p) {
+    return J.el("tr", null, J.el("td", null, J.el("span", { "class": "sw", style: "display:inline-block;width:10px;height:10px;margin-right:6px;background:" + J.faultColor(p.kind) }), p.kind, p.error ? J.el("span", { "class": "problem", text: " (failed: " + p.error + ")" }) : null),
       J.el("td", { text: J.fmtTime(p.start) }), J.el("td", { text: p.end === null ? "never ended" : J.fmtTime(p.end) }),
-      J.el("td", { "class": "mono", text: p.targets || "" }), J.el("td", null, J.opLink(p.start_index), p.end_index !== null ? [" – ", J.opLink(p.end_index)] : null)));
-  });
-  events.forEach(function (e) {
-    t.appendChild(J.el("tr", null, J.el("td", { text: e.f }), J.el("td", { text: J.fmtTime(e.t) }), J.el("td", { text: "" }), J.el("td", { "class": "mono", text: e.text }), J.el("td", null, J.opLink(e.index))));
-  });
-  s.appendChild(t);
+      J.el("td", { "class": "mono", text: p.targets || "" }), J.el("td", null, J.opLink(p.start_index), p.end_index !== null ? [" – ", J.opLink(p.end_index)] : null));
+  }).concat(events.map(function (e) {
+    return J.el("tr", null, J.el("td", { text: e.f }), J.el("td", { text: J.fmtTime(e.t) }), J.el("td", { text: "" }), J.el("td", { "class": "mono", text: e.text }), J.el("td", null, J.opLink(e.index)));
+  }));
+  s.appendChild(J.el("p", { "class": "muted", text: periods.length + " fault periods, " + events.length + " other nemesis operations. A fault is shown from its request to the completion of the operation that ended it." }));
+  s.appendChild(J.el("table", { "class": "grid" }, head(), rows.slice(0, 12)));
+  if (rows.length > 12) {
+    s.appendChild(J.el("details", null, J.el("summary", { text: (rows.length - 12) + " more" }), J.el("table", { "class": "grid" }, head(), rows.slice(12))));
+  }
 };
 
 J.checkerSection = function (s, D, c) {
