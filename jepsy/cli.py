@@ -48,6 +48,8 @@ def _json_or_str(value: str) -> Any:
 # Commands that live in their own modules, imported only when used:
 # name -> "module:attr" of a click command.
 LAZY_COMMANDS: dict[str, str] = {
+    "doctor": "jepsy.doctor:doctor_cmd",
+    "test-all": "jepsy.suite:test_all_cmd",
     "heal": "jepsy.heal:heal_cmd",
     "report": "jepsy.report.cli:report_cmd",
     "serve": "jepsy.report.serve:serve_cmd",

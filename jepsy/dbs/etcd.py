@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from jepsy.control import sh
+from jepsy.control import Remote, sh
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, client_for, post
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
@@ -68,6 +68,16 @@ class EtcdDB:
         return (f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy && cd / && "
                 f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
                 f"{prepare}{wrap}setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+
+    def preflight(self, remote: Remote, node: str) -> list[str]:
+        """Problems that stop a test before it starts (for ``jepsy doctor``)."""
+        if remote.execute(node, "command -v etcd", check=False).ok:
+            return []
+        return ["etcd is not installed: apt-get install etcd-server "
+                "(for the local lab: jepsy lab up --packages etcd-server)"]
+
+    def version(self, test: Test, node: str) -> str:
+        return test.remote.execute(node, "etcd --version | head -n 1").stdout.strip()
 
     def install(self, test: Test, node: str) -> None:
         r = test.remote

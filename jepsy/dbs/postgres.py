@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from jepsy.control import sh
+from jepsy.control import Remote, sh
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -50,6 +50,18 @@ class PostgresDB:
         self.level = LEVELS[level]
         self.password = secrets.token_hex(16)
         self.ready_timeout = float(self.opts.get("ready_timeout", 60))
+
+    def preflight(self, remote: Remote, node: str) -> list[str]:
+        """Problems that stop a test before it starts (for ``jepsy doctor``)."""
+        if remote.execute(node, _FIND_BIN, check=False).stdout.strip():
+            return []
+        return ["PostgreSQL is not installed: apt-get install postgresql "
+                "(for the local lab: jepsy lab up --packages postgresql)"]
+
+    def version(self, test: Test, node: str) -> str:
+        if node != self.primary(test):
+            return "not running (replica-less module)"
+        return test.remote.execute(node, f"$({_FIND_BIN})/postgres --version").stdout.strip()
 
     def primary(self, test: Test) -> str:
         return test.nodes[0]

@@ -1,0 +1,160 @@
+"""``jepsy doctor``: can a test run on these nodes?  Checked on every node in parallel.
+
+Each check returns problems as one actionable line each.  A *blocker* (no SSH,
+no sudo, no iptables or tc, too little disk, the database not installed) means
+a test cannot run: exit 254.  A database module may add its own blockers with
+``preflight(remote, node) -> [problem, ...]`` (e.g. its package is missing).  A *warning* (NTP running, clocks apart, no
+libfaketime in the lab) means some faults will not behave as asked: exit 0,
+but said.  Nothing here changes a node.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import click
+
+from jepsy.control import Remote, SSHRemote, on_nodes
+from jepsy.errors import ExitCode, JepsyError
+from jepsy.inventory import Node
+
+__all__ = ["NodeReport", "diagnose", "doctor_cmd"]
+
+MIN_FREE_KB = 1024 * 1024  # 1 GiB under /var/lib
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+MAX_SKEW_S = 1.0
+
+
+@dataclass
+class NodeReport:
+    node: str
+    checks: dict[str, bool] = field(default_factory=dict)
+    blockers: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    clock_offset_s: float | None = None
+    rtt_s: float | None = None
+
+
+def _check_node(remote: Remote, node: Node, db: Any) -> NodeReport:
+    rep = NodeReport(node.name)
+    n = node.name
+    t0 = time.time()
+    try:
+        out = remote.execute(n, "date +%s.%N", timeout=20).stdout.strip()
+    except JepsyError as e:
+        rep.checks["ssh"] = False
+        rep.blockers.append(str(e))
+        return rep
+    t1 = time.time()
+    rep.checks["ssh"] = True
+    rep.rtt_s = t1 - t0
+    try:
+        rep.clock_offset_s = float(out) - (t0 + t1) / 2
+    except ValueError:
+        rep.warnings.append(f"{n}: 'date +%s.%N' printed {out!r}; cannot measure its clock")
+
+    def probe(name: str, command: str, fix: str, blocker: bool = True, sudo: bool = True) -> bool:
+        ok = remote.execute(n, command, sudo=sudo, check=False, timeout=20).ok
+        rep.checks[name] = ok
+        if not ok:
+            (rep.blockers if blocker else rep.warnings).append(f"{n}: {fix}")
+        return ok
+
+    if not probe("sudo", "true", "cannot run commands as root (sudo -n fails): give the user "
+                 "passwordless sudo, or set ansible_become_password_env / --ask-become-pass"):
+        return rep
+    probe("iptables", "iptables -w -L INPUT -n >/dev/null",
+          "iptables does not work: apt-get install iptables (partitions need it)")
+    probe("tc", "tc qdisc show >/dev/null", "tc does not work: apt-get install iproute2 "
+          "(packet faults need it)")
+    df = remote.execute(n, "df -Pk /var/lib | tail -n 1", check=False).stdout.split()
+    free_ok = len(df) >= 4 and df[3].isdigit() and int(df[3]) >= MIN_FREE_KB
+    rep.checks["disk"] = free_ok
+    if not free_ok:
+        rep.blockers.append(f"{n}: less than 1 GiB free under /var/lib ({' '.join(df) or 'df failed'})")
+    if node.is_lab:
+        probe("faketime", f"test -e {LIBFAKETIME}", "libfaketime is missing: apt-get install faketime "
+              "on the lab's machine (clock faults in the lab need it)", blocker=False, sudo=False)
+    else:
+        ntp = remote.execute(n, "for s in chrony chronyd ntp ntpd systemd-timesyncd; do "
+                                "systemctl is-active --quiet $s 2>/dev/null && echo $s; done; true",
+                             check=False).stdout.split()
+        rep.checks["ntp-off"] = not ntp
+        if ntp:
+            rep.warnings.append(f"{n}: {', '.join(ntp)} is running; clock faults stop it for the "
+                                "test and restart it after")
+    if db is not None and hasattr(db, "preflight"):
+        problems = db.preflight(remote, n)
+        rep.blockers += [f"{n}: {p}" for p in problems]
+        rep.checks["db"] = not problems
+    return rep
+
+
+def diagnose(remote: Remote, nodes: list[Node], db: Any = None) -> list[NodeReport]:
+    reports = on_nodes([n.name for n in nodes],
+                       lambda name: _check_node(remote, next(x for x in nodes if x.name == name), db),
+                       raise_errors=False)
+    out: list[NodeReport] = []
+    for n in nodes:
+        r = reports[n.name]
+        if isinstance(r, NodeReport):
+            out.append(r)
+        else:
+            out.append(NodeReport(n.name, {"ssh": False}, [f"{n.name}: {r}"]))
+    offsets = {r.node: r.clock_offset_s for r in out if r.clock_offset_s is not None}
+    if len(offsets) > 1:
+        spread = max(offsets.values()) - min(offsets.values())
+        if spread > MAX_SKEW_S:
+            out[0].warnings.append(f"clocks differ by {spread:.2f} s between nodes: synchronise them "
+                                   "before a test (clock faults are measured against this)")
+    return out
+
+
+@click.command("doctor")
+@click.option("--inventory", "-i", default=None, help="Ansible-style YAML inventory.")
+@click.option("--nodes", default=None, help="Comma-separated node names.")
+@click.option("--nodes-file", default=None, help="File with one node name per line.")
+@click.option("--db", default=None, help="Also check that this database can be set up.")
+@click.option("--trust-on-first-use", is_flag=True, help="Accept and remember unknown host keys.")
+def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str | None,
+               trust_on_first_use: bool) -> None:
+    """Preflight every node: SSH, sudo, iptables, tc, clocks and NTP, disk, the database."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from jepsy import inventory as inv
+    from jepsy import registry
+
+    node_list = inv.load(inventory, nodes, nodes_file)
+    the_db = registry.load("dbs", db)({}) if db else None
+    with SSHRemote(node_list, connect_timeout=10, trust_on_first_use=trust_on_first_use) as remote:
+        reports = diagnose(remote, node_list, the_db)
+    console = Console()
+    names = sorted({c for r in reports for c in r.checks}, key=lambda c: _ORDER.get(c, 99))
+    table = Table(title="jepsy doctor")
+    table.add_column("node")
+    for c in names:
+        table.add_column(c)
+    table.add_column("clock offset")
+    for r in reports:
+        cells = [("[green]ok[/]" if r.checks[c] else "[red]NO[/]") if c in r.checks else "-"
+                 for c in names]
+        off = f"{r.clock_offset_s * 1000:+.0f} ms" if r.clock_offset_s is not None else "-"
+        table.add_row(r.node, *cells, off)
+    console.print(table)
+    blockers = [b for r in reports for b in r.blockers]
+    for line in blockers:
+        console.print(f"[red]✗[/] {line}")
+    for line in (w for r in reports for w in r.warnings):
+        console.print(f"[yellow]![/] {line}")
+    if blockers:
+        console.print(f"{len(blockers)} problem(s): a test cannot run yet")
+        raise SystemExit(int(ExitCode.CONFIG))
+    console.print("ready: a test can run on these nodes")
+
+
+_ORDER: Mapping[str, int] = {c: i for i, c in enumerate(
+    ("ssh", "sudo", "iptables", "tc", "disk", "faketime", "ntp-off", "db"))}
