@@ -3,9 +3,9 @@
 Each check returns problems as one actionable line each.  A *blocker* (no SSH,
 no sudo, no iptables or tc, too little disk, the database not installed) means
 a test cannot run: exit 254.  A database module may add its own blockers with
-``preflight(remote, node) -> [problem, ...]`` (e.g. its package is missing).  A *warning* (NTP running, clocks apart, no
-libfaketime in the lab) means some faults will not behave as asked: exit 0,
-but said.  Nothing here changes a node.
+``preflight(remote, node) -> [problem, ...]`` (e.g. its package is missing).
+A *warning* (NTP running, clocks apart, no libfaketime in the lab) means some
+faults will not behave as asked: exit 0, but said.  Nothing here changes a node.
 """
 
 from __future__ import annotations
