@@ -91,20 +91,12 @@ class Outcome:
     reason: str | None = None
 
 
-def _by_return(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None]) -> Any:
-    return lambda i: (0, ret_pos[i], i) if calls[i].output is not CRASHED else (1, call_pos[i], i)
-
-
-def _by_call(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None]) -> Any:
-    return lambda i: call_pos[i]
-
-
-# Candidate orders (keys for sorting the calls into slots).  "return" tries first the
-# call that must take effect soonest (earliest deadline first): it guesses that an
-# op took effect just before it returned.  "call" (Porcupine's order) guesses that it
-# took effect as soon as it was invoked.  Which guess is better depends on where a
-# system is slow (before or after applying an op); neither wins on every history.
-ORDERS = {"return": _by_return, "call": _by_call}
+# Candidate orders.  "return" tries first the call that must take effect soonest
+# (earliest deadline first): it guesses that an op took effect just before it
+# returned.  "call" (Porcupine's order) guesses that it took effect as soon as it was
+# invoked.  Which guess is better depends on where a system is slow (before or after
+# applying an op); neither wins on every history.
+ORDERS = ("return", "call")
 
 
 class _Keyed:
@@ -134,39 +126,49 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     docstring); the generator's return value is the ``Outcome``.
     """
     n = len(calls)
-    n_ok = sum(1 for c in calls if c.output is not CRASHED)
+    outs = [c.output for c in calls]
+    ok_by_ret = sorted([i for i in range(n) if outs[i] is not CRASHED],
+                       key=ret_pos.__getitem__)  # type: ignore[arg-type]
+    n_ok = len(ok_by_ret)
     # Slots: the order in which candidates are tried (lowest bit first).
-    perm = sorted(range(n), key=ORDERS[order](calls, call_pos, ret_pos))
+    if order == "call":
+        perm = list(range(n))  # calls come in invocation order
+        slot_of = perm
+        rslot = ok_by_ret.copy()
+    elif order == "return":
+        perm = ok_by_ret + [i for i in range(n) if outs[i] is CRASHED]
+        slot_of = [0] * n
+        for j, i in enumerate(perm):
+            slot_of[i] = j
+        rslot = list(range(n_ok))
+    else:
+        raise ValueError(f"unknown candidate order {order!r}; known: {', '.join(ORDERS)}")
     if failed is None:
         failed = set()
     inputs = [calls[i].input for i in perm]
-    outputs = [calls[i].output for i in perm]
+    outputs = [outs[i] for i in perm]
     crashed = [o is CRASHED for o in outputs]
     ro = model.read_only
     romask = 0
     if ro is not None:
-        for i in range(n):
-            if not crashed[i] and ro(inputs[i], outputs[i]):
-                romask |= 1 << i
+        for j in range(n):
+            if not crashed[j] and ro(inputs[j], outputs[j]):
+                romask |= 1 << j
     # rslot[r]: the slot of the r-th ok call to return; masks[r]: the slots invoked
     # before that return, i.e. the candidates while it is the first ok call pending.
-    slot_of = {i: j for j, i in enumerate(perm)}
-    rslot = [slot_of[i] for i in sorted((i for i in range(n) if calls[i].output is not CRASHED),
-                                        key=lambda i: ret_pos[i])]  # type: ignore[arg-type, return-value]
-    by_call = sorted(range(n), key=lambda j: call_pos[perm[j]])
     masks: list[int] = []
     mask = 0
     k = 0
-    for r in range(n_ok):
-        rp = ret_pos[perm[rslot[r]]]
+    for i in ok_by_ret:
+        rp = ret_pos[i]
         assert rp is not None
-        while k < n and call_pos[perm[by_call[k]]] < rp:
-            mask |= 1 << by_call[k]
+        while k < n and call_pos[k] < rp:
+            mask |= 1 << slot_of[k]
             k += 1
         masks.append(mask)
     retbit = [1 << j for j in rslot] + [0]
     rslot.append(-1)
-    slot_ret = [ret_pos[perm[j]] or 0 for j in rslot[:n_ok]] + [0]
+    slot_ret: list[int] = [ret_pos[i] for i in ok_by_ret] + [0]  # type: ignore[assignment]
     if model.state_key is None:
         step = model.step
         state: Any = model.init()
@@ -202,7 +204,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     usage = budget.usage
     me = id(cache)
     nonro = ~romask
-    fresh = True
     forced = False
     nxt: Any = None
     key: tuple[int, Any] = (0, None)
@@ -216,24 +217,17 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             countdown = slice_iters
             slices += 1
             steps = slices * slice_iters
+            front, front_path = (r, path) if r > best_r else (best_r, best_path)
             if deadline is not None and time.monotonic() > deadline:
-                return _unknown("timeout", best_path, perm, rslot[best_r], cache, steps)
+                return _unknown("timeout", front_path, perm, rslot[front], cache, steps)
             if max_configs is not None and len(cache) > max_configs:
-                return _unknown("max-configs", best_path, perm, rslot[best_r], cache, steps)
+                return _unknown("max-configs", front_path, perm, rslot[front], cache, steps)
             if max_bytes is not None:
                 usage[me] = len(cache) * (160 + getsizeof(clin) + getsizeof(state))
                 if sum(usage.values()) > max_bytes:
                     usage.pop(me, None)
-                    return _unknown("memory", best_path, perm, rslot[best_r], cache, steps)
-            yield slot_ret[best_r]
-        if fresh and r >= best_r:
-            if r > best_r:
-                best_r = r
-                best_states = {}
-                best_path = path
-                best_lin = lin
-            if len(best_states) < _MAX_STUCK_STATES:
-                best_states[state] = None
+                    return _unknown("memory", front_path, perm, rslot[front], cache, steps)
+            yield slot_ret[front]
         cand = masks[r] & ~lin
         j = -1
         if not start:
@@ -282,12 +276,21 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 while lin & retbit[r]:
                     r += 1
             start = 0
-            fresh = True
             continue
         # Backtrack: undo the last choice and try the next candidate after it;
         # forced (greedy) choices have no alternative, so undo through them.
+        # The furthest configurations are noted here, when they fail, not on the way
+        # forward: a search that never backtracks pays nothing for its explanation.
         while True:
             cache.add((clin, state))  # explored, and no linearization from here
+            if r >= best_r:
+                if r > best_r:
+                    best_r = r
+                    best_states = {}
+                    best_path = path
+                    best_lin = lin
+                if len(best_states) < _MAX_STUCK_STATES:
+                    best_states[state] = None
             if path is None:
                 return _invalid(perm, best_r, rslot[best_r], best_path, best_states, best_lin, masks,
                                 cache, slices * slice_iters + slice_iters - countdown)
@@ -297,7 +300,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             if not was_forced:
                 start = j + 1
                 break
-        fresh = False
 
 
 def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],

@@ -47,7 +47,7 @@ from typing import Any
 
 from jepsy.checkers.linear_explain import explain
 from jepsy.checkers.linear_prepare import Prepared, prepare
-from jepsy.checkers.linear_search import Budget, Outcome, portfolio
+from jepsy.checkers.linear_search import ORDERS, Budget, Outcome, portfolio
 from jepsy.history import Op
 from jepsy.models import CRASHED, Call, Model
 
@@ -58,8 +58,7 @@ DEFAULT_MAX_CONFIGS: int | None = None
 # The caches' share of a 1 GB process (the interpreter and the history need the rest).
 DEFAULT_MEMORY_MB = 768.0
 # Below this many calls a check takes a few milliseconds: forking would cost more.
-_PARALLEL_MIN_CALLS = 4000
-_LAGGARD_WEIGHT = 1
+_PARALLEL_MIN_CALLS = 1500
 
 
 @dataclass(slots=True)
@@ -92,39 +91,43 @@ def _partition(prep: Prepared, model: Model) -> list[_Part]:
 
 
 def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Budget,
-         all_keys: bool, stop: Any = None) -> dict[int, Outcome]:
-    """Search the partitions ``which``, interleaved, favouring the one that lags in real time.
+         all_keys: bool, *, orders: Sequence[str] = ORDERS, descending: bool = False,
+         done: Any = None, stop: Any = None) -> dict[int, Outcome]:
+    """Search the partitions ``which``, interleaved: one slice at a time to the least served.
 
-    Each turn gives one slice of search steps to the live partition with the
-    least ``spent / weight``, where the weight is ``_LAGGARD_WEIGHT`` for the
-    partition whose frontier (the furthest completion its search got past) is
-    earliest in the history, else 1.  A valid key advances steadily through the
-    history; the search of a key with a violation stalls at it, falls behind, and
-    then gets most of the time, so one key's violation is found without first
-    finishing every other key; no key waits more than ``_LAGGARD_WEIGHT`` times
-    the others' share.
+    Equal shares (ties to the cheapest, or with ``descending`` the dearest): a key
+    with a cheap proof of a violation is found after at most one such proof's
+    worth of work on each other key, not after finishing them.  (Favouring the key
+    whose search lags furthest behind in real time was tried, and lost on
+    Porcupine's c50-bad, where the laggard is an expensive invalid key.)
+    ``done`` (shared flags, one per partition) and ``stop`` (an event) coordinate
+    with a worker racing the same keys in another order.
     """
     live: dict[int, Any] = {i: portfolio(parts[i].calls, parts[i].call_pos, parts[i].ret_pos, model,
-                                         budget) for i in which}
-    frontier = dict.fromkeys(live, -1)
+                                         budget, orders) for i in which}
     spent = dict.fromkeys(live, 0)
+    sign = -1 if descending else 1
     results: dict[int, Outcome] = {}
     while live:
-        lag = min(live, key=lambda i: (frontier[i], parts[i].cost))
-        i = min(live, key=lambda i: spent[i] / (_LAGGARD_WEIGHT if i == lag else 1))
+        i = min(live, key=lambda i: (spent[i], sign * parts[i].cost))
         try:
-            frontier[i] = next(live[i])
+            next(live[i])
             spent[i] += 1
-        except StopIteration as done:
-            out: Outcome = done.value
+        except StopIteration as finished:
+            out: Outcome = finished.value
             results[i] = out
             del live[i]
+            if done is not None and out.valid != "unknown":
+                done[i] = 1
             if out.valid is False and not all_keys:
                 if stop is not None:
                     stop.set()
                 return results
-        if stop is not None and not all_keys and stop.is_set():
-            return results
+        if stop is not None:
+            if not all_keys and stop.is_set():
+                return results
+            for k in [k for k in live if done[k]]:
+                live.pop(k).close()
     return results
 
 
@@ -133,9 +136,12 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
 _SHARED: dict[str, Any] = {}
 
 
-def _worker(which: list[int]) -> dict[int, Outcome]:
+def _worker(w: int) -> dict[int, Outcome]:
     s = _SHARED
-    outs = _run(s["parts"], which, s["model"], s["budget"], s["all_keys"], s["stop"])
+    parts = s["parts"]
+    orders = ORDERS[w % len(ORDERS):] + ORDERS[:w % len(ORDERS)]
+    outs = _run(parts, range(len(parts)), s["model"], s["budget"], s["all_keys"],
+                orders=orders[:1], descending=w % 2 == 1, done=s["done"], stop=s["stop"])
     for out in outs.values():  # states go back through pickle: keep only plain data
         out.states = list(out.states)
     return outs
@@ -143,22 +149,26 @@ def _worker(which: list[int]) -> dict[int, Outcome]:
 
 def _run_parallel(parts: Sequence[_Part], model: Model, budget: Budget, all_keys: bool,
                   workers: int) -> dict[int, Outcome]:
+    """Race ``workers`` processes over all the keys, each trying candidates in its own order.
+
+    Worker 0 tries the earliest deadline first and takes the cheapest keys first;
+    worker 1 tries Porcupine's invocation order and takes the dearest keys first.
+    A key decided by one is dropped by the other.  On easy keys this shares the
+    work; on a key whose search is hard in one order and easy in the other (as
+    happens on Porcupine's c50 histories), it gets the better of the two.
+    """
     ctx = multiprocessing.get_context("fork")
-    shares: list[list[int]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for i in sorted(range(len(parts)), key=lambda i: -parts[i].cost):
-        w = loads.index(min(loads))
-        shares[w].append(i)
-        loads[w] += parts[i].cost
-    for share in shares:
-        share.sort(key=lambda i: parts[i].cost)
     stop = ctx.Event()
-    _SHARED.update(parts=parts, model=model, budget=budget, all_keys=all_keys, stop=stop)
+    done = ctx.Array("b", len(parts), lock=False)
+    _SHARED.update(parts=parts, model=model, budget=budget, all_keys=all_keys, stop=stop,
+                   done=done)
     try:
         with ctx.Pool(workers) as pool:
             results: dict[int, Outcome] = {}
-            for outs in pool.imap_unordered(_worker, [s for s in shares if s]):
-                results.update(outs)
+            for outs in pool.imap_unordered(_worker, range(workers)):
+                for i, out in outs.items():
+                    if i not in results or results[i].valid == "unknown":
+                        results[i] = out
             return results
     finally:
         _SHARED.clear()
@@ -179,10 +189,10 @@ class Linearizable:
 
     def _workers_for(self, parts: Sequence[_Part]) -> int:
         if self.workers is not None:
-            return max(1, min(self.workers, len(parts)))
-        if len(parts) < 2 or sum(p.cost for p in parts) < _PARALLEL_MIN_CALLS:
+            return max(1, min(self.workers, len(ORDERS)))
+        if sum(p.cost for p in parts) < _PARALLEL_MIN_CALLS:
             return 1
-        return max(1, min(len(os.sched_getaffinity(0)), len(parts), 4))
+        return max(1, min(len(os.sched_getaffinity(0)), len(ORDERS)))
 
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``history`` (nemesis ops included: ignored); raises ``HistoryError`` if malformed."""
