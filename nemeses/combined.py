@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from jepsy import generator as gen
@@ -30,7 +31,7 @@ from .family import Family
 
 __all__ = ["CombinedNemesis", "compose", "random_schedule"]
 
-# Heal order: thaw and reconnect first, so that restarted databases find their peers.
+# The order in which heal failures are reported.
 HEAL_ORDER = ("pause", "partition", "packet", "clock", "kill")
 
 
@@ -62,14 +63,24 @@ class CombinedNemesis:
         return sorted(self.nemeses.items(), key=lambda kv: rank.get(kv[0], len(rank)))
 
     def heal(self, test: Test) -> None:
-        """Every family's heal is attempted; the first failure is raised after all were tried."""
-        errors: list[tuple[str, Exception]] = []
-        for name, nem in self._ordered():
+        """Every family's heal, all at once; the failures are raised together after all were tried.
+
+        Families heal concurrently (each already in parallel over the nodes):
+        they touch different things (chains, qdiscs, clocks, processes), and
+        the time to a healed cluster is the slowest family, not their sum.
+        """
+        def one(name: str, nem: Nemesis) -> Exception | None:
             try:
                 nem.heal(test)
+                return None
             except Exception as e:
                 test.log.error("healing %s failed: %s", name, e)
-                errors.append((name, e))
+                return e
+
+        ordered = self._ordered()
+        with ThreadPoolExecutor(max_workers=len(ordered) or 1) as pool:
+            futures = [(name, pool.submit(one, name, nem)) for name, nem in ordered]
+            errors = [(name, e) for name, fut in futures if (e := fut.result()) is not None]
         if errors:
             detail = "; ".join(f"{n}: {e}" for n, e in errors)
             raise JepsyError(f"heal failed for {len(errors)} fault families: {detail}")

@@ -18,12 +18,14 @@ also give them as ``{"behaviours": {"delay": {...}}, "targets": ...}``)::
     corrupt    {"percent": "20%"}
     rate       {"rate": "1mbit"}
 
-Without netem (a kernel built without ``sch_netem``, as some VM kernels are),
-``loss`` falls back to a random-drop rule in the iptables chain
-``jepsy-loss`` (packets from the other nodes only) and ``rate`` to a ``tbf``
-qdisc, still with handle ``fa17:``; the other behaviours cannot be emulated and
-the op fails with that reason.  The completion value maps each target node to
-what was applied there (``"netem delay 50ms 10ms 25% distribution normal"``).
+Setup probes each node for netem once (adding and removing a netem qdisc on
+``lo``).  Without netem (a kernel built without ``sch_netem``, as some VM
+kernels are), the default behaviours narrow to loss and rate with a warning,
+and impossible behaviours the user named explicitly fail setup.  On such nodes
+``loss`` becomes a random-drop rule in the iptables chain ``jepsy-loss``
+(packets from the other nodes only) and ``rate`` a ``tbf`` qdisc, still with
+handle ``fa17:``.  The completion value maps each target node to what was
+applied there (``"eth0: netem delay 50ms 10ms 25% distribution normal"``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from .family import Family, package
 from .nodestate import LOSS_CHAIN, QDISC_HANDLE, heal_script
 from .targets import TARGETS, parse_list, pick
 
-__all__ = ["BEHAVIOURS", "PacketNemesis", "family", "nemesis", "netem_args"]
+__all__ = ["BEHAVIOURS", "PacketNemesis", "family", "nemesis", "netem_args", "root_guard"]
 
 BEHAVIOURS: dict[str, dict[str, str]] = {
     "delay": {"time": "50ms", "jitter": "10ms", "correlation": "25%", "distribution": "normal"},
@@ -53,6 +55,7 @@ BEHAVIOURS: dict[str, dict[str, str]] = {
 DEFAULT_TARGETS = ("one", "minority", "majority", "all")
 NO_NETEM = "Specified qdisc kind is unknown"
 FALLBACK = ("loss", "rate")
+FOREIGN_EXIT = 97
 
 
 def netem_args(behaviours: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -106,6 +109,16 @@ def fallback_commands(dev: str, behaviours: Mapping[str, Mapping[str, Any]],
     return cmds
 
 
+def root_guard(dev: str) -> str:
+    """Shell prefix that exits ``FOREIGN_EXIT``, printing it, when ``dev``'s root qdisc is someone else's.
+
+    Ours has handle ``fa17:``; the kernel's default ones have handle ``0:``.
+    """
+    return (f"cur=$(tc qdisc show dev {sh(dev)} root); "
+            f"case \"$cur\" in ''|*' 0: root'*|*' {QDISC_HANDLE} root'*) ;; "
+            f"*) echo \"$cur\"; exit {FOREIGN_EXIT};; esac; ")
+
+
 _ROOT = re.compile(r"^qdisc (\S+) ([0-9a-f]+:) root", re.M)
 
 
@@ -126,6 +139,7 @@ class PacketNemesis:
         self.devices: dict[str, str] = {}
         self.explicit = explicit  # the user named the behaviours: refuse rather than narrow them
         self.netem = True
+        self.without_netem: set[str] = set()
 
     def setup(self, test: Test) -> None:
         """Find each node's interface towards the others; end leftovers of an earlier run."""
@@ -160,6 +174,7 @@ class PacketNemesis:
                                  ", ".join(without), ", ".join(possible), ", ".join(lost))
             self.behaviours = possible
         self.netem = not without
+        self.without_netem = set(without)
 
     def request(self, test: Test, value: Any) -> tuple[dict[str, dict[str, Any]], Any]:
         if isinstance(value, Mapping):
@@ -183,24 +198,25 @@ class PacketNemesis:
 
     def apply(self, test: Test, node: str, behaviours: Mapping[str, Mapping[str, Any]],
               args: list[str]) -> str:
+        """One command per node: refuse a foreign root qdisc, else put ours (netem or fallback)."""
         dev = self.devices.get(node, "eth0")
-        current = test.remote.execute(node, sh("tc", "qdisc", "show", "dev", dev, "root"),
-                                      sudo=True).stdout
-        m = _ROOT.search(current)
-        if m and m.group(2) not in ("0:", QDISC_HANDLE):
-            raise ConfigError(f"{node}: {dev} already has a root qdisc {m.group(1)} {m.group(2)} "
-                              "that is not jepsy's; refusing to replace it")
-        cmd = sh("tc", "qdisc", "replace", "dev", dev, "root", "handle", QDISC_HANDLE, "netem", *args)
-        got = test.remote.execute(node, cmd, sudo=True, check=False)
-        if got.ok:
-            return f"{dev}: netem {' '.join(args)}"
-        if NO_NETEM not in got.stderr:
+        if node in self.without_netem:
+            peers = [test.address(m) for m in test.nodes if m != node]
+            put = " && ".join(fallback_commands(dev, behaviours, peers))
+            done = f"{dev}: no netem; " + "; ".join(
+                f"{k} via {'tbf' if k == 'rate' else 'iptables statistic'}" for k in sorted(behaviours))
+        else:
+            put = sh("tc", "qdisc", "replace", "dev", dev, "root", "handle", QDISC_HANDLE, "netem", *args)
+            done = f"{dev}: netem {' '.join(args)}"
+        got = test.remote.execute(node, root_guard(dev) + put, sudo=True, check=False)
+        if got.exit_code == FOREIGN_EXIT and "qdisc" in got.stdout:
+            m = _ROOT.search(got.stdout)
+            what = f"{m.group(1)} {m.group(2)}" if m else got.stdout.strip()
+            raise ConfigError(f"{node}: {dev} already has a root qdisc {what} that is not jepsy's; "
+                              "refusing to replace it")
+        if not got.ok:
             raise CommandFailed(got.describe(), got)
-        peers = [test.address(m) for m in test.nodes if m != node]
-        cmds = fallback_commands(dev, behaviours, peers)
-        test.remote.execute(node, " && ".join(cmds), sudo=True)
-        return f"{dev}: no netem; " + "; ".join(
-            f"{k} via {'tbf' if k == 'rate' else 'iptables statistic'}" for k in sorted(behaviours))
+        return done
 
     def heal(self, test: Test) -> None:
         on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["packet"]), sudo=True))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from typing import Any
 
 import pytest
 from jepsy.nemeses.nodestate import heal_script
-from jepsy.nemeses.packet import PacketNemesis, fallback_commands, family, netem_args
+from jepsy.nemeses.packet import PacketNemesis, fallback_commands, family, netem_args, root_guard
 
 from jepsy.errors import ConfigError, RemoteError
 
@@ -39,8 +41,8 @@ def _node(netem: bool, root: str = "qdisc noqueue 0: root refcnt 2") -> Any:
             return 0, "10.9.0.12 dev eth0 src 10.9.0.11 uid 0", ""
         if "2>/tmp/.jepsy-netem" in cmd:
             return 0, "yes\n" if netem else "no\n", ""
-        if cmd.startswith("tc qdisc show"):
-            return 0, root, ""
+        if cmd.startswith("cur=$(tc qdisc show") and " 0: root" not in root:
+            return 97, root, ""  # what the root guard does on a node with a foreign qdisc
         if "netem" in cmd and not netem:
             return 2, "", "Error: Specified qdisc kind is unknown.\n"
         return None
@@ -54,7 +56,7 @@ def test_start_puts_netem_on_the_route_device_of_targets_only() -> None:
     assert nem.devices == dict.fromkeys(t.nodes, "eth0")
     out = nem.invoke(t, {"f": "start-packet", "value": {"behaviours": ["delay"], "targets": ["n2"]}})
     assert out == {"n2": "eth0: netem delay 50ms 10ms 25% distribution normal"}
-    assert commands(t, "n2")[-1].startswith("tc qdisc replace dev eth0 root handle fa17: netem delay")
+    assert "; tc qdisc replace dev eth0 root handle fa17: netem delay 50ms" in commands(t, "n2")[-1]
     assert not any("replace" in c for c in commands(t, "n1"))
     nem.invoke(t, {"f": "stop-packet"})
     assert all(commands(t, n)[-1] == heal_script(["packet"]) for n in t.nodes)
@@ -66,7 +68,19 @@ def test_a_foreign_root_qdisc_is_never_replaced() -> None:
     nem.setup(t)
     with pytest.raises(RemoteError, match="not jepsy's"):
         nem.invoke(t, {"f": "start-packet", "value": {"behaviours": ["delay"], "targets": "all"}})
-    assert not any("replace" in c for n in t.nodes for c in commands(t, n))
+
+
+
+@pytest.mark.parametrize(("root", "ours"), [
+    ("qdisc noqueue 0: root refcnt 2", True), ("qdisc pfifo_fast 0: root refcnt 2 bands 3", True),
+    ("qdisc netem fa17: root refcnt 2 limit 1000 delay 50ms", True), ("", True),
+    ("qdisc htb 1: root refcnt 2 r2q 10", False), ("qdisc tbf 8001: root refcnt 2 rate 1Mbit", False),
+])
+def test_root_guard_in_a_real_shell(root: str, ours: bool) -> None:
+    # `tc` is a shell function here: nothing touches this machine's qdiscs.
+    script = f"tc() {{ printf '%s\\n' {shlex.quote(root)}; }}; " + root_guard("eth0") + "echo PUT"
+    got = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
+    assert (got.returncode, "PUT" in got.stdout) == ((0, True) if ours else (97, False)), got
 
 
 def test_without_netem_defaults_narrow_and_explicit_requests_fail() -> None:
