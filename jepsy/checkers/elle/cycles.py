@@ -56,7 +56,22 @@ _RW_ANY = RW | RW_P
 _SPECIAL_P = PROCESS | WW_P | RW_P
 # Preference when an edge has several kinds: the one giving the worst anomaly.
 _NONRW_PREF = (WW, WR, WW_P, PROCESS, REALTIME)
-_BASES = ("G0", "G1c", "G-single", "G2")
+_BASES = ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item")
+
+
+@dataclass(frozen=True)
+class _Want:
+    """The cycle class a search looks for, as constraints on its rw edges."""
+
+    rw_min: int
+    rw_max: int | None
+    nonadjacent: bool = False
+
+
+_NO_RW = _Want(0, 0)
+_ONE_RW = _Want(1, 1)
+_NONADJACENT = _Want(2, None, True)
+_TWO_RW = _Want(2, None)
 
 
 @dataclass
@@ -106,7 +121,7 @@ def _base_of(name: str) -> str:
     for suffix in ("-realtime", "-process"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
-    return "G2" if name in ("G2-item", "G-nonadjacent") else name
+    return name
 
 
 class _Searcher:
@@ -123,26 +138,29 @@ class _Searcher:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise _Budget
 
-    def bfs(self, start: int, goal: int, mask: int, rw_max: int | None, rw_need: int | None,
+    def bfs(self, start: int, goal: int, mask: int, want: _Want, rw0: int, last0: bool,
             within: set[int]) -> tuple[list[int], list[int]] | None:
-        """Shortest path start -> goal using edges of ``mask`` inside ``within``.
+        """Shortest path start -> goal over edges of ``mask`` inside ``within``, closing a cycle of ``want``.
 
-        With ``rw_max`` the state counts rw edges used (at most rw_max) and the
-        path must end with exactly ``rw_need`` of them.  Returns (nodes, kinds)
-        with ``nodes[0] == start`` and ``nodes[-1] == goal``.
+        The state counts rw edges (capped at 2) and remembers whether the last
+        edge was rw, starting from the cycle's first edge (``rw0``, ``last0``),
+        so that the path can respect ``want``: between ``rw_min`` and ``rw_max``
+        rw edges in the whole cycle, and with ``nonadjacent`` no two in a row
+        (the closing edge and the first edge count as adjacent too).
+        Returns (nodes, kinds) with ``nodes[0] == start`` and ``nodes[-1] == goal``.
         """
         out = self.g.out
-        counting = rw_max is not None
-        rw_cap = rw_max if rw_max is not None else 0
-        first = (start, 0)
-        parent: dict[tuple[int, int], tuple[tuple[int, int], int] | None] = {first: None}
+        rw_max = 2 if want.rw_max is None else want.rw_max
+        first = (start, rw0, last0)
+        parent: dict[tuple[int, int, bool], tuple[tuple[int, int, bool], int] | None] = {first: None}
         queue = deque([first])
-        found: tuple[int, int] | None = None
+        found: tuple[int, int, bool] | None = None
         steps = 0
         while queue:
             state = queue.popleft()
-            v, rw = state
-            if v == goal and (not counting or rw == rw_need) and state != first:
+            v, rw, last = state
+            if (v == goal and state != first and rw >= want.rw_min
+                    and not (want.nonadjacent and last and rw0)):
                 found = state
                 break
             steps += 1
@@ -154,14 +172,12 @@ class _Searcher:
                     continue
                 nonrw = m & ~_RW_ANY
                 if nonrw:
-                    s = (w, rw)
+                    s = (w, rw, False)
                     if s not in parent:
                         parent[s] = (state, _pick(nonrw))
                         queue.append(s)
-                if m & _RW_ANY:
-                    if counting and rw >= rw_cap:
-                        continue
-                    s = (w, rw + 1 if counting else 0)
+                if m & _RW_ANY and rw < rw_max + (want.rw_max is None) and not (want.nonadjacent and last):
+                    s = (w, min(rw + 1, 2), True)
                     if s not in parent:
                         parent[s] = (state, RW if m & RW else RW_P)
                         queue.append(s)
@@ -170,7 +186,7 @@ class _Searcher:
             return None
         nodes: list[int] = []
         kinds: list[int] = []
-        cur: tuple[int, int] | None = found
+        cur: tuple[int, int, bool] | None = found
         while cur is not None:
             nodes.append(cur[0])
             p = parent[cur]
@@ -182,15 +198,14 @@ class _Searcher:
         kinds.reverse()
         return nodes, kinds
 
-    def through_edges(self, edges: Iterable[tuple[int, int, int]], mask: int,
-                      rw_max: int | None, within: set[int]) -> Cycle | None:
-        """The first cycle found through one of ``edges`` (a, b, kind used for a -> b)."""
+    def through_edges(self, edges: Iterable[tuple[int, int, int]], mask: int, want: _Want,
+                      within: set[int]) -> Cycle | None:
+        """The first cycle of ``want`` found through one of ``edges`` (a, b, kind of a -> b)."""
         for a, b, kind in edges:
-            start_rw = 1 if kind & _RW_ANY else 0
-            if rw_max is not None and start_rw > rw_max:
+            is_rw = bool(kind & _RW_ANY)
+            if want.rw_max is not None and is_rw and want.rw_max < 1:
                 continue
-            path = self.bfs(b, a, mask, None if rw_max is None else rw_max - start_rw,
-                            None if rw_max is None else rw_max - start_rw, within)
+            path = self.bfs(b, a, mask, want, int(is_rw), is_rw, within)
             if path is not None:
                 nodes, kinds = path
                 return self.collapse([a, *nodes[:-1]], [kind, *kinds])
@@ -249,16 +264,17 @@ def _pick(mask: int) -> int:
     return mask
 
 
-def _class_plan(level: int) -> list[tuple[str, int, int, int | None]]:
-    """(base class, start-edge kinds, search mask, max rw edges) for each level."""
+def _class_plan(level: int) -> list[tuple[str, int, int, _Want]]:
+    """(base class, start-edge kinds, search mask, wanted cycle) for each level."""
     if level == 0:
-        return [("G0", WW, WW, 0), ("G1c", WR, WW | WR, 0),
-                ("G-single", RW, DATA, 1), ("G2", RW, DATA, None)]
+        return [("G0", WW, WW, _NO_RW), ("G1c", WR, WW | WR, _NO_RW), ("G-single", RW, DATA, _ONE_RW),
+                ("G-nonadjacent", RW, DATA, _NONADJACENT), ("G2-item", RW, DATA, _TWO_RW)]
     special = _SPECIAL_P if level == 1 else REALTIME
     lvl = PROCESS_LEVEL if level == 1 else REALTIME_LEVEL
     nonrw = lvl & ~_RW_ANY & ~WR
-    return [("G0", special & ~RW_P, nonrw, 0), ("G1c", special & ~RW_P, nonrw | WR, 0),
-            ("G-single", special, lvl, 1), ("G2", special, lvl, None)]
+    return [("G0", special & ~RW_P, nonrw, _NO_RW), ("G1c", special & ~RW_P, nonrw | WR, _NO_RW),
+            ("G-single", special, lvl, _ONE_RW), ("G-nonadjacent", special, lvl, _NONADJACENT),
+            ("G2-item", special, lvl, _TWO_RW)]
 
 
 def _start_edges(g: Graph, comp: list[int], kinds: int, within: set[int]) -> list[tuple[int, int, int]]:
@@ -294,18 +310,19 @@ def search_cycles(g: Graph, max_steps: int = 20_000_000, timeout: float | None =
             subs = sccs(g.out, masks[level], comp, whole) if level < 2 else [comp]
             for sub in subs:
                 within = set(sub)
-                for base, start_kinds, mask, rw_max in _class_plan(level):
-                    if base in found.get(ci, set()):
+                for base, start_kinds, mask, want in _class_plan(level):
+                    done = found.get(ci, set())
+                    if base in done or (base == "G2-item" and "G-nonadjacent" in done):
                         continue
                     if level == 2:
                         starts = [(a, b, REALTIME) for a in sub if not g.is_point(a)
                                   for b, m in g.out[a].items() if m & REALTIME and b in within]
                     else:
                         starts = _start_edges(g, sub, start_kinds, within)
-                    cyc = s.through_edges(starts, mask, rw_max, within)
-                    if cyc is not None and _base_of(cyc.name) == base:
+                    cyc = s.through_edges(starts, mask, want, within)
+                    if cyc is not None and _base_of(cyc.name) in (base, "G-nonadjacent"):
                         result.cycles.append(cyc)
-                        found.setdefault(ci, set()).add(base)
+                        found.setdefault(ci, set()).add(_base_of(cyc.name))
             pending.pop(0)
     except _Budget:
         for level, _ci, comp in pending:
