@@ -1,0 +1,184 @@
+"""Your own system: upload a program to every node and run it from a command template.
+
+``--db process --db-opt bin=./myraft --db-opt "cmd={bin} --id {node} --peers {peers}"``
+
+Provisioning, per node: upload ``bin`` (a file; made executable) to
+``/opt/jepsy/process/``, make a fresh data directory, and start the command as
+a daemon of ours: ``setsid`` (so the program and every child share one process
+group, which kill and pause address as a whole), a pidfile, stdout and stderr
+appended to a log under ``/var/log/jepsy``.  Setup returns once the node
+answers ``GET /health`` with 200 (see the README for the protocol), or fails
+with the log's last lines if the program exits first.
+
+Placeholders in ``cmd`` (each substituted shell-quoted): ``{bin}`` the
+uploaded program, ``{node}`` this node's name, ``{index}`` its position in the
+inventory (from 0), ``{ip}`` its address, ``{port}`` the protocol port,
+``{peers}`` the other nodes as ``name=ip:port,...``, ``{cluster}`` every node
+the same way (inventory order), ``{data}`` the node's data directory (wiped at
+teardown).
+
+Options (``--db-opt``): ``bin`` (required), ``cmd`` (default
+``{bin} --id {node} --port {port} --cluster {cluster} --data {data}``),
+``port`` (default 8080), ``ready_timeout`` (seconds, default 30),
+``op_timeout`` (client, seconds, default 2).
+
+Kill, start, pause and resume act on the process group recorded in the
+pidfile, never by name; ``primaries`` asks every node's ``/health`` and names
+those that answer ``"leader": true``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shlex
+import string
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import sh
+from jepsy.errors import ConfigError, DBError
+from jepsy.protocols import Client, Test
+
+__all__ = ["ProcessDB", "process_db"]
+
+BIN_DIR = "/opt/jepsy/process"
+DATA_DIR = "/var/lib/jepsy/process"
+LOG_FILE = "/var/log/jepsy/process.log"
+PID_FILE = "/run/jepsy/process.pid"
+DEFAULT_CMD = "{bin} --id {node} --port {port} --cluster {cluster} --data {data}"
+PLACEHOLDERS = frozenset({"bin", "node", "index", "ip", "port", "peers", "cluster", "data"})
+
+
+def health(host: str, port: int, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The body of ``GET /health`` if it answered 200 (``{}`` for a non-JSON body), else None."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        body = resp.read()
+        if resp.status != 200:
+            return None
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+class ProcessDB:
+    """The DB protocol for a user's program, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        self.opts = dict(opts)
+        bin_opt = self.opts.get("bin")
+        if not bin_opt:
+            raise ConfigError("--db process needs the program to run: --db-opt bin=PATH")
+        self.local_bin = os.path.abspath(str(bin_opt))
+        if not os.path.isfile(self.local_bin):
+            raise ConfigError(f"--db-opt bin={bin_opt}: no such file")
+        self.cmd = str(self.opts.get("cmd") or DEFAULT_CMD)
+        try:
+            used = {f for _, f, _, _ in string.Formatter().parse(self.cmd) if f is not None}
+        except ValueError as e:
+            raise ConfigError(f"--db-opt cmd={self.cmd!r}: {e}") from None
+        unknown = sorted(used - PLACEHOLDERS)
+        if unknown:
+            raise ConfigError(f"--db-opt cmd: unknown placeholder {{{unknown[0]}}}; "
+                              f"known: {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}")
+        self.port = int(self.opts.get("port", 8080))
+        self.ready_timeout = float(self.opts.get("ready_timeout", 30))
+        self.remote_bin = f"{BIN_DIR}/{os.path.basename(self.local_bin)}"
+
+    def command(self, test: Test, node: str) -> str:
+        """The user's command for ``node``, placeholders filled in and shell-quoted."""
+        def addr(n: str) -> str:
+            return f"{n}={test.address(n)}:{self.port}"
+
+        values = {"bin": self.remote_bin, "node": node, "index": test.nodes.index(node),
+                  "ip": test.address(node), "port": self.port,
+                  "peers": ",".join(addr(n) for n in test.nodes if n != node),
+                  "cluster": ",".join(addr(n) for n in test.nodes), "data": DATA_DIR}
+        return self.cmd.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
+
+    def _start_command(self, test: Test, node: str) -> str:
+        # `exec` so that the pidfile names the program itself, which setsid made the
+        # leader of its own process group: kill -- -PID then reaches its children too.
+        daemon = f"setsid sh -c {sh('exec ' + self.command(test, node))}"
+        return (f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy && cd {DATA_DIR} && "
+                f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
+                f"{daemon} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+
+    def setup(self, test: Test, node: str) -> None:
+        self.teardown(test, node)
+        r = test.remote
+        r.execute(node, f"mkdir -p {BIN_DIR} && rm -f {LOG_FILE}", sudo=True)
+        r.upload(node, self.local_bin, self.remote_bin)
+        r.execute(node, f"chmod 755 {sh(self.remote_bin)}", sudo=True)
+        r.execute(node, self._start_command(test, node), sudo=True)
+        self._await_ready(test, node)
+
+    def _await_ready(self, test: Test, node: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if health(test.address(node), self.port) is not None:
+                return
+            if not self._running(test, node):
+                tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
+                raise DBError(f"{node}: the program exited during startup: {tail.strip()[-400:]}")
+            time.sleep(0.2)
+        raise DBError(f"{node}: no 200 from GET /health on port {self.port} "
+                      f"after {self.ready_timeout:g} s")
+
+    def _running(self, test: Test, node: str) -> bool:
+        return test.remote.execute(
+            node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})", sudo=True, check=False).ok
+
+    def teardown(self, test: Test, node: str) -> None:
+        test.remote.execute(
+            node, f"if [ -f {PID_FILE} ]; then p=$(cat {PID_FILE}); kill -9 -- -$p 2>/dev/null; "
+                  f"kill -CONT -- -$p 2>/dev/null; rm -f {PID_FILE}; fi; rm -rf {DATA_DIR}",
+            sudo=True, check=False)
+
+    # -- optional powers -----------------------------------------------------
+    def kill(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -9 -- -$(cat {PID_FILE}); "
+                                  f"rm -f {PID_FILE}", sudo=True, check=False)
+
+    def start(self, test: Test, node: str) -> None:
+        test.remote.execute(node, self._start_command(test, node), sudo=True)
+
+    def pause(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -STOP -- -$(cat {PID_FILE})", sudo=True, check=False)
+
+    def resume(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -CONT -- -$(cat {PID_FILE})", sudo=True, check=False)
+
+    def log_files(self, test: Test, node: str) -> list[str]:
+        return [LOG_FILE]
+
+    def primaries(self, test: Test) -> list[str]:
+        """Nodes whose ``/health`` says ``"leader": true`` (unreachable nodes are not)."""
+        leaders = []
+        for node in test.nodes:
+            got = health(test.address(node), self.port)
+            if got and got.get("leader") is True:
+                leaders.append(node)
+        return leaders
+
+    def client(self, workload: str, test: Test) -> Client:
+        """An HTTP+JSON client (``jepsy.dbs.http_client``) for register, set, list-append
+        or rw-register."""
+        from jepsy.dbs.http_client import client_for
+
+        return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def process_db(opts: Mapping[str, Any]) -> ProcessDB:
+    return ProcessDB(opts)
