@@ -108,7 +108,7 @@ class HttpClient:
         return data
 
     def read_only(self, op: Mapping[str, Any]) -> bool:
-        return op["f"] == "read"
+        return bool(op["f"] == "read")
 
     def do(self, f: str, value: Any) -> Any:
         raise NotImplementedError
