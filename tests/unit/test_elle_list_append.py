@@ -137,3 +137,8 @@ def test_results_are_json_serializable() -> None:
     h = synth.inject(synth.history("list-append", 100, seed=2, fail_rate=0.1), "G1c")
     r = check(h)
     assert json.loads(json.dumps(r))["valid"] is False
+
+
+def test_malformed_read_value_is_unknown_with_the_op() -> None:
+    r = check(hist((0, [["r", 1, 5]], "ok")))
+    assert r["valid"] == "unknown" and "op 1" in r["error"] and "must return a list" in r["error"]

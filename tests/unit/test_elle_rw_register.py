@@ -82,3 +82,8 @@ def test_lost_update() -> None:
 def test_unread_indeterminate_write_is_no_version() -> None:
     r = check(hist((0, [["w", "x", 1]], "info"), (1, [["r", "x", None]], "ok")))
     assert r["valid"] is True
+
+
+def test_list_values_are_compared_as_values() -> None:
+    r = check(hist((0, [["w", "x", [1, 2]]], "ok"), (1, [["r", "x", [1, 2]]], "ok")))
+    assert r["valid"] is True

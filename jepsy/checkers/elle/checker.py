@@ -26,7 +26,7 @@ from jepsy.checkers.elle.list_append import ListAppend
 from jepsy.checkers.elle.models import boundary, canonical_model, impossible_models
 from jepsy.checkers.elle.polygraph import every_order_cyclic
 from jepsy.checkers.elle.rw_register import RWRegister
-from jepsy.checkers.elle.txn import extract_txns
+from jepsy.checkers.elle.txn import Txn, extract_txns
 from jepsy.history import Op
 
 __all__ = ["TxnChecker"]
@@ -62,6 +62,9 @@ class TxnChecker:
             return {"valid": "unknown", "consistency_model": model,
                     "error": f"{self.workload} histories hold only {sorted(_MOPS[self.workload])} "
                              f"micro-ops; this one has {bad}"}
+        problem = _check_values(self.workload, txns)
+        if problem:
+            return {"valid": "unknown", "consistency_model": model, "error": problem}
         analysis: ListAppend | RWRegister = (ListAppend(txns) if self.workload == "list-append"
                                              else RWRegister(txns))
         analysis.analyze()
@@ -166,3 +169,27 @@ def _summary(valid: bool | str, model: str, types: list[str], anomalies: dict[st
     first = next((t for t in types if t != "cycle-search-timeout"), types[0])
     lines.append(f"{first}: {anomalies[first][0]['text']}")
     return "\n".join(lines)
+
+
+def _check_values(workload: str, txns: list[Txn]) -> str | None:
+    """Reject values the analyses cannot use, with the op that holds one; freeze list values.
+
+    List-append reads must be lists (or None: nothing yet); register values
+    must be hashable, so a list value becomes a tuple (EDN vectors arrive as lists).
+    """
+    for t in txns:
+        for i, (f, k, v) in enumerate(t.mops):
+            if workload == "list-append":
+                if f == "r" and t.ok and v is not None and not isinstance(v, list):
+                    return f"op {t.index}: a list-append read must return a list, not {v!r}"
+            elif isinstance(v, (list, dict)):
+                t.mops[i] = (f, k, _freeze(v))
+    return None
+
+
+def _freeze(v: Any) -> Any:
+    if isinstance(v, list):
+        return tuple(_freeze(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((str(a), _freeze(b)) for a, b in v.items()))
+    return v
