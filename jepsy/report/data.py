@@ -125,7 +125,8 @@ def read_run_history(path: Path) -> list[Op]:
                         or type(f) is not str or (t is not None and type(t) is not int) \
                         or d.get("index", pos) != pos:
                     raise ValueError(line)
-                extra = {k: v for k, v in d.items() if k not in _OP_FIELDS} if len(d) > 7 else {}
+                extra = {} if d.keys() <= _OP_FIELDS else \
+                    {k: v for k, v in d.items() if k not in _OP_FIELDS}
                 ops.append(Op(pos, t, typ, p, f, d.get("value"), d.get("error"), extra))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
         return read_history(path)

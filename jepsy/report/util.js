@@ -1,6 +1,6 @@
 // jepsy report: shared helpers. Every string from the history or a checker is
 // untrusted (it came from the database under test): it reaches the page only
-// through textContent or SVG text nodes, never through innerHTML.
+// through textContent or SVG text nodes, never parsed as markup.
 "use strict";
 var J = {};
 
