@@ -300,11 +300,11 @@ def search_cycles(g: Graph, max_steps: int = 20_000_000, timeout: float | None =
                                                 for ci, c in enumerate(comps)]
     found: dict[int, set[str]] = {}
     masks = (DATA, PROCESS_LEVEL, REALTIME_LEVEL)
+    done_upto = 0
     try:
-        while pending:
-            level, ci, comp = pending[0]
+        for level, ci, comp in pending:
             if level > 0 and found.get(ci, set()) >= set(_BASES):
-                pending.pop(0)
+                done_upto += 1
                 continue
             whole = set(comp)
             subs = sccs(g.out, masks[level], comp, whole) if level < 2 else [comp]
@@ -323,9 +323,9 @@ def search_cycles(g: Graph, max_steps: int = 20_000_000, timeout: float | None =
                     if cyc is not None and _base_of(cyc.name) in (base, "G-nonadjacent"):
                         result.cycles.append(cyc)
                         found.setdefault(ci, set()).add(_base_of(cyc.name))
-            pending.pop(0)
+            done_upto += 1
     except _Budget:
-        for level, _ci, comp in pending:
+        for level, _ci, comp in pending[done_upto:]:
             result.unsearched.append({"level": ("data", "process", "realtime")[level],
                                       "scc_size": sum(1 for v in comp if not g.is_point(v))})
     result.steps = s.steps
