@@ -240,9 +240,11 @@ def schedule(interval: float, start: Any, stop: Any) -> Any:
 
 
 def family(opts: Mapping[str, Any]) -> Family:
-    """Options ``partition_shapes`` (comma-separated) and ``database`` (for ``primaries``)."""
-    nem = PartitionNemesis(parse_list(opts.get("partition_shapes"), DEFAULT_SHAPES),
-                           opts.get("database"))
+    """Options ``partition_shapes`` (comma-separated; by default every shape, ``primaries``
+    only when the database can name its leaders) and ``database``."""
+    db = opts.get("database")
+    default = [*DEFAULT_SHAPES, *(["primaries"] if isinstance(db, HasPrimaries) else [])]
+    nem = PartitionNemesis(parse_list(opts.get("partition_shapes"), default), db)
     # Drawn from the nemesis's list when asked, so shapes that setup ruled out are never chosen.
     return Family("partition", nem, lambda ctx: {"f": "start-partition",
                                                  "value": ctx.rng.choice(nem.shapes)},
