@@ -30,7 +30,8 @@ def test_etcd_register_under_partitions(tmp_path: Path) -> None:
         fs = [op["f"] for op in ops if op["process"] == "nemesis"]
         assert "start-partition" in fs and "stop-partition" in fs and fs[-1] == "heal"
         # The completion of a start-partition names the grudge that was applied.
-        grudges = [op["value"] for op in ops if op["f"] == "start-partition" and op["value"]]
+        grudges = [op["value"] for op in ops
+                   if op["f"] == "start-partition" and isinstance(op["value"], dict)]
         assert grudges and set(grudges[0]) == {"n1", "n2", "n3"}
         for node in ("n1", "n2", "n3"):
             log = run / "nodes" / node / "etcd.log"
