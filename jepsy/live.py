@@ -1,9 +1,17 @@
 """The terminal while a test runs, and the summary after it.
 
-On a terminal (and without ``NO_COLOR``), a rich live panel refreshes a few
-times a second: phase, elapsed and remaining time, ops ok/fail/info and the
-faults in force.  Anywhere else (CI logs, pipes) a plain status line is printed
-every ``plain_every`` seconds, so logs stay readable.
+On a terminal (and without ``NO_COLOR``), a rich live panel refreshes four
+times a second: the phase (setup, running, healing, recovering, final reads,
+collecting logs, teardown, checking), elapsed and remaining time with a
+progress bar, throughput (over the last few seconds and overall), ok / fail /
+info counts per operation, and the faults in force with the nodes they touch.
+Anywhere else (CI logs, pipes, ``NO_COLOR``) plain lines are printed: one on
+every phase change and one every ``plain_every`` seconds, so logs stay
+readable and short.
+
+The summary is a table of checker verdicts with each one's headline, the
+headline of every anomaly found, the op counts, and where the run, its report
+and its junit.xml are; plain lines when not on a terminal.
 """
 
 from __future__ import annotations
@@ -12,69 +20,130 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
 from rich.table import Table
+from rich.text import Text
 
+from jepsy.report.faults import describe_targets
+from jepsy.report.summary import checker_results, headline, verdict_word
 from jepsy.runner import RunState
 
 __all__ = ["live_view", "print_summary"]
 
+_RATE_WINDOW = 5.0  # seconds of recent throughput
 
-def _faults(state: RunState) -> str:
+
+def _fancy(console: Console) -> bool:
+    return console.is_terminal and not os.environ.get("NO_COLOR")
+
+
+class _Rate:
+    """Completions per second over the last ``_RATE_WINDOW`` seconds (sampled by the view)."""
+
+    def __init__(self) -> None:
+        self.samples: deque[tuple[float, int]] = deque()
+
+    def update(self, total: int) -> float:
+        now = time.monotonic()
+        self.samples.append((now, total))
+        while len(self.samples) > 2 and now - self.samples[0][0] > _RATE_WINDOW:
+            self.samples.popleft()
+        t0, n0 = self.samples[0]
+        return (total - n0) / (now - t0) if now > t0 else 0.0
+
+
+def _faults(state: RunState) -> list[tuple[str, str]]:
+    """(fault, targets) in force, e.g. ("partition", "n1 -x- n3,n4; n3 -x- n1")."""
     with state.lock:
         items = dict(state.faults)
-    if not items:
-        return "none"
-    parts = []
-    for kind, value in items.items():
-        if isinstance(value, dict):
-            cut = sorted(n for n, dropped in value.items() if dropped)
-            parts.append(f"{kind} ({', '.join(cut)})" if cut else kind)
-        else:
-            parts.append(kind)
-    return "; ".join(parts)
+    return [(str(kind), describe_targets(value)[0]) for kind, value in sorted(items.items())]
 
 
-def _line(state: RunState) -> str:
+def _faults_line(state: RunState) -> str:
+    faults = _faults(state)
+    return "; ".join(f"{k} ({t})" if t else k for k, t in faults) if faults else "none"
+
+
+def _times(state: RunState) -> tuple[float, float]:
     elapsed = time.monotonic() - state.started
-    t = state.totals()
     left = max(0.0, state.time_limit - elapsed) if state.phase == "running" else 0.0
-    return (f"[{state.phase}] {elapsed:6.1f}s elapsed, {left:5.1f}s left | ok {t['ok']} "
-            f"fail {t['fail']} info {t['info']} | faults: {_faults(state)}")
+    return elapsed, left
 
 
-def _panel(state: RunState) -> Table:
-    elapsed = time.monotonic() - state.started
+def _by_f(state: RunState) -> dict[str, dict[str, int]]:
+    with state.lock:
+        counts = dict(state.counts)
+    out: dict[str, dict[str, int]] = {}
+    for (f, typ), n in counts.items():
+        out.setdefault(f, {"ok": 0, "fail": 0, "info": 0})[typ] = n
+    return dict(sorted(out.items()))
+
+
+def _line(state: RunState, rate: _Rate | None = None) -> str:
+    elapsed, left = _times(state)
     t = state.totals()
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("phase", state.phase)
-    left = max(0.0, state.time_limit - elapsed) if state.phase == "running" else 0.0
-    table.add_row("time", f"{elapsed:.1f} s elapsed, {left:.1f} s left")
-    rate = (t["ok"] + t["fail"] + t["info"]) / elapsed if elapsed > 0 else 0.0
-    table.add_row("ops", f"[green]ok {t['ok']}[/] [red]fail {t['fail']}[/] "
-                         f"[yellow]info {t['info']}[/]  ({rate:.0f}/s)")
-    table.add_row("faults", _faults(state))
-    return table
+    done = t["ok"] + t["fail"] + t["info"]
+    recent = f" | {rate.update(done):.0f} ops/s" if rate is not None else ""
+    return (f"[{state.phase}] {elapsed:6.1f}s elapsed, {left:5.1f}s left{recent} | ok {t['ok']} "
+            f"fail {t['fail']} info {t['info']} | faults: {_faults_line(state)}")
+
+
+def _panel(state: RunState, rate: _Rate | None = None) -> Panel:
+    elapsed, left = _times(state)
+    by_f = _by_f(state)
+    t = state.totals()
+    done = t["ok"] + t["fail"] + t["info"]
+    recent = rate.update(done) if rate is not None else 0.0
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("phase", Text(state.phase, style="bold cyan"))
+    if state.phase == "running" and state.time_limit > 0:
+        bar = ProgressBar(total=state.time_limit, completed=min(elapsed, state.time_limit), width=30)
+        head.add_row("time", Group(Text(f"{elapsed:.1f} s elapsed, {left:.1f} s left"), bar))
+    else:
+        head.add_row("time", f"{elapsed:.1f} s")
+    overall = done / elapsed if elapsed >= 1 else recent
+    head.add_row("throughput", f"{recent:.0f} ops/s now, {overall:.0f} ops/s overall")
+    ops = Table(box=None, padding=(0, 2), show_edge=False)
+    ops.add_column("operation")
+    for name, style in (("ok", "green"), ("fail", "red"), ("info", "yellow")):
+        ops.add_column(name, justify="right", style=style)
+    for f, c in by_f.items():
+        ops.add_row(f, str(c["ok"]), str(c["fail"]), str(c["info"]))
+    if len(by_f) > 1:
+        ops.add_row(Text("total", style="bold"), str(t["ok"]), str(t["fail"]), str(t["info"]))
+    faults = Table.grid(padding=(0, 2))
+    faults.add_column(style="bold magenta")
+    faults.add_column()
+    for kind, targets in _faults(state) or [("none", "")]:
+        faults.add_row(kind, targets)
+    body = Group(head, Text(""), ops if by_f else Text("no operations yet", style="dim"),
+                 Text(""), Text("faults in force", style="bold"), faults)
+    return Panel(body, title="jepsy", border_style="cyan", expand=False)
 
 
 @contextmanager
 def live_view(state: RunState, console: Console | None = None,
               plain_every: float = 5.0) -> Iterator[None]:
+    """Show ``state`` while the block runs (see the module docstring)."""
     console = console or Console(stderr=True)
-    fancy = console.is_terminal and not os.environ.get("NO_COLOR")
     stop = threading.Event()
-    if fancy:
-        with Live(_panel(state), console=console, refresh_per_second=4, transient=True) as live:
+    rate = _Rate()
+    if _fancy(console):
+        with Live(_panel(state, rate), console=console, refresh_per_second=4, transient=True) as live:
             def refresh() -> None:
                 while not stop.wait(0.25):
-                    live.update(_panel(state))
+                    live.update(_panel(state, rate))
             t = threading.Thread(target=refresh, daemon=True)
             t.start()
             try:
@@ -85,8 +154,13 @@ def live_view(state: RunState, console: Console | None = None,
         return
 
     def plain() -> None:
-        while not stop.wait(plain_every):
-            print(_line(state), file=sys.stderr, flush=True)
+        last_phase, last_print = state.phase, time.monotonic()
+        while not stop.wait(0.25):
+            now = time.monotonic()
+            if state.phase != last_phase or now - last_print >= plain_every:
+                print(_line(state, rate), file=console.file if console.stderr else sys.stderr,
+                      flush=True)
+                last_phase, last_print = state.phase, now
     t = threading.Thread(target=plain, daemon=True)
     t.start()
     try:
@@ -96,35 +170,77 @@ def live_view(state: RunState, console: Console | None = None,
         t.join()
 
 
-def _verdict(valid: Any) -> str:
-    return {True: "[green]valid[/]", False: "[bold red]INVALID[/]"}.get(valid, "[yellow]unknown[/]")
+_STYLE = {True: "green", False: "bold red"}
+
+
+def _verdict(valid: Any, fancy: bool) -> str:
+    word = verdict_word(valid)
+    if not fancy:
+        return word
+    style = _STYLE.get(valid, "yellow") if isinstance(valid, bool) else "yellow"
+    return f"[{style}]{word}[/]"
+
+
+def _anomaly_lines(result: dict[str, Any]) -> list[str]:
+    """The headline of each anomaly a checker found: one line per anomaly type."""
+    lines = []
+    anomalies = result.get("anomalies")
+    counts = result.get("anomaly_counts") if isinstance(result.get("anomaly_counts"), dict) else {}
+    if isinstance(anomalies, dict):
+        for kind, items in anomalies.items():
+            first = items[0] if isinstance(items, list) and items else items
+            text = first.get("text") if isinstance(first, dict) else None
+            n = counts.get(kind) if counts else None
+            n = n if isinstance(n, int) else len(items) if isinstance(items, list) else 1
+            words = " ".join(str(text).split()) if text else ""
+            words = words if len(words) <= 240 else words[:239] + "…"
+            lines.append(f"{kind} ×{n}" + (f": {words}" if words else ""))
+    keys = result.get("keys")
+    if isinstance(keys, dict):  # linearizability: one line per key that is not linearizable
+        bad = [(k, e) for k, e in keys.items() if isinstance(e, dict) and e.get("valid") is False]
+        if len(bad) > 1:  # a single one is the checker's headline already
+            lines += [f"key {k}: {headline(e)}" for k, e in bad[:10]]
+            if len(bad) > 10:
+                lines.append(f"and {len(bad) - 10} more keys")
+    return lines
 
 
 def print_summary(results: dict[str, Any], console: Console | None = None) -> None:
-    """The end-of-run table: checkers, op counts, timings, where the run is stored."""
+    """The end-of-run summary: checkers, anomalies, op counts, timings, where things are."""
     console = console or Console()
-    checker = results.get("checker", {})
-    table = Table(title=f"jepsy: {results.get('test')}", show_lines=False)
-    table.add_column("checker")
-    table.add_column("verdict")
-    table.add_column("detail")
-    for name, res in checker.items():
-        if not isinstance(res, dict):
-            continue
-        detail = ""
-        if res.get("valid") is False:
-            expl = res.get("explanation") or {}
-            detail = expl.get("text", "") if isinstance(expl, dict) else str(expl)
-            detail = detail or str(res.get("anomaly_types") or "")
-        elif "error" in res:
-            detail = str(res["error"])
-        elif "count" in res:
-            detail = f"{res.get('ok', 0)} ok, {res.get('fail', 0)} fail, {res.get('info', 0)} info"
-        table.add_row(name, _verdict(res.get("valid")), detail[:300])
-    console.print(table)
-    timings = results.get("timings", {})
+    fancy = _fancy(console)
+    checkers = list(checker_results(results.get("checker")))
+    run_dir = results.get("run_dir")
+    stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
+    timings = results.get("timings") if isinstance(results.get("timings"), dict) else {}
+    if fancy:
+        table = Table(title=f"jepsy: {results.get('test')}", title_justify="left")
+        table.add_column("checker", style="bold")
+        table.add_column("verdict")
+        table.add_column("what it found", overflow="fold")
+        for name, res in checkers:
+            table.add_row(name, _verdict(res.get("valid"), True), Text(headline(res)))
+        console.print(table)
+    else:
+        console.print(f"jepsy: {results.get('test')}", markup=False, highlight=False)
+        for name, res in checkers:
+            console.print(f"  {name}: {verdict_word(res.get('valid'))}: {headline(res)}",
+                          markup=False, highlight=False, soft_wrap=True)
+    for name, res in checkers:
+        for line in _anomaly_lines(res):
+            console.print(Text(f"  {name}: {line}", style="red" if fancy else ""), soft_wrap=not fancy)
+    if stats:
+        console.print(f"operations: {stats.get('count', 0)} ({stats.get('ok', 0)} ok, "
+                      f"{stats.get('fail', 0)} fail, {stats.get('info', 0)} info)", highlight=False)
     if timings:
-        console.print("timings: " + ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in timings.items()))
+        console.print("timings: " + ", ".join(f"{k.removesuffix('_s')} {v:.1f} s" for k, v in timings.items()
+                                              if isinstance(v, (int, float))), highlight=False)
     if results.get("incomplete"):
-        console.print(f"[yellow]incomplete:[/] {results['incomplete']}")
-    console.print(f"verdict: {_verdict(results.get('valid'))}   stored in {results.get('run_dir')}")
+        console.print(Text(f"incomplete: {results['incomplete']}", style="yellow" if fancy else ""))
+    console.print(f"verdict: {_verdict(results.get('valid'), fancy)}", highlight=False)
+    if run_dir:
+        run = Path(str(run_dir))
+        console.print(Text(f"stored in {run}"), soft_wrap=True)
+        for name, what in (("report.html", "report"), ("junit.xml", "junit")):
+            if (run / name).is_file():
+                console.print(Text(f"{what}: {run / name}"), soft_wrap=True)

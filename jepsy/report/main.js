@@ -148,4 +148,40 @@ J.main = function () {
   J.section("logs", "Node logs", function (s) { J.logs(s, D); });
 };
 
+// With #jepsy-selftest in the URL, exercise the interactive parts once (the
+// browser test cannot move a mouse with --dump-dom): timeline zoom and focus,
+// tooltips on canvases and SVG shapes, key switching, op links. Any error
+// lands in #jepsy-errors; <body data-selftest> says how far it got.
+J.selfTest = function () {
+  var fire = function (node, type) {
+    var r = node.getBoundingClientRect();
+    node.dispatchEvent(new MouseEvent(type, { bubbles: true, clientX: r.left + r.width / 2, clientY: r.top + Math.min(r.height / 2, 60), buttons: 0 }));
+  };
+  var steps = 0, step = function (name, fn) {
+    try { fn(); steps++; } catch (e) { J.reportError("selftest " + name, e); }
+  };
+  step("timeline", function () {
+    var t = J.timeline;
+    t.zoom(0.5); t.zoom(2);
+    if (t.ops.n) { t.focus([0, t.ops.n - 1], t.ops.n - 1); t.select(0); }
+    fire(t.canvas, "mousemove"); fire(t.canvas, "click"); fire(t.canvas, "wheel");
+  });
+  step("charts", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("canvas"), function (c) { fire(c, "mousemove"); fire(c, "click"); });
+  });
+  step("svg", function () {
+    Array.prototype.forEach.call(document.querySelectorAll(".lin-op, .edge"), function (g) { fire(g, "mousemove"); fire(g, "mouseleave"); });
+  });
+  step("buttons", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("section:not(#timeline) .toolbar button"), function (b) { b.click(); });
+  });
+  step("links", function () {
+    var links = document.querySelectorAll("a.oplink");
+    for (var i = 0; i < Math.min(links.length, 20); i++) { links[i].click(); }
+  });
+  J.tip(null, null);
+  document.body.setAttribute("data-selftest", steps === 5 ? "done" : "failed");
+};
+
 try { J.main(); } catch (e) { J.reportError("main", e); }
+if (location.hash === "#jepsy-selftest") { J.selfTest(); }
