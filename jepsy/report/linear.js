@@ -60,7 +60,7 @@ J.linearOne = function (host, D, view) {
   rows.forEach(function (r) { if (!(ops.proc[r] in laneOf)) { laneOf[ops.proc[r]] = procs.length; procs.push(ops.proc[r]); } });
   procs.sort(function (a, b) { return a - b; });
   procs.forEach(function (p, k) { laneOf[p] = k; });
-  var L = 56, laneH = 40, top = 14, x = L, startX = {}, endX = {}, labelOf = {};
+  var L = 8, laneH = 40, top = 14, x = L, startX = {}, endX = {}, labelOf = {};
   events.forEach(function (e) {
     var r = e[2];
     if (e[1] === 1) { x += 10; startX[r] = x; labelOf[r] = J.opLabel(ops, r, view); return; }
@@ -69,9 +69,13 @@ J.linearOne = function (host, D, view) {
   });
   var W = x + 40, H = top + procs.length * laneH + 10;
   var svg = J.el("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "partial linearization" });
+  // Process names in their own column, so they stay in view when the ops scroll.
+  var names = J.el("svg", { width: 52, height: H, viewBox: "0 0 52 " + H, "class": "lanes" });
   procs.forEach(function (p, k) {
-    svg.appendChild(J.el("rect", { x: 0, y: top + k * laneH, width: W, height: laneH, fill: k % 2 ? "#fff" : "#f5f7fa" }));
-    svg.appendChild(J.el("text", { x: 8, y: top + k * laneH + laneH / 2 + 4, "font-size": 12, fill: "#667085", text: "p" + p }));
+    [svg, names].forEach(function (g) {
+      g.appendChild(J.el("rect", { x: 0, y: top + k * laneH, width: W, height: laneH, fill: k % 2 ? "#fff" : "#f5f7fa" }));
+    });
+    names.appendChild(J.el("text", { x: 8, y: top + k * laneH + laneH / 2 + 4, "font-size": 12, fill: "#667085", text: "p" + p }));
   });
   var STYLE = { prefix: ["#e3f4e6", "#2e7d32"], stuck: ["#fde4e2", "#c62828"], candidate: ["#fdf0d5", "#b7791f"], other: ["#eef1f6", "#98a2b3"] };
   var boxes = {};
@@ -116,8 +120,8 @@ J.linearOne = function (host, D, view) {
     svg.appendChild(J.el("circle", { cx: p[0], cy: p[1], r: 7, fill: "#2e7d32", stroke: "#fff", "stroke-width": 1.5 }));
     svg.appendChild(J.el("text", { x: p[0], y: p[1] + 3.5, "font-size": 9, fill: "#fff", "text-anchor": "middle", text: String(p[2] + 1) }));
   });
-  var scroll = J.el("div", { "class": "svg-scroll" }, svg);
-  host.appendChild(scroll);
+  var scroll = J.el("div", { "class": "svg-scroll", style: "flex:1;border:0;border-radius:0" }, svg);
+  host.appendChild(J.el("div", { "class": "svg-scroll", style: "display:flex;overflow:hidden" }, names, scroll));
   var legend = J.el("div", { "class": "legend" });
   [["prefix", "in the partial linearization"], ["stuck", "cannot be linearized"], ["candidate", "concurrent, could still take effect"], ["other", "other ops of this key (fail: faded)"]].forEach(function (x) {
     legend.appendChild(J.el("span", null, J.el("span", { "class": "sw", style: "background:" + STYLE[x[0]][0] + ";border:1px solid " + STYLE[x[0]][1] }), x[1]));
