@@ -31,6 +31,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "etcd": "jepsy.dbs.etcd:etcd_db",
         "postgres": "jepsy.dbs.postgres:postgres_db",
         "process": "jepsy.dbs.process:process_db",
+        "redis": "jepsy.dbs.redis:redis_db",
         "memory": "jepsy.testing:memory_db",
         "broken-memory": "jepsy.testing:broken_memory_db",
     },

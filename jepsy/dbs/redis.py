@@ -1,0 +1,196 @@
+"""Redis (Debian's ``redis-server`` and ``redis-sentinel``, 7) with Sentinel failover.
+
+Provisioning, per node: install the packages when ``redis-server`` is absent
+(stopping the services their postinst may start), then run two daemons of
+ours, each with ``setsid``, a pidfile and a log under ``/var/log/jepsy``:
+
+* ``redis-server`` on port 6379 with append-only persistence; the first node
+  of the inventory starts as the primary, every other as its replica;
+* ``redis-sentinel`` on port 26379, monitoring the primary under the name
+  ``jepsy`` with a quorum of a majority of the nodes.
+
+Both read configuration files under ``/var/lib/jepsy/redis`` that they may
+rewrite: Sentinel records failovers there, and reconfigures each server with
+``REPLICAOF`` and ``CONFIG REWRITE``, so a server killed and started again
+comes back in the role Sentinel last gave it (as with any real deployment).
+Setup returns once the server answers and its sentinel knows the primary and
+every other sentinel, so that failover works from the first second.
+
+Kill, start, pause and resume act on ``redis-server`` by its pidfile (the
+sentinels keep running, as they would on their own hosts); ``primaries``
+names every server whose ``ROLE`` is ``master`` (two during a split brain).
+
+Options (``--db-opt``): ``down_after_ms`` (Sentinel's ``down-after-milliseconds``,
+default 2000), ``failover_timeout_ms`` (default 10000), ``op_timeout``
+(client, seconds, default 1), ``ready_timeout`` (default 60).
+
+Clients (``jepsy.dbs.redis_clients``) ask Sentinel for the current primary,
+their own node's sentinel first, as an application on that node would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import sh
+from jepsy.errors import DBError
+from jepsy.protocols import Client, Test
+
+__all__ = ["MASTER_NAME", "PORT", "SENTINEL_PORT", "RedisDB", "redis_db"]
+
+PORT = 6379
+SENTINEL_PORT = 26379
+MASTER_NAME = "jepsy"
+DATA_DIR = "/var/lib/jepsy/redis"
+LOG_DIR = "/var/log/jepsy"
+PID_DIR = "/run/jepsy"
+DAEMONS = ("redis", "sentinel")
+
+
+def _conn(host: str, port: int, timeout: float) -> Any:
+    import redis
+
+    return redis.Redis(host=host, port=port, socket_timeout=timeout, socket_connect_timeout=timeout,
+                       decode_responses=True)
+
+
+class RedisDB:
+    """The DB protocol for Redis with Sentinel, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        self.opts = dict(opts)
+        self.ready_timeout = float(self.opts.get("ready_timeout", 60))
+        self.down_after = int(self.opts.get("down_after_ms", 2000))
+        self.failover_timeout = int(self.opts.get("failover_timeout_ms", 10000))
+
+    # -- configuration -------------------------------------------------------
+    def primary(self, test: Test) -> str:
+        """The node that starts as primary (Sentinel may move the role later)."""
+        return test.nodes[0]
+
+    def server_conf(self, test: Test, node: str) -> str:
+        lines = [f"bind {test.address(node)} 127.0.0.1", f"port {PORT}", "protected-mode no",
+                 f"dir {DATA_DIR}", "appendonly yes", "appendfsync everysec", "daemonize no",
+                 f"replica-announce-ip {test.address(node)}"]
+        if node != self.primary(test):
+            lines.append(f"replicaof {test.address(self.primary(test))} {PORT}")
+        return "\n".join(lines) + "\n"
+
+    def sentinel_conf(self, test: Test, node: str) -> str:
+        quorum = len(test.nodes) // 2 + 1
+        return "\n".join([
+            f"bind {test.address(node)} 127.0.0.1", f"port {SENTINEL_PORT}", "protected-mode no",
+            "daemonize no", f"dir {DATA_DIR}", f"sentinel announce-ip {test.address(node)}",
+            f"sentinel monitor {MASTER_NAME} {test.address(self.primary(test))} {PORT} {quorum}",
+            f"sentinel down-after-milliseconds {MASTER_NAME} {self.down_after}",
+            f"sentinel failover-timeout {MASTER_NAME} {self.failover_timeout}",
+            f"sentinel parallel-syncs {MASTER_NAME} 1",
+        ]) + "\n"
+
+    def _start_command(self, daemon: str) -> str:
+        conf = f"{DATA_DIR}/{daemon}.conf"
+        argv = ["redis-server", conf] + (["--sentinel"] if daemon == "sentinel" else [])
+        pid, log = f"{PID_DIR}/{daemon}.pid", f"{LOG_DIR}/{daemon}.log"
+        return (f"mkdir -p {PID_DIR} {LOG_DIR} && cd {DATA_DIR} && "
+                f"if [ -f {pid} ] && kill -0 $(cat {pid}) 2>/dev/null; then exit 0; fi; "
+                f"setsid {sh(*argv)} >> {log} 2>&1 < /dev/null & echo $! > {pid}")
+
+    # -- provisioning --------------------------------------------------------
+    def install(self, test: Test, node: str) -> None:
+        r = test.remote
+        if r.execute(node, "command -v redis-server && command -v redis-sentinel", check=False).ok:
+            return
+        got = r.execute(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+                              "redis-server redis-sentinel", sudo=True, timeout=600, check=False)
+        if not got.ok:
+            hint = (" (lab nodes cannot reach package registries: run "
+                    "'jepsy lab up --packages redis-server,redis-sentinel')"
+                    if test.node_specs[node].is_lab else "")
+            raise DBError(f"{node}: Redis is not installed and apt-get failed{hint}: {got.describe()}")
+        # The packages' postinst may start default instances on ports we need: not ours.
+        for service in ("redis-sentinel", "redis-server"):
+            r.execute(node, f"systemctl disable --now {service} 2>/dev/null || "
+                            f"service {service} stop 2>/dev/null || true", sudo=True, check=False)
+
+    def setup(self, test: Test, node: str) -> None:
+        self.install(test, node)
+        self.teardown(test, node)
+        r = test.remote
+        r.execute(node, f"mkdir -p {DATA_DIR} {LOG_DIR} && rm -f {LOG_DIR}/redis.log "
+                        f"{LOG_DIR}/sentinel.log", sudo=True)
+        r.execute(node, f"cat > {DATA_DIR}/redis.conf", sudo=True, stdin=self.server_conf(test, node))
+        r.execute(node, f"cat > {DATA_DIR}/sentinel.conf", sudo=True,
+                  stdin=self.sentinel_conf(test, node))
+        r.execute(node, self._start_command("redis"), sudo=True)
+        r.execute(node, self._start_command("sentinel"), sudo=True)
+        self._await_ready(test, node)
+
+    def _await_ready(self, test: Test, node: str) -> None:
+        """The server answers PING, and the sentinel knows the primary and all other sentinels."""
+        deadline = time.monotonic() + self.ready_timeout
+        host, last = test.address(node), "no answer"
+        want = len(test.nodes) - 1
+        while time.monotonic() < deadline:
+            try:
+                _conn(host, PORT, 1.0).ping()
+                info = _conn(host, SENTINEL_PORT, 1.0).execute_command("SENTINEL", "MASTER", MASTER_NAME)
+                state = dict(zip(info[::2], info[1::2], strict=False)) if isinstance(info, list) else info
+                others = int(state.get("num-other-sentinels", 0))
+                if others >= want:
+                    return
+                last = f"sentinel sees {others} of {want} other sentinels"
+            except Exception as e:  # redis-py raises many kinds while a server starts
+                last = str(e) or type(e).__name__
+            time.sleep(0.25)
+        tail = test.remote.execute(node, f"tail -n 3 {LOG_DIR}/redis.log {LOG_DIR}/sentinel.log",
+                                   check=False).stdout
+        raise DBError(f"{node}: Redis/Sentinel not ready after {self.ready_timeout:g} s ({last}); "
+                      f"logs: {tail.strip()[-400:]}")
+
+    def _stop(self, daemon: str, wipe: bool = False) -> str:
+        pid = f"{PID_DIR}/{daemon}.pid"
+        return (f"if [ -f {pid} ]; then kill -9 $(cat {pid}) 2>/dev/null; "
+                f"kill -CONT $(cat {pid}) 2>/dev/null; rm -f {pid}; fi")
+
+    def teardown(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"{self._stop('redis')}; {self._stop('sentinel')}; rm -rf {DATA_DIR}",
+                            sudo=True, check=False)
+
+    # -- optional powers -----------------------------------------------------
+    def kill(self, test: Test, node: str) -> None:
+        test.remote.execute(node, self._stop("redis"), sudo=True, check=False)
+
+    def start(self, test: Test, node: str) -> None:
+        test.remote.execute(node, self._start_command("redis"), sudo=True)
+
+    def pause(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -STOP $(cat {PID_DIR}/redis.pid)", sudo=True, check=False)
+
+    def resume(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -CONT $(cat {PID_DIR}/redis.pid)", sudo=True, check=False)
+
+    def log_files(self, test: Test, node: str) -> list[str]:
+        return [f"{LOG_DIR}/{d}.log" for d in DAEMONS]
+
+    def primaries(self, test: Test) -> list[str]:
+        """Every node whose server says its ROLE is master (unreachable ones are not)."""
+        leaders = []
+        for node in test.nodes:
+            try:
+                role = _conn(test.address(node), PORT, 1.0).execute_command("ROLE")
+            except Exception:  # an unreachable or paused server names no role
+                continue
+            if role and role[0] == "master":
+                leaders.append(node)
+        return leaders
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.redis_clients import client_for
+
+        return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def redis_db(opts: Mapping[str, Any]) -> RedisDB:
+    return RedisDB(opts)
