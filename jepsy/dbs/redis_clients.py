@@ -109,7 +109,7 @@ class _Base:
         if self.conn is not None and self.where == where:
             return self.conn
         self.close_primary()
-        conn = redis.Redis(host=where[0], port=where[1], socket_timeout=self.timeout,
+        conn: Any = redis.Redis(host=where[0], port=where[1], socket_timeout=self.timeout,
                            socket_connect_timeout=self.timeout, decode_responses=True)
         try:
             role = conn.execute_command("ROLE")
