@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_elle.py [--sizes 10000,100000,1000000] [--data ../shared/data]
                                               [--processes 10] [--keys 20] [--skip-corpus]
+                                              [--workload list-append|rw-register]
 
 Each size runs in its own child process, so its peak memory (ru_maxrss) is its
 own: the figure includes the history itself (jepsy ``Op`` records, as a run
@@ -33,13 +34,13 @@ from pathlib import Path
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def one_size(n: int, processes: int, keys: int) -> dict[str, object]:
-    from jepsy.checkers.elle import list_append, synth
+def one_size(n: int, processes: int, keys: int, workload: str) -> dict[str, object]:
+    from jepsy.checkers.elle import list_append, rw_register, synth
 
     t0 = time.monotonic()
-    h = synth.history("list-append", n, processes=processes, keys=keys, mops=(1, 4), seed=n)
+    h = synth.history(workload, n, processes=processes, keys=keys, mops=(1, 4), seed=n)
     t1 = time.monotonic()
-    r = list_append().check(h, {})
+    r = (list_append() if workload == "list-append" else rw_register()).check(h, {})
     t2 = time.monotonic()
     stats = r["stats"]
     return {"txns": n, "ops": len(h), "generate_s": round(t1 - t0, 2), "check_s": round(t2 - t1, 2),
@@ -73,16 +74,18 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=20)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--skip-corpus", action="store_true")
+    ap.add_argument("--workload", choices=["list-append", "rw-register"], default="list-append")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(one_size(args.child, args.processes, args.keys)))
+        print(json.dumps(one_size(args.child, args.processes, args.keys, args.workload)))
         return
     print(f"{'txns':>9} {'ops':>9} {'gen s':>7} {'check s':>8} {'analysis':>9} {'search':>7} "
           f"{'edges':>9} {'peak MB':>8} valid")
     for n in (int(s) for s in args.sizes.split(",")):
         out = subprocess.run([sys.executable, __file__, "--child", str(n), "--processes", str(args.processes),
-                              "--keys", str(args.keys)], capture_output=True, text=True, check=True)
+                              "--keys", str(args.keys), "--workload", args.workload],
+                             capture_output=True, text=True, check=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"{row['txns']:>9} {row['ops']:>9} {row['generate_s']:>7} {row['check_s']:>8} "
               f"{row['analysis_s']:>9} {row['search_s']:>7} {row['edges']:>9} {row['peak_mb']:>8} "

@@ -58,6 +58,17 @@ def external_reads(t: Txn) -> tuple[dict[Any, list[Any]], list[dict[str, Any]]]:
     that plus the transaction's own appends in between; a read that shows an
     append the transaction only makes later is a future read.
     """
+    if all(f == "r" for f, _, _ in t.mops):
+        # Read-only, the common case: each key's first read is what it saw.
+        fast: dict[Any, list[Any]] = {}
+        for _, k, v in t.mops:
+            read = [] if v is None else v
+            if k not in fast:
+                fast[k] = read
+            elif read != fast[k]:
+                break
+        else:
+            return fast, []
     seen: dict[Any, list[Any]] = {}
     state: dict[Any, list[Any]] = {}  # known full state of the key inside the txn
     own: dict[Any, list[Any]] = defaultdict(list)
