@@ -43,7 +43,7 @@ from typing import Any
 
 from jepsy.models import CRASHED, Call, Model
 
-__all__ = ["Budget", "Outcome", "portfolio", "search"]
+__all__ = ["Budget", "Outcome", "StepError", "portfolio", "search"]
 
 _FAIL: Any = object()
 _MISS: Any = object()
@@ -97,6 +97,20 @@ class Outcome:
 # invoked.  Which guess is better depends on where a system is slow (before or after
 # applying an op); neither wins on every history.
 ORDERS = ("return", "call")
+
+
+class StepError(Exception):
+    """The model's ``step`` raised on the call whose ``id`` is ``call``.
+
+    Usually a history whose values the model cannot take (an ``append`` of a
+    number to a string); the checker reports it as a malformed history.
+    """
+
+    def __init__(self, call: int, error: BaseException | str) -> None:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        super().__init__(call, text)  # (call, text): what pickling between workers keeps
+        self.call = call
+        self.error = text
 
 
 class _Keyed:
@@ -238,7 +252,10 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 low = ro_cand & -ro_cand
                 ro_cand ^= low
                 j = low.bit_length() - 1
-                ok, nxt = step(state, inputs[j], outputs[j])
+                try:
+                    ok, nxt = step(state, inputs[j], outputs[j])
+                except Exception as e:  # a model that cannot take this op's values
+                    raise StepError(calls[perm[j]].id, e) from e
                 if ok:
                     break
             else:
@@ -257,7 +274,10 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 low = cand & -cand
                 cand ^= low
                 j = low.bit_length() - 1
-                ok, nxt = step(state, inputs[j], outputs[j])
+                try:
+                    ok, nxt = step(state, inputs[j], outputs[j])
+                except Exception as e:  # a model that cannot take this op's values
+                    raise StepError(calls[perm[j]].id, e) from e
                 if not ok or (crashed[j] and nxt == state):
                     continue
                 key = (clin | cbit[j], nxt)

@@ -1,20 +1,24 @@
 """The linearizability checker: is there one order of the operations, consistent with real time
 and with a sequential model, that explains every result?
 
-``linearizable(model, timeout=..., max_configs=..., all_keys=..., workers=...)`` returns a
-``Checker``; ``check_history(history, model, ...)`` is the one-call form.  The pipeline:
+``linearizable(model, timeout=..., max_configs=..., all_keys=..., workers=...,
+memory_mb=...)`` returns a ``Checker``; ``check_history(history, model, ...)`` is the
+one-call form.  A history the model cannot take (unpaired ops, values its ``step``
+chokes on) raises ``HistoryError`` naming the op.  The pipeline:
 
 1. ``linear_prepare``: Jepsen's semantics (nemesis ignored, ``fail`` dropped, ``info``
    and unfinished calls crashed: optional, open to the end of the history).
 2. P-compositionality: the model's ``partition`` splits the history into
    independent keys (Jepsen's ``[key, value]`` pairs, Porcupine's ``key``), each
    checked on its own; the history is linearizable iff every key is.
-3. ``linear_search`` on each key, cheapest first and interleaved: every key gets a
-   slice of search steps per round, slices doubling, so that one cheap proof of a
-   bug is found before an expensive valid key is finished.  The first invalid
-   key stops the check unless ``all_keys``.  With ``workers`` > 1 (by default when
-   the history is large and has several keys) the keys are shared between forked
-   worker processes.
+3. ``linear_search`` on each key, interleaved: each turn gives a slice of search
+   steps to the least served key, so that one cheap proof of a bug is found
+   without first finishing every expensive valid key.  The first invalid key
+   stops the check unless ``all_keys``.  Within a key, a portfolio of searches
+   trying candidates in different orders shares one cache of failed
+   configurations.  With 2 workers (by default on 2+ cores for histories of
+   1,500 calls or more) two forked processes race over all the keys, each with
+   its own candidate order; a key decided by one is dropped by the other.
 4. ``linear_explain`` words the violation.
 
 Budgets: ``timeout`` (seconds, whole check), ``memory_mb`` (the search caches'
@@ -47,7 +51,8 @@ from typing import Any
 
 from jepsy.checkers.linear_explain import explain
 from jepsy.checkers.linear_prepare import Prepared, prepare
-from jepsy.checkers.linear_search import ORDERS, Budget, Outcome, portfolio
+from jepsy.checkers.linear_search import ORDERS, Budget, Outcome, StepError, portfolio
+from jepsy.errors import HistoryError
 from jepsy.history import Op
 from jepsy.models import CRASHED, Call, Model
 
@@ -194,6 +199,21 @@ class Linearizable:
             return 1
         return max(1, min(len(os.sched_getaffinity(0)), len(ORDERS)))
 
+    def _search(self, parts: Sequence[_Part], workers: int, t0: float) -> dict[int, Outcome]:
+        budget = Budget(deadline=None if self.timeout is None else t0 + self.timeout,
+                        max_configs=self.max_configs,
+                        max_bytes=None if self.memory_mb is None
+                        else int(self.memory_mb * 2**20 / workers))
+        if workers > 1:
+            return _run_parallel(parts, self.model, budget, self.all_keys, workers)
+        return _run(parts, range(len(parts)), self.model, budget, self.all_keys)
+
+    def _bad_values(self, e: StepError, prep: Prepared) -> HistoryError:
+        """The op whose values the model could not take, as a malformed-history error."""
+        inv = prep.invokes[e.call]
+        return HistoryError(f"op {inv.index}: the {self.model.name} model cannot apply "
+                            f"{inv.f} {inv.value!r} of process {inv.process} ({e.error})")
+
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``history`` (nemesis ops included: ignored); raises ``HistoryError`` if malformed."""
         t0 = time.monotonic()
@@ -201,14 +221,10 @@ class Linearizable:
         prep = prepare(history)
         parts = _partition(prep, model)
         workers = self._workers_for(parts)
-        budget = Budget(deadline=None if self.timeout is None else t0 + self.timeout,
-                        max_configs=self.max_configs,
-                        max_bytes=None if self.memory_mb is None
-                        else int(self.memory_mb * 2**20 / workers))
-        if workers > 1:
-            outs = _run_parallel(parts, model, budget, self.all_keys, workers)
-        else:
-            outs = _run(parts, range(len(parts)), model, budget, self.all_keys)
+        try:
+            outs = self._search(parts, workers, t0)
+        except StepError as e:
+            raise self._bad_values(e, prep) from None
         keys: dict[str, dict[str, Any]] = {}
         first_bad: dict[str, Any] | None = None
         for i, part in enumerate(parts):

@@ -198,3 +198,13 @@ def test_memory_budget_gives_unknown() -> None:
     r = check_history(_hard_history(), cas_register(0), memory_mb=0.05, workers=1)
     assert r["valid"] == "unknown"
     assert r["keys"]["null"]["reason"] == "memory"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_values_the_model_cannot_take_are_a_history_error(workers: int) -> None:
+    hist = h(("invoke", 0, "put", "a", {"key": "k"}), ("ok", 0, "put", "a", {"key": "k"}),
+             ("invoke", 1, "append", 5, {"key": "k"}), ("ok", 1, "append", 5, {"key": "k"}),
+             ("invoke", 2, "get", None, {"key": "k"}), ("ok", 2, "get", "a5", {"key": "k"}))
+    with pytest.raises(HistoryError, match=r"op 2: the kv model cannot apply append 5 of process 1 "
+                                           r"\(TypeError"):
+        check_history(hist, kv(), workers=workers)
