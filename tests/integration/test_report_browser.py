@@ -114,6 +114,13 @@ def test_transactional_anomaly_report_renders(tmp_path: Path) -> None:
     _screenshot(page, "elle", 2600)
 
 
+def test_a_run_with_nothing_stored_still_renders(tmp_path: Path) -> None:
+    assert len(write_all(tmp_path)) == 3  # no results, no test.json, no history
+    dom = _browse(tmp_path / "report.html", "--dump-dom", fragment="#jepsy-selftest")
+    _dom_checks(dom, ["summary", "timeline", "faults", "logs"])
+    assert "results.json is missing" in dom
+
+
 @pytest.mark.slow
 def test_a_large_history_stays_usable(tmp_path: Path) -> None:
     write_sample_run(tmp_path, n_ops=100_000, concurrency=20, keys=2000, stale=False)
