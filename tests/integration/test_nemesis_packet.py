@@ -30,8 +30,12 @@ SINK = ("timeout 20 python3 -c 'import socket; s = socket.socket(); "
         "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((\"0.0.0.0\", 9998)); "
         "s.listen(1); c = s.accept()[0]\n"
         "while c.recv(65536): pass'")
-SEND = ("sleep 0.5; python3 -c 'import socket, sys, time; c = socket.create_connection((sys.argv[1], "
-        "9998)); t = time.monotonic(); c.sendall(b\"x\" * 200000); c.shutdown(socket.SHUT_WR); "
+# The sink may start late over SSH: the sender retries its connection for five seconds.
+SEND = ("python3 -c 'import socket, sys, time\n"
+        "for _ in range(50):\n"
+        "    try: c = socket.create_connection((sys.argv[1], 9998), 2); break\n"
+        "    except ConnectionRefusedError: time.sleep(0.1)\n"
+        "t = time.monotonic(); c.sendall(b\"x\" * 200000); c.shutdown(socket.SHUT_WR)\n"
         "c.recv(1); print(round(time.monotonic() - t, 3))' {dst}")
 
 

@@ -79,11 +79,14 @@ def test_one_way_partition_drops_one_direction_only(cluster: RunSpec) -> None:
     # fails both ways, so the proof is a datagram: n2 -> n1 lost, n1 -> n2 arrives.
     nem.invoke(t, {"f": "start-partition", "value": {"n1": ["n2"]}})
     try:
-        listen = ("timeout 3 python3 -c 'import socket; s = socket.socket(socket.AF_INET, "
-                  "socket.SOCK_DGRAM); s.bind((\"0.0.0.0\", 9999)); s.settimeout(2); "
+        # The listener may start late over SSH: the sender repeats for two seconds.
+        listen = ("timeout 6 python3 -c 'import socket; s = socket.socket(socket.AF_INET, "
+                  "socket.SOCK_DGRAM); s.bind((\"0.0.0.0\", 9999)); s.settimeout(4); "
                   "print(s.recvfrom(100)[0].decode())'")
-        send = ("sleep 0.5; python3 -c 'import socket, sys; socket.socket(socket.AF_INET, "
-                "socket.SOCK_DGRAM).sendto(b\"hello\", (sys.argv[1], 9999))' {dst}")
+        send = ("python3 -c 'import socket, sys, time\n"
+                "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+                "for _ in range(10):\n"
+                "    s.sendto(b\"hello\", (sys.argv[1], 9999)); time.sleep(0.2)' {dst}")
 
         def one_way(src: str, dst: str) -> bool:
             import threading
