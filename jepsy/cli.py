@@ -53,6 +53,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "heal": "jepsy.heal:heal_cmd",
     "report": "jepsy.report.cli:report_cmd",
     "serve": "jepsy.report.serve:serve_cmd",
+    "inventory": "jepsy.vagrant:inventory_cmd",
 }
 
 
