@@ -52,7 +52,7 @@ BEHAVIOURS: dict[str, dict[str, str]] = {
     "corrupt": {"percent": "20%"},
     "rate": {"rate": "1mbit"},
 }
-DEFAULT_TARGETS = ("one", "minority", "majority", "all")
+DEFAULT_TARGETS = ("one", "minority", "random", "majority", "all")
 NO_NETEM = "Specified qdisc kind is unknown"
 FALLBACK = ("loss", "rate")
 FOREIGN_EXIT = 97

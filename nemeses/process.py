@@ -34,7 +34,7 @@ from .targets import TARGETS, parse_list, pick
 
 __all__ = ["KillNemesis", "PauseNemesis", "kill", "kill_family", "pause", "pause_family"]
 
-DEFAULT_TARGETS = ("one", "minority", "majority", "all")
+DEFAULT_TARGETS = ("one", "minority", "random", "majority", "all")
 STOPPED_PIDS = "ps -eo pid=,stat= | awk '$2 ~ /^T/ {print $1}'"
 
 
