@@ -109,12 +109,45 @@ def _interleave(draw: st.DrawFn, specs: list[tuple[Any, ...]], max_procs: int) -
     return ops
 
 
+def assert_linearization_is_a_witness(history: list[Op], model: Model,
+                                      result: dict[str, Any]) -> None:
+    """A valid verdict's ``linearization`` must itself be a legal, real-time-respecting order."""
+    ok_calls: dict[int, tuple[int, int]] = {}  # invoke index -> (call position, return position)
+    by_index: dict[int, tuple[Op, Op | None]] = {}
+    open_: dict[Any, Op] = {}
+    for pos, op in enumerate(history):
+        if not isinstance(op.process, int):
+            continue
+        if op.type == "invoke":
+            open_[op.process] = op
+            by_index[op.index] = (op, None)
+        else:
+            inv = open_.pop(op.process)
+            by_index[inv.index] = (inv, op)
+            if op.type == "ok":
+                ok_calls[inv.index] = (history.index(inv), pos)
+    order = result["keys"]["null"]["linearization"]
+    assert set(ok_calls) <= set(order)  # every ok op, and some crashed ones
+    state = model.init()
+    for i, idx in enumerate(order):
+        inv, comp = by_index[idx]
+        assert comp is None or comp.type != "fail"
+        out = comp.value if comp is not None and comp.type == "ok" else CRASHED
+        ok, state = model.step(state, (inv.f, inv.value), out)
+        assert ok, (idx, inv, out)
+        for later in order[i + 1:]:  # nothing after it returned before it was invoked
+            if later in ok_calls:
+                assert ok_calls[later][1] > history.index(inv)
+
+
 @SETTINGS
 @given(register_histories())
 def test_checker_agrees_with_brute_force_oracle(history: list[Op]) -> None:
     model = cas_register(0, nil_read="absent")
     result = check_history(history, model, workers=1)
     assert result["valid"] is oracle(history, model)
+    if result["valid"] is True:
+        assert_linearization_is_a_witness(history, model, result)
 
 
 @SETTINGS
@@ -255,3 +288,21 @@ def test_histories_of_a_real_object_are_linearizable(data: st.DataObject, kind: 
     history = data.draw(real_histories(kind))
     result = check_history(history, _model(kind), workers=1)
     assert result["valid"] is True, result.get("text")
+    if kind != "kv":  # kv is split by key; the others are one partition
+        assert_linearization_is_a_witness(history, _model(kind), result)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_parallel_race_agrees_with_one_process(data: st.DataObject) -> None:
+    """Two workers racing the keys give the same per-key verdicts as one process."""
+    history = data.draw(real_histories("kv"))
+    gets = [i for i, op in enumerate(history) if op.type == "ok" and op.f == "get"]
+    if gets and data.draw(st.booleans()):  # corrupt one read
+        i = data.draw(st.sampled_from(gets))
+        history[i] = Op(index=history[i].index, time=history[i].time, type="ok",
+                        process=history[i].process, f="get", value="zz", extra=history[i].extra)
+    one = check_history(history, kv(), workers=1, all_keys=True)
+    two = check_history(history, kv(), workers=2, all_keys=True)
+    assert {k: v["valid"] for k, v in one["keys"].items()} == \
+        {k: v["valid"] for k, v in two["keys"].items()}
