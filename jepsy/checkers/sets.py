@@ -149,15 +149,19 @@ class SetFullChecker:
             outcome = "stale" if absent else "stable"
             outcomes[outcome].append(e)
             first_ok = next((i for i in later if i > (absent[-1] if absent else -1)), None)
+            latency: float | None = None
             if first_ok is not None and known_time is not None:
                 t = reads[first_ok].invoke_time
                 if t is not None:
-                    stable_lat.append(max(0.0, (t - known_time) / 1e6))
+                    latency = max(0.0, (t - known_time) / 1e6)
+                    stable_lat.append(latency)
             if outcome == "stale" and len(details) < _SHOW:
-                details.append({"element": e, "outcome": "stale",
+                took = "" if latency is None else f" ({latency:.1f} ms)"
+                details.append({"element": e, "outcome": "stale", "latency_ms": latency,
                                 "missed_by": [_idx(reads[i]) for i in absent[:5]],
                                 "text": f"element {e!r} was known by op {_op(add, reads, present)} but "
-                                        f"{len(absent)} later read(s) missed it before it became visible"})
+                                        f"{len(absent)} later read(s) missed it before it became "
+                                        f"visible{took}"})
         lost = outcomes["lost"]
         valid = not lost and not unexpected and not duplicated
         if self.linearizable and outcomes["stale"]:
