@@ -116,3 +116,34 @@ def test_unknown_modes() -> None:
         clock.family({"clock_modes": "wobble"})
     with pytest.raises(ConfigError):
         ClockNemesis({"clock_mode": "sundial"})
+
+
+def test_real_clock_shell_steps_and_heal_steps_back(tmp_path: Any) -> None:
+    """The real-clock shell, run in a real sh with ``date`` and ``systemctl`` as shell functions.
+
+    Nothing touches this machine's clock: ``date -s`` only logs its argument,
+    and the state directory is a temporary one.
+    """
+    state = str(tmp_path)
+    stubs = (f"date() {{ if [ \"$1\" = +%s.%N ]; then echo 1000.000000; "
+             f"else echo \"$@\" >> {state}/date.log; fi; }}; "
+             f"systemctl() {{ echo \"$@\" >> {state}/systemctl.log; }}; ")
+
+    def run(script: str) -> str:
+        script = stubs + script.replace("/run/jepsy/faults", state).replace(
+            "/run/jepsy/faketime", f"{state}/faketime")
+        return subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+
+    run(real_step(2.5))
+    run(real_step(-0.75))
+    assert (tmp_path / "clock.offset").read_text().strip() == "1.750000"
+    assert (tmp_path / "date.log").read_text().split() == ["-s", "@1002.500000", "-s", "@999.250000"]
+    (tmp_path / "clock.ntp").write_text("chrony\n")
+    out = run(heal_script(["clock"], boot_id="the-controlling-host"))
+    assert "stepped back by 1.750000 s" in out and "restarted chrony" in out
+    assert (tmp_path / "date.log").read_text().split()[-2:] == ["-s", "@998.250000"]
+    assert not (tmp_path / "clock.offset").exists() and not (tmp_path / "clock.ntp").exists()
+    # On a node that reports the controlling host's boot id, the step is refused.
+    run(real_step(1.0))
+    refused = run(heal_script(["clock"], boot_id=local_boot_id()))
+    assert "REFUSED" in refused and (tmp_path / "date.log").read_text().count("-s") == 4
