@@ -36,10 +36,11 @@ J.Plot.prototype.frame = function (faults) {
     c.fillText((o.yFmt || String)(v), self.L - 6, y);
   });
   c.textAlign = "center"; c.textBaseline = "top";
-  J.niceTicks(o.x0, o.x1, Math.max(2, Math.floor(this.W / 120)), true).forEach(function (t) {
+  var xt = J.niceTicks(o.x0, o.x1, Math.max(2, Math.floor(this.W / 120)), true), xs = xt.length > 1 ? xt[1] - xt[0] : 1;
+  xt.forEach(function (t) {
     var x = self.x(t);
     c.beginPath(); c.moveTo(x + 0.5, self.T); c.lineTo(x + 0.5, self.H - self.B); c.stroke();
-    c.fillText(J.fmtTime(t), x, self.H - self.B + 6);
+    c.fillText(J.fmtTick(t, xs), x, self.H - self.B + 6);
   });
   c.save(); c.translate(12, this.T + (this.H - this.T - this.B) / 2); c.rotate(-Math.PI / 2);
   c.textBaseline = "middle"; c.fillText(o.yLabel || "", 0, 0); c.restore();

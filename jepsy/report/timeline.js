@@ -107,11 +107,13 @@ J.Timeline.prototype.draw = function () {
   ctx.fillText("nemesis", 6, top + this.nemH / 2);
   // time axis
   ctx.strokeStyle = "#d9dee7"; ctx.fillStyle = "#667085"; ctx.textBaseline = "alphabetic";
-  J.niceTicks(this.v0, this.v1, Math.max(2, Math.floor(W / 110)), true).forEach(function (t) {
+  var ticks = J.niceTicks(this.v0, this.v1, Math.max(2, Math.floor(W / 110)), true);
+  var tstep = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+  ticks.forEach(function (t) {
     var x = self.x(t);
     if (x < self.left) { return; }
     ctx.beginPath(); ctx.moveTo(x + 0.5, top - 4); ctx.lineTo(x + 0.5, self.height - 6); ctx.stroke();
-    ctx.fillText(J.fmtTime(t), x + 3, 14);
+    ctx.fillText(J.fmtTick(t, tstep), x + 3, 14);
   });
   // fault periods across every row, labelled in the nemesis row
   this.faults.forEach(function (p) {
@@ -158,7 +160,8 @@ J.Timeline.prototype.draw = function () {
   ctx.fillStyle = "#1d2330"; ctx.textBaseline = "middle"; ctx.font = "10.5px system-ui, sans-serif";
   labels.forEach(function (a) {
     ctx.save(); ctx.beginPath(); ctx.rect(a[1] + 2, a[2], a[3] - 4, a[4]); ctx.clip();
-    ctx.fillText(ops.fs[ops.f[a[0]]] + " " + ops.strings[ops.val[a[0]]], a[1] + 3, a[2] + a[4] / 2);
+    var i = a[0], out = ops.out[i] >= 0 ? " → " + ops.strings[ops.out[i]] : "";
+    ctx.fillText(ops.fs[ops.f[i]] + " " + ops.strings[ops.val[i]] + out, a[1] + 3, a[2] + a[4] / 2);
     ctx.restore();
   });
   if (hl) {

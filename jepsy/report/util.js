@@ -62,6 +62,12 @@ J.fmtTime = function (t) {
   var s = t / 1e6;
   return s >= 100 ? s.toFixed(1) + " s" : s >= 10 ? s.toFixed(2) + " s" : s.toFixed(3) + " s";
 };
+// A tick label: as many decimals as the spacing of the ticks needs.
+J.fmtTick = function (t, step) {
+  if (J.timeUnit === "op") { return "op " + Math.round(t); }
+  var digits = Math.max(0, Math.min(6, Math.ceil(-Math.log10(step / 1e6) - 1e-9)));
+  return (t / 1e6).toFixed(digits) + " s";
+};
 J.fmtDur = function (us) {
   if (J.timeUnit === "op") { return Math.round(us) + " ops"; }
   if (us < 1000) { return us.toFixed(0) + " µs"; }
