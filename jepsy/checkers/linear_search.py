@@ -198,11 +198,11 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
 
     lin = 0  # the linearized set
     r = 0  # slot of the first ok call not yet linearized
-    # The path is a linked list of (call, state before, r before, forced, parent) so that
+    # The path is a linked list of (call, state before, r before, candidates left or -1
+    # when forced, parent) so that
     # remembering the furthest path (for the explanation) costs O(1).
     path: Any = None
     cache = failed
-    start = 0  # on resuming a configuration: try candidates from this slot on
     best_r = -1
     best_states: dict[Any, None] = {}
     best_path: Any = None
@@ -218,7 +218,9 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     usage = budget.usage
     me = id(cache)
     nonro = ~romask
-    forced = False
+    bits = [1 << j for j in range(n)]
+    crashed_mask = sum(bits[j] for j in range(n) if crashed[j])
+    rest = -1  # -1: a new configuration; else the candidates it has left to try
     nxt: Any = None
     key: tuple[int, Any] = (0, None)
 
@@ -242,9 +244,9 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                     usage.pop(me, None)
                     return _unknown("memory", front_path, perm, rslot[front], cache, steps)
             yield slot_ret[front]
-        cand = masks[r] & ~lin
         j = -1
-        if not start:
+        if rest < 0:  # a configuration seen for the first time
+            cand = masks[r] & ~lin
             # A legal read-only candidate is taken alone (see the module docstring);
             # if that configuration is known to fail, so does this one.
             ro_cand = cand & romask
@@ -262,14 +264,15 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 j = -1
             if j >= 0:
                 key = (clin | cbit[j], nxt)
-                forced = True
+                cand = -1  # forced: no alternative to come back to
                 if key in cache:
                     j = -2
+            else:
+                # Read-only candidates are not legal here (else one was forced).
+                cand &= nonro
+        else:  # back at a configuration: the candidates it had left
+            cand = rest
         if j == -1:
-            # Read-only candidates are not legal here (else one was forced): skip them.
-            cand &= nonro
-            if start:
-                cand &= -(1 << start)
             while cand:
                 low = cand & -cand
                 cand ^= low
@@ -278,27 +281,26 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                     ok, nxt = step(state, inputs[j], outputs[j])
                 except Exception as e:  # a model that cannot take this op's values
                     raise StepError(calls[perm[j]].id, e) from e
-                if not ok or (crashed[j] and nxt == state):
+                if not ok or (low & crashed_mask and nxt == state):
                     continue
                 key = (clin | cbit[j], nxt)
                 if key not in cache:
-                    forced = False
                     break
             else:
                 j = -2
         if j >= 0:
-            path = (j, state, r, forced, path)
-            lin |= 1 << j
+            path = (j, state, r, cand, path)
+            lin |= bits[j]
             clin = key[0]
             state = nxt
             if j == rslot[r]:
                 r += 1
                 while lin & retbit[r]:
                     r += 1
-            start = 0
+            rest = -1
             continue
-        # Backtrack: undo the last choice and try the next candidate after it;
-        # forced (greedy) choices have no alternative, so undo through them.
+        # Backtrack: undo the last choice and go on with the candidates left at that
+        # configuration; a forced (greedy) choice had no alternative, so undo through it.
         # The furthest configurations are noted here, when they fail, not on the way
         # forward: a search that never backtracks pays nothing for its explanation.
         while True:
@@ -314,11 +316,10 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             if path is None:
                 return _invalid(perm, best_r, rslot[best_r], best_path, best_states, best_lin, masks,
                                 cache, slices * slice_iters + slice_iters - countdown)
-            j, state, r, was_forced, path = path
-            lin ^= 1 << j
+            j, state, r, rest, path = path
+            lin ^= bits[j]
             clin ^= cbit[j]
-            if not was_forced:
-                start = j + 1
+            if rest > 0:
                 break
 
 
