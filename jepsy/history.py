@@ -156,6 +156,16 @@ def _read_jsonl(path: Path, lines: Iterable[str]) -> list[Op]:
     return ops
 
 
+def _ops(forms: list[Any], path: Path, label: str) -> list[Op]:
+    """Ops from decoded maps; ``label`` names an element in errors ("form", "element")."""
+    ops: list[Op] = []
+    for i, form in enumerate(forms):
+        if not isinstance(form, dict):
+            raise HistoryError(f"{path}: {label} {i + 1} is not an op map")
+        ops.append(op_from_mapping(form, len(ops), f"{path}: {label} {i + 1}"))
+    return ops
+
+
 def _read_edn(path: Path, text: str) -> list[Op]:
     try:
         forms = edn.loads_all(text)
@@ -163,12 +173,7 @@ def _read_edn(path: Path, text: str) -> list[Op]:
         raise HistoryError(f"{path}:{e.line}: malformed EDN ({e.args[0].split(': ', 1)[-1]})") from None
     if len(forms) == 1 and isinstance(forms[0], list):
         forms = forms[0]
-    ops: list[Op] = []
-    for i, form in enumerate(forms):
-        if not isinstance(form, dict):
-            raise HistoryError(f"{path}: form {i + 1} is not an op map")
-        ops.append(op_from_mapping(form, len(ops), f"{path}: op {i + 1}"))
-    return ops
+    return _ops(forms, path, "form")
 
 
 def _read_json_array(path: Path, text: str) -> list[Op]:
@@ -178,12 +183,7 @@ def _read_json_array(path: Path, text: str) -> list[Op]:
         raise HistoryError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
     if not isinstance(data, list):
         raise HistoryError(f"{path}: expected a JSON array of ops")
-    ops: list[Op] = []
-    for i, d in enumerate(data):
-        if not isinstance(d, dict):
-            raise HistoryError(f"{path}: element {i + 1} is not an op object")
-        ops.append(op_from_mapping(d, len(ops), f"{path}: element {i + 1}"))
-    return ops
+    return _ops(data, path, "element")
 
 
 def read_history(path: str | os.PathLike[str]) -> list[Op]:

@@ -203,10 +203,11 @@ class _Engine:
             self.test.log.warning("worker %d: opening a client to %s failed: %r", i, node, e)
             return None
 
-    def _worker(self, i: int, clients: list[Client | None]) -> None:
-        process = self.processes.setdefault(i, i)
+    def _drive(self, thread: int | str, perform: Callable[[dict[str, Any]], None]) -> None:
+        """Ask the generator for ``thread``'s ops and perform each at its time, until the
+        generator is exhausted for this thread or the run stops."""
         while not self.stop.is_set():
-            out = self._next(i)
+            out = self._next(thread)
             if out is None:
                 return
             if isinstance(out, gen.Pending):
@@ -215,31 +216,39 @@ class _Engine:
             try:
                 if not self._wait_until(out.pop("at", None)):
                     return
-                if clients[i] is None:
-                    clients[i] = self._open(i)
-                client = clients[i]
-                f, value = str(out["f"]), out.get("value")
-                self.state.count(self.history.record("invoke", process, f, value))
-                if client is None:
-                    done: dict[str, Any] = {"type": "fail", "error": "no client connection"}
-                else:
-                    try:
-                        done = client.invoke(self.test, {"f": f, "value": value, "process": process})
-                    except Exception as e:
-                        done = {"type": "info", "error": f"{type(e).__name__}: {e}"}
-                typ = done.get("type")
-                if typ not in ("ok", "fail", "info"):
-                    done = {"type": "info", "error": f"client returned type {typ!r}"}
-                    typ = "info"
-                self.state.count(self.history.record(
-                    str(typ), process, f, done.get("value", value), done.get("error")))
-                if typ == "info":
-                    process += self.plan.concurrency
-                    self._close(clients[i])
-                    clients[i] = self._open(i)
+                perform(out)
             finally:
-                self.processes[i] = process
-                self._done(i)
+                self._done(thread)
+
+    def _worker(self, i: int, clients: list[Client | None]) -> None:
+        self.processes.setdefault(i, i)
+        self._drive(i, lambda op: self._client_op(i, clients, op))
+
+    def _client_op(self, i: int, clients: list[Client | None], op: dict[str, Any]) -> None:
+        process = self.processes[i]
+        if clients[i] is None:
+            clients[i] = self._open(i)
+        client = clients[i]
+        f, value = str(op["f"]), op.get("value")
+        self.state.count(self.history.record("invoke", process, f, value))
+        if client is None:
+            done: dict[str, Any] = {"type": "fail", "error": "no client connection"}
+        else:
+            try:
+                done = client.invoke(self.test, {"f": f, "value": value, "process": process})
+            except Exception as e:
+                done = {"type": "info", "error": f"{type(e).__name__}: {e}"}
+        typ = done.get("type")
+        if typ not in ("ok", "fail", "info"):
+            done = {"type": "info", "error": f"client returned type {typ!r}"}
+            typ = "info"
+        self.state.count(self.history.record(
+            str(typ), process, f, done.get("value", value), done.get("error")))
+        if typ == "info":
+            # The op may still take effect: this process is retired, as in Jepsen.
+            self.processes[i] = process + self.plan.concurrency
+            self._close(clients[i])
+            clients[i] = self._open(i)
 
     def _close(self, client: Client | None) -> None:
         if client is not None:
@@ -249,20 +258,7 @@ class _Engine:
                 self.test.log.warning("closing a client failed: %r", e)
 
     def _nemesis(self, _: int, clients: list[Client | None]) -> None:
-        nem = self.plan.nemesis
-        while not self.stop.is_set():
-            out = self._next("nemesis")
-            if out is None:
-                return
-            if isinstance(out, gen.Pending):
-                self.stop.wait(min(out.wait, 0.1))
-                continue
-            try:
-                if not self._wait_until(out.pop("at", None)):
-                    return
-                self.nemesis_op(nem, out)
-            finally:
-                self._done("nemesis")
+        self._drive("nemesis", lambda op: self.nemesis_op(self.plan.nemesis, op))
 
     def nemesis_op(self, nem: Nemesis, op: dict[str, Any]) -> None:
         f = str(op["f"])

@@ -18,8 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy import generator as gen
+from jepsy import registry
+from jepsy.checkers import compose
+from jepsy.checkers.stats import stats
+from jepsy.protocols import Workload
 
-__all__ = ["TxnGenerator"]
+__all__ = ["TxnGenerator", "txn_workload"]
 
 
 class TxnGenerator:
@@ -67,3 +71,16 @@ class TxnGenerator:
         if ctx.thread != 0:
             return []
         return [{"f": "txn", "value": [["r", k, None] for k in sorted(self.active)]}]
+
+
+def txn_workload(name: str, write_f: str, opts: Mapping[str, Any]) -> Workload:
+    """A transactional workload: ``name`` is also its checker's (``list-append``,
+    ``rw-register``), ``write_f`` its write micro-op (``append``, ``w``); final reads of
+    every active key after healing."""
+    txns = TxnGenerator(write_f, opts)
+    checker = registry.load("checkers", name)(
+        consistency_model=opts.get("consistency_model"), timeout=opts.get("check_timeout"))
+    return Workload(name=name, generator=txns,
+                    final_generator=gen.each_thread(gen.defer(txns.final_reads)),
+                    checker=compose({name: checker, "stats": stats()}),
+                    fs=frozenset({"txn"}), opts=dict(opts))

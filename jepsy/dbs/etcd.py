@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import Remote, sh
+from jepsy.dbs import wait_for
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, client_for, post
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
@@ -100,24 +100,22 @@ class EtcdDB:
         self._await_ready(test, node)
 
     def _await_ready(self, test: Test, node: str) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
+        def healthy() -> None:
+            conn = http.client.HTTPConnection(test.address(node), CLIENT_PORT, timeout=2)
             try:
-                conn = http.client.HTTPConnection(test.address(node), CLIENT_PORT, timeout=2)
                 conn.request("GET", "/health")
                 body = conn.getresponse().read()
+            finally:
                 conn.close()
-                if json.loads(body).get("health") in ("true", True):
-                    return
-                last = body.decode(errors="replace")
-            except (OSError, ValueError, http.client.HTTPException) as e:
-                last = str(e) or type(e).__name__
+            if json.loads(body).get("health") not in ("true", True):
+                raise DBError(body.decode(errors="replace"))
+
+        def alive() -> None:
             if not self._running(test, node):
                 tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
                 raise DBError(f"{node}: etcd exited during startup: {tail.strip()[-300:]}")
-            time.sleep(0.25)
-        raise DBError(f"{node}: etcd not healthy after {self.ready_timeout:g} s ({last})")
+
+        wait_for(healthy, self.ready_timeout, f"{node}: etcd", alive)
 
     def _running(self, test: Test, node: str) -> bool:
         return test.remote.execute(

@@ -20,11 +20,11 @@ transaction back); a lost connection or timeout during COMMIT is ``info``.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import Remote, sh
+from jepsy.dbs import wait_for
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -112,20 +112,18 @@ class PostgresDB:
         self._await_ready(test, node)
 
     def _await_ready(self, test: Test, node: str) -> None:
-        deadline = time.monotonic() + self.ready_timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
+        def answers() -> None:
+            conn = self.connect(test.address(node), 2.0)
             try:
-                conn = self.connect(test.address(node), 2.0)
                 conn.run("SELECT 1")
+            finally:
                 conn.close()
-                return
-            except Exception as e:
-                last = str(e) or type(e).__name__
-            time.sleep(0.25)
-        tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout.strip()
-        raise DBError(f"{node}: PostgreSQL not ready after {self.ready_timeout:g} s "
-                      f"({last}; log: {tail[-300:]})")
+
+        try:
+            wait_for(answers, self.ready_timeout, f"{node}: PostgreSQL")
+        except DBError as e:
+            tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout.strip()
+            raise DBError(f"{e}; log: {tail[-300:]}") from None
 
     def connect(self, host: str, timeout: float | None = None) -> Any:
         import pg8000.native
