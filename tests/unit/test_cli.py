@@ -121,3 +121,10 @@ def test_sigterm_stops_heals_and_stores_an_incomplete_run(tmp_path: Path) -> Non
     lines = history.read_text().splitlines()
     assert json.loads(lines[-1])["f"] == "heal"
     assert results["stats"]["ok"] > 0
+
+
+def test_lab_commands_need_root(monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    code, _, err = run(["lab", "up", "--nodes", "3"], capsys)
+    assert code == 254 and "needs root" in err and err.count("\n") == 1
