@@ -55,7 +55,9 @@ J.logTicks = function (lo, hi) {
   }
   return out.length ? out : [lo, hi];
 };
-J.fmtMs = function (v) { return v >= 1000 ? (v / 1000) + " s" : v >= 1 ? v + " ms" : (v * 1000).toFixed(0) + " µs"; };
+J.fmtMs = function (v) {
+  return v >= 1000 ? (v / 1000) + " s" : v >= 1 ? v + " ms" : v >= 0.001 ? Math.round(v * 1000) + " µs" : Math.round(v * 1e6) + " ns";
+};
 
 J.quantile = function (sorted, q) {
   if (!sorted.length) { return NaN; }
@@ -79,7 +81,7 @@ J.swatch = function (color, dash) {
 };
 
 J.latencyChart = function (host, D) {
-  var ops = D.ops, n = ops.n, unit = J.timeUnit === "op" ? 1 : 1000, i;
+  var ops = D.ops, n = ops.n, unit = J.timeUnit === "op" ? 1 : J.perSec / 1000, i;
   var canvas = J.el("canvas", { role: "img", "aria-label": "latency over time" });
   var state = { points: true, quantiles: true }, fs = ops.fs;
   fs.forEach(function (f, k) { state["f" + k] = true; });
@@ -176,7 +178,7 @@ J.throughputChart = function (host, D) {
   for (i = 0; i < n; i++) { x0 = Math.min(x0, ops.t0[i]); if (ops.t1[i] >= 0) { x1 = Math.max(x1, ops.t1[i]); } }
   if (!isFinite(x0) || !isFinite(x1) || x1 <= x0) { x0 = 0; x1 = 1; }
   var nb = Math.max(10, Math.min(150, Math.floor(n / 10))), bw = (x1 - x0) / nb;
-  var perSec = J.timeUnit === "op" ? 1 : 1e6 / bw;
+  var perSec = J.timeUnit === "op" ? 1 : J.perSec / bw;
   var series = [], state = {}, max = 1;
   fs.forEach(function (f, fi) {
     [0, 1, 2].forEach(function (ty) { series.push({ f: fi, type: ty, counts: new Array(nb).fill(0) }); });

@@ -53,6 +53,10 @@ J.anomalyInstance = function (host, inst) {
     });
     host.appendChild(t);
   }
+  if (!txns.length && typeof inst.op === "number") {
+    host.appendChild(J.el("p", null, J.opLink(inst.op, "show op " + inst.op + " on the timeline"),
+      typeof inst.txn === "number" ? J.el("span", { "class": "muted", text: " (T" + inst.txn + ")" }) : null));
+  }
   var rest = {};
   Object.keys(inst).forEach(function (k) { if (["text", "txns", "edges"].indexOf(k) < 0) { rest[k] = inst[k]; } });
   host.appendChild(J.rawDetails("data", txns.length ? rest : inst));

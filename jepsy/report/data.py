@@ -12,15 +12,17 @@ keeps a 100k-operation report to a few megabytes and its parsing fast.
      "proc": [...],               # process number
      "f": [...],                  # index into "fs"
      "type": [...],               # 0 ok, 1 fail, 2 info, 3 never completed
-     "t0": [...], "t1": [...],    # invoke / completion time (us; t1 -1 if none)
+     "t0": [...], "t1": [...],    # invoke / completion time (in time_unit; t1 -1 if none)
      "inv": [...], "cmp": [...],  # history index of invoke / completion (-1 if none)
      "val": [...], "out": [...],  # string index of the invoke value / a different
                                   # completion value (-1 if the same or none)
      "err": [...],                # string index of the error (-1 if none)
-     "strings": [...], "fs": [...], "lanes": [...], "time_unit": "us" | "op"}
+     "strings": [...], "fs": [...], "lanes": [...], "time_unit": "us" | "ns" | "op"}
 
-Ops are ordered by invoke.  When the history has no times (Plume text) the
-position in the history stands in for time and ``time_unit`` is ``"op"``.
+Ops are ordered by invoke.  Times are microseconds, or nanoseconds for
+histories that span less than 10 ms (hand-written ones); when the history has
+no times (Plume text) the position in the history stands in for time and
+``time_unit`` is ``"op"``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from typing import Any
 from jepsy.history import Op
 from jepsy.report.faults import read_faults
 
-__all__ = ["faults_data", "jsonable", "ops_columns", "prune", "read_run_history", "value_text"]
+__all__ = ["faults_data", "jsonable", "ops_columns", "prune", "read_run_history", "time_divisor",
+           "value_text"]
 
 MAX_VALUE_CHARS = 160
 _TYPES = {"ok": 0, "fail": 1, "info": 2}
@@ -146,10 +149,18 @@ class _Strings:
         return i
 
 
-def _us(t: int | None, pos: int, timed: bool) -> int:
-    if not timed:
-        return pos
-    return (t or 0) // 1000
+def time_divisor(history: Sequence[Op]) -> int:
+    """Nanoseconds per page time unit: 1000 (microseconds), or 1 for histories so short
+    (a hand-written one with times 1, 2, 3...) that microseconds would merge their ops;
+    0 when the history has no times (positions stand in)."""
+    times = [op.time for op in history if op.time is not None]
+    if not times:
+        return 0
+    return 1000 if max(times) - min(times) >= 10_000_000 else 1
+
+
+def _unit(divisor: int) -> str:
+    return {0: "op", 1: "ns"}.get(divisor, "us")
 
 
 def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[str, Any]:
@@ -159,7 +170,7 @@ def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[s
     shown as an op that starts and ends at its completion, and an invoke whose
     process invokes again is closed as never completed.
     """
-    timed = any(op.time is not None for op in history)
+    div = time_divisor(history)
     strings = _Strings()
     fs: dict[str, int] = {}
     cols: dict[str, list[int]] = {k: [] for k in
@@ -172,7 +183,7 @@ def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[s
         p = op.process
         if not isinstance(p, int):
             continue
-        t = (op.time or 0) // 1000 if timed else pos
+        t = (op.time or 0) // div if div else pos
         if op.type == "invoke" or p not in open_:
             if op.type == "invoke":
                 open_[p] = len(proc)
@@ -210,16 +221,16 @@ def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[s
         lanes = [f"p{p}" for p in distinct]
         lane = [rank[p] for p in procs]
     return {"n": len(procs), "lane": lane, **cols, "strings": strings.table, "fs": list(fs),
-            "lanes": lanes, "time_unit": "us" if timed else "op"}
+            "lanes": lanes, "time_unit": _unit(div)}
 
 
 def faults_data(history: Sequence[Op]) -> dict[str, Any]:
     """Fault periods, events and clock offsets in the page's time unit (see ``faults``)."""
-    timed = any(op.time is not None for op in history)
-    pos = {id(op): i for i, op in enumerate(history)} if not timed else {}
+    div = time_divisor(history)
+    pos = {id(op): i for i, op in enumerate(history)} if not div else {}
 
     def time_of(op: Op) -> int:
-        return _us(op.time, pos.get(id(op), op.index), timed)
+        return (op.time or 0) // div if div else pos.get(id(op), op.index)
 
     periods, events, clock = read_faults(history, time_of)
     series: dict[str, list[list[float]]] = {}

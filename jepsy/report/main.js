@@ -122,7 +122,7 @@ J.logs = function (s, D) {
 
 J.main = function () {
   var D = JSON.parse(document.getElementById("jepsy-data").textContent);
-  J.data = D; J.timeUnit = D.ops.time_unit;
+  J.data = D; J.timeUnit = D.ops.time_unit; J.perSec = J.timeUnit === "ns" ? 1e9 : 1e6;
   J.section("summary", "Summary", function (s) { J.summary(s, D); });
   J.section("timeline", "Timeline", function (s) {
     s.appendChild(J.el("p", { "class": "muted", text: D.ops.n + " operations over " + D.ops.lanes.length + " " +

@@ -55,21 +55,25 @@ J.faultColor = function (kind) {
   return J.FAULT_COLORS[k || "fault"];
 };
 
-// Times on the page are microseconds since the test started (or op positions).
+// Times on the page are microseconds since the test started, nanoseconds for
+// very short histories, or op positions; J.perSec is page time units per second.
+J.perSec = 1e6;
 J.fmtTime = function (t) {
   if (J.timeUnit === "op") { return "op " + Math.round(t); }
   if (t === null || t === undefined || t < 0) { return "-"; }
-  var s = t / 1e6;
+  var s = t / J.perSec;
   return s >= 100 ? s.toFixed(1) + " s" : s >= 10 ? s.toFixed(2) + " s" : s.toFixed(3) + " s";
 };
 // A tick label: as many decimals as the spacing of the ticks needs.
 J.fmtTick = function (t, step) {
   if (J.timeUnit === "op") { return "op " + Math.round(t); }
-  var digits = Math.max(0, Math.min(6, Math.ceil(-Math.log10(step / 1e6) - 1e-9)));
-  return (t / 1e6).toFixed(digits) + " s";
+  var digits = Math.max(0, Math.min(9, Math.ceil(-Math.log10(step / J.perSec) - 1e-9)));
+  return (t / J.perSec).toFixed(digits) + " s";
 };
-J.fmtDur = function (us) {
-  if (J.timeUnit === "op") { return Math.round(us) + " ops"; }
+J.fmtDur = function (d) {
+  if (J.timeUnit === "op") { return Math.round(d) + " ops"; }
+  if (J.timeUnit === "ns" && d < 1000) { return d.toFixed(0) + " ns"; }
+  var us = d * 1e6 / J.perSec;
   if (us < 1000) { return us.toFixed(0) + " µs"; }
   if (us < 1e6) { return (us / 1000).toFixed(us < 1e4 ? 2 : 1) + " ms"; }
   return (us / 1e6).toFixed(2) + " s";

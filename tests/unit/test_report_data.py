@@ -18,20 +18,21 @@ def _ops(*rows: tuple[int | None, str, int | str, str, object]) -> list[Op]:
 
 
 def test_columns_pair_invokes_with_completions() -> None:
-    h = _ops((1000, "invoke", 0, "write", [1, 3]),
-             (2000, "invoke", 1, "read", [1, None]),
-             (5000, "ok", 0, "write", [1, 3]),
-             (9000, "ok", 1, "read", [1, 3]),
+    ms = 1_000_000
+    h = _ops((1 * ms, "invoke", 0, "write", [1, 3]),
+             (2 * ms, "invoke", 1, "read", [1, None]),
+             (5 * ms, "ok", 0, "write", [1, 3]),
+             (9 * ms, "ok", 1, "read", [1, 3]),
              (9500, "info", "nemesis", "start-partition", None),
-             (10000, "invoke", 0, "cas", [1, [3, 4]]),
-             (12000, "invoke", 2, "write", [1, 0]))
-    h[-1] = Op(6, 12000, "invoke", 2, "write", [1, 0])
-    h.append(Op(7, 13000, "fail", 0, "cas", [1, [3, 4]], error="compare <failed>"))
+             (10 * ms, "invoke", 0, "cas", [1, [3, 4]]),
+             (12 * ms, "invoke", 2, "write", [1, 0]),
+             (13 * ms, "fail", 0, "cas", [1, [3, 4]]))
+    h[-1] = Op(7, 13 * ms, "fail", 0, "cas", [1, [3, 4]], error="compare <failed>")
     c = ops_columns(h)
     assert c["n"] == 4
     assert [c["fs"][f] for f in c["f"]] == ["write", "read", "cas", "write"]
     assert c["type"] == [0, 0, 1, 3]  # ok, ok, fail, never completed
-    assert c["t0"] == [1, 2, 10, 12] and c["t1"] == [5, 9, 13, -1]  # microseconds
+    assert c["t0"] == [1000, 2000, 10000, 12000] and c["t1"] == [5000, 9000, 13000, -1]  # microseconds
     assert c["inv"] == [0, 1, 5, 6] and c["cmp"] == [2, 3, 7, -1]
     s = c["strings"]
     assert s[c["val"][1]] == "[1, null]" and s[c["out"][1]] == "[1, 3]"
@@ -52,6 +53,12 @@ def test_many_processes_become_worker_lanes() -> None:
     assert ops_columns(h)["lanes"][:2] == ["p0", "p1"]  # without the concurrency: processes
 
 
+def test_very_short_histories_keep_nanoseconds() -> None:
+    c = ops_columns(_ops((1, "invoke", 0, "r", None), (2, "ok", 0, "r", None), (3, "invoke", 0, "r", None),
+                         (4, "ok", 0, "r", None)))
+    assert c["time_unit"] == "ns" and c["t0"] == [1, 3] and c["t1"] == [2, 4]
+
+
 def test_histories_without_times_use_positions() -> None:
     h = _ops((None, "invoke", 0, "txn", []), (None, "ok", 0, "txn", []))
     c = ops_columns(h)
@@ -60,7 +67,7 @@ def test_histories_without_times_use_positions() -> None:
 
 def test_a_completion_without_invoke_does_not_crash() -> None:
     c = ops_columns(_ops((5000, "ok", 3, "read", 1)))
-    assert c["n"] == 1 and c["t0"] == [5] and c["t1"] == [5] and c["type"] == [0]
+    assert c["n"] == 1 and c["t0"] == [5000] and c["t1"] == [5000] and c["type"] == [0]
 
 
 def test_fault_periods_from_nemesis_ops() -> None:

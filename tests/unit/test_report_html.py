@@ -120,7 +120,7 @@ def test_write_report_for_a_transactional_result(tmp_path: Path) -> None:
     data = _data_block(page)
     assert data["checkers"][0]["name"] == "transactional"
     assert data["checkers"][0]["headline"] == "anomalies: G1c; not read-committed"
-    assert data["ops"]["time_unit"] == "us" and data["ops"]["n"] == 1
+    assert data["ops"]["time_unit"] == "ns" and data["ops"]["n"] == 1
 
 
 def test_a_title_that_looks_like_a_marker_is_not_replaced() -> None:
