@@ -25,8 +25,9 @@ value that is a mapping is applied as the grudge itself):
 * ``one-way``: asymmetric: a random half drops what the other half sends, but
   not the reverse (a TCP connection then fails both ways, datagrams flow one way).
 
-The value recorded in the history on completion is the grudge actually
-applied, with the shape: ``{"shape": "bridge", "grudge": {...}}``.
+In the history, the request op names the shape (drawn by the schedule with
+the run's seeded rng) and the completion is the grudge actually applied,
+``{"n1": ["n3", "n4"], ...}``, with every node as a key.
 """
 
 from __future__ import annotations
