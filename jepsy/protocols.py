@@ -41,6 +41,8 @@ class Test:
     ``opts["seed"]`` so that a run's random choices can be repeated.
     """
 
+    __test__ = False  # not a pytest test class, despite its name
+
     name: str
     nodes: list[str]
     node_specs: dict[str, Node]

@@ -28,6 +28,8 @@ __all__ = ["TestSpec", "run_one", "suite_exit_code"]
 class TestSpec:
     """What to run; defaults are the CLI's."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     db: str
     workload: str = "register"
     nemesis: str = "none"
