@@ -87,3 +87,19 @@ def test_unread_indeterminate_write_is_no_version() -> None:
 def test_list_values_are_compared_as_values() -> None:
     r = check(hist((0, [["w", "x", [1, 2]]], "ok"), (1, [["r", "x", [1, 2]]], "ok")))
     assert r["valid"] is True
+
+
+def test_forced_cycle_found_by_propagation_through_many_pairs() -> None:
+    # Three writers of x and y; a reader sees x from T0 and y from T1, so the
+    # x/y orders of T0 and T1 can't agree, whatever T2 does.
+    h = hist((0, [["w", "x", 1], ["w", "y", 1]], "ok"), (1, [["w", "x", 2], ["w", "y", 2]], "ok"),
+             (2, [["w", "x", 3], ["w", "y", 3]], "ok"), (3, [["r", "x", 1], ["r", "y", 2]], "ok"),
+             (4, [["r", "x", 3], ["r", "y", 3]], "ok"))
+    r = check(h)
+    assert "forced-G-single" in r["anomaly_types"]
+
+
+def test_no_forced_cycle_when_some_order_works() -> None:
+    h = hist((0, [["w", "x", 1], ["w", "y", 1]], "ok"), (1, [["w", "x", 2], ["w", "y", 2]], "ok"),
+             (2, [["r", "x", 1], ["r", "y", 1]], "ok"), (3, [["r", "x", 2], ["r", "y", 2]], "ok"))
+    assert check(h)["valid"] is True
