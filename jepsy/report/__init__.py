@@ -13,7 +13,9 @@ checked outside a run (``jepsy check --report``).
 Modules: ``data`` (history -> compact columns), ``faults`` (fault periods and
 clock offsets from nemesis ops), ``linear`` (the linearizability view's data),
 ``summary`` (one-line headlines), ``html`` (the page), ``junit``, ``schema``
-(the documented ``results.json``), ``serve`` and ``cli`` (commands).
+(the documented ``results.json``), ``serve`` and ``cli`` (commands), ``samples``
+(complete sample runs for tests and demos).  The page's own code is in
+``report.html``, ``report.css`` and ``*.js`` next to these modules.
 """
 
 from __future__ import annotations

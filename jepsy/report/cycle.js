@@ -90,7 +90,8 @@ J.cycleGraph = function (txns, edges) {
     var dx = b[0] - a[0], dy = b[1] - a[1], len = Math.sqrt(dx * dx + dy * dy) || 1;
     // bow each edge outwards from the centre so that opposite edges do not overlap
     var mx = (a[0] + b[0]) / 2, my = (a[1] + b[1]) / 2, ox = mx - cx, oy = my - cy, ol = Math.sqrt(ox * ox + oy * oy) || 1;
-    var bow = n === 2 ? (k % 2 ? 50 : -50) : 26, qx = mx + (n === 2 ? -dy / len : ox / ol) * bow, qy = my + (n === 2 ? dx / len : oy / ol) * bow;
+    // two nodes: the reversed edge has the opposite normal, so one sign puts them on both sides
+    var bow = n === 2 ? 50 : 26, qx = mx + (n === 2 ? -dy / len : ox / ol) * bow, qy = my + (n === 2 ? dx / len : oy / ol) * bow;
     var clip = function (p, q) { // leave the box around a node
       var vx = q[0] - p[0], vy = q[1] - p[1], s = Math.min(Math.abs((BW / 2 + 4) / (vx || 1e-9)), Math.abs((BH / 2 + 4) / (vy || 1e-9)));
       return [p[0] + vx * Math.min(s, 0.9), p[1] + vy * Math.min(s, 0.9)];
@@ -118,5 +119,5 @@ J.cycleGraph = function (txns, edges) {
     g.addEventListener("click", function () { J.focusHistoryIndex(t.op); });
     svg.appendChild(g);
   });
-  return J.el("div", { "class": "svg-scroll" }, svg);
+  return J.el("div", { "class": "svg-scroll cycle-box" }, svg);
 };

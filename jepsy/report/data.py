@@ -152,9 +152,9 @@ class _Strings:
 def time_divisor(history: Sequence[Op]) -> int:
     """Nanoseconds per page time unit: 1000 (microseconds), or 1 for histories so short
     (a hand-written one with times 1, 2, 3...) that microseconds would merge their ops;
-    0 when the history has no times (positions stand in)."""
+    0 when the history has no times, or only one (positions stand in)."""
     times = [op.time for op in history if op.time is not None]
-    if not times:
+    if not times or max(times) == min(times):  # no times, or all the same: no order in them
         return 0
     return 1000 if max(times) - min(times) >= 10_000_000 else 1
 
@@ -190,7 +190,9 @@ def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[s
             proc.append(p)
             fcol.append(fs.setdefault(op.f, len(fs)))
             typ.append(3)
-            t0.append(t)
+            # A completion with no invoke (Elle histories of completions only): by position,
+            # give it the slot before it, so it is drawn with a width.
+            t0.append(t if op.type == "invoke" or div else t - 1)
             t1.append(-1)
             inv.append(op.index)
             cmp.append(-1)

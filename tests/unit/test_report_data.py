@@ -63,11 +63,16 @@ def test_histories_without_times_use_positions() -> None:
     h = _ops((None, "invoke", 0, "txn", []), (None, "ok", 0, "txn", []))
     c = ops_columns(h)
     assert c["time_unit"] == "op" and c["t0"] == [0] and c["t1"] == [1]
+    # Elle's completions-only histories, all at time 0: positions, one slot each.
+    c = ops_columns(_ops((0, "ok", 1, "txn", []), (0, "ok", 2, "txn", [])))
+    assert c["time_unit"] == "op" and c["t0"] == [-1, 0] and c["t1"] == [0, 1]
 
 
 def test_a_completion_without_invoke_does_not_crash() -> None:
-    c = ops_columns(_ops((5000, "ok", 3, "read", 1)))
-    assert c["n"] == 1 and c["t0"] == [5000] and c["t1"] == [5000] and c["type"] == [0]
+    c = ops_columns(_ops((0, "invoke", 1, "read", None), (5 * 10**7, "ok", 3, "read", 1),
+                         (6 * 10**7, "ok", 1, "read", 2)))
+    assert c["n"] == 2 and c["t0"] == [0, 50_000] and c["t1"] == [60_000, 50_000]
+    assert c["type"] == [0, 0] and c["proc"] == [1, 3]
 
 
 def test_fault_periods_from_nemesis_ops() -> None:
