@@ -138,3 +138,55 @@ def test_rw_register_sound_against_oracle(txns: list[list[list[Any]]]) -> None:
     verdict = rw_register(consistency_model="serializable").check(_history(txns), {})["valid"]
     if verdict is False:
         assert not serializable(txns, appends=False)
+
+
+# --- the polygraph's incremental reachability against a plain search -------------------------
+
+def _paths(n: int, edges: list[tuple[int, int, bool]], bounded: bool) -> tuple[list[int], list[int]]:
+    """Reference: (targets with 0 rw edges, with <= 1) for each node, by exhaustive search."""
+    r0, r1 = [0] * n, [0] * n
+    for s in range(n):
+        seen = {(s, 0)}
+        todo = [(s, 0)]
+        while todo:
+            v, used = todo.pop()
+            for a, b, rw in edges:
+                if a != v:
+                    continue
+                u = used + (1 if rw and bounded else 0)
+                if u <= 1 and (b, u) not in seen:
+                    seen.add((b, u))
+                    todo.append((b, u))
+        for v, used in seen:
+            if (v, used) != (s, 0):
+                if used == 0:
+                    r0[s] |= 1 << v
+                r1[s] |= 1 << v
+    return (r0, r1) if bounded else (r1, r1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(2, 6), bounded=st.booleans(),
+       base=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.booleans()), max_size=10),
+       added=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5), st.booleans()), max_size=6))
+def test_incremental_reachability(n: int, bounded: bool, base: list[tuple[int, int, bool]],
+                                  added: list[tuple[int, int, bool]]) -> None:
+    from jepsy.checkers.elle.graph import RW, WW
+    from jepsy.checkers.elle.polygraph import _Reach
+
+    base = [(a % n, b % n, rw) for a, b, rw in base if a % n != b % n]
+    added = [(a % n, b % n, rw) for a, b, rw in added if a % n != b % n]
+    out: list[dict[int, int]] = [{} for _ in range(n)]
+    for a, b, rw in base:
+        out[a][b] = out[a].get(b, 0) | (RW if rw else WW)
+    reach = _Reach.build(out, n, RW | WW, bounded)
+    for a, b, rw in added:
+        reach.add(a, b, rw)
+    r0, r1 = _paths(n, base + added, bounded)
+
+    def off_diagonal(rows: list[int]) -> list[int]:  # whether a node reaches itself never matters
+        return [row & ~(1 << i) for i, row in enumerate(rows)]
+
+    assert off_diagonal(reach.r1) == off_diagonal(r1)
+    if bounded:
+        assert off_diagonal(reach.r0) == off_diagonal(r0)
