@@ -324,8 +324,8 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
 
 
 def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
-              model: Model, budget: Budget,
-              orders: Sequence[str] = ("return", "call")) -> Generator[int, None, Outcome]:
+              model: Model, budget: Budget, orders: Sequence[str] = ("return", "call"),
+              failed: set[tuple[int, Any]] | None = None) -> Generator[int, None, Outcome]:
     """Several searches of one partition, each trying candidates in its own order.
 
     The first to finish decides: a linearization found by any is one, and a
@@ -334,8 +334,10 @@ def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[
     has none whatever the order that reached it), so each prunes for the others.
     The first order runs alone while its search goes straight (about two steps
     per call), which is how most valid histories go; beyond that they alternate.
+    ``failed`` may carry failures proven earlier (see ``linearizable._prefix``).
     """
-    failed: set[tuple[int, Any]] = set()
+    if failed is None:
+        failed = set()
     gens = [search(calls, call_pos, ret_pos, model, budget, order, failed) for order in orders]
     solo = 1 + (2 * len(calls) + 1024) // budget.slice_iters
     turn = 0

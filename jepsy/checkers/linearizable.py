@@ -45,8 +45,9 @@ import json
 import multiprocessing
 import os
 import time
+from bisect import bisect_left
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from jepsy.checkers.linear_explain import explain
@@ -95,6 +96,48 @@ def _partition(prep: Prepared, model: Model) -> list[_Part]:
     return parts
 
 
+def _prefix(part: _Part, horizon: int) -> tuple[list[Call], list[int], list[int | None], bool]:
+    """The part of ``part`` seen before history position ``horizon``: a relaxation of it.
+
+    Calls invoked before the horizon, those that had not returned by then made
+    crashed (they may take effect at any later time, or never).  Returns the
+    calls, their positions, and whether this is the whole partition.
+
+    If the prefix has no linearization, neither has the whole: in a linearization
+    of the whole, the calls up to the last one that returned before the horizon
+    are all prefix calls (a call invoked later must follow it), and crashing a
+    call only relaxes it.  So a violation found in a prefix is a violation, and a
+    configuration that failed in a prefix fails in the whole (numbering the calls
+    alike, which a prefix does): the cache of failures carries over.
+    """
+    m = bisect_left(part.call_pos, horizon)
+    calls = part.calls[:m]
+    ret_pos = part.ret_pos[:m]
+    whole = m == len(part.calls) and all(r is not None and r < horizon for r in ret_pos)
+    if whole:
+        return part.calls, part.call_pos, part.ret_pos, True
+    calls = [c if r is not None and r < horizon else replace(c, output=CRASHED)
+             for c, r in zip(calls, ret_pos, strict=True)]
+    ret_pos = [r if r is not None and r < horizon else None for r in ret_pos]
+    return calls, part.call_pos[:m], ret_pos, False
+
+
+_FIRST_HORIZON = 256
+
+
+def _horizons(parts: Sequence[_Part]) -> list[int]:
+    """History positions to check every key up to, doubling, the last one past the end."""
+    end = 1 + max((max(p.call_pos[-1], max((r for r in p.ret_pos if r is not None), default=0))
+                   for p in parts if p.calls), default=0)
+    out = []
+    h = _FIRST_HORIZON
+    while h < end:
+        out.append(h)
+        h *= 2
+    out.append(end)
+    return out
+
+
 def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Budget,
          all_keys: bool, *, orders: Sequence[str] = ORDERS, descending: bool = False,
          done: Any = None, stop: Any = None) -> dict[int, Outcome]:
@@ -102,37 +145,63 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
 
     Equal shares (ties to the cheapest, or with ``descending`` the dearest): a key
     with a cheap proof of a violation is found after at most one such proof's
-    worth of work on each other key, not after finishing them.  (Favouring the key
-    whose search lags furthest behind in real time was tried, and lost on
-    Porcupine's c50-bad, where the laggard is an expensive invalid key.)
-    ``done`` (shared flags, one per partition) and ``stop`` (an event) coordinate
-    with a worker racing the same keys in another order.
+    worth of work on each other key, not after finishing them.
+
+    When the check stops at the first violation and there are several keys, all
+    keys advance through the history together: first every key's prefix up to
+    position 256 is checked, then up to 512, and so on to the end (``_prefix``:
+    a violation in a prefix is a violation, and the failures found there are kept
+    for the next horizon).  A key whose history goes wrong early is then caught
+    before the others are finished, even if its search is no cheaper than
+    theirs.  (Favouring the key whose search lags furthest behind in real time
+    was tried first, and lost on Porcupine's c50-bad, where the laggard is an
+    expensive invalid key.)  ``done`` (shared flags, one per partition) and
+    ``stop`` (an event) coordinate with a worker racing the same keys in another
+    order.
     """
-    live: dict[int, Any] = {i: portfolio(parts[i].calls, parts[i].call_pos, parts[i].ret_pos, model,
-                                         budget, orders) for i in which}
-    spent = dict.fromkeys(live, 0)
-    sign = -1 if descending else 1
     results: dict[int, Outcome] = {}
-    while live:
-        i = min(live, key=lambda i: (spent[i], sign * parts[i].cost))
-        try:
-            next(live[i])
-            spent[i] += 1
-        except StopIteration as finished:
-            out: Outcome = finished.value
-            results[i] = out
-            del live[i]
-            if done is not None and out.valid != "unknown":
-                done[i] = 1
-            if out.valid is False and not all_keys:
-                if stop is not None:
-                    stop.set()
-                return results
-        if stop is not None:
-            if not all_keys and stop.is_set():
-                return results
-            for k in [k for k in live if done[k]]:
-                live.pop(k).close()
+    horizons = _horizons(parts) if not all_keys and len(which) > 1 else [-1]
+    caches: dict[int, set[tuple[int, Any]]] = {i: set() for i in which}
+    todo = list(which)
+    sign = -1 if descending else 1
+    for horizon in horizons:
+        live: dict[int, Any] = {}
+        final: set[int] = set()
+        for i in todo:
+            part = parts[i]
+            if horizon < 0:
+                calls, call_pos, ret_pos, whole = part.calls, part.call_pos, part.ret_pos, True
+            else:
+                calls, call_pos, ret_pos, whole = _prefix(part, horizon)
+            live[i] = portfolio(calls, call_pos, ret_pos, model, budget, orders, caches[i])
+            if whole:
+                final.add(i)
+        spent = dict.fromkeys(live, 0)
+        while live:
+            i = min(live, key=lambda i: (spent[i], sign * parts[i].cost))
+            try:
+                next(live[i])
+                spent[i] += 1
+            except StopIteration as finished:
+                out: Outcome = finished.value
+                del live[i]
+                if out.valid is True and i not in final:
+                    continue  # this prefix is fine: on to the next horizon
+                results[i] = out
+                todo.remove(i)
+                del caches[i]
+                if done is not None and out.valid != "unknown":
+                    done[i] = 1
+                if out.valid is False and not all_keys:
+                    if stop is not None:
+                        stop.set()
+                    return results
+            if stop is not None:
+                if not all_keys and stop.is_set():
+                    return results
+                for k in [k for k in live if done[k]]:
+                    live.pop(k).close()
+                    todo.remove(k)
     return results
 
 
