@@ -80,6 +80,7 @@ class Graph:
             d[b] = d.get(b, 0) | kind
 
     def add_point(self) -> int:
+        """A new time point node (see the module docstring); returns its number."""
         self.out.append({})
         self.points += 1
         return len(self.out) - 1

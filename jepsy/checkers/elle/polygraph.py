@@ -94,6 +94,8 @@ class _Reach:
         return bool((self.r0[b] if rw else self.r1[b]) & bit)
 
     def add(self, a: int, b: int, rw: bool) -> None:
+        """Insert ``a -> b``: every node reaching ``a`` now reaches ``b`` and what ``b`` reaches,
+        in the layer its rw count allows."""
         if a == b:
             return
         bit_a = 1 << a

@@ -59,6 +59,7 @@ class RWRegister:
             self.anomalies[kind].append(case)
 
     def analyze(self) -> None:
+        """Index the writes, scan committed transactions, collect version facts and lost updates."""
         txns = self.txns
         for t in txns:
             fin: dict[Any, Any] = {}
@@ -190,6 +191,7 @@ class RWRegister:
                             f"key {k}: all but one of those writes was lost"})
 
     def add_edges(self, g: Graph) -> None:
+        """wr from each writer to its readers; ww and rw from every proven ``v1 < v2``."""
         txns = self.txns
         for (k, v), rs in self.readers.items():
             if v is None:
@@ -220,6 +222,7 @@ class RWRegister:
                             g.add(r, w, RW)
 
     def explain(self, a: int, b: int, kind: int) -> dict[str, Any]:
+        """Why the edge ``a -> b`` of ``kind`` exists: the read, or the fact ordering two versions."""
         txns = self.txns
         if kind == WR:
             for k, v in self.ext.get(b, {}).items():
