@@ -17,7 +17,6 @@ and its junit.xml are; plain lines when not on a terminal.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections import deque
@@ -88,12 +87,16 @@ def _by_f(state: RunState) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items()))
 
 
-def _line(state: RunState, rate: _Rate | None = None) -> str:
+def _done(state: RunState) -> int:
+    t = state.totals()
+    return t["ok"] + t["fail"] + t["info"]
+
+
+def _line(state: RunState, recent: float | None = None) -> str:
     elapsed, left = _times(state)
     t = state.totals()
-    done = t["ok"] + t["fail"] + t["info"]
-    recent = f" | {rate.update(done):.0f} ops/s" if rate is not None else ""
-    return (f"[{state.phase}] {elapsed:6.1f}s elapsed, {left:5.1f}s left{recent} | ok {t['ok']} "
+    rate = f" | {recent:.0f} ops/s" if recent is not None else ""
+    return (f"[{state.phase}] {elapsed:6.1f}s elapsed, {left:5.1f}s left{rate} | ok {t['ok']} "
             f"fail {t['fail']} info {t['info']} | faults: {_faults_line(state)}")
 
 
@@ -157,9 +160,9 @@ def live_view(state: RunState, console: Console | None = None,
         last_phase, last_print = state.phase, time.monotonic()
         while not stop.wait(0.25):
             now = time.monotonic()
+            recent = rate.update(_done(state))
             if state.phase != last_phase or now - last_print >= plain_every:
-                print(_line(state, rate), file=console.file if console.stderr else sys.stderr,
-                      flush=True)
+                print(_line(state, recent), file=console.file, flush=True)
                 last_phase, last_print = state.phase, now
     t = threading.Thread(target=plain, daemon=True)
     t.start()
