@@ -10,7 +10,8 @@ models ruled out) and ``stats``.  The modules, one concept each:
 ``txn`` (transactions from a history), ``list_append`` / ``rw_register``
 (version orders, non-cycle anomalies, dependency edges), ``graph`` (the
 dependency graph, components), ``cycles`` (bounded cycle search and
-classification), ``models`` (anomalies -> ruled-out models), ``explain``
+classification), ``polygraph`` (register histories: does *any* order of the
+unproven versions avoid a cycle?), ``models`` (anomalies -> ruled-out models), ``explain``
 (prose and data for each cycle), ``checker`` (the pipeline), ``synth``
 (histories for tests and benchmarks).
 """
