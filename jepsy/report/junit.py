@@ -5,7 +5,7 @@ Layout (a contract: CI dashboards key on these names)::
     <testsuites name="jepsy" tests=".." failures=".." errors="..">
       <testsuite name="<test>" tests=".." failures=".." errors=".." skipped="0"
                  time="<total seconds>" timestamp="<run start, ISO 8601>">
-        <properties> seed, db, workload, nemesis, nodes, command_line, run_dir, verdict </properties>
+        <properties> seed, db, workload, nemesis, nodes, command_line, run_dir, report, verdict </properties>
         <testcase classname="jepsy.<test>" name="<checker>" time="<check seconds or 0>">
           <failure type="invalid" message="<anomaly headline>"> full explanation </failure>
           (invalid)  or
@@ -112,7 +112,9 @@ def junit_xml(results: Mapping[str, Any], test_info: Mapping[str, Any] | None = 
             v = info[key]
             ET.SubElement(props, "property", name=key,
                           value=_clean(", ".join(map(str, v)) if isinstance(v, list) else v))
-    for key, v in (("run_dir", results.get("run_dir")), ("verdict", verdict_word(results.get("valid")))):
+    run_dir = results.get("run_dir")
+    report = f"{run_dir}/report.html" if isinstance(run_dir, str) else None
+    for key, v in (("run_dir", run_dir), ("report", report), ("verdict", verdict_word(results.get("valid")))):
         if v is not None:
             ET.SubElement(props, "property", name=key, value=_clean(v))
     suite.extend(cases)

@@ -45,7 +45,7 @@ J.Timeline = function (host, D) {
     J.el("button", { onclick: function () { self.zoom(2); } }, "zoom out"),
     J.el("button", { onclick: function () { self.v0 = self.tMin; self.v1 = self.tMax; self.draw(); } }, "whole run"),
     J.el("button", { onclick: function () { self.highlight = null; self.selected = -1; self.detail.hidden = true; self.draw(); } }, "clear selection"),
-    J.el("span", { "class": "hint", text: "wheel: zoom · drag: pan · click an operation for details · double-click: whole run" }));
+    J.el("span", { "class": "hint", text: "wheel: zoom · drag: pan · click an operation for details, a fault to zoom to it · double-click: whole run" }));
   this.canvas = J.el("canvas", { "class": "timeline", role: "img", "aria-label": "timeline of operations" });
   this.detail = J.el("div", { "class": "opdetail" });
   this.detail.hidden = true;
@@ -239,6 +239,10 @@ J.Timeline.prototype.bind = function () {
     if (drag && drag.moved) { return; }
     var h = self.hit(e);
     if (h && h.op !== undefined) { self.select(h.op); }
+    if (h && h.fault) { // zoom to the fault, with a margin either side
+      var p = h.fault, end = p.end === null ? self.tMax : p.end, pad = (end - p.start) * 0.1 + 1;
+      self.v0 = p.start - pad; self.v1 = end + pad; self.draw();
+    }
   });
 };
 
