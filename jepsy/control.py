@@ -210,6 +210,12 @@ class SSHRemote:
             reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
             raise ConnectError(f"{node.name}: cannot connect to {node.host}:{conn.port}{via} "
                                f"({reason})") from None
+        # Commands are small request/response exchanges: without TCP_NODELAY, Nagle's
+        # algorithm meets delayed ACKs and every command waits ~40 ms more (measured).
+        sock = getattr(conn.client.get_transport(), "sock", None)
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     def _drop(self, name: str) -> None:

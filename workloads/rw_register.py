@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jepsy.workloads.txn import txn_workload
-
 from jepsy.protocols import Workload
+
+from .txn import txn_workload
 
 __all__ = ["workload"]
 

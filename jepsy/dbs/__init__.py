@@ -1,6 +1,8 @@
 """Database modules: one per database, each a DB (see ``jepsy.protocols``) with its clients.
 
-``wait_for`` is the one readiness loop they share.
+``wait_for`` is the one readiness loop they share; ``faketime_prefix`` is how
+every daemon is started under the node's libfaketime control file when the run
+has clock faults on lab nodes (which share this machine's clock).
 """
 
 from __future__ import annotations
@@ -9,8 +11,24 @@ import time
 from collections.abc import Callable
 
 from jepsy.errors import DBError
+from jepsy.protocols import Test
 
-__all__ = ["wait_for"]
+__all__ = ["faketime_prefix", "wait_for"]
+
+
+def faketime_prefix(test: Test, node: str) -> tuple[str, str]:
+    """``(prepare, wrap)``: a command (as root) creating the node's faketime control file,
+    and the words to put before the daemon's command; both empty unless this run has
+    clock faults on a lab node.  Programs that read the clock without libc (Go's
+    etcd) are not moved by it; the clock nemesis says so in the history.
+    """
+    if "clock" not in test.opts.get("nemesis", ()) or not test.node_specs[node].is_lab:
+        return "", ""
+    import importlib  # jepsy.nemeses maps a folder mypy does not see as jepsy's
+
+    clock = importlib.import_module("jepsy.nemeses.clock")
+    prepare = f"[ -f {clock.FAKETIME_CONTROL} ] || {{ {clock.faketime_write(0.0)}; }}; "
+    return prepare, clock.faketime_env() + " "
 
 
 def wait_for(ready: Callable[[], None], timeout: float, what: str,

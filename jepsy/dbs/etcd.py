@@ -19,8 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from jepsy.control import Remote, sh
-from jepsy.dbs import wait_for
+from jepsy.control import Remote, on_nodes, sh
+from jepsy.dbs import faketime_prefix, wait_for
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, client_for, post
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
@@ -55,16 +55,9 @@ class EtcdDB:
             "--heartbeat-interval", str(self.opts.get("heartbeat_ms", 100)),
             "--election-timeout", str(self.opts.get("election_ms", 1000)),
         ]
-        # Clock faults in the lab: run under the node's libfaketime control file, as
-        # every DB must.  etcd is a Go program and reads the clock without libc, so
-        # this does not move etcd's clock; the clock nemesis records that plainly.
-        prepare = wrap = ""
-        if "clock" in test.opts.get("nemesis", ()) and test.node_specs[node].is_lab:
-            import importlib  # jepsy.nemeses maps a folder mypy does not see as jepsy's
-
-            clock = importlib.import_module("jepsy.nemeses.clock")
-            prepare = f"[ -f {clock.FAKETIME_CONTROL} ] || {{ {clock.faketime_write(0.0)}; }}; "
-            wrap = clock.faketime_env() + " "
+        # etcd is a Go program and reads the clock without libc, so libfaketime does not
+        # move its clock; it runs under it all the same, and the clock nemesis says so.
+        prepare, wrap = faketime_prefix(test, node)
         return (f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy && cd / && "
                 f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
                 f"{prepare}{wrap}setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
@@ -145,20 +138,22 @@ class EtcdDB:
         return [LOG_FILE]
 
     def primaries(self, test: Test) -> list[str]:
-        """Nodes that call themselves leader, asked over the gateway."""
-        leaders = []
-        for node in test.nodes:
-            conn = http.client.HTTPConnection(test.address(node), CLIENT_PORT, timeout=2.0)
+        """Nodes that call themselves leader, asked over the gateway (all at once: paused
+        or cut-off nodes must not make the question slow)."""
+
+        def leads(node: str) -> bool:
+            conn = http.client.HTTPConnection(test.address(node), CLIENT_PORT, timeout=1.0)
             try:
                 status = post(conn, "/v3/maintenance/status", {})
             except (OSError, http.client.HTTPException, ValueError, EtcdError):
-                continue
+                return False
             finally:
                 conn.close()
             header = status.get("header", {})
-            if status.get("leader") and status.get("leader") == header.get("member_id"):
-                leaders.append(node)
-        return leaders
+            return bool(status.get("leader")) and status.get("leader") == header.get("member_id")
+
+        answers = on_nodes(test.nodes, leads, raise_errors=False)
+        return [n for n in test.nodes if answers.get(n) is True]
 
     def client(self, workload: str, test: Test) -> Client:
         """A client for ``workload`` (see ``jepsy.dbs.etcd_clients``); it sees the db options

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import Remote, sh
-from jepsy.dbs import wait_for
+from jepsy.dbs import faketime_prefix, wait_for
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -85,9 +85,10 @@ class PostgresDB:
         argv = [f"{bindir}/postgres", "-D", DATA_DIR, "-c", f"listen_addresses={test.address(node)}",
                 "-c", f"port={PORT}", "-c", "unix_socket_directories=/run/jepsy",
                 "-c", "max_connections=200", "-c", "fsync=on"]
-        daemon = f"setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null &"
+        prepare, wrap = faketime_prefix(test, node)
+        daemon = f"{wrap}setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null &"
         return (f"mkdir -p /run/jepsy /var/log/jepsy && chown postgres /run/jepsy && "
-                f"touch {LOG_FILE} && chown postgres {LOG_FILE} && cd / && "
+                f"touch {LOG_FILE} && chown postgres {LOG_FILE} && cd / && {prepare}"
                 f"su postgres -s /bin/sh -c {sh(daemon)}")
 
     def setup(self, test: Test, node: str) -> None:
