@@ -113,12 +113,11 @@ def _prefix(part: _Part, horizon: int) -> tuple[list[Call], list[int], list[int 
     m = bisect_left(part.call_pos, horizon)
     calls = part.calls[:m]
     ret_pos = part.ret_pos[:m]
-    whole = m == len(part.calls) and all(r is not None and r < horizon for r in ret_pos)
-    if whole:
+    if m == len(part.calls) and all(r is None or r < horizon for r in ret_pos):
         return part.calls, part.call_pos, part.ret_pos, True
-    calls = [c if r is not None and r < horizon else replace(c, output=CRASHED)
+    calls = [c if r is None or r < horizon else replace(c, output=CRASHED)
              for c, r in zip(calls, ret_pos, strict=True)]
-    ret_pos = [r if r is not None and r < horizon else None for r in ret_pos]
+    ret_pos = [r if r is None or r < horizon else None for r in ret_pos]
     return calls, part.call_pos[:m], ret_pos, False
 
 

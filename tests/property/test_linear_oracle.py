@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from jepsy.checkers import linearizable as linear_mod
 from jepsy.checkers.linearizable import check_history
 from jepsy.history import Op
 from jepsy.models import CRASHED, Model, cas_register, fifo_queue, kv, mutex, set_model
@@ -292,10 +293,11 @@ def test_histories_of_a_real_object_are_linearizable(data: st.DataObject, kind: 
         assert_linearization_is_a_witness(history, _model(kind), result)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
-def test_parallel_race_agrees_with_one_process(data: st.DataObject) -> None:
-    """Two workers racing the keys give the same per-key verdicts as one process."""
+def test_parallel_race_and_prefix_horizons_agree_with_one_plain_search(data: st.DataObject) -> None:
+    """Two workers racing the keys give the same per-key verdicts as one process, and
+    stopping at the first violation (keys checked prefix by prefix) the same verdict."""
     history = data.draw(real_histories("kv"))
     gets = [i for i, op in enumerate(history) if op.type == "ok" and op.f == "get"]
     if gets and data.draw(st.booleans()):  # corrupt one read
@@ -306,3 +308,15 @@ def test_parallel_race_agrees_with_one_process(data: st.DataObject) -> None:
     two = check_history(history, kv(), workers=2, all_keys=True)
     assert {k: v["valid"] for k, v in one["keys"].items()} == \
         {k: v["valid"] for k, v in two["keys"].items()}
+    # Stopping at the first violation checks keys prefix by prefix: same overall verdict.
+    # (Horizons from position 4 on, so that these short histories have several.)
+    saved = linear_mod._FIRST_HORIZON
+    linear_mod._FIRST_HORIZON = 4
+    try:
+        first = check_history(history, kv(), workers=1)
+    finally:
+        linear_mod._FIRST_HORIZON = saved
+    assert first["valid"] is one["valid"]
+    if first["valid"] is False:
+        key = next(k for k, v in first["keys"].items() if v["valid"] is False)
+        assert one["keys"][key]["valid"] is False

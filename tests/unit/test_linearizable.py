@@ -208,3 +208,16 @@ def test_values_the_model_cannot_take_are_a_history_error(workers: int) -> None:
     with pytest.raises(HistoryError, match=r"op 2: the kv model cannot apply append 5 of process 1 "
                                            r"\(TypeError"):
         check_history(hist, kv(), workers=workers)
+
+
+def test_horizons_reach_a_verdict_for_keys_with_crashed_ops() -> None:
+    """Keys are checked prefix by prefix; a key with a crashed op must still get a verdict."""
+    events: list[tuple[Any, ...]] = []
+    for k in range(3):
+        events += [("invoke", k, "put", "a", {"key": str(k)}), ("info", k, "put", "a", {"key": str(k)})]
+    for k in range(3):
+        events += [("invoke", 10 + k, "get", None, {"key": str(k)}),
+                   ("ok", 10 + k, "get", "a", {"key": str(k)})]
+    r = check_history(h(*events), kv(), workers=1)
+    assert r["valid"] is True
+    assert all(v["valid"] is True for v in r["keys"].values())
