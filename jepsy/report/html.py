@@ -116,11 +116,14 @@ def page_data(history: Sequence[Op], results: Mapping[str, Any], test_info: Mapp
             views = linear_views(history, result, row_of_invoke)
             if views:
                 linear[name] = views
-    versions = {"jepsy": test_info.get("jepsy_version") or __version__}
-    for key in ("db_version", "version"):
-        v = test_info.get(key)
-        if v is not None:
-            versions[str(test_info.get("db", "database"))] = str(v)
+    versions = {"jepsy": str(test_info.get("jepsy_version") or __version__)}
+    db_version = test_info.get("db_version", test_info.get("version"))
+    if isinstance(db_version, dict):  # {node: version}: one entry, or each node's
+        distinct = sorted({str(v) for v in db_version.values()})
+        db_version = distinct[0] if len(distinct) == 1 else "; ".join(
+            f"{n}: {v}" for n, v in sorted(db_version.items()))
+    if db_version is not None:
+        versions[str(test_info.get("db") or "database")] = str(db_version)
     summary = {
         "valid": results.get("valid"), "test": results.get("test") or test_info.get("name"),
         "db": test_info.get("db"), "workload": test_info.get("workload"),

@@ -24,17 +24,29 @@ def checker_results(checker: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """The named results inside ``results["checker"]``.
 
     A composed checker's result is ``{"valid": ..., name: result, ...}``; a
-    single checker's result is itself (named ``checker``).  Non-dict entries
-    are skipped.
+    single checker's result is itself (named ``checker``).  Composed results
+    inside composed results are flattened as ``outer/inner``.  Non-dict
+    entries are skipped.
     """
     if not isinstance(checker, dict):
         return
-    named = [(str(k), v) for k, v in checker.items()
-             if k != "valid" and isinstance(v, dict) and "valid" in v]
-    if named:
-        yield from named
+    if _is_composed(checker):
+        for name, result in checker.items():
+            if name == "valid" or not isinstance(result, dict) or "valid" not in result:
+                continue
+            if _is_composed(result):
+                for inner, r in checker_results(result):
+                    yield f"{name}/{inner}", r
+            else:
+                yield str(name), result
     elif "valid" in checker:
         yield "checker", checker
+
+
+def _is_composed(result: dict[str, Any]) -> bool:
+    """Only ``valid`` and named sub-results (dicts with their own ``valid``)."""
+    subs = [v for k, v in result.items() if k != "valid"]
+    return bool(subs) and all(isinstance(v, dict) and "valid" in v for v in subs)
 
 
 def _clip(text: str) -> str:

@@ -130,3 +130,12 @@ def test_a_title_that_looks_like_a_marker_is_not_replaced() -> None:
     assert '<h1 id="title">{{DATA}} /*JS*/</h1>' in page
     assert _data_block(page)["title"] == "{{DATA}} /*JS*/"
     assert page.count("try { J.main(); }") == 1
+
+
+def test_versions_of_the_database_nodes() -> None:
+    same = {"db": "etcd", "db_version": {"n1": "3.4.23", "n2": "3.4.23"}}
+    page = render_html([], {"valid": True, "checker": {"valid": True}}, same)
+    assert _data_block(page)["summary"]["versions"] == {"jepsy": "0.1.0", "etcd": "3.4.23"}
+    mixed = {"db": "etcd", "db_version": {"n2": "3.5", "n1": "3.4"}}
+    page = render_html([], {"valid": True, "checker": {"valid": True}}, mixed)
+    assert _data_block(page)["summary"]["versions"]["etcd"] == "n1: 3.4; n2: 3.5"

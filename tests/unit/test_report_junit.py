@@ -94,7 +94,8 @@ def test_schema_departures_are_named() -> None:
 def test_checker_results_single_and_composed() -> None:
     single = {"valid": True, "text": "fine"}
     assert list(checker_results(single)) == [("checker", single)]
-    assert [n for n, _ in checker_results({"valid": True, "a": {"valid": True}, "b": 3})] == ["a"]
+    nested = {"valid": True, "a": {"valid": True}, "b": {"valid": True, "c": {"valid": True, "x": 1}}}
+    assert [n for n, _ in checker_results(nested)] == ["a", "b/c"]
     assert list(checker_results(None)) == []
 
 
