@@ -32,6 +32,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "postgres": "jepsy.dbs.postgres:postgres_db",
         "process": "jepsy.dbs.process:process_db",
         "redis": "jepsy.dbs.redis:redis_db",
+        "postgres-replicated": "jepsy.dbs.postgres_replicated:postgres_replicated_db",
         "memory": "jepsy.testing:memory_db",
         "broken-memory": "jepsy.testing:broken_memory_db",
     },

@@ -1,0 +1,187 @@
+"""PostgreSQL 15 with streaming replicas: the first node is the primary, every other a hot standby.
+
+``--db postgres-replicated``.  Provisioning: the primary is made exactly as
+the single-node ``postgres`` module makes its server (fresh ``initdb``, a
+password per test, a ``setsid`` daemon of ours), then allows replication
+connections; each replica waits for the primary to
+answer, copies it with ``pg_basebackup -R`` (which writes the standby
+configuration) and starts as a hot standby; setup returns once the replica
+answers queries.  There is no automatic failover: the primary stays the
+primary, and ``primaries`` names it.
+
+Options (``--db-opt``), besides those of ``postgres`` (``isolation``,
+``op_timeout``):
+
+* ``reads`` = ``primary`` (default) or ``replicas``: with ``replicas``, a
+  transaction that only reads runs on the worker's own node (a replica, or the
+  primary for workers bound to it).  A hot standby cannot run serializable
+  transactions, so reads there run at repeatable read, as PostgreSQL advises;
+  and a replica lags its primary, so such reads may be stale.
+* ``synchronous`` = ``false`` (default) or ``true``: commits wait until a
+  replica has flushed them (``synchronous_standby_names='ANY 1 (*)'``).
+
+Kill, start, pause and resume act on each node's postmaster process group
+(``setsid``), found from its ``postmaster.pid``, never by name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import sh
+from jepsy.dbs.postgres import DATA_DIR, LOG_FILE, PORT, USER, PostgresDB
+from jepsy.errors import ConfigError, DBError
+from jepsy.protocols import Client, Test
+
+__all__ = ["ReplicatedPostgresDB", "postgres_replicated_db"]
+
+PASS_FILE = "/var/lib/jepsy/pg.pass"
+
+
+def _flag(v: Any) -> bool:
+    return str(v).lower() in ("1", "true", "yes", "on")
+
+
+class ReplicatedPostgresDB:
+    """The DB protocol for a primary and hot standbys, plus Killable, Pausable, HasLogFiles,
+    HasPrimaries.  The single-node module does the primary's provisioning."""
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        self.opts = dict(opts)
+        self.single = PostgresDB(opts)  # the primary's initdb, start command, connect, level
+        self.reads = str(self.opts.get("reads", "primary"))
+        if self.reads not in ("primary", "replicas"):
+            raise ConfigError(f"--db-opt reads={self.reads}: expected primary or replicas")
+        self.synchronous = _flag(self.opts.get("synchronous", "false"))
+        self.ready_timeout = float(self.opts.get("ready_timeout", 90))
+
+    @property
+    def level(self) -> str:
+        return self.single.level
+
+    @property
+    def password(self) -> str:
+        return self.single.password
+
+    def primary(self, test: Test) -> str:
+        return test.nodes[0]
+
+    def connect(self, host: str, timeout: float | None = None) -> Any:
+        return self.single.connect(host, timeout)
+
+    # -- provisioning --------------------------------------------------------
+    def setup(self, test: Test, node: str) -> None:
+        if node == self.primary(test):
+            self._setup_primary(test, node)
+        else:
+            self._setup_replica(test, node)
+
+    def _setup_primary(self, test: Test, node: str) -> None:
+        self.single.setup(test, node)
+        r = test.remote
+        # PostgreSQL 15's defaults already stream (wal_level=replica, max_wal_senders=10,
+        # hot_standby=on); what we change is all reloadable, so no restart is needed.
+        conf = ["wal_keep_size = '256MB'"]
+        if self.synchronous:
+            conf.append("synchronous_standby_names = 'ANY 1 (*)'")
+        r.execute(node, f"cat >> {DATA_DIR}/postgresql.conf && "
+                        f"echo 'host replication all 0.0.0.0/0 scram-sha-256' >> {DATA_DIR}/pg_hba.conf",
+                  sudo=True, stdin="\n".join(conf) + "\n")
+        conn = self.connect(test.address(node))
+        try:
+            conn.run("SELECT pg_reload_conf()")
+        finally:
+            conn.close()
+
+    def _setup_replica(self, test: Test, node: str) -> None:
+        r = test.remote
+        bindir = self.single._bin(test, node)
+        self.teardown(test, node)
+        self._await_primary(test)
+        r.execute(node, f"mkdir -p {DATA_DIR} && chown postgres {DATA_DIR} && chmod 700 {DATA_DIR}",
+                  sudo=True)
+        primary = test.address(self.primary(test))
+        # The password goes through a private file, never the command line (ps shows that);
+        # the standby's primary_conninfo (written by -R) names that file, so it stays until
+        # teardown.
+        passfile = PASS_FILE
+        r.execute(node, f"umask 077 && cat > {passfile} && chown postgres {passfile}", sudo=True,
+                  stdin=f"{primary}:{PORT}:*:{USER}:{self.password}\n")
+        copy = "su postgres -s /bin/sh -c " + sh(
+            f"PGPASSFILE={passfile} {bindir}/pg_basebackup -h {primary} -p {PORT} -U {USER} "
+            f"-D {DATA_DIR} -R -X stream -c fast")
+        for attempt in range(5):
+            # The primary may still be starting or reloading: try again then.
+            backup = r.execute(node, copy, sudo=True, timeout=300, check=False)
+            if backup.ok:
+                break
+            r.execute(node, f"rm -rf {DATA_DIR}/* {DATA_DIR}/.[!.]*", sudo=True, check=False)
+            time.sleep(1 + attempt)
+            self._await_primary(test)
+        else:
+            raise DBError(f"{node}: pg_basebackup from {primary} failed: {backup.describe()}")
+        r.execute(node, self.single._start_command(test, node, bindir), sudo=True)
+        self.single._await_ready(test, node)
+
+    def _await_primary(self, test: Test) -> None:
+        """Replicas are set up in parallel with the primary: wait until it accepts replication."""
+        deadline = time.monotonic() + self.ready_timeout
+        host = test.address(self.primary(test))
+        while time.monotonic() < deadline:
+            try:
+                conn = self.connect(host, 2.0)
+                rows = conn.run("SELECT count(*) FROM pg_hba_file_rules "
+                                "WHERE 'replication' = ANY(database)")
+                conn.close()
+                if rows and rows[0][0] > 0:
+                    return
+            except Exception:  # not up yet: pg8000 raises several kinds while a server starts
+                pass
+            time.sleep(0.3)
+        raise DBError(f"the primary {self.primary(test)} did not come up accepting replication "
+                      f"within {self.ready_timeout:g} s")
+
+    def _pid(self) -> str:
+        return f"$(head -n 1 {DATA_DIR}/postmaster.pid 2>/dev/null)"
+
+    def _stop(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -- -$p 2>/dev/null; "
+                                  f"kill -9 -- -$p 2>/dev/null; fi; sleep 0.2; "
+                                  f"rm -f {DATA_DIR}/postmaster.pid", sudo=True, check=False)
+
+    def teardown(self, test: Test, node: str) -> None:
+        self._stop(test, node)
+        test.remote.execute(node, f"rm -rf {DATA_DIR} {PASS_FILE}", sudo=True, check=False)
+
+    # -- optional powers -----------------------------------------------------
+    def kill(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -- -$p", sudo=True,
+                            check=False)
+
+    def start(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"rm -f {DATA_DIR}/postmaster.pid", sudo=True, check=False)
+        test.remote.execute(node, self.single._start_command(test, node, self.single._bin(test, node)),
+                            sudo=True)
+
+    def pause(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -STOP -- -{self._pid()}", sudo=True, check=False)
+
+    def resume(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -CONT -- -{self._pid()}", sudo=True, check=False)
+
+    def log_files(self, test: Test, node: str) -> list[str]:
+        return [LOG_FILE]
+
+    def primaries(self, test: Test) -> list[str]:
+        return [self.primary(test)]
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.postgres_replicated_clients import client_for
+
+        return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def postgres_replicated_db(opts: Mapping[str, Any]) -> ReplicatedPostgresDB:
+    return ReplicatedPostgresDB(opts)
