@@ -58,10 +58,54 @@ J.Timeline = function (host, D) {
   Object.keys(kinds).forEach(function (k) {
     legend.appendChild(J.el("span", null, J.el("span", { "class": "sw", style: "background:" + J.faultColor(k) + ";opacity:.35" }), "fault: " + k));
   });
-  J.append(host, [bar, J.el("div", { "class": "canvas-wrap" }, this.canvas), legend, this.detail]);
+  var find = J.el("input", { type: "number", min: 0, placeholder: "history op #", "class": "find", "aria-label": "history op to find" });
+  var go = function () { if (find.value !== "") { J.focusHistoryIndex(parseInt(find.value, 10)); } };
+  find.addEventListener("keydown", function (e) { if (e.key === "Enter") { go(); } });
+  bar.insertBefore(J.el("span", null, find, J.el("button", { onclick: go }, "find")), bar.lastChild);
+  this.overview = J.el("canvas", { "class": "overview", role: "img", "aria-label": "whole run; the box is the part shown above" });
+  this.density();
+  J.append(host, [bar, J.el("div", { "class": "canvas-wrap" }, this.canvas), J.el("div", { "class": "canvas-wrap" }, this.overview),
+    legend, this.detail]);
   this.bind();
   this.draw();
   window.addEventListener("resize", function () { self.draw(); });
+};
+
+// Ops per outcome in 400 slices of the whole run, for the overview strip.
+J.Timeline.prototype.density = function () {
+  var ops = this.ops, nb = 400, span = this.tMax - this.tMin, bins = [0, 1, 2, 3].map(function () { return new Array(nb).fill(0); });
+  for (var i = 0; i < ops.n; i++) {
+    var b = Math.min(nb - 1, Math.max(0, Math.floor((ops.t0[i] - this.tMin) / span * nb)));
+    bins[ops.type[i]][b]++;
+  }
+  var max = 1;
+  for (var k = 0; k < nb; k++) { max = Math.max(max, bins[0][k] + bins[1][k] + bins[2][k] + bins[3][k]); }
+  this.bins = bins; this.binMax = max;
+};
+
+J.Timeline.prototype.drawOverview = function () {
+  var fit = J.fitCanvas(this.overview, 34), c = fit.ctx, W = fit.width, H = 34, L = this.left, self = this;
+  var X = function (t) { return L + (t - self.tMin) / (self.tMax - self.tMin) * (W - L - 8); };
+  c.clearRect(0, 0, W, H);
+  c.fillStyle = "#667085"; c.font = "11px system-ui, sans-serif"; c.textBaseline = "middle";
+  c.fillText("whole run", 6, H / 2);
+  this.faults.forEach(function (p) {
+    c.globalAlpha = 0.2; c.fillStyle = J.faultColor(p.kind);
+    c.fillRect(X(p.start), 0, Math.max(1, X(p.end === null ? self.tMax : p.end) - X(p.start)), H);
+  });
+  c.globalAlpha = 1;
+  var nb = this.bins[0].length, bw = (W - L - 8) / nb;
+  for (var b = 0; b < nb; b++) {
+    var y = H - 2;
+    for (var ty = 0; ty < 4; ty++) {
+      var h = this.bins[ty][b] / this.binMax * (H - 6);
+      if (h > 0) { c.fillStyle = J.TYPE_COLORS[ty]; c.fillRect(L + b * bw, y - h, Math.max(1, bw - 0.3), h); y -= h; }
+    }
+  }
+  var v0 = Math.max(L, X(this.v0)), v1 = Math.min(W - 8, X(this.v1));
+  c.strokeStyle = "#1d2330"; c.lineWidth = 1.5; c.strokeRect(v0, 1, Math.max(3, v1 - v0), H - 2); c.lineWidth = 1;
+  c.fillStyle = "rgba(29,35,48,0.06)"; c.fillRect(v0, 1, Math.max(3, v1 - v0), H - 2);
+  this.ovX = X;
 };
 
 J.Timeline.prototype.x = function (t) { return this.left + (t - this.v0) / (this.v1 - this.v0) * (this.w - this.left - 8); };
@@ -170,6 +214,7 @@ J.Timeline.prototype.draw = function () {
   }
   if (this.selected >= 0) { ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2.5; this.outline(ctx, this.selected, 2.5); }
   ctx.lineWidth = 1;
+  this.drawOverview();
 };
 
 J.Timeline.prototype.outline = function (ctx, i, pad) {
@@ -234,6 +279,14 @@ J.Timeline.prototype.bind = function () {
         (h.fault.end === null ? "the end" : J.fmtTime(h.fault.end)), h.fault.error ? "error: " + h.fault.error : ""]);
   });
   c.addEventListener("mouseleave", function (e) { J.tip(e, null); });
+  // The overview: press or drag to move the view there, keeping its span.
+  var ov = this.overview, moveTo = function (e) {
+    var r = ov.getBoundingClientRect(), L = self.left, w = r.width - L - 8;
+    var t = self.tMin + (e.clientX - r.left - L) / w * (self.tMax - self.tMin), span = self.v1 - self.v0;
+    self.v0 = t - span / 2; self.v1 = t + span / 2; self.draw();
+  };
+  ov.addEventListener("mousedown", moveTo);
+  ov.addEventListener("mousemove", function (e) { if (e.buttons) { moveTo(e); } });
   c.addEventListener("dblclick", function () { self.v0 = self.tMin; self.v1 = self.tMax; self.draw(); });
   c.addEventListener("click", function (e) {
     if (drag && drag.moved) { return; }
