@@ -183,5 +183,7 @@ J.selfTest = function () {
   document.body.setAttribute("data-selftest", steps === 5 ? "done" : "failed");
 };
 
+J.t0 = Date.now();
 try { J.main(); } catch (e) { J.reportError("main", e); }
+document.body.setAttribute("data-render-ms", String(Date.now() - J.t0));
 if (location.hash === "#jepsy-selftest") { J.selfTest(); }
