@@ -146,7 +146,7 @@ def _forced_cycle(analysis: RWRegister, graph: Graph, found: list[str]) -> dict[
         ser_broken = si_broken or "G2-item" in below
         if ser_broken and si_broken:
             continue
-        choices = analysis.choices(with_process=mask != DATA, limit=20_000)
+        choices = analysis.choices(level, limit=20_000)
         if not choices:
             continue
         tests: list[tuple[str, int | None]] = [] if si_broken else [("forced-G-single", 1)]

@@ -39,10 +39,13 @@ from jepsy.checkers.elle.graph import (
     REALTIME,
     REALTIME_LEVEL,
     RW,
+    RW_ANY,
     RW_P,
+    RW_R,
     WR,
     WW,
     WW_P,
+    WW_R,
     Graph,
     sccs,
 )
@@ -52,10 +55,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Cycle", "SearchResult", "classify", "search_cycles"]
 
-_RW_ANY = RW | RW_P
+_RW_ANY = RW_ANY
 _SPECIAL_P = PROCESS | WW_P | RW_P
+_SPECIAL_R = REALTIME | WW_R | RW_R
 # Preference when an edge has several kinds: the one giving the worst anomaly.
-_NONRW_PREF = (WW, WR, WW_P, PROCESS, REALTIME)
+_NONRW_PREF = (WW, WR, WW_P, PROCESS, WW_R, REALTIME)
 _BASES = ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item")
 
 
@@ -110,7 +114,7 @@ def classify(kinds: list[int]) -> str:
         base = "G2-item"
     else:
         base = "G-nonadjacent"
-    if any(k & REALTIME for k in kinds):
+    if any(k & _SPECIAL_R for k in kinds):
         return base + "-realtime"
     if any(k & _SPECIAL_P for k in kinds):
         return base + "-process"
@@ -179,7 +183,7 @@ class _Searcher:
                 if m & _RW_ANY and rw < rw_max + (want.rw_max is None) and not (want.nonadjacent and last):
                     s = (w, min(rw + 1, 2), True)
                     if s not in parent:
-                        parent[s] = (state, RW if m & RW else RW_P)
+                        parent[s] = (state, _pick_rw(m))
                         queue.append(s)
         self._tick(steps & 1023)
         if found is None:
@@ -257,6 +261,10 @@ def _simple(nodes: list[int], kinds: list[int]) -> tuple[list[int], list[int]]:
             return nodes, kinds
 
 
+def _pick_rw(mask: int) -> int:
+    return RW if mask & RW else RW_P if mask & RW_P else RW_R
+
+
 def _pick(mask: int) -> int:
     for k in _NONRW_PREF:
         if mask & k:
@@ -269,10 +277,10 @@ def _class_plan(level: int) -> list[tuple[str, int, int, _Want]]:
     if level == 0:
         return [("G0", WW, WW, _NO_RW), ("G1c", WR, WW | WR, _NO_RW), ("G-single", RW, DATA, _ONE_RW),
                 ("G-nonadjacent", RW, DATA, _NONADJACENT), ("G2-item", RW, DATA, _TWO_RW)]
-    special = _SPECIAL_P if level == 1 else REALTIME
+    special = _SPECIAL_P if level == 1 else _SPECIAL_R
     lvl = PROCESS_LEVEL if level == 1 else REALTIME_LEVEL
     nonrw = lvl & ~_RW_ANY & ~WR
-    return [("G0", special & ~RW_P, nonrw, _NO_RW), ("G1c", special & ~RW_P, nonrw | WR, _NO_RW),
+    return [("G0", special & ~_RW_ANY, nonrw, _NO_RW), ("G1c", special & ~_RW_ANY, nonrw | WR, _NO_RW),
             ("G-single", special, lvl, _ONE_RW), ("G-nonadjacent", special, lvl, _NONADJACENT),
             ("G2-item", special, lvl, _TWO_RW)]
 
@@ -280,10 +288,12 @@ def _class_plan(level: int) -> list[tuple[str, int, int, _Want]]:
 def _start_edges(g: Graph, comp: list[int], kinds: int, within: set[int]) -> list[tuple[int, int, int]]:
     edges = []
     for a in comp:
+        if g.is_point(a):  # a real-time path is started from the transaction that leads into it
+            continue
         for b, m in g.out[a].items():
             if m & kinds and b in within:
                 km = m & kinds
-                kind = _pick(km & ~_RW_ANY) if km & ~_RW_ANY else (RW if km & RW else RW_P)
+                kind = _pick(km & ~_RW_ANY) if km & ~_RW_ANY else _pick_rw(km)
                 edges.append((a, b, kind))
     return edges
 
@@ -314,11 +324,7 @@ def search_cycles(g: Graph, max_steps: int = 20_000_000, timeout: float | None =
                     done = found.get(ci, set())
                     if base in done or (base == "G2-item" and "G-nonadjacent" in done):
                         continue
-                    if level == 2:
-                        starts = [(a, b, REALTIME) for a in sub if not g.is_point(a)
-                                  for b, m in g.out[a].items() if m & REALTIME and b in within]
-                    else:
-                        starts = _start_edges(g, sub, start_kinds, within)
+                    starts = _start_edges(g, sub, start_kinds, within)
                     cyc = s.through_edges(starts, mask, want, within)
                     if cyc is not None and _base_of(cyc.name) in (base, "G-nonadjacent"):
                         result.cycles.append(cyc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from jepsy.checkers.elle.graph import KIND_NAMES, PROCESS, REALTIME, RW_P, WW_P
+from jepsy.checkers.elle.graph import KIND_NAMES, PROCESS, REALTIME, RW_P, RW_R, WW_P, WW_R
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -55,6 +55,8 @@ def explain_cycle(name: str, cycle: Cycle, txns: Sequence[Txn], explainer: Expla
         edge = {"from": a, "to": b, "kind": KIND_NAMES[kind], **reason}
         if kind in (WW_P, RW_P):
             edge["via_process"] = True
+        if kind in (WW_R, RW_R):
+            edge["via_realtime"] = True
         steps.append(edge)
     base = name.removesuffix("-realtime").removesuffix("-process")
     meaning = _MEANING.get(base, "")

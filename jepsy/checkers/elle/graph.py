@@ -10,6 +10,8 @@ mask of the reasons it exists:
   (session) order, e.g. a register version order learnt because one session
   wrote 1 and later 2.  A cycle that needs such an edge is a ``-process``
   anomaly, like one through a ``PROCESS`` edge.
+* ``WW_R``, ``RW_R``: the same, proven only with real-time order (a write
+  that completed before another began precedes it, under strict models).
 * ``PROCESS``: the two transactions ran on one process, in that order.
 * ``REALTIME``: the first completed before the second began.
 
@@ -40,9 +42,11 @@ __all__ = [
     "REALTIME_LEVEL",
     "RW",
     "RW_P",
+    "RW_R",
     "WR",
     "WW",
     "WW_P",
+    "WW_R",
     "Graph",
     "sccs",
 ]
@@ -54,12 +58,16 @@ WW_P = 8
 RW_P = 16
 PROCESS = 32
 REALTIME = 64
+WW_R = 128
+RW_R = 256
 
 DATA = WW | WR | RW
 PROCESS_LEVEL = DATA | WW_P | RW_P | PROCESS
-REALTIME_LEVEL = PROCESS_LEVEL | REALTIME
+REALTIME_LEVEL = PROCESS_LEVEL | REALTIME | WW_R | RW_R
+RW_ANY = RW | RW_P | RW_R
 
-KIND_NAMES = {WW: "ww", WR: "wr", RW: "rw", WW_P: "ww", RW_P: "rw", PROCESS: "process",
+KIND_NAMES = {WW: "ww", WR: "wr", RW: "rw", WW_P: "ww", RW_P: "rw", WW_R: "ww", RW_R: "rw",
+              PROCESS: "process",
               REALTIME: "realtime"}
 
 

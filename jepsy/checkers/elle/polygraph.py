@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from jepsy.checkers.elle.graph import RW, RW_P
+from jepsy.checkers.elle.graph import RW_ANY
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,7 +41,7 @@ __all__ = ["Choice", "every_order_cyclic"]
 Edge = tuple[int, int]
 Choice = tuple[list[Edge], list[Edge]]
 
-_RW = RW | RW_P
+_RW = RW_ANY
 
 
 class _Reach:

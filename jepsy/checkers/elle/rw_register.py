@@ -11,7 +11,12 @@ per key (the workload's contract), so a read names its writer.  We prove
 * process (session) order: a process saw ``v1`` (read or wrote it) and in a
   later transaction read or wrote ``v2``.  Such facts hold only for models
   with session guarantees, so their edges are marked ``WW_P`` / ``RW_P`` and
-  any cycle that needs them is named as a ``-process`` anomaly.
+  any cycle that needs them is named as a ``-process`` anomaly;
+* real-time order: the write of ``v1`` completed before a transaction that
+  read or wrote ``v2`` began (it must see ``v1`` or later).  For strict
+  models only: ``WW_R`` / ``RW_R``, ``-realtime`` anomalies.  To stay linear
+  we use, per key and transaction, the latest write completed before it
+  began; any completed write would do, so this is sound, if not complete.
 
 From ``v1 < v2``: ``ww`` from the writer of v1 to the writer of v2, and
 ``rw`` from every reader of v1 to the writer of v2 (v2 need not be the very
@@ -25,16 +30,21 @@ an ``info`` write nobody saw may never have happened.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from jepsy.checkers.elle.graph import RW, RW_P, WR, WW, WW_P, Graph
+from jepsy.checkers.elle.graph import RW, RW_P, RW_R, WR, WW, WW_P, WW_R, Graph
 from jepsy.checkers.elle.txn import Txn
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["RWRegister"]
+
+DATA_FACT, PROCESS_FACT, REALTIME_FACT = 0, 1, 2
+_WW_KIND = (WW, WW_P, WW_R)
+_RW_KIND = (RW, RW_P, RW_R)
 
 _MAX_CASES = 50
 
@@ -48,8 +58,8 @@ class RWRegister:
         self.final: dict[int, dict[Any, Any]] = {}  # txn -> key -> its last write
         self.ext: dict[int, dict[Any, Any]] = {}  # txn -> key -> value read from others
         self.readers: dict[tuple[Any, Any], list[int]] = defaultdict(list)
-        # key -> (v1, v2) -> (via process?, reason)
-        self.cons: dict[Any, dict[tuple[Any, Any], tuple[bool, str]]] = defaultdict(dict)
+        # key -> (v1, v2) -> (what proves it: DATA_FACT, PROCESS_FACT or REALTIME_FACT, reason)
+        self.cons: dict[Any, dict[tuple[Any, Any], tuple[int, str]]] = defaultdict(dict)
         self.anomalies: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.counts: dict[str, int] = defaultdict(int)
 
@@ -128,14 +138,14 @@ class RWRegister:
         typ = self.txns[w].type
         return typ == "ok" or (typ == "info" and (k, v) in self.readers)
 
-    def _fact(self, k: Any, v1: Any, v2: Any, via_process: bool, reason: str) -> None:
+    def _fact(self, k: Any, v1: Any, v2: Any, level: int, reason: str) -> None:
         if v1 == v2 or not self._is_version(k, v2):
             return
         if v1 is not None and not self._is_version(k, v1):
             return
         old = self.cons[k].get((v1, v2))
-        if old is None or (old[0] and not via_process):
-            self.cons[k][(v1, v2)] = (via_process, reason)
+        if old is None or level < old[0]:
+            self.cons[k][(v1, v2)] = (level, reason)
 
     def _version_facts(self) -> None:
         """Collect every ``v1 < v2`` we can prove, per key, with the reason."""
@@ -144,7 +154,7 @@ class RWRegister:
             fin = self.final.get(tid, {})
             for k, v in ext.items():
                 if k in fin and v is not None:
-                    self._fact(k, v, fin[k], False,
+                    self._fact(k, v, fin[k], DATA_FACT,
                                f"T{tid} read key {k} = {v} and then wrote {fin[k]}")
         seen: dict[int | str, dict[Any, tuple[Any, int]]] = defaultdict(dict)
         for t in txns:
@@ -158,23 +168,55 @@ class RWRegister:
                 if prev is not None and prev[0] != v:
                     if v is None:
                         # A later read of the initial state: it must precede prev's writer.
-                        self._fact(k, None, prev[0], True,
+                        self._fact(k, None, prev[0], PROCESS_FACT,
                                    f"T{prev[1]} saw {k} = {prev[0]} before T{t.id} read the initial state "
                                    f"on the same process")
                     else:
-                        self._fact(k, prev[0], v, True,
+                        self._fact(k, prev[0], v, PROCESS_FACT,
                                    f"process {t.process} saw key {k} = {prev[0]} (T{prev[1]}) before "
                                    f"it read {v} (T{t.id})")
             for k, v in fin.items():
                 prev = mine.get(k)
                 if prev is not None and prev[0] is not None and prev[0] != v and k not in ext:
-                    self._fact(k, prev[0], v, True,
+                    self._fact(k, prev[0], v, PROCESS_FACT,
                                f"process {t.process} saw key {k} = {prev[0]} (T{prev[1]}) before "
                                f"T{t.id} wrote {v}")
             for k, v in ext.items():
                 mine[k] = (v, t.id)
             for k, v in fin.items():
                 mine[k] = (v, t.id)
+        self._realtime_facts()
+
+    def _realtime_facts(self) -> None:
+        """``v1 < v2`` when v1's write completed before a txn reading or writing v2 began."""
+        txns = self.txns
+        done: dict[Any, list[tuple[int, Any, int]]] = defaultdict(list)  # key -> (completed, v, txn)
+        for tid, fin in self.final.items():
+            t = txns[tid]
+            if t.ok and t.complete_time is not None:
+                for k, v in fin.items():
+                    done[k].append((t.complete_time, v, tid))
+        if not done:
+            return
+        times: dict[Any, list[int]] = {}
+        for k, ws in done.items():
+            ws.sort(key=lambda w: w[0])
+            times[k] = [w[0] for w in ws]
+        for t in txns:
+            if not t.ok or t.invoke_time is None:
+                continue
+            for verb, seen in (("read", self.ext.get(t.id, {})), ("wrote", self.final.get(t.id, {}))):
+                for k, v in seen.items():
+                    if v is None or k not in times:
+                        continue
+                    i = bisect_left(times[k], t.invoke_time) - 1
+                    if i < 0:
+                        continue
+                    _, v1, w = done[k][i]
+                    if w != t.id and v1 != v:
+                        self._fact(k, v1, v, REALTIME_FACT,
+                                   f"T{w} completed its write of {k} = {v1} before T{t.id} began, "
+                                   f"and T{t.id} {verb} {v}")
 
     def _lost_updates(self) -> None:
         groups: dict[tuple[Any, Any], list[int]] = defaultdict(list)
@@ -206,13 +248,13 @@ class RWRegister:
                 versions[k].append(v)
         for k in set(self.cons) | set(versions):
             cons = self.cons.get(k, {})
-            has_data_pred = {v2 for (v1, v2), (p, _) in cons.items() if v1 is not None and not p}
-            for (v1, v2), (via_p, _) in cons.items():
+            has_data_pred = {v2 for (v1, v2), (lv, _) in cons.items() if v1 is not None and lv == DATA_FACT}
+            for (v1, v2), (lv, _) in cons.items():
                 w2 = self.writer[(k, v2)]
                 if v1 is not None:
-                    g.add(self.writer[(k, v1)], w2, WW_P if via_p else WW)
+                    g.add(self.writer[(k, v1)], w2, _WW_KIND[lv])
                 for r in self.readers.get((k, v1), ()):
-                    g.add(r, w2, RW_P if via_p else RW)
+                    g.add(r, w2, _RW_KIND[lv])
             init_readers = self.readers.get((k, None), [])
             if init_readers:
                 for v in versions.get(k, ()):
@@ -229,7 +271,7 @@ class RWRegister:
                 if v is not None and self.writer.get((k, v)) == a:
                     return {"key": k, "value": v,
                             "text": f"T{b} read key {k} = {v}, written by T{a}, so T{a} < T{b}"}
-        if kind in (WW, WW_P):
+        if kind in _WW_KIND:
             for k, v2 in self.final.get(b, {}).items():
                 v1 = self.final.get(a, {}).get(k)
                 fact = self.cons.get(k, {}).get((v1, v2))
@@ -237,7 +279,7 @@ class RWRegister:
                     return {"key": k, "values": [v1, v2], "text":
                             f"T{a} wrote key {k} = {v1} and T{b} wrote {v2}, and {v1} < {v2} because "
                             f"{fact[1]}; so T{a} < T{b}"}
-        if kind in (RW, RW_P):
+        if kind in _RW_KIND:
             for k, v1 in self.ext.get(a, {}).items():
                 v2 = self.final.get(b, {}).get(k)
                 if v2 is None:
@@ -253,12 +295,12 @@ class RWRegister:
                             f"{fact[1]}; so T{a} < T{b}"}
         return {"text": f"T{a} < T{b} ({txns[a].describe()} before {txns[b].describe()})"}
 
-    def choices(self, with_process: bool, limit: int = 40) -> list[tuple[list[tuple[int, int]],
-                                                                         list[tuple[int, int]]]] | None:
+    def choices(self, level: int, limit: int = 40) -> list[tuple[list[tuple[int, int]],
+                                                                 list[tuple[int, int]]]] | None:
         """For each pair of read versions of a key in no proven order, the edges of both orders.
 
-        ``with_process`` admits facts proven with process order.  None when
-        there are more than ``limit`` such pairs (too many to try).
+        ``level`` admits facts proven up to it (``DATA_FACT``, ``PROCESS_FACT``,
+        ``REALTIME_FACT``).  None when there are more than ``limit`` such pairs.
         """
         out: list[tuple[list[tuple[int, int]], list[tuple[int, int]]]] = []
         versions: dict[Any, list[Any]] = defaultdict(list)
@@ -267,8 +309,8 @@ class RWRegister:
                 versions[k].append(v)
         for k, vs in versions.items():
             after: dict[Any, set[Any]] = defaultdict(set)
-            for (v1, v2), (via_p, _) in self.cons.get(k, {}).items():
-                if v1 is not None and (with_process or not via_p):
+            for (v1, v2), (lv, _) in self.cons.get(k, {}).items():
+                if v1 is not None and lv <= level:
                     after[v1].add(v2)
             closed = {v: _reach(after, v) for v in vs}
             for i, v1 in enumerate(vs):
