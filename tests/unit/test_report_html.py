@@ -139,3 +139,18 @@ def test_versions_of_the_database_nodes() -> None:
     mixed = {"db": "etcd", "db_version": {"n2": "3.5", "n1": "3.4"}}
     page = render_html([], {"valid": True, "checker": {"valid": True}}, mixed)
     assert _data_block(page)["summary"]["versions"]["etcd"] == "n1: 3.4; n2: 3.5"
+
+
+def test_write_report_for_a_linearizability_result(tmp_path: Path) -> None:
+    from jepsy.checkers.linearizable import check_history
+    from jepsy.models import cas_register
+
+    history = [Op(0, 0, "invoke", 0, "write", 1), Op(1, 10_000_000, "ok", 0, "write", 1),
+               Op(2, 20_000_000, "invoke", 1, "read", None), Op(3, 30_000_000, "ok", 1, "read", 2)]
+    result = check_history(history, cas_register())
+    out = tmp_path / "lin.html"
+    assert write_report(out, history, result, source="h.jsonl") == []
+    data = _data_block(out.read_text())
+    assert data["checkers"][0]["name"] == "linearizable" and data["checkers"][0]["valid"] is False
+    (view,) = data["linear"]["linearizable"]
+    assert view["stuck"] == 1 and view["prefix"] == [0] and view["labels"]["1"] == "read → 2"
