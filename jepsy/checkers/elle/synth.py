@@ -145,6 +145,11 @@ SHAPES: dict[str, tuple[str, str, list[tuple[int, list[list[Any]], str]]]] = {
                                                       (1, [["r", 0, 1], ["r", 1, None]], "ok")]),
     "register-G1a": ("rw-register", "G1a", [(0, [["w", 0, 1]], "fail"), (1, [["r", 0, 1]], "ok")]),
     "thin-air-read": ("rw-register", "thin-air-read", [(0, [["r", 0, 99]], "ok")]),
+    "register-stale-read": ("rw-register", "G-single-realtime", [(0, [["w", 0, 1]], "ok"),
+                                                                (1, [["w", 0, 2]], "ok"),
+                                                                (2, [["r", 0, 1]], "ok")]),
+    "append-stale-read": ("list-append", "G-single-realtime", [(0, [["append", 0, 1]], "ok"),
+                                                               (1, [["r", 0, []]], "ok")]),
 }
 
 
