@@ -229,7 +229,9 @@ J.Timeline.prototype.hit = function (evt) {
   var r = this.canvas.getBoundingClientRect(), x = evt.clientX - r.left, y = evt.clientY - r.top;
   var lane = Math.floor((y - this.top - this.nemH) / this.laneH);
   if (y >= this.top && y < this.top + this.nemH) {
-    var t = this.t(x), hit = null;
+    var t = this.t(x), hit = null, self0 = this, ev = null;
+    this.events.forEach(function (e) { if (Math.abs(self0.x(e.t) - x) <= 4) { ev = e; } });
+    if (ev) { return { event: ev }; }
     this.faults.forEach(function (p) { if (t >= p.start && (p.end === null || t <= p.end)) { hit = p; } });
     return hit ? { fault: hit } : null;
   }
@@ -274,6 +276,10 @@ J.Timeline.prototype.bind = function () {
     }
     var h = self.hit(e);
     if (!h) { J.tip(e, null); return; }
+    if (h.event) {
+      J.tip(e, [h.event.f + " at " + J.fmtTime(h.event.t) + " (history op " + h.event.index + ")", h.event.text]);
+      return;
+    }
     J.tip(e, h.op !== undefined ? self.describe(h.op) :
       ["fault: " + h.fault.kind, h.fault.targets, "from " + J.fmtTime(h.fault.start) + " to " +
         (h.fault.end === null ? "the end" : J.fmtTime(h.fault.end)), h.fault.error ? "error: " + h.fault.error : ""]);
