@@ -16,9 +16,10 @@ chokes on) raises ``HistoryError`` naming the op.  The pipeline:
    without first finishing every expensive valid key.  The first invalid key
    stops the check unless ``all_keys``.  Within a key, a portfolio of searches
    trying candidates in different orders shares one cache of failed
-   configurations.  With 2 workers (by default on 2+ cores for histories of
-   1,500 calls or more) two forked processes race over all the keys, each with
-   its own candidate order; a key decided by one is dropped by the other.
+   configurations.  With 2 workers (the default on 2+ cores), a check still
+   running after some tens of milliseconds forks a second process that races
+   this one over the open keys in another candidate order; a key decided by one
+   is dropped by the other.
 4. ``linear_explain`` words the violation.
 
 Budgets: ``timeout`` (seconds, whole check), ``memory_mb`` (the search caches'
@@ -46,7 +47,7 @@ import multiprocessing
 import os
 import time
 from bisect import bisect_left
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -63,8 +64,6 @@ __all__ = ["DEFAULT_MAX_CONFIGS", "Linearizable", "check_history", "linearizable
 DEFAULT_MAX_CONFIGS: int | None = None
 # The caches' share of a 1 GB process (the interpreter and the history need the rest).
 DEFAULT_MEMORY_MB = 768.0
-# Below this many calls a check takes a few milliseconds: forking would cost more.
-_PARALLEL_MIN_CALLS = 1500
 
 
 @dataclass(slots=True)
@@ -121,7 +120,12 @@ def _prefix(part: _Part, horizon: int) -> tuple[list[Call], list[int], list[int 
     return calls, part.call_pos[:m], ret_pos, False
 
 
+_SLICE_ITERS = 512  # search steps between two turns of the scheduler
 _FIRST_HORIZON = 256
+_LEVEL_SLICES = 32
+# A check still running after this many slices (some 10,000 search steps, tens of
+# milliseconds) is worth a second process; most finish before and never fork.
+_RACE_AFTER_SLICES = 40
 
 
 def _horizons(parts: Sequence[_Part]) -> list[int]:
@@ -139,112 +143,152 @@ def _horizons(parts: Sequence[_Part]) -> list[int]:
 
 def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Budget,
          all_keys: bool, *, orders: Sequence[str] = ORDERS, descending: bool = False,
-         done: Any = None, stop: Any = None) -> dict[int, Outcome]:
+         done: Any = None, stop: Any = None,
+         known: dict[int, set[tuple[int, Any]]] | None = None,
+         race: Callable[[list[int], dict[int, set[tuple[int, Any]]]], tuple[Any, Any]] | None = None,
+         ) -> dict[int, Outcome]:
     """Search the partitions ``which``, interleaved: one slice at a time to the least served.
 
     Equal shares (ties to the cheapest, or with ``descending`` the dearest): a key
     with a cheap proof of a violation is found after at most one such proof's
     worth of work on each other key, not after finishing them.
 
-    When the check stops at the first violation and there are several keys, all
-    keys advance through the history together: first every key's prefix up to
-    position 256 is checked, then up to 512, and so on to the end (``_prefix``:
-    a violation in a prefix is a violation, and the failures found there are kept
-    for the next horizon).  A key whose history goes wrong early is then caught
-    before the others are finished, even if its search is no cheaper than
-    theirs.  (Favouring the key whose search lags furthest behind in real time
-    was tried first, and lost on Porcupine's c50-bad, where the laggard is an
-    expensive invalid key.)  ``done`` (shared flags, one per partition) and
-    ``stop`` (an event) coordinate with a worker racing the same keys in another
-    order.
+    When the check stops at the first violation and there are several keys, the
+    keys advance through the history together: every key's prefix up to position
+    256 is checked, then up to 512, and so on to the end (``_prefix``: a
+    violation in a prefix is a violation, and the failures found there are kept
+    for the next horizon).  A key at a further horizon waits until the others
+    have spent ``_LEVEL_SLICES`` more slices per horizon than it, so a key whose
+    history goes wrong early is caught before the others are finished, even if
+    its search is no cheaper than theirs, and a hard key holds the others back
+    for a bounded time only.  (Favouring the key whose search lags furthest
+    behind in real time was tried first, and lost on Porcupine's c50-bad, where
+    the laggard is an expensive invalid key.)  ``done`` (shared flags, one per partition) and
+    ``stop`` (an event) coordinate with a process racing the same keys in another
+    order; ``known`` gives failures already proven per key; ``race``, called once
+    the search has run ``_RACE_AFTER_SLICES`` slices, starts such a process and
+    returns its ``(done, stop)``.
     """
     results: dict[int, Outcome] = {}
     horizons = _horizons(parts) if not all_keys and len(which) > 1 else [-1]
-    caches: dict[int, set[tuple[int, Any]]] = {i: set() for i in which}
-    todo = list(which)
+    caches: dict[int, set[tuple[int, Any]]] = {}
+    level: dict[int, int] = {}
+    final: dict[int, bool] = {}
+    live: dict[int, Any] = {}
+
+    def start(i: int, lv: int) -> None:
+        part = parts[i]
+        if horizons[lv] < 0:
+            calls, call_pos, ret_pos, whole = part.calls, part.call_pos, part.ret_pos, True
+        else:
+            calls, call_pos, ret_pos, whole = _prefix(part, horizons[lv])
+        level[i], final[i] = lv, whole
+        live[i] = portfolio(calls, call_pos, ret_pos, model, budget, orders, caches[i])
+
+    for i in which:
+        caches[i] = known.get(i, set()) if known else set()
+        start(i, 0)
+    spent = dict.fromkeys(which, 0)
     sign = -1 if descending else 1
-    for horizon in horizons:
-        live: dict[int, Any] = {}
-        final: set[int] = set()
-        for i in todo:
-            part = parts[i]
-            if horizon < 0:
-                calls, call_pos, ret_pos, whole = part.calls, part.call_pos, part.ret_pos, True
-            else:
-                calls, call_pos, ret_pos, whole = _prefix(part, horizon)
-            live[i] = portfolio(calls, call_pos, ret_pos, model, budget, orders, caches[i])
-            if whole:
-                final.add(i)
-        spent = dict.fromkeys(live, 0)
-        while live:
-            i = min(live, key=lambda i: (spent[i], sign * parts[i].cost))
-            try:
-                next(live[i])
-                spent[i] += 1
-            except StopIteration as finished:
-                out: Outcome = finished.value
-                del live[i]
-                if out.valid is True and i not in final:
-                    continue  # this prefix is fine: on to the next horizon
-                results[i] = out
-                todo.remove(i)
-                del caches[i]
-                if done is not None and out.valid != "unknown":
-                    done[i] = 1
-                if out.valid is False and not all_keys:
-                    if stop is not None:
-                        stop.set()
-                    return results
-            if stop is not None:
-                if not all_keys and stop.is_set():
-                    return results
-                for k in [k for k in live if done[k]]:
-                    live.pop(k).close()
-                    todo.remove(k)
+    turns = 0
+    while live:
+        i = min(live, key=lambda i: (spent[i] + _LEVEL_SLICES * level[i], sign * parts[i].cost))
+        try:
+            next(live[i])
+            spent[i] += 1
+            turns += 1
+            if race is not None and turns == _RACE_AFTER_SLICES:
+                done, stop = race(list(live), caches)
+        except StopIteration as finished:
+            out: Outcome = finished.value
+            if out.valid is True and not final[i]:
+                start(i, level[i] + 1)  # this prefix is fine: on to the next horizon
+                continue
+            del live[i], caches[i]
+            results[i] = out
+            if done is not None and out.valid != "unknown":
+                done[i] = 1
+            if out.valid is False and not all_keys:
+                if stop is not None:
+                    stop.set()
+                return results
+        if stop is not None:
+            if not all_keys and stop.is_set():
+                return results
+            for k in [k for k in live if done[k]]:
+                live.pop(k).close()
+                del caches[k]
     return results
 
 
-# Worker processes are forked, so they inherit the partitions and the model
-# (which need not be picklable: users' models are often lambdas) through this global.
-_SHARED: dict[str, Any] = {}
-
-
-def _worker(w: int) -> dict[int, Outcome]:
-    s = _SHARED
-    parts = s["parts"]
-    orders = ORDERS[w % len(ORDERS):] + ORDERS[:w % len(ORDERS)]
-    outs = _run(parts, range(len(parts)), s["model"], s["budget"], s["all_keys"],
-                orders=orders[:1], descending=w % 2 == 1, done=s["done"], stop=s["stop"])
+def _plain(outs: dict[int, Outcome]) -> dict[int, Outcome]:
     for out in outs.values():  # states go back through pickle: keep only plain data
         out.states = list(out.states)
     return outs
 
 
-def _run_parallel(parts: Sequence[_Part], model: Model, budget: Budget, all_keys: bool,
-                  workers: int) -> dict[int, Outcome]:
-    """Race ``workers`` processes over all the keys, each trying candidates in its own order.
+def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
+                all_keys: bool) -> dict[int, Outcome]:
+    """Search in this process, and race a second one over the keys if it takes a while.
 
-    Worker 0 tries the earliest deadline first and takes the cheapest keys first;
-    worker 1 tries Porcupine's invocation order and takes the dearest keys first.
-    A key decided by one is dropped by the other.  On easy keys this shares the
-    work; on a key whose search is hard in one order and easy in the other (as
-    happens on Porcupine's c50 histories), it gets the better of the two.
+    This process tries the earliest deadline first and takes the cheapest keys
+    first.  If the check is not over after ``_RACE_AFTER_SLICES`` slices, it forks
+    a child that inherits everything (the partitions, the model, which need not
+    be picklable: users' models are often lambdas, and the failures proven so
+    far) and searches the keys still open in Porcupine's invocation order,
+    dearest first.  A key decided by one is dropped by the other.  On easy keys
+    this shares the work; on a key whose search is hard in one order and easy in
+    the other (as happens on Porcupine's c50 histories), it gets the better of
+    the two.  The memory budget is halved between them at the fork.
     """
     ctx = multiprocessing.get_context("fork")
-    stop = ctx.Event()
-    done = ctx.Array("b", len(parts), lock=False)
-    _SHARED.update(parts=parts, model=model, budget=budget, all_keys=all_keys, stop=stop,
-                   done=done)
+    child: dict[str, Any] = {}
+
+    def race(open_keys: list[int], known: dict[int, set[tuple[int, Any]]]) -> tuple[Any, Any]:
+        stop = ctx.Event()
+        done = ctx.Array("b", len(parts), lock=False)
+        receive, send = ctx.Pipe(duplex=False)
+        if budget.max_bytes is not None:
+            budget.max_bytes //= 2
+
+        def run_child() -> None:
+            try:
+                outs: Any = _plain(_run(parts, open_keys, model, budget, all_keys,
+                                        orders=ORDERS[1:2], descending=True, done=done,
+                                        stop=stop, known=known))
+            except BaseException as e:  # reported to the parent, which raises it
+                outs = e
+            send.send(outs)
+            send.close()
+
+        proc = ctx.Process(target=run_child, daemon=True)
+        proc.start()
+        send.close()
+        child.update(proc=proc, receive=receive, stop=stop)
+        return done, stop
+
     try:
-        with ctx.Pool(workers) as pool:
-            results: dict[int, Outcome] = {}
-            for outs in pool.imap_unordered(_worker, range(workers)):
-                for i, out in outs.items():
-                    if i not in results or results[i].valid == "unknown":
-                        results[i] = out
-            return results
-    finally:
-        _SHARED.clear()
+        results = _run(parts, range(len(parts)), model, budget, all_keys, orders=ORDERS[:1],
+                       race=race)
+    except BaseException:
+        if child:
+            child["stop"].set()
+            child["proc"].kill()
+        raise
+    if not child:
+        return results
+    child["stop"].set()  # we are done: every key decided, or a violation found
+    try:
+        theirs = child["receive"].recv()
+    except EOFError:
+        theirs = {}  # the child died (killed, out of memory): our verdicts stand
+    child["proc"].join()
+    if isinstance(theirs, BaseException):
+        raise theirs
+    for i, out in theirs.items():
+        if i not in results or results[i].valid == "unknown":
+            results[i] = out
+    return results
 
 
 class Linearizable:
@@ -263,17 +307,15 @@ class Linearizable:
     def _workers_for(self, parts: Sequence[_Part]) -> int:
         if self.workers is not None:
             return max(1, min(self.workers, len(ORDERS)))
-        if sum(p.cost for p in parts) < _PARALLEL_MIN_CALLS:
-            return 1
         return max(1, min(len(os.sched_getaffinity(0)), len(ORDERS)))
 
     def _search(self, parts: Sequence[_Part], workers: int, t0: float) -> dict[int, Outcome]:
         budget = Budget(deadline=None if self.timeout is None else t0 + self.timeout,
-                        max_configs=self.max_configs,
+                        max_configs=self.max_configs, slice_iters=_SLICE_ITERS,
                         max_bytes=None if self.memory_mb is None
                         else int(self.memory_mb * 2**20 / workers))
         if workers > 1:
-            return _run_parallel(parts, self.model, budget, self.all_keys, workers)
+            return _run_racing(parts, self.model, budget, self.all_keys)
         return _run(parts, range(len(parts)), self.model, budget, self.all_keys)
 
     def _bad_values(self, e: StepError, prep: Prepared) -> HistoryError:

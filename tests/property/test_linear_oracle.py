@@ -305,7 +305,15 @@ def test_parallel_race_and_prefix_horizons_agree_with_one_plain_search(data: st.
         history[i] = Op(index=history[i].index, time=history[i].time, type="ok",
                         process=history[i].process, f="get", value="zz", extra=history[i].extra)
     one = check_history(history, kv(), workers=1, all_keys=True)
-    two = check_history(history, kv(), workers=2, all_keys=True)
+    # Tiny slices, and a race after the first one, so that these short histories fork.
+    saved_slice, saved_race = linear_mod._SLICE_ITERS, linear_mod._RACE_AFTER_SLICES
+    linear_mod._SLICE_ITERS, linear_mod._RACE_AFTER_SLICES = 2, 1
+    try:
+        two = check_history(history, kv(), workers=2, all_keys=True)
+        two_first = check_history(history, kv(), workers=2)
+    finally:
+        linear_mod._SLICE_ITERS, linear_mod._RACE_AFTER_SLICES = saved_slice, saved_race
+    assert two_first["valid"] is one["valid"]
     assert {k: v["valid"] for k, v in one["keys"].items()} == \
         {k: v["valid"] for k, v in two["keys"].items()}
     # Stopping at the first violation checks keys prefix by prefix: same overall verdict.
