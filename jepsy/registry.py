@@ -33,6 +33,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "process": "jepsy.dbs.process:process_db",
         "redis": "jepsy.dbs.redis:redis_db",
         "postgres-replicated": "jepsy.dbs.postgres_replicated:postgres_replicated_db",
+        "zookeeper": "jepsy.dbs.zookeeper:zookeeper_db",
         "memory": "jepsy.testing:memory_db",
         "broken-memory": "jepsy.testing:broken_memory_db",
     },

@@ -1,0 +1,165 @@
+"""ZooKeeper (Debian's ``zookeeper``, 3.8) as an ensemble of every node of the inventory.
+
+Provisioning, per node: install the package when its jar is absent (the
+``zookeeper`` package starts no service; ``zookeeperd`` would, and is stopped
+if present), write ``zoo.cfg`` and ``myid`` under ``/var/lib/jepsy/zookeeper``,
+and run ``QuorumPeerMain`` on the JVM as a daemon of ours (``setsid``, a
+pidfile, a log under ``/var/log/jepsy``), with a small heap (``heap_mb``,
+default 128) because several JVMs share a lab machine.  Setup returns once
+the node answers ``srvr`` as leader or follower, which needs a quorum: all
+nodes are set up in parallel, so they find each other.
+
+Options (``--db-opt``): ``sync`` (client: ``true`` makes every read call
+``sync`` first, so it sees every write committed before it began; ``false``,
+the default, reads whatever the connected server has applied),
+``tick_ms`` (default 2000) and ``sync_limit`` (ticks a follower may lag
+before the leader drops it, default 5; a follower cut off from its leader
+keeps serving reads until it notices, up to about ``tick_ms * sync_limit``),
+``heap_mb``, ``op_timeout`` (client, seconds, default 2), ``ready_timeout``.
+
+Kill, start, pause and resume act on the PID in the pidfile, never by name;
+``primaries`` names the node whose ``srvr`` says ``Mode: leader``.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import sh
+from jepsy.errors import DBError
+from jepsy.protocols import Client, Test
+
+__all__ = ["CLIENT_PORT", "ZooKeeperDB", "four_letter", "zookeeper_db"]
+
+CLIENT_PORT = 2181
+DATA_DIR = "/var/lib/jepsy/zookeeper"
+LOG_FILE = "/var/log/jepsy/zookeeper.log"
+PID_FILE = "/run/jepsy/zookeeper.pid"
+JAR = "/usr/share/java/zookeeper.jar"
+
+
+def four_letter(host: str, word: str = "srvr", timeout: float = 2.0) -> str:
+    """A four-letter-word command's answer (empty when the server does not answer)."""
+    try:
+        with socket.create_connection((host, CLIENT_PORT), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(word.encode())
+            chunks = []
+            while chunk := s.recv(4096):
+                chunks.append(chunk)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def mode(host: str) -> str | None:
+    """``leader``, ``follower`` or ``standalone`` from ``srvr``; None when not serving."""
+    for line in four_letter(host).splitlines():
+        if line.startswith("Mode:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+class ZooKeeperDB:
+    """The DB protocol for a ZooKeeper ensemble, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        self.opts = dict(opts)
+        self.tick_ms = int(self.opts.get("tick_ms", 2000))
+        self.sync_limit = int(self.opts.get("sync_limit", 5))
+        self.heap_mb = int(self.opts.get("heap_mb", 128))
+        self.ready_timeout = float(self.opts.get("ready_timeout", 90))
+
+    def config(self, test: Test, node: str) -> str:
+        lines = [f"tickTime={self.tick_ms}", "initLimit=10", f"syncLimit={self.sync_limit}",
+                 f"dataDir={DATA_DIR}", f"clientPort={CLIENT_PORT}",
+                 f"clientPortAddress={test.address(node)}", "admin.enableServer=false",
+                 "4lw.commands.whitelist=srvr,ruok,mntr", "maxClientCnxns=200",
+                 "autopurge.purgeInterval=0"]
+        lines += [f"server.{i + 1}={test.address(n)}:2888:3888" for i, n in enumerate(test.nodes)]
+        return "\n".join(lines) + "\n"
+
+    def _start_command(self) -> str:
+        argv = ["java", f"-Xmx{self.heap_mb}m", f"-Xms{min(self.heap_mb, 64)}m", "-XX:+UseSerialGC",
+                "-Dzookeeper.root.logger=INFO,CONSOLE", "-Dzookeeper.log.dir=/var/log/jepsy",
+                "-cp", f"/etc/zookeeper/conf:{JAR}",
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{DATA_DIR}/zoo.cfg"]
+        return (f"mkdir -p /var/log/jepsy /run/jepsy && cd {DATA_DIR} && "
+                f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
+                f"setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+
+    def install(self, test: Test, node: str) -> None:
+        r = test.remote
+        if r.execute(node, f"[ -f {JAR} ] && command -v java", check=False).ok:
+            return
+        got = r.execute(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper",
+                        sudo=True, timeout=900, check=False)
+        if not got.ok:
+            hint = (" (lab nodes cannot reach package registries: run "
+                    "'jepsy lab up --packages zookeeper')" if test.node_specs[node].is_lab else "")
+            raise DBError(f"{node}: ZooKeeper is not installed and apt-get failed{hint}: {got.describe()}")
+        r.execute(node, "systemctl disable --now zookeeper 2>/dev/null || service zookeeper stop "
+                        "2>/dev/null || true", sudo=True, check=False)
+
+    def setup(self, test: Test, node: str) -> None:
+        self.install(test, node)
+        self.teardown(test, node)
+        r = test.remote
+        r.execute(node, f"mkdir -p {DATA_DIR} /var/log/jepsy && rm -f {LOG_FILE} && "
+                        f"echo {test.nodes.index(node) + 1} > {DATA_DIR}/myid", sudo=True)
+        r.execute(node, f"cat > {DATA_DIR}/zoo.cfg", sudo=True, stdin=self.config(test, node))
+        r.execute(node, self._start_command(), sudo=True)
+        self._await_ready(test, node)
+
+    def _await_ready(self, test: Test, node: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if mode(test.address(node)) in ("leader", "follower"):
+                return
+            if not self._running(test, node):
+                tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
+                raise DBError(f"{node}: ZooKeeper exited during startup: {tail.strip()[-400:]}")
+            time.sleep(0.3)
+        raise DBError(f"{node}: ZooKeeper not serving in a quorum after {self.ready_timeout:g} s")
+
+    def _running(self, test: Test, node: str) -> bool:
+        return test.remote.execute(
+            node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})", sudo=True, check=False).ok
+
+    def teardown(self, test: Test, node: str) -> None:
+        test.remote.execute(
+            node, f"if [ -f {PID_FILE} ]; then kill -9 $(cat {PID_FILE}) 2>/dev/null; "
+                  f"kill -CONT $(cat {PID_FILE}) 2>/dev/null; rm -f {PID_FILE}; fi; rm -rf {DATA_DIR}",
+            sudo=True, check=False)
+
+    # -- optional powers -----------------------------------------------------
+    def kill(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -9 $(cat {PID_FILE}); rm -f {PID_FILE}",
+                            sudo=True, check=False)
+
+    def start(self, test: Test, node: str) -> None:
+        test.remote.execute(node, self._start_command(), sudo=True)
+
+    def pause(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -STOP $(cat {PID_FILE})", sudo=True, check=False)
+
+    def resume(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -CONT $(cat {PID_FILE})", sudo=True, check=False)
+
+    def log_files(self, test: Test, node: str) -> list[str]:
+        return [LOG_FILE]
+
+    def primaries(self, test: Test) -> list[str]:
+        return [n for n in test.nodes if mode(test.address(n)) == "leader"]
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.zookeeper_clients import client_for
+
+        return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def zookeeper_db(opts: Mapping[str, Any]) -> ZooKeeperDB:
+    return ZooKeeperDB(opts)
