@@ -245,9 +245,11 @@ def _become_pass() -> str:
 @click.option("--all-keys", is_flag=True, help="Check every key even after a violation.")
 @click.option("--opt", multiple=True, help="name=value option passed to the checker.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write an HTML report of the history and its verdict.")
 def check_cmd(history: str, model: str | None, init: str | None, checker: str | None,
               consistency_model: str | None, timeout: float | None, all_keys: bool,
-              opt: tuple[str, ...], as_json: bool) -> None:
+              opt: tuple[str, ...], as_json: bool, report_path: str | None) -> None:
     """Check a stored history (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text)."""
     from jepsy.history import read_history
 
@@ -270,6 +272,11 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
         the_checker = registry.load("checkers", checker)(**opts)
     result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))
+    if report_path:
+        from jepsy.report import write_report
+
+        for problem in write_report(report_path, ops, result, source=history):
+            click.echo(f"jepsy: warning: {problem}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
     else:

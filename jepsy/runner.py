@@ -424,5 +424,10 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
         "checker": verdict,
     }
     write_json(run_dir / "results.json", results)
+    state.phase = "report"
+    from jepsy.report import write_all
+
+    for problem in write_all(run_dir, history=history.ops):
+        test.log.warning("report: %s", problem)
     state.phase = "done"
     return results
