@@ -162,12 +162,11 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     inputs = [calls[i].input for i in perm]
     outputs = [outs[i] for i in perm]
     crashed = [o is CRASHED for o in outputs]
+    bits = [1 << j for j in range(n)]
     ro = model.read_only
     romask = 0
     if ro is not None:
-        for j in range(n):
-            if not crashed[j] and ro(inputs[j], outputs[j]):
-                romask |= 1 << j
+        romask = sum([bits[j] for j in range(n) if not crashed[j] and ro(inputs[j], outputs[j])])
     # rslot[r]: the slot of the r-th ok call to return; masks[r]: the slots invoked
     # before that return, i.e. the candidates while it is the first ok call pending.
     masks: list[int] = []
@@ -175,14 +174,15 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     k = 0
     for i in ok_by_ret:
         rp = ret_pos[i]
-        assert rp is not None
-        while k < n and call_pos[k] < rp:
-            mask |= 1 << slot_of[k]
+        while k < n and call_pos[k] < rp:  # type: ignore[operator]
+            mask |= bits[slot_of[k]]
             k += 1
         masks.append(mask)
-    retbit = [1 << j for j in rslot] + [0]
+    retbit = [bits[j] for j in rslot]
+    retbit.append(0)
     rslot.append(-1)
-    slot_ret: list[int] = [ret_pos[i] for i in ok_by_ret] + [0]  # type: ignore[assignment]
+    slot_ret: list[int] = [ret_pos[i] for i in ok_by_ret]  # type: ignore[misc]
+    slot_ret.append(0)
     if model.state_key is None:
         step = model.step
         state: Any = model.init()
@@ -208,7 +208,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     best_path: Any = None
     best_lin = 0
     clin = 0  # the linearized set again, numbered canonically (calls' positions) for the cache
-    cbit = [1 << i for i in perm]
+    cbit = [bits[i] for i in perm]
     slice_iters = budget.slice_iters
     countdown = slice_iters
     slices = 0
@@ -218,8 +218,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     usage = budget.usage
     me = id(cache)
     nonro = ~romask
-    bits = [1 << j for j in range(n)]
-    crashed_mask = sum(bits[j] for j in range(n) if crashed[j])
+    crashed_mask = sum([bits[j] for j in range(n) if crashed[j]])
     rest = -1  # -1: a new configuration; else the candidates it has left to try
     nxt: Any = None
     key: tuple[int, Any] = (0, None)

@@ -49,6 +49,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any
 
 from jepsy.checkers.linear_explain import explain
@@ -87,8 +88,11 @@ def _partition(prep: Prepared, model: Model) -> list[_Part]:
     groups = model.partition(prep.calls) if model.partition else {None: list(prep.calls)}
     parts = []
     for key, calls in groups.items():
-        calls = sorted(calls, key=lambda c: c.id)
+        calls = sorted(calls, key=attrgetter("id"))
         originals = [c.id for c in calls]
+        if len(calls) == len(prep.calls):  # the whole history: its lists serve as they are
+            parts.append(_Part(key, calls, originals, prep.call_pos, prep.ret_pos))
+            continue
         parts.append(_Part(key, calls, originals, [prep.call_pos[i] for i in originals],
                            [prep.ret_pos[i] for i in originals]))
     parts.sort(key=lambda p: p.cost)
@@ -341,7 +345,7 @@ class Linearizable:
             ks = _key_str(part.key)
             out = outs.get(i)
             entry: dict[str, Any] = {"ops": len(part.calls),
-                                     "crashed": sum(c.output is CRASHED for c in part.calls)}
+                                     "crashed": [c.output for c in part.calls].count(CRASHED)}
             if out is None:
                 entry.update(valid="unknown", reason="not checked: another key is already invalid "
                              "(check all keys to see every verdict)")
