@@ -31,6 +31,7 @@ Where each field comes from, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -47,7 +48,7 @@ import yaml
 from jepsy.errors import ConfigError, ConnectError
 
 __all__ = ["Facts", "SSHHost", "build_inventory", "choose_private_address", "from_vagrant",
-           "inventory_cmd", "known_hosts_lines", "parse_ssh_config", "scan"]
+           "inventory_cmd", "known_hosts_lines", "parse_ssh_config", "parse_status", "scan"]
 
 SCAN_TIMEOUT_S = 30.0
 # "Keyword value", "Keyword=value" or "Keyword = value", as ssh_config(5) allows.
@@ -269,26 +270,47 @@ def _run(client: Any, command: str, timeout: float) -> str:
     return text
 
 
-def vagrant_ssh_config(directory: Path) -> str:
-    """``vagrant ssh-config`` run in ``directory`` (its environment kept: VAGRANT_*, JEPSY_NODES)."""
+def parse_status(text: str) -> list[str]:
+    """Running machines from ``vagrant status --machine-readable`` (``ts,target,state,running``)."""
+    running = []
+    for line in text.splitlines():
+        parts = line.split(",")
+        if len(parts) >= 4 and parts[2] == "state" and parts[3] == "running":
+            running.append(parts[1])
+    return running
+
+
+def _vagrant(directory: Path, *args: str) -> str:
     try:
-        r = subprocess.run(["vagrant", "ssh-config"], cwd=directory, capture_output=True,
-                           text=True, timeout=300, check=False)
+        r = subprocess.run(["vagrant", *args], cwd=directory, capture_output=True, text=True,
+                           timeout=300, check=False)
     except FileNotFoundError:
         raise ConfigError("vagrant is not installed (or not on PATH)") from None
     except subprocess.TimeoutExpired:
-        raise ConfigError(f"'vagrant ssh-config' in {directory} did not finish in 300 s") from None
+        raise ConfigError(f"'vagrant {args[0]}' in {directory} did not finish in 300 s") from None
     if r.returncode != 0:
         lines = (r.stderr.strip() or r.stdout.strip() or "no output").splitlines()
-        raise ConfigError(f"'vagrant ssh-config' in {directory} failed: {lines[0]}"
-                          + (" (are the machines up? 'vagrant up')" if "not yet ready" in r.stderr else ""))
+        raise ConfigError(f"'vagrant {args[0]}' in {directory} failed: {lines[0]}")
     return r.stdout
 
 
+def vagrant_ssh_config(directory: Path) -> str:
+    """``vagrant ssh-config`` of the *running* machines of ``directory`` (its environment kept:
+    VAGRANT_*, JEPSY_NODES).  Machines not created or halted are left out: ssh-config fails
+    as a whole if asked about one of them."""
+    running = parse_status(_vagrant(directory, "status", "--machine-readable"))
+    if not running:
+        raise ConfigError(f"no machine of {directory} is running ('vagrant up' first)")
+    return _vagrant(directory, "ssh-config", *running)
+
+
 def from_vagrant(ssh_config_text: str, output: Path, subnet: str | None = None,
-                 scanner: Callable[[SSHHost, str | None], Facts] | None = None) -> Path:
+                 scanner: Callable[[SSHHost, str | None], Facts] | None = None,
+                 user: str | None = None) -> Path:
     """Write the inventory (and its known_hosts beside it) for ``ssh_config_text``; return its path.
 
+    ``user`` replaces ssh-config's user (e.g. root, which the lab's provisioning
+    authorizes for the lab key); the scan proves the key works for it.
     ``scanner`` (default ``scan``) asks one VM for its facts.  VMs are scanned in
     parallel; any failure raises before anything is written, so an old inventory is
     never half-replaced.
@@ -297,6 +319,8 @@ def from_vagrant(ssh_config_text: str, output: Path, subnet: str | None = None,
 
     scanner = scanner or scan
     hosts = parse_ssh_config(ssh_config_text)
+    if user:
+        hosts = [dataclasses.replace(h, user=user) for h in hosts]
     by_name = {h.name: h for h in hosts}
     got = on_nodes(by_name, lambda n: scanner(by_name[n], subnet), raise_errors=False)
     failed = [e for e in got.values() if isinstance(e, Exception)]
@@ -343,9 +367,11 @@ def inventory_cmd() -> None:
               help="Inventory to write [default: DIRECTORY/.vagrant/jepsy-inventory.yaml].")
 @click.option("--subnet", default=None,
               help="The cluster network (CIDR), when a VM has more than one private address.")
+@click.option("--user", default=None,
+              help="Log in as this user instead of ssh-config's (e.g. root: no sudo per command).")
 @click.option("--ssh-config", "ssh_config_file", default=None, type=click.Path(dir_okay=False),
               help="Read this saved 'vagrant ssh-config' output instead of running vagrant.")
-def from_vagrant_cmd(directory: str, output: str | None, subnet: str | None,
+def from_vagrant_cmd(directory: str, output: str | None, subnet: str | None, user: str | None,
                      ssh_config_file: str | None) -> None:
     """Inventory of the running machines of the Vagrant DIRECTORY; prints its path.
 
@@ -369,4 +395,4 @@ def from_vagrant_cmd(directory: str, output: str | None, subnet: str | None,
             raise ConfigError(f"{base}: no Vagrantfile here")
         text = vagrant_ssh_config(base)
     out = Path(output) if output else base / ".vagrant" / "jepsy-inventory.yaml"
-    click.echo(str(from_vagrant(text, out, subnet)))
+    click.echo(str(from_vagrant(text, out, subnet, user=user)))

@@ -19,7 +19,8 @@
 # 'down' ends by listing anything left and exits non-zero if there is.
 #
 # Environment: JEPSY_NODES, JEPSY_BOX (box name, default jepsy/debian12),
-# JEPSY_BOX_FILE (where build-box.sh writes it), JEPSY (the jepsy command).
+# JEPSY_BOX_FILE (where build-box.sh writes it), JEPSY (the jepsy command),
+# JEPSY_VAGRANT_USER (who the inventory logs in as: root, or vagrant with sudo).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -151,7 +152,9 @@ up() {
   t0=$(date +%s)
   (cd "$HERE" && JEPSY_NODES=$n vagrant up --provider=libvirt >&2) || { log "vagrant up failed"; return 1; }
   log "vagrant up of $n nodes: $(( $(date +%s) - t0 )) s"
-  (cd "$HERE" && JEPSY_NODES=$n "$JEPSY" inventory from-vagrant .)
+  # As root by default, as Jepsen does: jepsy's commands need root, and under software
+  # emulation a sudo per command is slow.  JEPSY_VAGRANT_USER=vagrant exercises sudo.
+  (cd "$HERE" && JEPSY_NODES=$n "$JEPSY" inventory from-vagrant . --user "${JEPSY_VAGRANT_USER:-root}")
 }
 
 down() {

@@ -41,7 +41,7 @@ VAGRANT_HOME = os.environ.get("VAGRANT_HOME") or os.path.expanduser("~/.vagrant.
 
 def _env() -> dict[str, str]:
     return {**os.environ, "VAGRANT_HOME": VAGRANT_HOME, "JEPSY_NODES": "3",
-            "JEPSY": f"{sys.executable} -c 'from jepsy.cli import main; main()'",
+            "JEPSY": str(Path(sys.executable).parent / "jepsy"),
             "NO_COLOR": "1", "COLUMNS": "200"}
 
 

@@ -216,3 +216,22 @@ def test_cli_errors_are_config_errors(tmp_path: Path) -> None:
     assert isinstance(r.exception, ConfigError) and "no Vagrantfile" in str(r.exception)
     r = CliRunner().invoke(cli, ["inventory", "from-vagrant", str(tmp_path), "--subnet", "nope"])
     assert isinstance(r.exception, ConfigError) and "not a network" in str(r.exception)
+
+
+def test_user_override(tmp_path: Path) -> None:
+    seen: list[str | None] = []
+
+    def scan(host: SSHHost, subnet: str | None) -> Facts:
+        seen.append(host.user)
+        return Facts({"n1": "192.168.56.11", "n2": "192.168.56.12"}[host.name], (ED,))
+
+    out = vagrant.from_vagrant(LIBVIRT, tmp_path / "i.yaml", scanner=scan, user="root")
+    assert seen == ["root", "root"]
+    assert {n.user for n in inventory.from_file(out)} == {"root"}
+
+
+def test_running_machines_from_status() -> None:
+    status = ("1795323467,n1,metadata,provider,libvirt\n1795323467,n1,state,running\n"
+              "1795323468,n2,state,shutoff\n1795323468,n3,state,running\n"
+              "1795323468,n4,state,not_created\n1795323468,,ui,info,Current machine states:\n")
+    assert vagrant.parse_status(status) == ["n1", "n3"]
