@@ -1,0 +1,221 @@
+"""MariaDB with Galera (Debian's ``mariadb-server`` 10.11 and ``galera-4``) on every node.
+
+Provisioning: install the packages when ``mariadbd`` is absent (their services
+are stopped), then per node a fresh data directory under
+``/var/lib/jepsy/mysql`` (``mariadb-install-db``) and ``mariadbd`` as a daemon
+of ours: ``setsid`` (its own process group, which also holds the state
+transfer scripts it spawns), a pidfile, a log under ``/var/log/jepsy``.  The
+first node bootstraps the cluster (``--wsrep-new-cluster``) and creates the
+test's user (a password per test); every other node waits for it and joins,
+receiving a state transfer by rsync.  Setup returns once the node reports
+``wsrep_ready=ON`` and ``Synced``.
+
+Options (``--db-opt``):
+
+* ``isolation``: ``repeatable-read`` (MariaDB's default), ``serializable``,
+  ``read-committed`` or ``read-uncommitted``;
+* ``snapshot_isolation``: ``true`` turns on ``innodb_snapshot_isolation``
+  (MariaDB 10.11.8 and later): a repeatable-read transaction that would
+  update a row changed since its snapshot fails instead of overwriting it;
+* ``sync_wait``: ``wsrep_sync_wait`` for clients (default 0: a node may answer
+  reads before applying writes other nodes have committed; 1: reads wait);
+* ``op_timeout`` (client, seconds, default 5), ``ready_timeout`` (default 120).
+
+Kill, start, pause and resume act on the process group in the pidfile, never
+by name.  Galera is multi-primary: ``primaries`` names every synced node.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from jepsy.control import sh
+from jepsy.errors import ConfigError, DBError
+from jepsy.protocols import Client, Test
+
+__all__ = ["GaleraDB", "galera_db"]
+
+DATA_DIR = "/var/lib/jepsy/mysql"
+CONF = "/var/lib/jepsy/galera.cnf"
+LOG_FILE = "/var/log/jepsy/mariadb.log"
+PID_FILE = "/run/jepsy/mariadb.pid"
+SOCKET = "/run/jepsy-mysql/mariadb.sock"
+PORT = 3306
+USER = "jepsy"
+DATABASE = "jepsy"
+LEVELS = {"serializable": "SERIALIZABLE", "repeatable-read": "REPEATABLE READ",
+          "read-committed": "READ COMMITTED", "read-uncommitted": "READ UNCOMMITTED"}
+
+
+def _flag(v: Any) -> bool:
+    return str(v).lower() in ("1", "true", "yes", "on")
+
+
+class GaleraDB:
+    """The DB protocol for a Galera cluster, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        self.opts = dict(opts)
+        level = str(self.opts.get("isolation", "repeatable-read")).lower().replace("_", "-")
+        if level not in LEVELS:
+            raise ConfigError(f"unknown isolation level {level!r}; known: {', '.join(LEVELS)}")
+        self.level = LEVELS[level]
+        self.snapshot_isolation = _flag(self.opts.get("snapshot_isolation", "false"))
+        self.sync_wait = int(self.opts.get("sync_wait", 0))
+        self.password = secrets.token_hex(16)
+        self.ready_timeout = float(self.opts.get("ready_timeout", 120))
+
+    def config(self, test: Test, node: str) -> str:
+        ip = test.address(node)
+        lines = [
+            "[mariadbd]", f"datadir={DATA_DIR}", f"socket={SOCKET}", f"port={PORT}",
+            f"bind-address={ip}", "user=mysql", "binlog_format=ROW", "default_storage_engine=InnoDB",
+            "innodb_autoinc_lock_mode=2", "innodb_buffer_pool_size=64M", "innodb_log_file_size=48M",
+            "performance_schema=OFF", "skip-name-resolve", "max_connections=200",
+            "wsrep_on=ON", "wsrep_provider=/usr/lib/galera/libgalera_smm.so",
+            "wsrep_cluster_name=jepsy",
+            "wsrep_cluster_address=gcomm://" + ",".join(test.address(n) for n in test.nodes),
+            f"wsrep_node_address={ip}", f"wsrep_node_name={node}", "wsrep_sst_method=rsync",
+            "wsrep_provider_options=\"gcache.size=64M\"",
+        ]
+        if self.snapshot_isolation:
+            lines.append("innodb_snapshot_isolation=ON")
+        return "\n".join(lines) + "\n"
+
+    def _start_command(self, bootstrap: bool = False) -> str:
+        argv = ["mariadbd", f"--defaults-file={CONF}"] + (["--wsrep-new-cluster"] if bootstrap else [])
+        return (f"mkdir -p /run/jepsy /var/log/jepsy /run/jepsy-mysql && chown mysql: /run/jepsy-mysql && "
+                f"cd {DATA_DIR} && "
+                f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
+                f"setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+
+    def install(self, test: Test, node: str) -> None:
+        r = test.remote
+        if r.execute(node, "command -v mariadbd && [ -f /usr/lib/galera/libgalera_smm.so ]",
+                     check=False).ok:
+            return
+        got = r.execute(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server "
+                              "galera-4 rsync", sudo=True, timeout=900, check=False)
+        if not got.ok:
+            hint = (" (lab nodes cannot reach package registries: run "
+                    "'jepsy lab up --packages mariadb-server,galera-4,rsync')"
+                    if test.node_specs[node].is_lab else "")
+            raise DBError(f"{node}: MariaDB/Galera is not installed and apt-get failed{hint}")
+        r.execute(node, "systemctl disable --now mariadb 2>/dev/null || service mariadb stop "
+                        "2>/dev/null || true", sudo=True, check=False)
+
+    def setup(self, test: Test, node: str) -> None:
+        self.install(test, node)
+        self.teardown(test, node)
+        r = test.remote
+        # mariadbd drops to the mysql user, and so does the rsync daemon of a state
+        # transfer, which must be able to write the data directory.
+        # (A lab node made before the package was installed has its own /etc/passwd
+        # without that user: add it there.)
+        r.execute(node, "id -u mysql >/dev/null 2>&1 || useradd --system --no-create-home "
+                        "--shell /usr/sbin/nologin --user-group mysql", sudo=True)
+        r.execute(node, f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy /run/jepsy-mysql && "
+                        f"chown mysql: {DATA_DIR} /run/jepsy-mysql && rm -f {LOG_FILE}", sudo=True)
+        r.execute(node, f"cat > {CONF}", sudo=True, stdin=self.config(test, node))
+        init = r.execute(node, f"mariadb-install-db --defaults-file={CONF} --user=mysql "
+                               f"--auth-root-authentication-method=socket --skip-test-db",
+                         sudo=True, timeout=180, check=False)
+        if not init.ok:
+            raise DBError(f"{node}: mariadb-install-db failed: {init.describe()}")
+        first = node == test.nodes[0]
+        if not first:
+            self._await_ready(test, test.nodes[0])  # join only a cluster that exists
+        r.execute(node, self._start_command(bootstrap=first), sudo=True)
+        if first:
+            self._await_socket(test, node)
+            sql = (f"CREATE USER IF NOT EXISTS '{USER}'@'%' IDENTIFIED BY '{self.password}'; "
+                   f"GRANT ALL ON *.* TO '{USER}'@'%'; CREATE DATABASE IF NOT EXISTS {DATABASE};")
+            r.execute(node, f"mariadb --socket={SOCKET} -u root", sudo=True, stdin=sql)
+        self._await_ready(test, node)
+
+    def _await_socket(self, test: Test, node: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if test.remote.execute(node, f"mariadb --socket={SOCKET} -u root -e 'SELECT 1'",
+                                   sudo=True, check=False).ok:
+                return
+            self._check_running(test, node)
+            time.sleep(0.5)
+        raise DBError(f"{node}: MariaDB did not open its socket within {self.ready_timeout:g} s")
+
+    def _check_running(self, test: Test, node: str) -> None:
+        if not test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})",
+                                   sudo=True, check=False).ok:
+            tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
+            raise DBError(f"{node}: mariadbd exited during startup: {tail.strip()[-400:]}")
+
+    def synced(self, host: str) -> bool:
+        try:
+            conn = self.connect(host, 2.0)
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SHOW STATUS WHERE Variable_name IN "
+                                "('wsrep_ready', 'wsrep_local_state_comment')")
+                    status = {str(k): str(v) for k, v in cur.fetchall()}
+            finally:
+                conn.close()
+        except Exception:  # pymysql raises several kinds while a server starts or joins
+            return False
+        return status.get("wsrep_ready") == "ON" and status.get("wsrep_local_state_comment") == "Synced"
+
+    def _await_ready(self, test: Test, node: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            if self.synced(test.address(node)):
+                return
+            time.sleep(0.5)
+        tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
+        raise DBError(f"{node}: Galera node not synced after {self.ready_timeout:g} s: "
+                      f"{tail.strip()[-400:]}")
+
+    def connect(self, host: str, timeout: float | None = None) -> Any:
+        import pymysql  # type: ignore[import-untyped]
+
+        t = timeout or float(self.opts.get("op_timeout", 5.0))
+        return pymysql.connect(host=host, port=PORT, user=USER, password=self.password,
+                               database=DATABASE, connect_timeout=t, read_timeout=t, write_timeout=t,
+                               autocommit=True)
+
+    def teardown(self, test: Test, node: str) -> None:
+        test.remote.execute(
+            node, f"if [ -f {PID_FILE} ]; then p=$(cat {PID_FILE}); kill -CONT -- -$p 2>/dev/null; "
+                  f"kill -9 -- -$p 2>/dev/null; rm -f {PID_FILE}; fi; rm -rf {DATA_DIR} {CONF}",
+            sudo=True, check=False)
+
+    # -- optional powers -----------------------------------------------------
+    def kill(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -9 -- -$(cat {PID_FILE}); "
+                                  f"rm -f {PID_FILE}", sudo=True, check=False)
+
+    def start(self, test: Test, node: str) -> None:
+        """Rejoin the cluster (never bootstrap again: that would split it)."""
+        test.remote.execute(node, self._start_command(), sudo=True)
+
+    def pause(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -STOP -- -$(cat {PID_FILE})", sudo=True, check=False)
+
+    def resume(self, test: Test, node: str) -> None:
+        test.remote.execute(node, f"kill -CONT -- -$(cat {PID_FILE})", sudo=True, check=False)
+
+    def log_files(self, test: Test, node: str) -> list[str]:
+        return [LOG_FILE]
+
+    def primaries(self, test: Test) -> list[str]:
+        return [n for n in test.nodes if self.synced(test.address(n))]
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.galera_clients import client_for
+
+        return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def galera_db(opts: Mapping[str, Any]) -> GaleraDB:
+    return GaleraDB(opts)
