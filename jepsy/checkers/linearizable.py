@@ -149,8 +149,8 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
          all_keys: bool, *, orders: Sequence[str] = ORDERS, descending: bool = False,
          done: Any = None, stop: Any = None,
          known: dict[int, set[tuple[int, Any]]] | None = None,
-         race: Callable[[list[int], dict[int, set[tuple[int, Any]]]], tuple[Any, Any]] | None = None,
-         ) -> dict[int, Outcome]:
+         race: Callable[[list[int], dict[int, set[tuple[int, Any]]]], tuple[Any, Any, Any]] | None = None,
+         helping: Any = None) -> dict[int, Outcome]:
     """Search the partitions ``which``, interleaved: one slice at a time to the least served.
 
     Equal shares (ties to the cheapest, or with ``descending`` the dearest): a key
@@ -171,7 +171,9 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
     ``stop`` (an event) coordinate with a process racing the same keys in another
     order; ``known`` gives failures already proven per key; ``race``, called once
     the search has run ``_RACE_AFTER_SLICES`` slices, starts such a process and
-    returns its ``(done, stop)``.
+    returns ``(done, stop, effort)``, where this process then publishes the slices
+    it spent on each key.  The racer gets that array as ``helping`` and favours
+    the keys this process finds hard: it counts the other's slices against its own.
     """
     results: dict[int, Outcome] = {}
     horizons = _horizons(parts) if not all_keys and len(which) > 1 else [-1]
@@ -195,14 +197,23 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
     spent = dict.fromkeys(which, 0)
     sign = -1 if descending else 1
     turns = 0
+    effort: Any = None
     while live:
-        i = min(live, key=lambda i: (spent[i] + _LEVEL_SLICES * level[i], sign * parts[i].cost))
+        if helping is None:
+            i = min(live, key=lambda i: (spent[i] + _LEVEL_SLICES * level[i], sign * parts[i].cost))
+        else:
+            i = min(live, key=lambda i: (spent[i] + _LEVEL_SLICES * level[i] - helping[i],
+                                         sign * parts[i].cost))
         try:
             next(live[i])
             spent[i] += 1
             turns += 1
+            if effort is not None:
+                effort[i] = spent[i]
             if race is not None and turns == _RACE_AFTER_SLICES:
-                done, stop = race(list(live), caches)
+                done, stop, effort = race(list(live), caches)
+                for k, n in spent.items():
+                    effort[k] = n
         except StopIteration as finished:
             out: Outcome = finished.value
             if out.valid is True and not final[i]:
@@ -240,7 +251,9 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
     a child that inherits everything (the partitions, the model, which need not
     be picklable: users' models are often lambdas, and the failures proven so
     far) and searches the keys still open in Porcupine's invocation order,
-    dearest first.  A key decided by one is dropped by the other.  On easy keys
+    favouring those this process spends most on (the hard ones: where a
+    different order may be what they need).  A key decided by one is dropped by
+    the other.  On easy keys
     this shares the work; on a key whose search is hard in one order and easy in
     the other (as happens on Porcupine's c50 histories), it gets the better of
     the two.  The memory budget is halved between them at the fork.
@@ -248,9 +261,11 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
     ctx = multiprocessing.get_context("fork")
     child: dict[str, Any] = {}
 
-    def race(open_keys: list[int], known: dict[int, set[tuple[int, Any]]]) -> tuple[Any, Any]:
+    def race(open_keys: list[int],
+             known: dict[int, set[tuple[int, Any]]]) -> tuple[Any, Any, Any]:
         stop = ctx.Event()
         done = ctx.Array("b", len(parts), lock=False)
+        effort = ctx.Array("q", len(parts), lock=False)
         receive, send = ctx.Pipe(duplex=False)
         if budget.max_bytes is not None:
             budget.max_bytes //= 2
@@ -259,7 +274,7 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
             try:
                 outs: Any = _plain(_run(parts, open_keys, model, budget, all_keys,
                                         orders=ORDERS[1:2], descending=True, done=done,
-                                        stop=stop, known=known))
+                                        stop=stop, known=known, helping=effort))
             except BaseException as e:  # reported to the parent, which raises it
                 outs = e
             send.send(outs)
@@ -269,7 +284,7 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
         proc.start()
         send.close()
         child.update(proc=proc, receive=receive, stop=stop)
-        return done, stop
+        return done, stop, effort
 
     try:
         results = _run(parts, range(len(parts)), model, budget, all_keys, orders=ORDERS[:1],
