@@ -1,13 +1,21 @@
 """The search for a linearization of one partition: Wing & Gong's, with Lowe's cache.
 
-Calls are numbered in invocation order; a set of calls is an ``int`` bitset.  A
-configuration is ``(linearized set, model state)``.  From a configuration, the
-candidates for the next linearization point are the calls that are not yet
-linearized and were invoked before the earliest completion among the ``ok`` calls
-still to linearize (an op cannot take effect after a later op has already been
-seen to return).  Depth-first, each configuration once: a configuration seen
-before is either on the current path (impossible: the set only grows) or was
-fully explored and failed, so it is skipped (Lowe's cache, as in Porcupine).
+A set of calls is an ``int`` bitset; a configuration is ``(linearized set, model
+state)``.  From a configuration, the candidates for the next linearization point
+are the calls not yet linearized that were invoked before the earliest completion
+among the ``ok`` calls still to linearize (an op cannot take effect after one
+that had already returned before it was invoked).  Depth-first; a configuration
+from which the search found no way through is remembered in a set of failures and
+never explored again (Lowe's cache, as in Porcupine).  Failures are recorded when
+the search backtracks out of a configuration, so the set holds facts that do not
+depend on the order candidates were tried in: ``portfolio`` runs searches with
+different candidate orders over one shared set, and the checker carries it from
+a prefix of the history to the next (see ``linearizable._prefix``).
+
+Candidates are tried in the order of their "slots": ``"return"`` numbers the
+calls by completion (earliest deadline first), ``"call"`` by invocation (as
+Porcupine does); a second bitset numbered by invocation keys the cache, so that
+every order shares it.
 
 Two reductions on top, both exact:
 
@@ -26,11 +34,10 @@ Two reductions on top, both exact:
   that would leave the state unchanged is never tried.
 
 The search is a generator: it yields every ``slice_iters`` steps so that the
-caller can interleave partitions (a cheap violation in one key is found before
-an expensive valid key is finished), and it enforces the budgets: a deadline
-and a cap on cached configurations, after which the verdict is "unknown".  What
-it yields is its frontier: the history position of the furthest completion it
-has got past, which tells the caller which key lags behind in real time.
+caller can interleave partitions, and it enforces the budgets (a deadline, a cap
+on cached configurations, an estimate of their memory), after which the verdict
+is "unknown".  It yields its frontier: the history position of the furthest
+completion it has got past.
 """
 
 from __future__ import annotations
@@ -45,8 +52,6 @@ from jepsy.models import CRASHED, Call, Model
 
 __all__ = ["Budget", "Outcome", "StepError", "portfolio", "search"]
 
-_FAIL: Any = object()
-_MISS: Any = object()
 _MAX_STUCK_STATES = 16
 
 

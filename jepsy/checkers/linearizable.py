@@ -236,12 +236,6 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
     return results
 
 
-def _plain(outs: dict[int, Outcome]) -> dict[int, Outcome]:
-    for out in outs.values():  # states go back through pickle: keep only plain data
-        out.states = list(out.states)
-    return outs
-
-
 def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
                 all_keys: bool) -> dict[int, Outcome]:
     """Search in this process, and race a second one over the keys if it takes a while.
@@ -253,10 +247,10 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
     far) and searches the keys still open in Porcupine's invocation order,
     favouring those this process spends most on (the hard ones: where a
     different order may be what they need).  A key decided by one is dropped by
-    the other.  On easy keys
-    this shares the work; on a key whose search is hard in one order and easy in
-    the other (as happens on Porcupine's c50 histories), it gets the better of
-    the two.  The memory budget is halved between them at the fork.
+    the other.  On easy keys this shares the work; on a key whose search is hard
+    in one order and easy in the other (as happens on Porcupine's c50
+    histories), it gets the better of the two.  The memory budget is halved
+    between them at the fork.
     """
     ctx = multiprocessing.get_context("fork")
     child: dict[str, Any] = {}
@@ -272,9 +266,9 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
 
         def run_child() -> None:
             try:
-                outs: Any = _plain(_run(parts, open_keys, model, budget, all_keys,
-                                        orders=ORDERS[1:2], descending=True, done=done,
-                                        stop=stop, known=known, helping=effort))
+                outs: Any = _run(parts, open_keys, model, budget, all_keys,
+                                 orders=ORDERS[1:2], descending=True, done=done, stop=stop,
+                                 known=known, helping=effort)
             except BaseException as e:  # reported to the parent, which raises it
                 outs = e
             send.send(outs)
