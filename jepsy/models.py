@@ -45,6 +45,13 @@ learned nothing, and Knossos's CAS register lets such a read pass in any state;
 registers give that reading when built with ``nil_read="unknown"``, and by
 default (``nil_read="auto"``) whenever an initial value is given, since a
 register that starts at a value can only hold None if a write put it there.
+The rule depends on the initial value, not on the file format, so that a history
+means the same whatever it was stored as; in practice, for ``jepsy check``:
+
+* jepsy JSONL from jepsy's register workloads: ``--model cas-register`` (no
+  ``--init``: registers start absent; a read of null means absent);
+* Knossos and Jepsen EDN register histories: ``--model cas-register --init 0``
+  (as Knossos's own tests do: a read of nil learned nothing).
 """
 
 from __future__ import annotations
