@@ -134,3 +134,12 @@ def test_stale_read_after_completed_overwrite_is_realtime_anomaly() -> None:
 def test_concurrent_writes_prove_no_order() -> None:
     h = _timed((0, [["w", "x", 1]], 0, 3), (1, [["w", "x", 2]], 1, 2), (2, [["r", "x", 1]], 4, 5))
     assert check(h)["valid"] is True
+
+
+def test_checking_never_mutates_the_history() -> None:
+    import copy
+
+    h = hist((0, [["w", "x", [1, 2]]], "ok"), (1, [["r", "x", [1, 2]], ["r", "y", None]], "ok"))
+    before = copy.deepcopy([o.value for o in h])
+    check(h)
+    assert [o.value for o in h] == before

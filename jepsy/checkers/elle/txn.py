@@ -31,7 +31,10 @@ __all__ = ["Txn", "extract_txns", "norm_key"]
 
 @dataclass(slots=True)
 class Txn:
-    """One transaction; ``mops`` is a list of ``(f, key, value)`` tuples."""
+    """One transaction; ``mops`` is a list of ``(f, key, value)`` triples (tuples or lists).
+
+    The triples may be the history's own lists: read them, never mutate them.
+    """
 
     id: int
     index: int
@@ -62,12 +65,13 @@ def _mops(op: Op) -> list[tuple[str, Any, Any]]:
     value = op.value
     if not isinstance(value, list):
         raise HistoryError(f"op {op.index}: a txn value must be a list of micro-ops, not {value!r}")
-    try:  # the fast path: well-formed micro-ops with hashable keys
-        fast = [(f, k, v) for f, k, v in value]
-        if list not in {k.__class__ for _, k, _ in fast}:
-            return fast
-    except (TypeError, ValueError):
-        pass
+    # The fast path: well-formed micro-ops with hashable keys are used as they
+    # are, shared with the history (no copy: a million transactions would
+    # otherwise cost hundreds of megabytes).  Checkers must not mutate them.
+    if all(m.__class__ is list and len(m) == 3 and m[0].__class__ is str and m[1].__class__ is not list
+           for m in value):
+        shared: list[tuple[str, Any, Any]] = value
+        return shared
     out: list[tuple[str, Any, Any]] = []
     for m in value:
         if not isinstance(m, (list, tuple)) or len(m) != 3:
