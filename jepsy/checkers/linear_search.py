@@ -135,6 +135,52 @@ class _Keyed:
         return isinstance(other, _Keyed) and self.key == other.key
 
 
+# Up to this many calls in a partition, every candidate mask is built up front
+# (n masks of n bits: 8 MB at this size); beyond, they are built as needed.
+_DENSE_MASKS = 8192
+
+
+class _LazyMasks:
+    """``masks[r]`` built on demand from its predecessor, a bounded number kept.
+
+    For a partition of n calls the masks take n²/8 bytes, too much for a long
+    single-key history (450 MB at 60,000 calls).  The search moves r by small
+    steps, so the mask it needs next is a few additions away from one it had.
+    """
+
+    def __init__(self, ok_by_ret: list[int], call_pos: Sequence[int],
+                 ret_pos: Sequence[int | None], slot_of: list[int], bits: list[int]) -> None:
+        self.bits = bits
+        # added[r]: the slots invoked after the return of ok call r-1, before that of r.
+        self.added: list[list[int]] = []
+        k = 0
+        n = len(call_pos)
+        for i in ok_by_ret:
+            rp = ret_pos[i]
+            new = []
+            while k < n and call_pos[k] < rp:  # type: ignore[operator]
+                new.append(slot_of[k])
+                k += 1
+            self.added.append(new)
+        self.kept: dict[int, int] = {}
+
+    def __getitem__(self, r: int) -> int:
+        kept = self.kept
+        mask = kept.get(r)
+        if mask is not None:
+            return mask
+        base = max((q for q in kept if q < r), default=-1)
+        mask = kept[base] if base >= 0 else 0
+        bits = self.bits
+        for q in range(base + 1, r + 1):
+            for slot in self.added[q]:
+                mask |= bits[slot]
+        if len(kept) >= 256:
+            kept.pop(next(iter(kept)))
+        kept[r] = mask
+        return mask
+
+
 def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
            model: Model, budget: Budget, order: str = "return",
            failed: set[tuple[int, Any]] | None = None) -> Generator[int, None, Outcome]:
@@ -174,15 +220,19 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
         romask = sum([bits[j] for j in range(n) if not crashed[j] and ro(inputs[j], outputs[j])])
     # rslot[r]: the slot of the r-th ok call to return; masks[r]: the slots invoked
     # before that return, i.e. the candidates while it is the first ok call pending.
-    masks: list[int] = []
-    mask = 0
-    k = 0
-    for i in ok_by_ret:
-        rp = ret_pos[i]
-        while k < n and call_pos[k] < rp:  # type: ignore[operator]
-            mask |= bits[slot_of[k]]
-            k += 1
-        masks.append(mask)
+    masks: Any
+    if n <= _DENSE_MASKS:
+        masks = []
+        mask = 0
+        k = 0
+        for i in ok_by_ret:
+            rp = ret_pos[i]
+            while k < n and call_pos[k] < rp:  # type: ignore[operator]
+                mask |= bits[slot_of[k]]
+                k += 1
+            masks.append(mask)
+    else:
+        masks = _LazyMasks(ok_by_ret, call_pos, ret_pos, slot_of, bits)
     retbit = [bits[j] for j in rslot]
     retbit.append(0)
     rslot.append(-1)
