@@ -72,6 +72,7 @@ class ZooKeeperDB:
         self.sync_limit = int(self.opts.get("sync_limit", 5))
         self.heap_mb = int(self.opts.get("heap_mb", 128))
         self.ready_timeout = float(self.opts.get("ready_timeout", 90))
+        self.readers: Any = None  # the clients' shared read sessions, made with the first client
 
     def config(self, test: Test, node: str) -> str:
         lines = [f"tickTime={self.tick_ms}", "initLimit=10", f"syncLimit={self.sync_limit}",
@@ -130,6 +131,8 @@ class ZooKeeperDB:
             node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})", sudo=True, check=False).ok
 
     def teardown(self, test: Test, node: str) -> None:
+        if self.readers is not None:
+            self.readers.close()
         test.remote.execute(
             node, f"if [ -f {PID_FILE} ]; then kill -9 $(cat {PID_FILE}) 2>/dev/null; "
                   f"kill -CONT $(cat {PID_FILE}) 2>/dev/null; rm -f {PID_FILE}; fi; rm -rf {DATA_DIR}",
@@ -156,9 +159,11 @@ class ZooKeeperDB:
         return [n for n in test.nodes if mode(test.address(n)) == "leader"]
 
     def client(self, workload: str, test: Test) -> Client:
-        from jepsy.dbs.zookeeper_clients import client_for
+        from jepsy.dbs.zookeeper_clients import ReadSessions, client_for
 
-        return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
+        if self.readers is None:
+            self.readers = ReadSessions()
+        return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})}, self.readers)
 
 
 def zookeeper_db(opts: Mapping[str, Any]) -> ZooKeeperDB:

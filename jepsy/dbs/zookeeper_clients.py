@@ -1,8 +1,16 @@
 """ZooKeeper clients (kazoo, pure Python) for the register and set workloads.
 
-Each client has one session with the server on its own node only, so what it
-reads is what that server has applied: a follower cut off from its leader
-keeps answering until it notices (``sync_limit`` ticks).  With
+Clients talk to the server on their own node only, so what they read is what
+that server has applied: a follower cut off from its leader keeps answering
+until it notices (``sync_limit`` ticks).  Reads go over one long-lived session
+per node, shared by the clients of that node (``ReadSessions``), and writes
+over each client's own session.  That is how an application that caches
+reads would use ZooKeeper, and it matters: ZooKeeper answers a session's
+requests in order, so a read queued behind a write that waits for an
+unreachable leader would wait too; and after a write ends in ``info`` the
+worker's client is replaced, and a new session cannot be created without the
+leader.  With a session per client, a cut-off follower's reads would
+therefore hardly ever be observed.  With
 ``--db-opt sync=true`` every read first calls ``sync``, which makes the
 server catch up with the leader before answering: reads are then linearizable,
 and a cut-off follower's reads time out instead of going stale.
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,37 +53,84 @@ def _flag(v: Any) -> bool:
     return str(v).lower() in ("1", "true", "yes", "on")
 
 
+def start_session(host: str, timeout: float) -> Any:
+    """A connected kazoo client for ``host``; ``_Definite`` if no session could be made."""
+    from kazoo.client import KazooClient  # type: ignore[import-untyped]
+
+    zk = KazooClient(hosts=f"{host}:{CLIENT_PORT}", timeout=max(4.0, 2 * timeout))
+    try:
+        zk.start(timeout=timeout)
+    except Exception as e:  # kazoo raises its own timeout type, or socket errors
+        with contextlib.suppress(Exception):
+            zk.stop()
+            zk.close()
+        raise _Definite(f"no session with {host}: {e or type(e).__name__}") from None
+    return zk
+
+
+class ReadSessions:
+    """One read session per node, shared by every client of that node (kazoo is thread-safe).
+
+    A session kazoo reports lost (expired) is replaced on next use; one that is
+    merely disconnected is left to kazoo, which reconnects it by itself.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sessions: dict[str, Any] = {}
+
+    def get(self, host: str, timeout: float) -> Any:
+        from kazoo.protocol.states import KazooState  # type: ignore[import-untyped]
+
+        with self.lock:
+            zk = self.sessions.get(host)
+            if zk is not None and zk.state == KazooState.LOST:
+                self._drop(host)
+                zk = None
+            if zk is None:
+                zk = self.sessions[host] = start_session(host, timeout)
+            return zk
+
+    def _drop(self, host: str) -> None:
+        zk = self.sessions.pop(host, None)
+        if zk is not None:
+            with contextlib.suppress(Exception):
+                zk.stop()
+                zk.close()
+
+    def close(self) -> None:
+        with self.lock:
+            for host in list(self.sessions):
+                self._drop(host)
+
+
 class _Base:
     read_only = frozenset({"read"})
 
-    def __init__(self, opts: Mapping[str, Any]) -> None:
+    def __init__(self, opts: Mapping[str, Any], readers: ReadSessions) -> None:
         self.opts = dict(opts)
+        self.readers = readers
         self.timeout = float(self.opts.get("op_timeout", 2.0))
         self.sync = _flag(self.opts.get("sync", "false"))
         self.host: str | None = None
         self.zk: Any = None
 
     def open(self, test: Test, node: str) -> Client:
-        c = type(self)(self.opts)
+        c = type(self)(self.opts, self.readers)
         c.host = test.address(node)
         return c
 
     def session(self) -> Any:
-        """The connected kazoo client, starting a session if there is none."""
-        from kazoo.client import KazooClient  # type: ignore[import-untyped]
+        """This client's own session (for writes), started if there is none."""
+        if self.zk is None:
+            assert self.host is not None, "invoke before open"
+            self.zk = start_session(self.host, self.timeout)
+        return self.zk
 
-        if self.zk is not None:
-            return self.zk
-        zk = KazooClient(hosts=f"{self.host}:{CLIENT_PORT}", timeout=max(4.0, 2 * self.timeout))
-        try:
-            zk.start(timeout=self.timeout)
-        except Exception as e:  # kazoo raises its own timeout type, or socket errors
-            with contextlib.suppress(Exception):
-                zk.stop()
-                zk.close()
-            raise _Definite(f"no session with {self.host}: {e or type(e).__name__}") from None
-        self.zk = zk
-        return zk
+    def reader(self) -> Any:
+        """The node's shared read session."""
+        assert self.host is not None, "invoke before open"
+        return self.readers.get(self.host, self.timeout)
 
     def setup(self, test: Test) -> None:
         zk = self.session()
@@ -98,7 +154,7 @@ class _Base:
         if self.sync:
             self.wait(zk.sync_async(path))
 
-    def do(self, zk: Any, f: str, value: Any) -> Any:
+    def do(self, f: str, value: Any) -> Any:
         raise NotImplementedError
 
     def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
@@ -106,7 +162,7 @@ class _Base:
 
         f = str(op["f"])
         try:
-            return {"type": "ok", "value": self.do(self.session(), f, op.get("value"))}
+            return {"type": "ok", "value": self.do(f, op.get("value"))}
         except _Definite as e:
             return {"type": "fail", "error": str(e)}
         except BadVersionError:
@@ -114,7 +170,8 @@ class _Base:
         except NoNodeError:
             return {"type": "fail", "error": "no such znode"}
         except Exception as e:  # kazoo's connection loss, session expiry, timeouts
-            self.close(test)
+            if f not in self.read_only:
+                self.close(test)
             what = type(e).__name__ + (f": {e}" if str(e) else "")
             return {"type": "fail" if f in self.read_only else "info", "error": what}
 
@@ -122,18 +179,20 @@ class _Base:
 class RegisterClient(_Base):
     """Registers as znodes; cas by version."""
 
-    def do(self, zk: Any, f: str, value: Any) -> Any:
+    def do(self, f: str, value: Any) -> Any:
         from kazoo.exceptions import NodeExistsError, NoNodeError
 
         k, arg = value
         path = f"{ROOT}/register/{k}"
         if f == "read":
+            zk = self.reader()
             self.synced(zk, path)
             try:
                 data, _ = self.wait(zk.get_async(path))
             except NoNodeError:
                 return [k, None]
             return [k, json.loads(data)]
+        zk = self.session()
         if f == "write":
             data = json.dumps(arg).encode()
             for _ in range(3):
@@ -163,14 +222,16 @@ class RegisterClient(_Base):
 class SetClient(_Base):
     """A set as the children of one znode."""
 
-    def do(self, zk: Any, f: str, value: Any) -> Any:
+    def do(self, f: str, value: Any) -> Any:
         from kazoo.exceptions import NodeExistsError
 
         if f == "add":
+            zk = self.session()
             with contextlib.suppress(NodeExistsError):  # a retry of an add whose answer was lost
                 self.wait(zk.create_async(f"{ROOT}/set/e{int(value)}", b""))
             return value
         if f == "read":
+            zk = self.reader()
             self.synced(zk, f"{ROOT}/set")
             return sorted(int(c[1:]) for c in self.wait(zk.get_children_async(f"{ROOT}/set")))
         raise ConfigError(f"the ZooKeeper set client cannot do {f!r}")
@@ -179,9 +240,9 @@ class SetClient(_Base):
 CLIENTS: dict[str, type[_Base]] = {"register": RegisterClient, "set": SetClient}
 
 
-def client_for(workload: str, opts: Mapping[str, Any]) -> Client:
+def client_for(workload: str, opts: Mapping[str, Any], readers: ReadSessions) -> Client:
     cls = CLIENTS.get(workload)
     if cls is None:
         raise ConfigError(f"ZooKeeper has no client for workload {workload!r} "
                           f"(it speaks: {', '.join(sorted(CLIENTS))})")
-    return cls(opts)
+    return cls(opts, readers)
