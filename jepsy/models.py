@@ -208,7 +208,7 @@ def _split_independent(calls: Sequence[Call]) -> dict[Hashable, list[Call]]:
         key = value[0]
         out = c.output if c.output is CRASHED or not _is_pair(c.output) else c.output[1]
         k = _hashable(key)
-        parts.setdefault(k, []).append(replace(c, input=(f, value[1]), output=out))
+        parts.setdefault(k, []).append(Call(c.id, c.process, (f, value[1]), out, c.extra))
     return parts
 
 
