@@ -118,7 +118,7 @@ class _Reach:
 
 def every_order_cyclic(out: Sequence[dict[int, int]], mask: int, choices: list[Choice], n: int,
                        max_rw: int | None = None, max_nodes: int = 600,
-                       max_undecided: int = 24) -> bool | None:
+                       max_undecided: int = 24, max_tries: int = 20_000) -> bool | None:
     """True if every combination of choices closes a counted cycle, False if one does not,
     None when the history is too big or too undecided to tell.
 
@@ -154,9 +154,14 @@ def every_order_cyclic(out: Sequence[dict[int, int]], mask: int, choices: list[C
     if len(pending) > max_undecided:
         return None
 
+    tries = [0]
+
     def solve(i: int, r: _Reach) -> bool:
         if i == len(pending):
             return True
+        tries[0] += 1
+        if tries[0] > max_tries:
+            raise _OutOfTries
         for option in pending[i]:
             if any(r.closes(a, b, rw) for a, b, rw in option):
                 continue
@@ -167,4 +172,11 @@ def every_order_cyclic(out: Sequence[dict[int, int]], mask: int, choices: list[C
                 return True
         return False
 
-    return not solve(0, reach)
+    try:
+        return not solve(0, reach)
+    except _OutOfTries:
+        return None
+
+
+class _OutOfTries(Exception):
+    """The backtracking search tried ``max_tries`` partial choices without an answer."""
