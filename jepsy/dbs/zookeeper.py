@@ -86,7 +86,11 @@ class ZooKeeperDB:
     def _start_command(self) -> str:
         argv = ["java", f"-Xmx{self.heap_mb}m", f"-Xms{min(self.heap_mb, 64)}m", "-XX:+UseSerialGC",
                 "-Dzookeeper.root.logger=INFO,CONSOLE", "-Dzookeeper.log.dir=/var/log/jepsy",
-                "-cp", f"/etc/zookeeper/conf:{JAR}",
+                "-Dlog4j.configuration=file:/etc/zookeeper/conf/log4j.properties",
+                # The log4j binding of slf4j: without it ZooKeeper logs nothing at all
+                # (missing entries on other installations are ignored by the JVM).
+                "-cp", f"/etc/zookeeper/conf:{JAR}:/usr/share/java/slf4j-log4j12.jar:"
+                       "/usr/share/java/log4j-1.2.jar",
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{DATA_DIR}/zoo.cfg"]
         return (f"mkdir -p /var/log/jepsy /run/jepsy && cd {DATA_DIR} && "
                 f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
@@ -118,7 +122,7 @@ class ZooKeeperDB:
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout
         while time.monotonic() < deadline:
-            if mode(test.address(node)) in ("leader", "follower"):
+            if mode(test.address(node)) in ("leader", "follower", "standalone"):
                 return
             if not self._running(test, node):
                 tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
@@ -156,7 +160,7 @@ class ZooKeeperDB:
         return [LOG_FILE]
 
     def primaries(self, test: Test) -> list[str]:
-        return [n for n in test.nodes if mode(test.address(n)) == "leader"]
+        return [n for n in test.nodes if mode(test.address(n)) in ("leader", "standalone")]
 
     def client(self, workload: str, test: Test) -> Client:
         from jepsy.dbs.zookeeper_clients import ReadSessions, client_for
