@@ -25,7 +25,7 @@ stale: a linearizable set shows a completed add to every later read).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any
@@ -104,21 +104,27 @@ class SetFullChecker:
         if not reads:
             return {"valid": "unknown", "error": "no successful reads", "attempt_count": len(attempted)}
         starts = [c.pos_invoke for c in reads]
-        contents = [set(_elements(c.value)) for c in reads]
+        n_reads = len(reads)
+        # presence[e]: indexes of the reads that show e, ascending.  One pass over
+        # the reads: the cost is the size of what they returned, not elements x reads.
+        presence: dict[Any, list[int]] = {}
         unexpected: set[Any] = set()
         duplicated: list[dict[str, Any]] = []
-        for c, s in zip(reads, contents, strict=True):
-            unexpected |= s - attempted
+        for i, c in enumerate(reads):
             els = _elements(c.value)
+            s = set(els)
+            unexpected |= s - attempted
             if len(els) != len(s) and len(duplicated) < _SHOW:
                 duplicated.append({"op": c.done.index if c.done else None,
                                    "text": "a read returned an element more than once"})
+            for e in s:
+                presence.setdefault(e, []).append(i)
         outcomes: dict[str, list[Any]] = {"stable": [], "stale": [], "lost": [], "never-read": []}
         stable_lat: list[float] = []
         lost_lat: list[float] = []
         details: list[dict[str, Any]] = []
         for e, add in adds.items():
-            present = [i for i, s in enumerate(contents) if e in s]
+            present = presence.get(e, [])
             if add.type == "ok" and add.pos_done is not None:
                 known_pos, known_time = add.pos_done, add.done_time
             elif present:
@@ -127,11 +133,10 @@ class SetFullChecker:
             else:
                 continue  # indeterminate and never seen: nothing to say
             after = bisect_right(starts, known_pos)
-            later = range(after, len(reads))
-            if not later:
+            if after == n_reads:
                 outcomes["never-read"].append(e)
                 continue
-            absent = [i for i in later if e not in contents[i]]
+            absent = _absent(present, after, n_reads)
             last_present = present[-1] if present else -1
             if absent and absent[-1] > last_present:
                 outcomes["lost"].append(e)
@@ -148,7 +153,8 @@ class SetFullChecker:
                 continue
             outcome = "stale" if absent else "stable"
             outcomes[outcome].append(e)
-            first_ok = next((i for i in later if i > (absent[-1] if absent else -1)), None)
+            nxt = absent[-1] + 1 if absent else after
+            first_ok = nxt if nxt < n_reads else None
             latency: float | None = None
             if first_ok is not None and known_time is not None:
                 t = reads[first_ok].invoke_time
@@ -158,9 +164,9 @@ class SetFullChecker:
             if outcome == "stale" and len(details) < _SHOW:
                 took = "" if latency is None else f" ({latency:.1f} ms)"
                 details.append({"element": e, "outcome": "stale", "latency_ms": latency,
-                                "missed_by": [_idx(reads[i]) for i in absent[:5]],
+                                "missed_by": [_idx(reads[i]) for i in absent.first(5)],
                                 "text": f"element {e!r} was known by op {_op(add, reads, present)} but "
-                                        f"{len(absent)} later read(s) missed it before it became "
+                                        f"{absent.count} later read(s) missed it before it became "
                                         f"visible{took}"})
         lost = outcomes["lost"]
         valid = not lost and not unexpected and not duplicated
@@ -182,6 +188,53 @@ class SetFullChecker:
             "stable_latency_ms": quantiles(stable_lat), "lost_latency_ms": quantiles(lost_lat),
             "details": details,
         }
+
+
+class _Absent:
+    """The reads in ``[after, n)`` that do not show an element, computed from where it is shown.
+
+    ``present`` is ascending and distinct, so ``present[k] - k`` never
+    decreases: the runs of consecutive reads that show the element at the
+    start and at the end of the range are found by binary search.  Holds
+    ``count``, ``[0]`` (first absent), ``[-1]`` (last absent), and the first
+    few for display, without listing every read.
+    """
+
+    def __init__(self, present: list[int], after: int, n: int) -> None:
+        start = bisect_left(present, after)
+        inside = len(present) - start
+        self.count = (n - after) - inside
+        self.present, self.start, self.after, self.n = present, start, after, n
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def __getitem__(self, i: int) -> int:
+        p, start = self.present, self.start
+        ks = range(start, len(p))
+        if i == 0:  # skip the run of reads right after ``after`` that show it
+            k = bisect_right(ks, self.after - start, key=lambda k: p[k] - k)
+            return self.after + k
+        if i == -1:  # skip the run of reads at the very end that show it
+            k = bisect_left(ks, self.n - len(p), key=lambda k: p[k] - k)
+            return (p[start + k] if start + k < len(p) else self.n) - 1
+        raise IndexError(i)
+
+    def first(self, limit: int) -> list[int]:
+        out: list[int] = []
+        k = self.start
+        for i in range(self.after, self.n):
+            if len(out) >= limit:
+                break
+            if k < len(self.present) and self.present[k] == i:
+                k += 1
+            else:
+                out.append(i)
+        return out
+
+
+def _absent(present: list[int], after: int, n: int) -> _Absent:
+    return _Absent(present, after, n)
 
 
 def _idx(c: Call) -> int | None:

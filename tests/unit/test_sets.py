@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from jepsy.checkers.sets import set_checker, set_full
 from jepsy.history import Op
 
@@ -58,3 +61,52 @@ def test_set_full_indeterminate_add_known_from_first_read() -> None:
 def test_set_full_unexpected_element() -> None:
     r = set_full().check(hist(*add(0, 1), *read(1, [1, 7])), {})
     assert r["valid"] is False and r["unexpected"] == [7]
+
+
+def _reference(h: list[Op]) -> dict[str, list[Any]]:
+    """Brute force: for every element, look at every read that began after it was known."""
+    from jepsy.checkers._util import calls
+
+    cs = calls(h)
+    reads = sorted((c for c in cs if c.f == "read" and c.type == "ok"), key=lambda c: c.pos_invoke)
+    out: dict[str, list[Any]] = {"stable": [], "stale": [], "lost": [], "never-read": []}
+    for c in cs:
+        if c.f != "add" or c.type != "ok" or c.pos_done is None:
+            continue
+        e = c.value
+        later = [r for r in reads if r.pos_invoke > c.pos_done]
+        if not later:
+            out["never-read"].append(e)
+            continue
+        shown = [e in r.value for r in later]
+        ever = [i for i, r in enumerate(reads) if e in r.value]
+        if not all(shown):
+            last_absent = reads.index(later[max(i for i, s in enumerate(shown) if not s)])
+            if not ever or last_absent > ever[-1]:
+                out["lost"].append(e)
+                continue
+        out["stale" if not all(shown) else "stable"].append(e)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 4), st.lists(st.integers(0, 6), max_size=7)),
+                min_size=1, max_size=14))
+def test_set_full_agrees_with_brute_force(steps: list[tuple[bool, int, list[int]]]) -> None:
+    events: list[tuple[str, int, str, Any]] = []
+    added = 0
+    for is_add, proc, seen in steps:
+        if is_add and added < 7:
+            events += add(proc, added)
+            added += 1
+        else:
+            events += read(proc, sorted(set(seen)))
+    h = hist(*events)
+    r = set_full().check(h, {})
+    if r["valid"] == "unknown":
+        return
+    ref = _reference(h)
+    assert sorted(r["lost"]) == ref["lost"]
+    assert sorted(r["stale"]) == ref["stale"]
+    assert sorted(r["never_read"]) == ref["never-read"]
+    assert r["stable_count"] == len(ref["stable"])
