@@ -15,8 +15,8 @@ Two modes show what jepsy finds and what it does not:
 * ``--mode naive``: the primary applies writes and answers at once, then ships
   them to the backups in the background; every node answers reads from its own
   copy, and nothing is persisted.  Reads on a backup are stale while it lags or
-  is partitioned away (jepsy's register workload finds that), and a killed
-  primary forgets everything (the set workload finds lost adds).
+  is partitioned away (jepsy's register workload finds that), and a restarted
+  primary starts empty.
 
 Standard library only, so it runs on any node that has ``python3``::
 
