@@ -52,7 +52,7 @@ _ALIASES = {
 }
 
 FORBIDS: dict[str, tuple[str, ...]] = {
-    "read-uncommitted": ("G0", "duplicate-elements", "thin-air-read", "cyclic-versions"),
+    "read-uncommitted": ("G0", "duplicate-elements", "thin-air-read"),
     "read-committed": ("G1a", "G1b", "G1c", "internal", "future-read"),
     "read-atomic": ("internal", "future-read"),
     "causal": ("G1c-process",),
