@@ -123,7 +123,7 @@ TAPS = {
     "k": (["G-single"], ["G-single-process"]),
     "l": (["G-single", "G0"], ["forced-G-single"]),
     "m": (["G-single-process"], ["G-single-process"]),
-    "n": (["G-single", "incompatible-order"], ["G-single-process"]),
+    "n": (["incompatible-order"], ["G-single-process"]),
 }
 
 

@@ -117,6 +117,7 @@ class ListAppend:
         self.order: dict[Any, list[Any]] = {}  # longest read per key
         self.pos: dict[Any, dict[Any, int]] = {}
         self.unseen: dict[Any, list[tuple[Any, int]]] = {}  # committed appends never read
+        self.stray: dict[Any, set[Any]] = {}  # elements seen only in reads incompatible with the order
         self.ext: dict[int, dict[Any, list[Any]]] = {}
         self.anomalies: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.counts: dict[str, int] = defaultdict(int)
@@ -163,6 +164,8 @@ class ListAppend:
             longest = max((r for _, r in rs), key=len)
             for tid, r in rs:
                 if len(r) and longest[: len(r)] != r:
+                    # Elements only such a read shows still count as read (not "unseen").
+                    self.stray.setdefault(k, set()).update(r)
                     self._report("incompatible-order", {
                         "key": k, "txn": tid, "op": self.txns[tid].index, "read": list(r),
                         "other": list(longest),
@@ -208,7 +211,7 @@ class ListAppend:
     def _unseen_and_dirty(self) -> None:
         txns = self.txns
         for (k, v), w in self.writer.items():
-            if txns[w].ok and v not in self.pos.get(k, ()):
+            if txns[w].ok and v not in self.pos.get(k, ()) and v not in self.stray.get(k, ()):
                 self.unseen.setdefault(k, []).append((v, w))
         for k, order in self.order.items():
             aborted: tuple[Any, int] | None = None
