@@ -64,17 +64,21 @@ class LongForkChecker:
                     only_a = sorted(dict(a - b).items(), key=repr)
                     only_b = sorted(dict(b - a).items(), key=repr)
                     ia, ib = seen[a], seen[b]
+                    sa, sb = _show(only_a), _show(only_b)
                     forks.append({
                         "group": sorted(group, key=repr) if isinstance(group, frozenset) else group,
                         "ops": [ia, ib], "only_first": only_a, "only_second": only_b,
-                        "text": f"the read at op {ia} saw {only_a} without {only_b}, while the read at "
-                                f"op {ib} saw {only_b} without {only_a}: the inserts were seen in two "
-                                f"different orders"})
+                        "text": f"the read at op {ia} saw {sa} but not {sb}, while the read at op {ib} "
+                                f"saw {sb} but not {sa}: the inserts were seen in two different orders"})
         if not reads:
             return {"valid": "unknown", "error": "no successful reads", "reads": 0}
         return {"valid": not forks, "reads": reads, "groups": len(states),
                 "text": forks[0]["text"] if forks else f"{reads} reads in {len(states)} groups, no fork",
                 "fork_count": count, "forks": forks}
+
+
+def _show(items: list[tuple[Any, Any]]) -> str:
+    return ", ".join(f"key {k} = {v}" for k, v in items) or "nothing"
 
 
 def long_fork(group_size: int | None = None, **_: Any) -> LongForkChecker:
