@@ -19,7 +19,17 @@ from jepsy.checkers import linear_search as search_mod
 from jepsy.checkers import linearizable as linear_mod
 from jepsy.checkers.linearizable import check_history
 from jepsy.history import Op
-from jepsy.models import CRASHED, Model, cas_register, fifo_queue, kv, mutex, set_model
+from jepsy.models import (
+    CRASHED,
+    Model,
+    cas_register,
+    fifo_queue,
+    kv,
+    multi_register,
+    mutex,
+    set_model,
+    unordered_queue,
+)
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -187,6 +197,46 @@ def mutex_histories(draw: st.DrawFn) -> list[Op]:
 @given(mutex_histories())
 def test_mutex_agrees_with_oracle(history: list[Op]) -> None:
     assert check_history(history, mutex(), workers=1)["valid"] is oracle(history, mutex())
+
+
+@st.composite
+def other_histories(draw: st.DrawFn, kind: str) -> list[Op]:
+    """Arbitrary small histories for the other built-in models (mostly not linearizable)."""
+    specs = []
+    for _ in range(draw(st.integers(1, 6))):
+        value: Any
+        if kind == "fifo-queue" or kind == "unordered-queue":
+            f = draw(st.sampled_from(["enqueue", "dequeue"]))
+            value = draw(st.integers(0, 1)) if f == "enqueue" else None
+            out = value if f == "enqueue" else draw(st.sampled_from([None, 0, 1]))
+        elif kind == "set":
+            f = draw(st.sampled_from(["add", "read"]))
+            value = draw(st.integers(0, 1)) if f == "add" else None
+            out = value if f == "add" else draw(st.sampled_from([[], [0], [1], [0, 1]]))
+        elif kind == "multi-register":
+            f = "txn"
+            mops = draw(st.lists(st.tuples(st.sampled_from(["r", "w"]), st.sampled_from(["x", "y"]),
+                                           st.integers(0, 1)), min_size=1, max_size=2))
+            value = [[k, reg, None if k == "r" else x] for k, reg, x in mops]
+            out = [[k, reg, x] for k, reg, x in mops]
+        else:  # kv, one key
+            f = draw(st.sampled_from(["get", "put", "append"]))
+            value = None if f == "get" else draw(st.sampled_from(["a", "b"]))
+            out = value if f != "get" else draw(st.sampled_from(["", "a", "b", "ab", "ba"]))
+        specs.append((f, value, out, draw(st.sampled_from(["ok", "ok", "ok", "fail", "info", "none"]))))
+    return _interleave(draw, specs, max_procs=3)
+
+
+OTHER_MODELS = {"fifo-queue": fifo_queue, "unordered-queue": unordered_queue, "set": set_model,
+                "multi-register": lambda: multi_register({"x": 0, "y": 0}), "kv": kv}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.sampled_from(sorted(OTHER_MODELS)))
+def test_other_models_agree_with_oracle(data: st.DataObject, kind: str) -> None:
+    history = data.draw(other_histories(kind))
+    model = OTHER_MODELS[kind]()
+    assert check_history(history, model, workers=1)["valid"] is oracle(history, model)
 
 
 # -- histories of a real object ------------------------------------------------------------------------
