@@ -358,6 +358,15 @@ def set_model(init: Any = None) -> Model:
                  describe_state=lambda s: f"contain {_show_coll(s)}")
 
 
+def _queue_describe_op(inp: Input, out: Any) -> str:
+    f, value = inp
+    if f == "dequeue":
+        if out is CRASHED:
+            return "dequeue (crashed)"
+        return "dequeue that found it empty" if out is None else f"dequeue of {_show(out)}"
+    return f"{f} of {_show(value)}" + (" (crashed)" if out is CRASHED else "")
+
+
 def fifo_queue(init: Any = None) -> Model:
     """A FIFO queue: ``enqueue x``; ``dequeue`` returns the oldest element (None if empty)."""
     start = tuple(_hashable(x) for x in (init or ()))
@@ -374,40 +383,50 @@ def fifo_queue(init: Any = None) -> Model:
             return _hashable(out) == state[0], state[1:]
         return False, state
 
-    return Model(name="fifo-queue", init=lambda: start, step=step,
+    return Model(name="fifo-queue", init=lambda: start, step=step, describe_op=_queue_describe_op,
                  read_only=lambda i, o: i[0] == "dequeue" and o is None,
                  describe_state=lambda s: "hold [" + ", ".join(_show(x) for x in s) + "]")
 
 
 def unordered_queue(init: Any = None) -> Model:
-    """A queue that may dequeue any element it holds (a multiset); None when empty."""
-    start = tuple(sorted(Counter(_hashable(x) for x in (init or ())).items(), key=repr))
+    """A queue that may dequeue any element it holds (a multiset); None when empty.
+
+    A crashed dequeue may have removed any element, and a step cannot branch, so
+    it removes none but leaves a token: the state is ``(sorted (element, count)
+    pairs, tokens)``, and a dequeue that found the queue empty passes when the
+    tokens could account for every element left.  This never reports a violation
+    that a choice of removed elements would explain; it can miss one that hinges
+    on which element a crashed dequeue took.
+    """
+    start = (tuple(sorted(Counter(_hashable(x) for x in (init or ())).items(), key=repr)), 0)
 
     def step(state: Any, inp: Input, out: Any) -> tuple[bool, Any]:
         f, value = inp
-        bag = Counter(dict(state))
+        pairs, tokens = state
+        if f == "dequeue" and out is CRASHED:
+            held = sum(n for _, n in pairs)
+            return True, (pairs, tokens + 1) if held > tokens else state
+        if f == "dequeue" and out is None:
+            return sum(n for _, n in pairs) <= tokens, state
+        bag = Counter(dict(pairs))
         if f == "enqueue":
             bag[_hashable(value)] += 1
         elif f == "dequeue":
-            if out is CRASHED:
-                # It may have removed any element; a deterministic step cannot say
-                # which, so it is modelled as not happening.  That is exact except
-                # for a later dequeue that found the queue empty.
-                return True, state
-            if out is None:
-                return not bag, state
             x = _hashable(out)
             if bag[x] <= 0:
                 return False, state
             bag[x] -= 1
         else:
             return False, state
-        return True, tuple(sorted(((k, n) for k, n in bag.items() if n > 0), key=repr))
+        return True, (tuple(sorted(((k, n) for k, n in bag.items() if n > 0), key=repr)), tokens)
 
     def describe_state(s: Any) -> str:
-        return "hold " + _show_coll([k for k, n in s for _ in range(n)]) if s else "be empty"
+        pairs, tokens = s
+        held = "hold " + _show_coll([k for k, n in pairs for _ in range(n)]) if pairs else "be empty"
+        return held + (f" ({tokens} crashed dequeues may have taken some)" if tokens and pairs else "")
 
     return Model(name="unordered-queue", init=lambda: start, step=step,
+                 describe_op=_queue_describe_op,
                  read_only=lambda i, o: i[0] == "dequeue" and o is None,
                  describe_state=describe_state)
 

@@ -221,3 +221,19 @@ def test_horizons_reach_a_verdict_for_keys_with_crashed_ops() -> None:
     r = check_history(h(*events), kv(), workers=1)
     assert r["valid"] is True
     assert all(v["valid"] is True for v in r["keys"].values())
+
+
+def test_unordered_queue_crashed_dequeue_may_explain_an_empty_queue() -> None:
+    from jepsy.models import unordered_queue
+
+    hist = h(("invoke", 0, "enqueue", 1), ("ok", 0, "enqueue", 1),
+             ("invoke", 1, "dequeue", None), ("info", 1, "dequeue", None),
+             ("invoke", 2, "dequeue", None), ("ok", 2, "dequeue", None))
+    assert check_history(hist, unordered_queue())["valid"] is True
+    two = h(("invoke", 0, "enqueue", 1), ("ok", 0, "enqueue", 1),
+            ("invoke", 3, "enqueue", 2), ("ok", 3, "enqueue", 2),
+            ("invoke", 1, "dequeue", None), ("info", 1, "dequeue", None),
+            ("invoke", 2, "dequeue", None), ("ok", 2, "dequeue", None))
+    r = check_history(two, unordered_queue())
+    assert r["valid"] is False
+    assert "crashed dequeues may have taken some" in r["text"]
