@@ -84,6 +84,8 @@ class Outcome:
     through the completions.  ``stuck``: the call whose completion could not be
     passed; ``states``: every state the model was found in just before it (up to
     16); ``pending``: the other calls that could still have taken effect there.
+    ``configs``: configurations proven dead (the size of the failure cache,
+    shared with the other searches of a portfolio).
     """
 
     valid: bool | str

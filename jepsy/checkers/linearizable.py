@@ -30,11 +30,20 @@ instead of running out of time or memory.
 The result (JSON-serializable)::
 
     {"valid": True | False | "unknown", "model": "cas-register", "ops": 120,
-     "keys": {"<key>": {"valid": ..., "ops": 40, "configs": 87,
+     "failed_dropped": 7, "workers": 2, "time_s": 0.004,
+     "keys": {"<key>": {"valid": ..., "ops": 40, "crashed": 2,
+                        "configs": 87,        # configurations proven dead (the cache)
                         "linearization": [history index of each invoke, in order],
-                        "explanation": {... "text": "..."}   # invalid keys only
-                        "reason": "timeout"}},               # unknown keys only
-     "explanation": {...}, "text": "..."}
+                        "explanation": {...}, # invalid keys only: see linear_explain
+                        "reason": "timeout"}},  # unknown keys: timeout, memory, max-configs
+     "explanation": {...}, "text": "..."}     # the first invalid key's; a summary
+
+For a valid key, ``linearization`` is a witness: the order of the ok calls (and of
+the crashed calls that took effect).  For an invalid key it is the longest prefix
+the search could linearize; ``explanation`` holds the op that could not follow it
+(``op``), every state the model could be in just before (``states``), the
+concurrent calls and what each would do in each state (``candidates``), and the
+prose (``text``).
 
 Keys are strings: a string key as is, any other key as JSON (``null`` for a
 history that is not partitioned).
