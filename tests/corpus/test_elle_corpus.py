@@ -117,13 +117,13 @@ TAPS = {
     "e": (["internal"], ["internal"]),
     "f": (["G-single", "G1b"], ["G1b"]),
     "g": (["G1c-process"], ["G1c-process"]),
-    "h": (["G-single"], ["G-single-process"]),
+    "h": (["G-single"], ["G-single-process", "causal-stale-read"]),
     "i": (["G-single", "G0"], ["forced-G-single"]),
     "j": (["incompatible-order", "internal"], ["internal"]),
-    "k": (["G-single"], ["G-single-process"]),
+    "k": (["G-single"], ["G-single-process", "causal-stale-read"]),
     "l": (["G-single", "G0"], ["forced-G-single"]),
-    "m": (["G-single-process"], ["G-single-process"]),
-    "n": (["incompatible-order"], ["G-single-process"]),
+    "m": (["G-single-process"], ["G-single-process", "causal-stale-read"]),
+    "n": (["incompatible-order"], ["G-single-process", "causal-stale-read"]),
 }
 
 
@@ -148,6 +148,20 @@ def test_plume_read_committed_taps_break_strong_session_models(tap: str) -> None
                      (f"plume/testcase/text/tap-{tap}.txt", "rw-register")):
         r = check(path, wl)
         assert "strong-session-snapshot-isolation" in impossible_models(r["anomaly_types"])
+
+
+@pytest.mark.parametrize("tap", "ghkmn")
+def test_plume_causal_taps_rule_out_causal_in_text_format(tap: str) -> None:
+    """Plume: transactional causal consistency forbids every TAP; for the causal-order
+    ones, the register checker shows a read older than its own causal past."""
+    r = check(f"plume/testcase/text/tap-{tap}.txt", "rw-register", "causal")
+    assert r["valid"] is False and r["not"] == ["causal"]
+
+
+def test_antidote_causal_violation() -> None:
+    """AntidoteDB promises transactional causal consistency; Plume found it broken."""
+    r = check("plume/bugs/antidote.txt", "rw-register", "causal")
+    assert r["valid"] is False and "causal-stale-read" in r["anomaly_types"]
 
 
 # --- B4, B5: real bugs ----------------------------------------------------------------------

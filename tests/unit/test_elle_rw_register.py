@@ -30,7 +30,7 @@ def test_serial_history_valid() -> None:
 
 def test_initial_state_read_after_a_write_was_seen() -> None:
     r = check(hist((0, [["w", "x", 1], ["w", "y", 1]], "ok"), (1, [["r", "x", 1], ["r", "y", None]], "ok")))
-    assert r["anomaly_types"] == ["G-single"]
+    assert r["anomaly_types"] == ["G-single", "causal-stale-read"]
     rw = next(e for e in r["anomalies"]["G-single"][0]["edges"] if e["kind"] == "rw")
     assert "initial state" in rw["text"]
 
@@ -39,7 +39,7 @@ def test_writes_follow_reads_orders_versions() -> None:
     # T1 read x=1 then wrote x=2, so 1 < 2; T2 read x = 1 and y from T1: it missed T1's x.
     r = check(hist((0, [["w", "x", 1]], "ok"), (1, [["r", "x", 1], ["w", "x", 2], ["w", "y", 2]], "ok"),
                    (2, [["r", "y", 2], ["r", "x", 1]], "ok")))
-    assert r["anomaly_types"] == ["G-single"]
+    assert r["anomaly_types"] == ["G-single", "causal-stale-read"]
     texts = " ".join(e["text"] for e in r["anomalies"]["G-single"][0]["edges"])
     assert "T1 read key x = 1 and then wrote 2" in texts
 
@@ -50,7 +50,7 @@ def test_session_order_facts_make_process_anomalies() -> None:
              (1, [["w", "x", 1], ["w", "y", 1]], "ok"),
              (2, [["r", "y", 1], ["r", "x", 2]], "ok"))
     r = check(h)
-    assert r["anomaly_types"] == ["G-single-process"]
+    assert r["anomaly_types"] == ["G-single-process", "causal-stale-read"]
     edge = next(e for e in r["anomalies"]["G-single-process"][0]["edges"] if e["kind"] == "rw")
     assert edge.get("via_process") is True
     assert check(h, "serializable")["valid"] is True
@@ -143,3 +143,16 @@ def test_checking_never_mutates_the_history() -> None:
     before = copy.deepcopy([o.value for o in h])
     check(h)
     assert [o.value for o in h] == before
+
+
+def test_causal_stale_read() -> None:
+    # p1 reads x=2 (T0's) then writes x=1 and y=1; T3 reads y=1 (so it follows T2
+    # causally) but x=2: older than T2's x, which is in its causal past.
+    h = hist((0, [["w", "x", 2]], "ok"), (1, [["r", "x", 2]], "ok"),
+             (1, [["w", "x", 1], ["w", "y", 1]], "ok"), (2, [["r", "y", 1], ["r", "x", 2]], "ok"))
+    r = check(h, "causal")
+    assert r["valid"] is False and "causal-stale-read" in r["anomaly_types"]
+    assert "causal past" in r["anomalies"]["causal-stale-read"][0]["text"]
+    # With real-time order only (no session, no reads between): not a causal claim.
+    h2 = _timed((0, [["w", "x", 1]], 0, 1), (1, [["w", "x", 2]], 2, 3), (2, [["r", "x", 1]], 4, 5))
+    assert "causal-stale-read" not in check(h2)["anomaly_types"]

@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jepsy.checkers.elle.cycles import search_cycles
+from jepsy.checkers.elle.cycles import search_causal, search_cycles
 from jepsy.checkers.elle.explain import explain_cycle
 from jepsy.checkers.elle.graph import DATA, PROCESS_LEVEL, REALTIME_LEVEL, Graph
 from jepsy.checkers.elle.list_append import ListAppend
@@ -95,6 +95,11 @@ class TxnChecker:
             counts[name] = counts.get(name, 0) + 1
             if len(anomalies.get(name, [])) < _MAX_CYCLES_PER_TYPE:
                 anomalies.setdefault(name, []).append(explain_cycle(name, cyc, txns, analysis))
+        if isinstance(analysis, RWRegister):
+            for cyc in search_causal(graph, timeout=budget)[:_MAX_CYCLES_PER_TYPE]:
+                counts["causal-stale-read"] = counts.get("causal-stale-read", 0) + 1
+                case = explain_cycle("causal-stale-read", cyc, txns, analysis)
+                anomalies.setdefault("causal-stale-read", []).append(case)
         if isinstance(analysis, RWRegister) and not found.unsearched:
             forced = _forced_cycle(analysis, graph, [c.name for c in found.cycles])
             if forced is not None:

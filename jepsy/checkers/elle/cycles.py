@@ -53,7 +53,7 @@ from jepsy.checkers.elle.graph import (
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["Cycle", "SearchResult", "classify", "search_cycles"]
+__all__ = ["Cycle", "SearchResult", "classify", "search_causal", "search_cycles"]
 
 _RW_ANY = RW_ANY
 _SPECIAL_P = PROCESS | WW_P | RW_P
@@ -336,3 +336,33 @@ def search_cycles(g: Graph, max_steps: int = 20_000_000, timeout: float | None =
                                       "scc_size": sum(1 for v in comp if not g.is_point(v))})
     result.steps = s.steps
     return result
+
+
+def search_causal(g: Graph, max_steps: int = 2_000_000, timeout: float | None = None) -> list[Cycle]:
+    """Cycles of one rw edge closed by write-read and process edges only, one per component.
+
+    Under causal consistency a transaction sees everything in its causal past
+    (what it read from, what its process did before, transitively): if ``b``
+    reaches ``a`` through wr and process edges, ``a`` saw ``b``'s write, and an
+    rw edge ``a -> b`` (``a`` read a version older than ``b``'s) is a stale
+    read no causal order explains.  Only sound when the rw edge's version
+    order holds under causal consistency too: the register analysis proves its
+    orders from reads, writes and sessions, which it does (real-time facts are
+    excluded here); list-append prefix reasoning assumes one order for all
+    readers, which causal consistency does not promise, so it is not used there.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    s = _Searcher(g, max_steps, deadline)
+    mask = WR | PROCESS | RW | RW_P
+    out: list[Cycle] = []
+    try:
+        for comp in sccs(g.out, mask):
+            within = set(comp)
+            starts = [(a, b, _pick_rw(m)) for a in comp for b, m in g.out[a].items()
+                      if m & (RW | RW_P) and b in within]
+            cyc = s.through_edges(starts, WR | PROCESS, _ONE_RW, within)
+            if cyc is not None:
+                out.append(cyc)
+    except _Budget:
+        pass
+    return out

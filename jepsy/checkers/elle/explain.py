@@ -27,6 +27,7 @@ _MEANING = {
     "G-single": "read skew: exactly one transaction missed a write it should have seen",
     "G-nonadjacent": "a cycle whose missed writes (rw edges) are never adjacent",
     "G2-item": "write skew / anti-dependency cycle: several transactions missed each other's writes",
+    "causal-stale-read": "a transaction read a version older than a write in its own causal past",
 }
 
 

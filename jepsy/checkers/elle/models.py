@@ -17,7 +17,10 @@ of process and real-time cycles.  Our choices, stated once:
   (Plume's reading: a transaction must see its own writes);
 * ``thin-air-read`` and ``duplicate-elements`` break even read uncommitted;
 * ``causal`` includes session order, so it forbids ``G1c-process``;
-  plain ``snapshot-isolation`` (Adya's, without sessions) does not.
+  plain ``snapshot-isolation`` (Adya's, without sessions) does not;
+* ``causal-stale-read`` (register histories: a cycle of one rw edge closed
+  by wr and process edges) is a read older than its own causal past, so
+  ``causal`` forbids it; it is also a ``G-single-process``.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ FORBIDS: dict[str, tuple[str, ...]] = {
     "read-uncommitted": ("G0", "duplicate-elements", "thin-air-read"),
     "read-committed": ("G1a", "G1b", "G1c", "internal", "future-read"),
     "read-atomic": ("internal", "future-read"),
-    "causal": ("G1c-process",),
+    "causal": ("G1c-process", "causal-stale-read"),
     "repeatable-read": ("G2-item", "forced-G-single"),
     "snapshot-isolation": ("G-nonadjacent", "lost-update", "forced-G-single"),
     "strong-session-snapshot-isolation": ("G-nonadjacent-process", "G1c-process", "forced-G-single-process"),
@@ -69,6 +72,7 @@ IMPLIES_ANOMALY: dict[str, tuple[str, ...]] = {
     "dirty-update": ("G1a",),
     "incompatible-order": ("G1a",),
     "lost-update": ("G2-item",),
+    "causal-stale-read": ("G-single-process",),
 }
 for _s in ("", "-process", "-realtime"):
     IMPLIES_ANOMALY["forced-G-single" + _s] = ("forced-G2" + _s,)
