@@ -127,7 +127,7 @@ leftovers() {
     { iptables-save; ip6tables-save; } 2>/dev/null | grep -q '^:LIBVIRT_' && left="$left LIBVIRT_chains"
   fi
   for f in /var/lib/libvirt/qemu/domain-*"$PREFIX"*; do [ -e "$f" ] && left="$left $(basename "$f")"; done
-  ls "$POOL_DIR" 2>/dev/null | grep -q . && left="$left volumes-in-$POOL_DIR"
+  [ -n "$(find "$POOL_DIR" -mindepth 1 -print -quit 2>/dev/null)" ] && left="$left volumes-in-$POOL_DIR"
   [ -f "$STATE/ip_forward" ] && left="$left ip_forward"
   # Bridges libvirt made for our networks are named in their live XML.
   for f in /run/libvirt/network/jvg-*.xml; do [ -e "$f" ] && left="$left $(basename "$f" .xml)"; done

@@ -13,6 +13,7 @@ for p in $NEED; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok i
 if [ -n "$missing" ]; then
   echo "provision: installing$missing"
   DEBIAN_FRONTEND=noninteractive apt-get update -q
+  # shellcheck disable=SC2086  # one word per package, on purpose
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
 fi
 # jepsy runs etcd itself: a packaged default etcd would hold 127.0.0.1:2379.
