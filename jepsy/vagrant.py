@@ -38,7 +38,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,6 @@ class Facts:
     private_ip: str
     host_keys: tuple[str, ...]  # "type base64" lines
     key_file: str | None = None  # the IdentityFile that was accepted
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def parse_ssh_config(text: str) -> list[SSHHost]:
