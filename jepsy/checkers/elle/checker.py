@@ -95,7 +95,7 @@ class TxnChecker:
             counts[name] = counts.get(name, 0) + 1
             if len(anomalies.get(name, [])) < _MAX_CYCLES_PER_TYPE:
                 anomalies.setdefault(name, []).append(explain_cycle(name, cyc, txns, analysis))
-        if isinstance(analysis, RWRegister):
+        if isinstance(analysis, RWRegister) and found.scc_sizes:  # no component, no causal cycle
             for cyc in search_causal(graph, timeout=budget)[:_MAX_CYCLES_PER_TYPE]:
                 counts["causal-stale-read"] = counts.get("causal-stale-read", 0) + 1
                 case = explain_cycle("causal-stale-read", cyc, txns, analysis)
