@@ -16,9 +16,10 @@ The contract of each field:
   or no completion: then only the input constrains it).  ``ok`` is False when the
   operation could not have returned ``output`` in ``state``.  Must not mutate
   ``state``: the checker keeps old states and goes back to them.  Given
-  ``CRASHED``, it must accept wherever some output would be accepted, with the
-  same new state (the checker relies on it when it checks a history prefix by
-  prefix, crashing the calls still open at the cut).
+  ``CRASHED``, it must be at least as permissive as with any real output: accept
+  wherever some output would be accepted, and allow afterwards whatever that
+  output would allow (the checker relies on it when it checks a history prefix
+  by prefix, crashing the calls still open at the cut).
 * States must be hashable and compare equal exactly when they are the same state,
   because the checker caches ``(linearized ops, state)`` pairs; a model whose
   natural state is not hashable supplies ``state_key`` (state -> hashable key,
