@@ -37,6 +37,7 @@ __all__ = [
     "HistoryWriter",
     "Op",
     "dumps_edn",
+    "location",
     "pair",
     "read_history",
 ]
@@ -64,6 +65,8 @@ class Op:
     value: Any = None
     error: Any = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Where the op was read from ("file:line"), for error messages; not part of the op.
+    where: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_client(self) -> bool:
@@ -138,6 +141,7 @@ def op_from_mapping(d: dict[Any, Any], position: int, where: str) -> Op:
         value=_plain(d.get("value")),
         error=_plain(d.get("error")),
         extra=extra,
+        where=where,
     )
 
 
@@ -220,6 +224,11 @@ def read_history(path: str | os.PathLike[str]) -> list[Op]:
     return _read_edn(p, text)
 
 
+def location(op: Op) -> str:
+    """Where an op came from, for error messages: "file:line" when read from a file."""
+    return op.where or f"op {op.index}"
+
+
 def pair(history: Sequence[Op]) -> list[tuple[Op, Op | None]]:
     """Match each client invoke with its completion: ``[(invoke, completion or None)]``.
 
@@ -235,14 +244,14 @@ def pair(history: Sequence[Op]) -> list[tuple[Op, Op | None]]:
         if op.type == "invoke":
             if op.process in open_:
                 raise HistoryError(
-                    f"op {op.index}: process {op.process} invokes again while op "
-                    f"{pairs[open_[op.process]][0].index} is still open")
+                    f"{location(op)}: process {op.process} invokes again while "
+                    f"{location(pairs[open_[op.process]][0])} is still open")
             open_[op.process] = len(pairs)
             pairs.append((op, None))
         else:
             i = open_.pop(op.process, None)
             if i is None:
-                raise HistoryError(f"op {op.index}: {op.type} of process {op.process} has no invoke")
+                raise HistoryError(f"{location(op)}: {op.type} of process {op.process} has no invoke")
             pairs[i] = (pairs[i][0], op)
     return pairs
 

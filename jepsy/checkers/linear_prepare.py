@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from jepsy.errors import HistoryError
-from jepsy.history import Op
+from jepsy.history import Op, location
 from jepsy.models import CRASHED, Call
 
 __all__ = ["Prepared", "prepare"]
@@ -43,7 +43,7 @@ class Prepared:
 
 
 def _where(op: Op) -> str:
-    return f"op {op.index}"
+    return location(op)
 
 
 def prepare(history: Sequence[Op]) -> Prepared:
@@ -64,7 +64,7 @@ def prepare(history: Sequence[Op]) -> Prepared:
             if proc in open_:
                 prev = invokes[open_[proc]]
                 raise HistoryError(f"{_where(op)}: process {proc} invokes {op.f!r} while its "
-                                   f"op {prev.index} ({prev.f}) is still open")
+                                   f"{location(prev)} ({prev.f}) is still open")
             open_[proc] = len(invokes)
             invokes.append(op)
             completions.append(None)
