@@ -134,8 +134,10 @@ class RedisDB:
         want = len(test.nodes) - 1
         while time.monotonic() < deadline:
             try:
-                _conn(host, PORT, 1.0).ping()
-                info = _conn(host, SENTINEL_PORT, 1.0).execute_command("SENTINEL", "MASTER", MASTER_NAME)
+                with _conn(host, PORT, 1.0) as server:
+                    server.ping()
+                with _conn(host, SENTINEL_PORT, 1.0) as sentinel:
+                    info = sentinel.execute_command("SENTINEL", "MASTER", MASTER_NAME)
                 state = dict(zip(info[::2], info[1::2], strict=False)) if isinstance(info, list) else info
                 others = int(state.get("num-other-sentinels", 0))
                 if others >= want:
@@ -179,7 +181,8 @@ class RedisDB:
         leaders = []
         for node in test.nodes:
             try:
-                role = _conn(test.address(node), PORT, 1.0).execute_command("ROLE")
+                with _conn(test.address(node), PORT, 1.0) as server:
+                    role = server.execute_command("ROLE")
             except Exception:  # an unreachable or paused server names no role
                 continue
             if role and role[0] == "master":
