@@ -1,9 +1,9 @@
 """The README's findings, as tests: each known bug must be reported invalid, and the
 correct configuration of the same test valid.
 
-Only the fastest recipe runs in every CI run (etcd's serializable reads, on
-three nodes and a shorter schedule); the full recipes, exactly as the README
-gives them, are marked ``slow`` and run on demand (``pytest -m slow``).
+Only the fastest recipe's buggy half runs in every CI run (etcd's serializable
+reads); the full recipes, each with its correct configuration, exactly as the
+README gives them, are marked ``slow`` and run on demand (``pytest -m slow``).
 """
 
 from __future__ import annotations
@@ -33,11 +33,14 @@ ETCD = ["--db", "etcd", "--workload", "register", "--nemesis", "partition",
         "--nemesis-opt", "partition_shapes=one,minority-third"]
 
 
-def test_recipe_1_short_etcd_serializable_reads_are_stale_under_partitions(tmp_path: Path) -> None:
-    with lab_running("jt7e", "10.85.0", nodes=3, packages=["etcd-server"]) as lab:
+def test_recipe_1_etcd_serializable_reads_are_stale_under_partitions(tmp_path: Path) -> None:
+    """Recipe 1's buggy half, as the README gives it (6 of 6 runs detected).  A shorter
+    version on three nodes (20 s) was measured too and missed in some runs: a worker
+    on the cut-off node stalls on its first write for the op timeout, so only a few
+    reads there go stale per partition, and five nodes give more of them."""
+    with lab_running("jt7e", "10.85.0", nodes=5, packages=["etcd-server"]) as lab:
         code, results = jepsy_test(lab.inventory_path, tmp_path / "ser", *ETCD, "--db-opt",
-                                   "serializable=true", "--nemesis-interval", "4", "--time-limit", "20",
-                                   "--seed", "1")
+                                   "serializable=true", "--time-limit", "30", "--seed", "1")
         assert code == 1, results["checker"]
         assert results["checker"]["linearizable"]["valid"] is False
 
