@@ -133,6 +133,7 @@ class _Engine:
         self.errors: list[BaseException] = []
         self.gen: gen.Gen = gen.build(None)
         self.threads: list[int | str] = []
+        self.running: list[threading.Thread] = []
         # Each worker's current process number; it survives from one phase to the next.
         self.processes: dict[int, int] = {}
         # Client ops and the fault schedule draw from separate generators seeded from
@@ -175,13 +176,28 @@ class _Engine:
         if with_nemesis:
             workers.append(threading.Thread(target=self._guard, args=(self._nemesis, 0, clients),
                                             name="nemesis", daemon=True))
+        self.running = workers
         for t in workers:
             t.start()
-        for t in workers:
-            while t.is_alive():
-                t.join(0.1)
+        self.join()
         if self.errors:
             raise self.errors[0]
+
+    def join(self, timeout: float | None = None, only: str | None = None) -> list[str]:
+        """Wait for this phase's threads (or the one named ``only``), in short slices so
+        that signals get through.
+
+        Threads stop asking for ops once ``stop`` is set, and an op in flight ends
+        within its client's timeout.  Returns the names of threads still running
+        after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self.running:
+            if only is not None and t.name != only:
+                continue
+            while t.is_alive() and (deadline is None or time.monotonic() < deadline):
+                t.join(0.1)
+        return [t.name for t in self.running if t.is_alive()]
 
     def _guard(self, fn: Callable[[int, list[Client | None]], None], i: int,
                clients: list[Client | None]) -> None:
@@ -361,6 +377,10 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
                     stop.set()
                     state.phase = "healing"
                     t2 = time.monotonic()
+                    # A fault being applied right now must land before the heal, or
+                    # it would outlive it: wait for the nemesis thread first.
+                    if engine.join(timeout=120, only="nemesis"):
+                        test.log.error("the nemesis thread is still busy after 120 s; healing anyway")
                     try:
                         plan.nemesis.heal(test)
                         history.record("info", "nemesis", "heal", None)
@@ -385,6 +405,11 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
     finally:
         with _deferred_signals():
             stop.set()
+            # Ops still in flight complete (and are recorded) before clients and the
+            # history close: a completion is never lost, nor written to a closed file.
+            stuck = engine.join(timeout=60)
+            if stuck:
+                test.log.error("threads still running after 60 s: %s", ", ".join(stuck))
             for c in clients:
                 engine._close(c)
             history.close()

@@ -118,8 +118,12 @@ def test_sigterm_stops_heals_and_stores_an_incomplete_run(tmp_path: Path) -> Non
     assert proc.returncode == 2, err
     results = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert results["valid"] == "unknown" and "SIGTERM" in results["incomplete"]
-    lines = history.read_text().splitlines()
-    assert json.loads(lines[-1])["f"] == "heal"
+    ops = [json.loads(line) for line in history.read_text().splitlines()]
+    heal = next(i for i, op in enumerate(ops) if op["f"] == "heal")
+    # Ops in flight at the signal still complete after the heal, but none starts.
+    assert all(op["type"] != "invoke" for op in ops[heal:])
+    invoked = sum(op["type"] == "invoke" for op in ops)
+    assert sum(op["type"] != "invoke" for op in ops if op["process"] != "nemesis") == invoked
     assert results["stats"]["ok"] > 0
 
 
