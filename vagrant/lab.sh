@@ -50,6 +50,8 @@ libvirt_up() {
     die "a libvirtd not started by this lab is running; stop it first (this lab cleans up what it starts)"
   fi
   [ -f "$STATE/ip_forward" ] || cat /proc/sys/net/ipv4/ip_forward > "$STATE/ip_forward"
+  # libvirtd's runtime tree: removed at 'down' only if this lab made it.
+  [ -d /run/libvirt ] || [ -f "$STATE/run-libvirt-ours" ] || touch "$STATE/run-libvirt-ours"
   if [ ! -f "$STATE/chains-before" ]; then
     { iptables-save; ip6tables-save; } 2>/dev/null | grep -c '^:LIBVIRT_' > "$STATE/chains-before" || true
   fi
@@ -91,12 +93,25 @@ libvirt_down() {
     for net in $NETWORKS default; do
       [ "$net" = default ] && ! virsh_q net-info default | grep -q 'Active:.*yes' && continue
       virsh_q net-info "$net" >/dev/null || continue
+      # Remember its bridge, so that 'leftovers' can check it is gone.
+      virsh_q net-info "$net" | awk '$1 == "Bridge:" {print $2}' >> "$STATE/bridges"
       log "removing network $net"
       virsh_q net-destroy "$net" >/dev/null; [ "$net" = default ] || virsh_q net-undefine "$net" >/dev/null
     done
   fi
   stop_pid "$STATE/libvirtd.pid" libvirtd
   stop_pid "$STATE/virtlogd.pid" virtlogd
+  # Our networks' dnsmasq pid files and state, which libvirt leaves behind (a dnsmasq
+  # still running after its network was destroyed is ended by its PID first).
+  for net in $NETWORKS; do
+    stop_pid "/run/libvirt/network/$net.pid" "dnsmasq of $net"
+    rm -rf "/run/libvirt/network/$net" "/run/libvirt/network/$net.pid" \
+           /var/lib/libvirt/dnsmasq/"$net".*
+  done
+  if [ -f "$STATE/run-libvirt-ours" ] && ! [ -S /run/libvirt/libvirt-sock ]; then
+    rm -rf /run/libvirt
+    rm -f "$STATE/run-libvirt-ours"
+  fi
   rmdir "$POOL_DIR" 2>/dev/null || true
   # libvirt's firewall chains: only if this lab brought them (none existed before).
   if [ "$(cat "$STATE/chains-before" 2>/dev/null || echo 0)" = 0 ]; then
@@ -129,8 +144,12 @@ leftovers() {
   for f in /var/lib/libvirt/qemu/domain-*"$PREFIX"*; do [ -e "$f" ] && left="$left $(basename "$f")"; done
   [ -n "$(find "$POOL_DIR" -mindepth 1 -print -quit 2>/dev/null)" ] && left="$left volumes-in-$POOL_DIR"
   [ -f "$STATE/ip_forward" ] && left="$left ip_forward"
-  # Bridges libvirt made for our networks are named in their live XML.
-  for f in /run/libvirt/network/jvg-*.xml; do [ -e "$f" ] && left="$left $(basename "$f" .xml)"; done
+  # Our networks' runtime state (and dnsmasq) under /run/libvirt/network.
+  for f in /run/libvirt/network/jvg-*; do [ -e "$f" ] && left="$left $f"; done
+  if [ -f "$STATE/bridges" ]; then
+    for br in $(sort -u "$STATE/bridges"); do ip link show "$br" >/dev/null 2>&1 && left="$left bridge-$br"; done
+    [ -n "$left" ] || rm -f "$STATE/bridges"
+  fi
   echo "$left"
 }
 
