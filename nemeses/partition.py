@@ -170,7 +170,8 @@ class PartitionNemesis:
         """Check for iptables, end leftovers; a bridge needs three nodes, so fewer drop that shape."""
         if len(test.nodes) < 3 and "bridge" in self.shapes and len(self.shapes) > 1:
             self.shapes.remove("bridge")
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, "command -v iptables", check=True))
+        # As root: on Debian /usr/sbin is not on a sudo user's PATH.
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, "command -v iptables", sudo=True))
         self.heal(test)
 
     def grudge_for(self, test: Test, value: Any) -> Grudge:
