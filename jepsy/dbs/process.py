@@ -108,12 +108,22 @@ class ProcessDB:
         return self.cmd.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
 
     def _start_command(self, test: Test, node: str) -> str:
-        # `exec` so that the pidfile names the program itself, which setsid made the
-        # leader of its own process group: kill -- -PID then reaches its children too.
-        daemon = f"setsid sh -c {sh('exec ' + self.command(test, node))}"
+        # Clock faults in the lab: the program runs under the node's libfaketime control
+        # file, as every DB must (a program that reads the clock without libc, as Go
+        # programs do, is not moved by it; the clock nemesis says so).
+        prepare = wrap = ""
+        if "clock" in test.opts.get("nemesis", ()) and test.node_specs[node].is_lab:
+            import importlib  # jepsy.nemeses maps a folder mypy does not see as jepsy's
+
+            clock = importlib.import_module("jepsy.nemeses.clock")
+            prepare = f"[ -f {clock.FAKETIME_CONTROL} ] || {{ {clock.faketime_write(0.0)}; }}; "
+            wrap = clock.faketime_env() + " "
+        # `exec` (env and sh exec too) so that the pidfile names the program itself, which
+        # setsid made the leader of its own process group: kill -- -PID reaches its children.
+        daemon = f"setsid {wrap}sh -c {sh('exec ' + self.command(test, node))}"
         return (f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy && cd {DATA_DIR} && "
                 f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
-                f"{daemon} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+                f"{prepare}{daemon} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
 
     def setup(self, test: Test, node: str) -> None:
         self.teardown(test, node)

@@ -197,3 +197,14 @@ def test_health_body_and_leader(tmp_path: Path) -> None:
     with server(tmp_path, "n1", f"n1=127.0.0.1:{port}", port):
         assert health("127.0.0.1", port) == {"node": "n1", "leader": True}
     assert health("127.0.0.1", port, 0.5) is None
+
+
+def test_clock_faults_in_the_lab_run_the_program_under_libfaketime() -> None:
+    db = ProcessDB({"bin": str(SERVER)})
+    test = make_test(FakeRemote())
+    assert "LD_PRELOAD" not in db._start_command(test, "n1")
+    test.opts["nemesis"] = "partition,clock"
+    test.node_specs["n1"] = Node("n1", "10.0.0.11", vars={"jepsy_lab": "/srv/jepsy-lab"})
+    start = db._start_command(test, "n1")
+    assert "setsid env LD_PRELOAD=" in start and "FAKETIME_TIMESTAMP_FILE=" in start
+    assert f"echo $! > {PID_FILE}" in start
