@@ -2,14 +2,19 @@
 # Install everything jepsy, its lab and its test suite need, on Debian 12 as root.
 # Idempotent: a second run installs nothing and takes a few seconds.
 #   - Debian packages: sshd/ssh (lab nodes and control), iptables and iproute2
-#     (partitions, packet faults), faketime (clock faults in the lab), etcd
-#     and postgresql (databases under test), chromium (the report's browser test).
+#     (partitions, packet faults), faketime (clock faults in the lab), the
+#     databases of the built-in modules (etcd, PostgreSQL, Redis with Sentinel,
+#     ZooKeeper, MariaDB with Galera; lab nodes run them from this machine's
+#     /usr), chromium (the report's browser test).
+#   Packages are installed with their services held back (policy-rc.d), so no
+#   database daemon is left running on this machine itself: labs start their own.
 #   - Python: a virtualenv in .venv with jepsy installed editable, plus dev tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
-      sudo etcd-server etcd-client postgresql python3-venv ca-certificates)
+      sudo rsync etcd-server etcd-client postgresql redis-server redis-sentinel zookeeper
+      mariadb-server galera-4 python3-venv ca-certificates)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -24,14 +29,17 @@ done
 if (( ${#missing[@]} )); then
   echo "install.sh: apt-get install ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # Hold back every service the packages would start (Debian's policy-rc.d protocol).
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+  fi
+  trap 'if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi' EXIT
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-  # Packages must not leave daemons running on this machine: the lab starts its own.
-  for svc in etcd ssh postgresql; do
-    if command -v service >/dev/null && service "$svc" status >/dev/null 2>&1; then
-      service "$svc" stop >/dev/null 2>&1 || true
-    fi
-  done
+  if [[ $own_policy == 1 ]]; then rm -f "$policy"; fi
+  trap - EXIT
 fi
 
 PY=${PYTHON:-python3}
@@ -40,8 +48,13 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev/null \
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]]; then
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+         .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "install.sh: pip install failed (full log: $log)" >&2
+    exit 1
+  fi
   touch .venv/.jepsy-installed
 fi
 echo "install.sh: ready ($(.venv/bin/jepsy --version))" >&2
