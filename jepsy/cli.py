@@ -183,6 +183,10 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 @click.option("--db-opt", multiple=True, help="name=value option for the database module.")
 @click.option("--workload-opt", multiple=True, help="name=value option for the workload.")
 @click.option("--nemesis-opt", multiple=True, help="name=value option for the nemesis.")
+@click.option("--bin", "program", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="With --db process: your program, uploaded to every node.")
+@click.option("--cmd", "command", default=None,
+              help="With --db process: how to run it, e.g. '{bin} --id {node} --peers {peers}'.")
 @click.option("--test-count", default=1, show_default=True, type=click.IntRange(min=1),
               help="Run the test this many times (seed+1 each time when --seed is given).")
 @click.option("--keep-last", default=None, type=click.IntRange(min=1),
@@ -194,19 +198,25 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
              workload: str, nemesis: str, time_limit: float, concurrency: int | None, rate: float,
              seed: int | None, nemesis_interval: float, recovery: float, store: str,
              test_name: str | None, leave_db_running: bool, db_opt: tuple[str, ...],
-             workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], test_count: int,
-             keep_last: int | None, ask_become_pass: bool, trust_on_first_use: bool) -> None:
+             workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], program: str | None,
+             command: str | None, test_count: int, keep_last: int | None, ask_become_pass: bool,
+             trust_on_first_use: bool) -> None:
     """Run a test: provision the database, run the workload under faults, check, store."""
     from jepsy import inventory as inv
     from jepsy.store import keep_last as prune
     from jepsy.testrun import TestSpec, run_one, suite_exit_code
 
     node_list = inv.load(inventory, nodes, nodes_file)
+    db_opts = _kv(db_opt, "--db-opt")
+    if program or command:
+        if db != "process":
+            raise ConfigError("--bin and --cmd go with --db process")
+        db_opts.update({k: v for k, v in (("bin", program), ("cmd", command)) if v})
     spec = TestSpec(db=db, workload=workload, nemesis=nemesis, time_limit=time_limit,
                     concurrency=concurrency, rate=rate, seed=seed,
                     nemesis_interval=nemesis_interval, recovery=recovery, store=store,
                     name=test_name, leave_db_running=leave_db_running,
-                    db_opts=_kv(db_opt, "--db-opt"), workload_opts=_kv(workload_opt, "--workload-opt"),
+                    db_opts=db_opts, workload_opts=_kv(workload_opt, "--workload-opt"),
                     nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV))
     password = _become_pass() if ask_become_pass else None
     codes = []

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-.venv/bin/ruff check jepsy workloads nemeses tests benchmarks
+.venv/bin/ruff check jepsy workloads nemeses tests benchmarks examples
 .venv/bin/mypy
 set +e
 .venv/bin/pytest -m "not slow" "$@"

@@ -7,6 +7,7 @@ positions, times never go backwards, and the run ends with the heal.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Mapping
@@ -102,7 +103,7 @@ def test_history_contract_under_random_outcomes(tmp_path_factory: Any, seed: int
     history = read_history(run_dir / "history.jsonl")
     assert [op.index for op in history] == list(range(len(history)))
     assert all(a.time is not None and b.time is not None and a.time <= b.time
-               for a, b in zip(history, history[1:], strict=False))
+               for a, b in itertools.pairwise(history))
     open_: dict[Any, Any] = {}
     retired: set[Any] = set()
     for op in history:
