@@ -345,10 +345,13 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
                 test.log.info("setting up %s on %s", type(plan.db).__name__, ", ".join(test.nodes))
                 db_started = True
                 on_nodes(test.nodes, lambda n: plan.db.setup(test, n))
+                timings["db_setup_s"] = time.monotonic() - t0
+                test.log.info("database ready on every node in %.1f s", timings["db_setup_s"])
                 plan.nemesis.setup(test)
                 if on_setup is not None:
                     on_setup()
                 timings["setup_s"] = time.monotonic() - t0
+                test.log.info("nemesis ready; setup took %.1f s", timings["setup_s"])
                 first = plan.db.client(plan.workload.name, test).open(test, test.nodes[0])
                 try:
                     first.setup(test)
