@@ -331,7 +331,9 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"jepsy: {e.format_message()}", err=True)
         sys.exit(int(ExitCode.CONFIG))
     except JepsyError as e:
-        click.echo(f"jepsy: {e}", err=True)
+        # One line, always: messages may quote a node's log, which has newlines.
+        click.echo("jepsy: " + " | ".join(x.strip() for x in str(e).splitlines() if x.strip()),
+                   err=True)
         sys.exit(int(e.exit_code))
     except SystemExit:
         raise

@@ -23,6 +23,9 @@ Options (``--db-opt``):
 
 Kill, start, pause and resume act on the process group in the pidfile, never
 by name.  Galera is multi-primary: ``primaries`` names every synced node.
+
+Not started under libfaketime for lab clock faults (it did not come up
+under it in a trial run); test its clock on VMs.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import sh
+from jepsy.dbs import faketime_prefix
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -111,13 +112,7 @@ class ProcessDB:
         # Clock faults in the lab: the program runs under the node's libfaketime control
         # file, as every DB must (a program that reads the clock without libc, as Go
         # programs do, is not moved by it; the clock nemesis says so).
-        prepare = wrap = ""
-        if "clock" in test.opts.get("nemesis", ()) and test.node_specs[node].is_lab:
-            import importlib  # jepsy.nemeses maps a folder mypy does not see as jepsy's
-
-            clock = importlib.import_module("jepsy.nemeses.clock")
-            prepare = f"[ -f {clock.FAKETIME_CONTROL} ] || {{ {clock.faketime_write(0.0)}; }}; "
-            wrap = clock.faketime_env() + " "
+        prepare, wrap = faketime_prefix(test, node)
         # `exec` (env and sh exec too) so that the pidfile names the program itself, which
         # setsid made the leader of its own process group: kill -- -PID reaches its children.
         daemon = f"setsid {wrap}sh -c {sh('exec ' + self.command(test, node))}"

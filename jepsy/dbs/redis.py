@@ -26,6 +26,9 @@ default 2000), ``failover_timeout_ms`` (default 10000), ``op_timeout``
 
 Clients (``jepsy.dbs.redis_clients``) ask Sentinel for the current primary,
 their own node's sentinel first, as an application on that node would.
+
+Not started under libfaketime for lab clock faults: Redis aborts under it
+("unexpected recursive calls to clock_gettime"); test its clock on VMs.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ keeps serving reads until it notices, up to about ``tick_ms * sync_limit``),
 
 Kill, start, pause and resume act on the PID in the pidfile, never by name;
 ``primaries`` names the node whose ``srvr`` says ``Mode: leader``.
+
+Not started under libfaketime for lab clock faults: its JVM then stops
+accepting client sessions; test its clock on VMs.
 """
 
 from __future__ import annotations
