@@ -4,7 +4,7 @@ A node is a network namespace (its own address, routes and iptables) joined to a
 bridge by a veth pair, in which ``unshare`` starts a new UTS, mount and PID
 namespace whose init runs the node's own sshd.  Inside, ``/etc``, ``/var`` and
 ``/opt`` are overlays on the host's directories with a per-node upper layer;
-``/root``, ``/home`` and ``/srv/node`` are the node's own empty directories, and
+``/root`` and ``/home`` are the node's own empty directories, and
 ``/run`` and ``/tmp`` are fresh tmpfs: every node sees the host's installed programs but has its own data,
 logs, configuration, hostname and process list, at the same paths as any other
 node.  To SSH, iptables and kill it is a real host; it shares the machine's
@@ -63,8 +63,6 @@ done
 for d in {private}; do
   mount --bind "{ndir}/$d" "/$d"
 done
-mkdir -p /srv/node
-mount --bind {ndir}/srv /srv/node
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /run/sshd /var/log /var/lib
@@ -258,7 +256,7 @@ class Lab:
         for d in OVERLAID:
             (ndir / "upper" / d).mkdir(parents=True, exist_ok=True)
             (ndir / "work" / d).mkdir(parents=True, exist_ok=True)
-        for d in (*PRIVATE, "srv"):
+        for d in PRIVATE:
             (ndir / d).mkdir(exist_ok=True)
         os.chmod(ndir / "root", 0o700)
         etc = ndir / "upper" / "etc"

@@ -6,6 +6,7 @@ different modules (and a developer's own ``jepsy`` lab) never collide.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,9 @@ def lab_running(name: str, subnet: str, nodes: int = 3,
         yield lab
     finally:
         lab.down()
-    assert lab.leftovers() == [], f"lab {name} left behind: {lab.leftovers()}"
+        left = lab.leftovers()
+        shutil.rmtree(lab.dir, ignore_errors=True)  # a test lab's key is not worth keeping
+    assert left == [], f"lab {name} left behind: {left}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
