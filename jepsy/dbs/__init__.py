@@ -13,7 +13,30 @@ from collections.abc import Callable
 from jepsy.errors import DBError
 from jepsy.protocols import Test
 
-__all__ = ["faketime_prefix", "wait_for"]
+__all__ = ["ensure_package", "faketime_prefix", "wait_for"]
+
+
+def ensure_package(test: Test, node: str, present: str, package: str, what: str,
+                   services: tuple[str, ...] = (), timeout: float = 900) -> None:
+    """Install Debian ``package`` on ``node`` unless the shell test ``present`` passes, then
+    stop and disable ``services`` the package may have started (they are not ours).
+
+    ``DBError`` names the node, says why, and for lab nodes (which cannot reach
+    package registries) how to pre-install it with ``jepsy lab up --packages``.
+    """
+    r = test.remote
+    if r.execute(node, present, check=False).ok:
+        return
+    got = r.execute(node, f"DEBIAN_FRONTEND=noninteractive apt-get install -y -q {package}",
+                    sudo=True, timeout=timeout, check=False)
+    if not got.ok:
+        hint = (" (lab nodes cannot reach package registries: run "
+                f"'jepsy lab up --packages {','.join(package.split())}')"
+                if test.node_specs[node].is_lab else "")
+        raise DBError(f"{node}: {what} is not installed and apt-get failed{hint}: {got.describe()}")
+    for service in services:
+        r.execute(node, f"systemctl disable --now {service} 2>/dev/null || "
+                        f"service {service} stop 2>/dev/null || true", sudo=True, check=False)
 
 
 def faketime_prefix(test: Test, node: str) -> tuple[str, str]:

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import Remote, on_nodes, sh
-from jepsy.dbs import faketime_prefix, wait_for
+from jepsy.dbs import ensure_package, faketime_prefix, wait_for
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, client_for, post
+from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -30,6 +31,7 @@ __all__ = ["EtcdDB", "etcd_db"]
 DATA_DIR = "/var/lib/jepsy/etcd"
 LOG_FILE = "/var/log/jepsy/etcd.log"
 PID_FILE = "/run/jepsy/etcd.pid"
+PID = Pidfile(PID_FILE)
 PEER_PORT = 2380
 
 
@@ -59,8 +61,7 @@ class EtcdDB:
         # move its clock; it runs under it all the same, and the clock nemesis says so.
         prepare, wrap = faketime_prefix(test, node)
         return (f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy && cd / && "
-                f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
-                f"{prepare}{wrap}setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+                + PID.start(sh(*argv), LOG_FILE, prefix=prepare + wrap))
 
     def preflight(self, remote: Remote, node: str) -> list[str]:
         """Problems that stop a test before it starts (for ``jepsy doctor``)."""
@@ -73,18 +74,8 @@ class EtcdDB:
         return test.remote.execute(node, "etcd --version | head -n 1").stdout.strip()
 
     def install(self, test: Test, node: str) -> None:
-        r = test.remote
-        if r.execute(node, "command -v etcd", check=False).ok:
-            return
-        got = r.execute(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server",
-                        sudo=True, timeout=600, check=False)
-        if not got.ok:
-            hint = (" (lab nodes cannot reach package registries: run "
-                    "'jepsy lab up --packages etcd-server')" if test.node_specs[node].is_lab else "")
-            raise DBError(f"{node}: etcd is not installed and apt-get failed{hint}: {got.describe()}")
         # The package's postinst may start a default single-node etcd: not ours.
-        r.execute(node, "systemctl disable --now etcd 2>/dev/null || service etcd stop 2>/dev/null "
-                        "|| true", sudo=True, check=False)
+        ensure_package(test, node, "command -v etcd", "etcd-server", "etcd", ("etcd",), timeout=600)
 
     def setup(self, test: Test, node: str) -> None:
         self.install(test, node)
@@ -112,27 +103,24 @@ class EtcdDB:
 
     def _running(self, test: Test, node: str) -> bool:
         return test.remote.execute(
-            node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})", sudo=True, check=False).ok
+            node, PID.running(), sudo=True, check=False).ok
 
     def teardown(self, test: Test, node: str) -> None:
         test.remote.execute(
-            node, f"if [ -f {PID_FILE} ]; then kill -9 $(cat {PID_FILE}) 2>/dev/null; "
-                  f"kill -CONT $(cat {PID_FILE}) 2>/dev/null; rm -f {PID_FILE}; fi; "
-                  f"rm -rf {DATA_DIR}", sudo=True, check=False)
+            node, f"{PID.stop()}; rm -rf {DATA_DIR}", sudo=True, check=False)
 
     # -- optional powers -----------------------------------------------------
     def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -9 $(cat {PID_FILE}); rm -f {PID_FILE}",
-                            sudo=True, check=False)
+        test.remote.execute(node, PID.kill(), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
         test.remote.execute(node, self._start_command(test, node), sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -STOP $(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -CONT $(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE]

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import sh
+from jepsy.dbs import ensure_package
+from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -45,6 +47,7 @@ DATA_DIR = "/var/lib/jepsy/mysql"
 CONF = "/var/lib/jepsy/galera.cnf"
 LOG_FILE = "/var/log/jepsy/mariadb.log"
 PID_FILE = "/run/jepsy/mariadb.pid"
+PID = Pidfile(PID_FILE, group=True)
 SOCKET = "/run/jepsy-mysql/mariadb.sock"
 PORT = 3306
 USER = "jepsy"
@@ -92,23 +95,11 @@ class GaleraDB:
         argv = ["mariadbd", f"--defaults-file={CONF}"] + (["--wsrep-new-cluster"] if bootstrap else [])
         return (f"mkdir -p /run/jepsy /var/log/jepsy /run/jepsy-mysql && chown mysql: /run/jepsy-mysql && "
                 f"cd {DATA_DIR} && "
-                f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
-                f"setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+                + PID.start(sh(*argv), LOG_FILE))
 
     def install(self, test: Test, node: str) -> None:
-        r = test.remote
-        if r.execute(node, "command -v mariadbd && [ -f /usr/lib/galera/libgalera_smm.so ]",
-                     check=False).ok:
-            return
-        got = r.execute(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-server "
-                              "galera-4 rsync", sudo=True, timeout=900, check=False)
-        if not got.ok:
-            hint = (" (lab nodes cannot reach package registries: run "
-                    "'jepsy lab up --packages mariadb-server,galera-4,rsync')"
-                    if test.node_specs[node].is_lab else "")
-            raise DBError(f"{node}: MariaDB/Galera is not installed and apt-get failed{hint}")
-        r.execute(node, "systemctl disable --now mariadb 2>/dev/null || service mariadb stop "
-                        "2>/dev/null || true", sudo=True, check=False)
+        ensure_package(test, node, "command -v mariadbd && [ -f /usr/lib/galera/libgalera_smm.so ]",
+                       "mariadb-server galera-4 rsync", "MariaDB/Galera", ("mariadb",))
 
     def setup(self, test: Test, node: str) -> None:
         self.install(test, node)
@@ -150,7 +141,7 @@ class GaleraDB:
         raise DBError(f"{node}: MariaDB did not open its socket within {self.ready_timeout:g} s")
 
     def _check_running(self, test: Test, node: str) -> None:
-        if not test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})",
+        if not test.remote.execute(node, PID.running(),
                                    sudo=True, check=False).ok:
             tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
             raise DBError(f"{node}: mariadbd exited during startup: {tail.strip()[-400:]}")
@@ -189,24 +180,22 @@ class GaleraDB:
 
     def teardown(self, test: Test, node: str) -> None:
         test.remote.execute(
-            node, f"if [ -f {PID_FILE} ]; then p=$(cat {PID_FILE}); kill -CONT -- -$p 2>/dev/null; "
-                  f"kill -9 -- -$p 2>/dev/null; rm -f {PID_FILE}; fi; rm -rf {DATA_DIR} {CONF}",
+            node, f"{PID.stop()}; rm -rf {DATA_DIR} {CONF}",
             sudo=True, check=False)
 
     # -- optional powers -----------------------------------------------------
     def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -9 -- -$(cat {PID_FILE}); "
-                                  f"rm -f {PID_FILE}", sudo=True, check=False)
+        test.remote.execute(node, PID.kill(), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
         """Rejoin the cluster (never bootstrap again: that would split it)."""
         test.remote.execute(node, self._start_command(), sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -STOP -- -$(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -CONT -- -$(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE]

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import Remote, sh
-from jepsy.dbs import faketime_prefix, wait_for
+from jepsy.dbs import ensure_package, faketime_prefix, wait_for
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -70,15 +70,8 @@ class PostgresDB:
         found = test.remote.execute(node, _FIND_BIN, check=False).stdout.strip()
         if found:
             return found
-        got = test.remote.execute(
-            node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql",
-            sudo=True, timeout=900, check=False)
-        if not got.ok:
-            hint = (" (lab nodes cannot reach package registries: run "
-                    "'jepsy lab up --packages postgresql')" if test.node_specs[node].is_lab else "")
-            raise DBError(f"{node}: PostgreSQL is not installed and apt-get failed{hint}")
-        test.remote.execute(node, "systemctl disable --now postgresql 2>/dev/null || "
-                                  "service postgresql stop 2>/dev/null || true", sudo=True, check=False)
+        ensure_package(test, node, _FIND_BIN + " | grep -q .", "postgresql", "PostgreSQL",
+                       ("postgresql",))
         return test.remote.execute(node, _FIND_BIN).stdout.strip()
 
     def _start_command(self, test: Test, node: str, bindir: str) -> str:

@@ -40,6 +40,7 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
+from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -49,6 +50,7 @@ BIN_DIR = "/opt/jepsy/process"
 DATA_DIR = "/var/lib/jepsy/process"
 LOG_FILE = "/var/log/jepsy/process.log"
 PID_FILE = "/run/jepsy/process.pid"
+PID = Pidfile(PID_FILE, group=True)
 DEFAULT_CMD = "{bin} --id {node} --port {port} --cluster {cluster} --data {data}"
 PLACEHOLDERS = frozenset({"bin", "node", "index", "ip", "port", "peers", "cluster", "data"})
 
@@ -115,10 +117,9 @@ class ProcessDB:
         prepare, wrap = faketime_prefix(test, node)
         # `exec` (env and sh exec too) so that the pidfile names the program itself, which
         # setsid made the leader of its own process group: kill -- -PID reaches its children.
-        daemon = f"setsid {wrap}sh -c {sh('exec ' + self.command(test, node))}"
+        daemon = f"{wrap}sh -c {sh('exec ' + self.command(test, node))}"
         return (f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy && cd {DATA_DIR} && "
-                f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
-                f"{prepare}{daemon} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+                + PID.start(daemon, LOG_FILE, prefix=prepare))
 
     def setup(self, test: Test, node: str) -> None:
         self.teardown(test, node)
@@ -143,27 +144,25 @@ class ProcessDB:
 
     def _running(self, test: Test, node: str) -> bool:
         return test.remote.execute(
-            node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})", sudo=True, check=False).ok
+            node, PID.running(), sudo=True, check=False).ok
 
     def teardown(self, test: Test, node: str) -> None:
         test.remote.execute(
-            node, f"if [ -f {PID_FILE} ]; then p=$(cat {PID_FILE}); kill -9 -- -$p 2>/dev/null; "
-                  f"kill -CONT -- -$p 2>/dev/null; rm -f {PID_FILE}; fi; rm -rf {DATA_DIR}",
+            node, f"{PID.stop()}; rm -rf {DATA_DIR}",
             sudo=True, check=False)
 
     # -- optional powers -----------------------------------------------------
     def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -9 -- -$(cat {PID_FILE}); "
-                                  f"rm -f {PID_FILE}", sudo=True, check=False)
+        test.remote.execute(node, PID.kill(), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
         test.remote.execute(node, self._start_command(test, node), sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -STOP -- -$(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -CONT -- -$(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE]

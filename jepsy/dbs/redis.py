@@ -38,6 +38,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import sh
+from jepsy.dbs import ensure_package
+from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -49,6 +51,12 @@ MASTER_NAME = "jepsy"
 DATA_DIR = "/var/lib/jepsy/redis"
 LOG_DIR = "/var/log/jepsy"
 PID_DIR = "/run/jepsy"
+
+
+def _pidfile(daemon: str) -> Pidfile:
+    """The pidfile of ``redis`` or ``sentinel``."""
+    return Pidfile(f"{PID_DIR}/{daemon}.pid")
+
 DAEMONS = ("redis", "sentinel")
 
 
@@ -95,27 +103,16 @@ class RedisDB:
     def _start_command(self, daemon: str) -> str:
         conf = f"{DATA_DIR}/{daemon}.conf"
         argv = ["redis-server", conf] + (["--sentinel"] if daemon == "sentinel" else [])
-        pid, log = f"{PID_DIR}/{daemon}.pid", f"{LOG_DIR}/{daemon}.log"
+        pid, log = _pidfile(daemon), f"{LOG_DIR}/{daemon}.log"
         return (f"mkdir -p {PID_DIR} {LOG_DIR} && cd {DATA_DIR} && "
-                f"if [ -f {pid} ] && kill -0 $(cat {pid}) 2>/dev/null; then exit 0; fi; "
-                f"setsid {sh(*argv)} >> {log} 2>&1 < /dev/null & echo $! > {pid}")
+                + pid.start(sh(*argv), log))
 
     # -- provisioning --------------------------------------------------------
     def install(self, test: Test, node: str) -> None:
-        r = test.remote
-        if r.execute(node, "command -v redis-server && command -v redis-sentinel", check=False).ok:
-            return
-        got = r.execute(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
-                              "redis-server redis-sentinel", sudo=True, timeout=600, check=False)
-        if not got.ok:
-            hint = (" (lab nodes cannot reach package registries: run "
-                    "'jepsy lab up --packages redis-server,redis-sentinel')"
-                    if test.node_specs[node].is_lab else "")
-            raise DBError(f"{node}: Redis is not installed and apt-get failed{hint}: {got.describe()}")
         # The packages' postinst may start default instances on ports we need: not ours.
-        for service in ("redis-sentinel", "redis-server"):
-            r.execute(node, f"systemctl disable --now {service} 2>/dev/null || "
-                            f"service {service} stop 2>/dev/null || true", sudo=True, check=False)
+        ensure_package(test, node, "command -v redis-server && command -v redis-sentinel",
+                       "redis-server redis-sentinel", "Redis", ("redis-sentinel", "redis-server"),
+                       timeout=600)
 
     def setup(self, test: Test, node: str) -> None:
         self.install(test, node)
@@ -154,10 +151,8 @@ class RedisDB:
         raise DBError(f"{node}: Redis/Sentinel not ready after {self.ready_timeout:g} s ({last}); "
                       f"logs: {tail.strip()[-400:]}")
 
-    def _stop(self, daemon: str, wipe: bool = False) -> str:
-        pid = f"{PID_DIR}/{daemon}.pid"
-        return (f"if [ -f {pid} ]; then kill -9 $(cat {pid}) 2>/dev/null; "
-                f"kill -CONT $(cat {pid}) 2>/dev/null; rm -f {pid}; fi")
+    def _stop(self, daemon: str) -> str:
+        return _pidfile(daemon).stop()
 
     def teardown(self, test: Test, node: str) -> None:
         test.remote.execute(node, f"{self._stop('redis')}; {self._stop('sentinel')}; rm -rf {DATA_DIR}",
@@ -171,10 +166,10 @@ class RedisDB:
         test.remote.execute(node, self._start_command("redis"), sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -STOP $(cat {PID_DIR}/redis.pid)", sudo=True, check=False)
+        test.remote.execute(node, _pidfile("redis").signal("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -CONT $(cat {PID_DIR}/redis.pid)", sudo=True, check=False)
+        test.remote.execute(node, _pidfile("redis").signal("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [f"{LOG_DIR}/{d}.log" for d in DAEMONS]

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import sh
+from jepsy.dbs import ensure_package
+from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -41,6 +43,7 @@ CLIENT_PORT = 2181
 DATA_DIR = "/var/lib/jepsy/zookeeper"
 LOG_FILE = "/var/log/jepsy/zookeeper.log"
 PID_FILE = "/run/jepsy/zookeeper.pid"
+PID = Pidfile(PID_FILE)
 JAR = "/usr/share/java/zookeeper.jar"
 
 
@@ -96,21 +99,11 @@ class ZooKeeperDB:
                        "/usr/share/java/log4j-1.2.jar",
                 "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{DATA_DIR}/zoo.cfg"]
         return (f"mkdir -p /var/log/jepsy /run/jepsy && cd {DATA_DIR} && "
-                f"if [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; then exit 0; fi; "
-                f"setsid {sh(*argv)} >> {LOG_FILE} 2>&1 < /dev/null & echo $! > {PID_FILE}")
+                + PID.start(sh(*argv), LOG_FILE))
 
     def install(self, test: Test, node: str) -> None:
-        r = test.remote
-        if r.execute(node, f"[ -f {JAR} ] && command -v java", check=False).ok:
-            return
-        got = r.execute(node, "DEBIAN_FRONTEND=noninteractive apt-get install -y -q zookeeper",
-                        sudo=True, timeout=900, check=False)
-        if not got.ok:
-            hint = (" (lab nodes cannot reach package registries: run "
-                    "'jepsy lab up --packages zookeeper')" if test.node_specs[node].is_lab else "")
-            raise DBError(f"{node}: ZooKeeper is not installed and apt-get failed{hint}: {got.describe()}")
-        r.execute(node, "systemctl disable --now zookeeper 2>/dev/null || service zookeeper stop "
-                        "2>/dev/null || true", sudo=True, check=False)
+        ensure_package(test, node, f"[ -f {JAR} ] && command -v java", "zookeeper", "ZooKeeper",
+                       ("zookeeper",))
 
     def setup(self, test: Test, node: str) -> None:
         self.install(test, node)
@@ -135,29 +128,28 @@ class ZooKeeperDB:
 
     def _running(self, test: Test, node: str) -> bool:
         return test.remote.execute(
-            node, f"[ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE})", sudo=True, check=False).ok
+            node, PID.running(), sudo=True, check=False).ok
 
     def teardown(self, test: Test, node: str) -> None:
         if self.readers is not None:
             self.readers.close()
         test.remote.execute(
-            node, f"if [ -f {PID_FILE} ]; then kill -9 $(cat {PID_FILE}) 2>/dev/null; "
-                  f"kill -CONT $(cat {PID_FILE}) 2>/dev/null; rm -f {PID_FILE}; fi; rm -rf {DATA_DIR}",
+            node, f"{PID.stop()}; rm -rf {DATA_DIR}",
             sudo=True, check=False)
 
     # -- optional powers -----------------------------------------------------
     def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"[ -f {PID_FILE} ] && kill -9 $(cat {PID_FILE}); rm -f {PID_FILE}",
+        test.remote.execute(node, PID.kill(),
                             sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
         test.remote.execute(node, self._start_command(), sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -STOP $(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -CONT $(cat {PID_FILE})", sudo=True, check=False)
+        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE]
