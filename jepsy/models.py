@@ -34,6 +34,14 @@ The contract of each field:
   legal, without branching (on Knossos's histories, 7 times fewer dead ends),
   and is wrong if the promise is false (a write of the current value preserves
   *this* state, not every state: it is not read-only).
+* ``native_op(input, output) -> instruction | None`` (optional, for speed): the
+  call as plain data that the compiled search (``checkers.linear_native``) runs
+  without calling ``step``; it must say exactly what ``step`` does:
+  ``("read", v)`` legal iff ``v == state``, state unchanged; ``("write", v)``
+  state becomes v; ``("cas", old, new)`` legal iff ``old == state``, state
+  becomes new; ``("any",)`` legal, state unchanged; ``("add", v)`` state becomes
+  ``state + v``; ``("never",)`` illegal; None: call ``step`` for this one.
+  Ignored for models with ``state_key``.
 * ``describe_op(input, output) -> str`` and ``describe_state(state) -> str`` word
   the explanation of a violation: ``"read of 3"``; ``"hold 1"`` (the text says
   "the cas-register could only hold 1 or 4 then").
@@ -102,6 +110,8 @@ class _Crashed:
 CRASHED: Any = _Crashed()
 
 Input = tuple[str, Any]
+# An instruction of the compiled search (see native_op in the module docstring).
+NativeOp = tuple[Any, ...]
 StepFn = Callable[[Any, Input, Any], tuple[bool, Any]]
 
 
@@ -160,6 +170,7 @@ class Model:
     read_only: Callable[[Input, Any], bool] | None = None
     describe_op: Callable[[Input, Any], str] = _default_describe_op
     describe_state: Callable[[Any], str] = lambda s: f"be {_show(s)}"
+    native_op: Callable[[Input, Any], NativeOp | None] | None = None
 
 
 # -- registers ---------------------------------------------------------------------------------
@@ -183,6 +194,24 @@ def _register_step(nil_unknown: bool, allow_cas: bool) -> StepFn:
         return False, state
 
     return step
+
+
+def _register_native_op(nil_unknown: bool, allow_cas: bool) -> Callable[[Input, Any], NativeOp]:
+    """``_register_step``'s calls as instructions (see ``native_op``)."""
+
+    def native_op(inp: Input, out: Any) -> NativeOp:
+        f, value = inp
+        if f == "read":
+            if out is CRASHED or (out is None and nil_unknown):
+                return ("any",)
+            return ("read", out)
+        if f == "write":
+            return ("write", value)
+        if f == "cas" and allow_cas:
+            return ("cas", value[0], value[1]) if _is_pair(value) else ("never",)
+        return ("never",)
+
+    return native_op
 
 
 def _register_read_only(inp: Input, out: Any) -> bool:
@@ -250,6 +279,7 @@ def cas_register(init: Any = None, *, nil_read: NilRead = "auto") -> Model:
     """
     nil_unknown = nil_read == "unknown" or (nil_read == "auto" and init is not None)
     return Model(name="cas-register", init=lambda: init, step=_register_step(nil_unknown, True),
+                 native_op=_register_native_op(nil_unknown, True),
                  partition=_auto_register_partition, describe_op=_register_describe_op,
                  read_only=_register_read_only,
                  describe_state=lambda s: f"hold {_show(s)}")
@@ -259,6 +289,7 @@ def register(init: Any = None, *, nil_read: NilRead = "auto") -> Model:
     """A read/write register (a ``cas`` makes a history invalid); see ``cas_register``."""
     nil_unknown = nil_read == "unknown" or (nil_read == "auto" and init is not None)
     return Model(name="register", init=lambda: init, step=_register_step(nil_unknown, False),
+                 native_op=_register_native_op(nil_unknown, False),
                  partition=_auto_register_partition, describe_op=_register_describe_op,
                  read_only=_register_read_only,
                  describe_state=lambda s: f"hold {_show(s)}")
@@ -332,7 +363,13 @@ def mutex(init: Any = None) -> Model:
             return (bool(state), False)
         return False, state
 
-    return Model(name="mutex", init=lambda: held0, step=step,
+    def native_op(inp: Input, out: Any) -> NativeOp:
+        f = inp[0]
+        if f == "acquire":
+            return ("cas", False, True)
+        return ("cas", True, False) if f == "release" else ("never",)
+
+    return Model(name="mutex", init=lambda: held0, step=step, native_op=native_op,
                  describe_op=lambda i, o: i[0] + (" (crashed)" if o is CRASHED else ""),
                  describe_state=lambda s: "be held" if s else "be free")
 
@@ -462,7 +499,16 @@ def kv(init: Any = None) -> Model:
             return True, state + value
         return False, state
 
+    def native_op(inp: Input, out: Any) -> NativeOp:
+        f, value = inp
+        if f == "get":
+            return ("any",) if out is CRASHED else ("read", out)
+        if f == "put":
+            return ("write", value)
+        return ("add", value) if f == "append" else ("never",)
+
     return Model(name="kv", init=lambda: start, step=step, partition=_split_by_extra_key,
+                 native_op=native_op,
                  read_only=lambda i, o: i[0] == "get",
                  describe_op=_register_describe_kv, describe_state=lambda s: f"hold {_show(s)}")
 

@@ -43,14 +43,14 @@ completion it has got past.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Hashable, Sequence
+from collections.abc import Generator, Hashable, Sequence, Sized
 from dataclasses import dataclass, field
 from sys import getsizeof
 from typing import Any
 
 from jepsy.models import CRASHED, Call, Model
 
-__all__ = ["Budget", "Outcome", "StepError", "portfolio", "search"]
+__all__ = ["Budget", "Layout", "Outcome", "StepError", "layout", "portfolio", "search"]
 
 _MAX_STUCK_STATES = 16
 
@@ -183,15 +183,40 @@ class _LazyMasks:
         return mask
 
 
-def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
-           model: Model, budget: Budget, order: str = "return",
-           failed: set[tuple[int, Any]] | None = None) -> Generator[int, None, Outcome]:
-    """Search a linearization of ``calls`` (one partition, in invocation order).
+@dataclass(slots=True)
+class Layout:
+    """One partition's calls as a search sees them, numbered by slot.
 
-    ``call_pos``/``ret_pos`` are the calls' positions in the history (``None``:
-    crashed, no return).  Yields its frontier now and then (see the module
-    docstring); the generator's return value is the ``Outcome``.
+    Slot ``j`` is call ``perm[j]``; candidates are tried lowest slot first.
+    ``rslot[r]`` is the slot of the r-th ok call to return (then -1);
+    ``masks[r]`` the slots invoked before that return, i.e. the candidates
+    while it is the first ok call pending; ``slot_ret[r]`` its history position.
+    ``cbit[j]`` is slot j's bit in the canonical numbering (the call's position)
+    that keys the cache, so that searches in every order share it.  ``step`` and
+    ``init`` wrap the model's for a model with ``state_key``.
     """
+
+    perm: list[int]
+    inputs: list[Any]
+    outputs: list[Any]
+    crashed: list[bool]
+    romask: int
+    crashed_mask: int
+    masks: Any  # list[int], or _LazyMasks beyond _DENSE_MASKS calls
+    rslot: list[int]
+    retbit: list[int]
+    slot_ret: list[int]
+    cbit: list[int]
+    bits: list[int]
+    n_ok: int
+    step: Any
+    init: Any
+    keyed: bool
+
+
+def layout(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
+           model: Model, order: str) -> Layout:
+    """Number ``calls`` (one partition, in invocation order) by slot for ``order``."""
     n = len(calls)
     outs = [c.output for c in calls]
     ok_by_ret = sorted([i for i in range(n) if outs[i] is not CRASHED],
@@ -210,8 +235,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
         rslot = list(range(n_ok))
     else:
         raise ValueError(f"unknown candidate order {order!r}; known: {', '.join(ORDERS)}")
-    if failed is None:
-        failed = set()
     inputs = [calls[i].input for i in perm]
     outputs = [outs[i] for i in perm]
     crashed = [o is CRASHED for o in outputs]
@@ -220,8 +243,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     romask = 0
     if ro is not None:
         romask = sum([bits[j] for j in range(n) if not crashed[j] and ro(inputs[j], outputs[j])])
-    # rslot[r]: the slot of the r-th ok call to return; masks[r]: the slots invoked
-    # before that return, i.e. the candidates while it is the first ok call pending.
     masks: Any
     if n <= _DENSE_MASKS:
         masks = []
@@ -240,19 +261,45 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     rslot.append(-1)
     slot_ret: list[int] = [ret_pos[i] for i in ok_by_ret]  # type: ignore[misc]
     slot_ret.append(0)
+    step, init = stepper(model)
+    return Layout(perm=perm, inputs=inputs, outputs=outputs, crashed=crashed, romask=romask,
+                  crashed_mask=sum([bits[j] for j in range(n) if crashed[j]]), masks=masks,
+                  rslot=rslot, retbit=retbit, slot_ret=slot_ret, cbit=[bits[i] for i in perm], bits=bits,
+                  n_ok=n_ok, step=step, init=init, keyed=model.state_key is not None)
+
+
+def stepper(model: Model) -> tuple[Any, Any]:
+    """``model``'s step function and initial state, wrapped in ``_Keyed`` if it has ``state_key``."""
     if model.state_key is None:
-        step = model.step
-        state: Any = model.init()
-    else:
-        skey = model.state_key
-        user_step = model.step
-        s0 = model.init()
-        state = _Keyed(s0, skey(s0))
+        return model.step, model.init()
+    skey = model.state_key
+    user_step = model.step
+    s0 = model.init()
 
-        def step(s: Any, inp: Any, out: Any) -> tuple[bool, Any]:
-            ok, nxt = user_step(s.state, inp, out)
-            return ok, _Keyed(nxt, skey(nxt)) if ok else None
+    def step(s: Any, inp: Any, out: Any) -> tuple[bool, Any]:
+        ok, nxt = user_step(s.state, inp, out)
+        return ok, _Keyed(nxt, skey(nxt)) if ok else None
 
+    return step, _Keyed(s0, skey(s0))
+
+
+def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
+           model: Model, budget: Budget, order: str = "return",
+           failed: set[tuple[int, Any]] | None = None) -> Generator[int, None, Outcome]:
+    """Search a linearization of ``calls`` (one partition, in invocation order).
+
+    ``call_pos``/``ret_pos`` are the calls' positions in the history (``None``:
+    crashed, no return).  Yields its frontier now and then (see the module
+    docstring); the generator's return value is the ``Outcome``.
+    """
+    lay = layout(calls, call_pos, ret_pos, model, order)
+    if failed is None:
+        failed = set()
+    perm, inputs, outputs, masks = lay.perm, lay.inputs, lay.outputs, lay.masks
+    rslot, retbit, slot_ret, n_ok = lay.rslot, lay.retbit, lay.slot_ret, lay.n_ok
+    step, state = lay.step, lay.init
+    romask, crashed_mask, cbit = lay.romask, lay.crashed_mask, lay.cbit
+    bits = lay.bits
     lin = 0  # the linearized set
     r = 0  # slot of the first ok call not yet linearized
     # The path is a linked list of (call, state before, r before, candidates left or -1
@@ -265,7 +312,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     best_path: Any = None
     best_lin = 0
     clin = 0  # the linearized set again, numbered canonically (calls' positions) for the cache
-    cbit = [bits[i] for i in perm]
     slice_iters = budget.slice_iters
     countdown = slice_iters
     slices = 0
@@ -275,7 +321,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     usage = budget.usage
     me = id(cache)
     nonro = ~romask
-    crashed_mask = sum([bits[j] for j in range(n) if crashed[j]])
     rest = -1  # -1: a new configuration; else the candidates it has left to try
     nxt: Any = None
     key: tuple[int, Any] = (0, None)
@@ -291,14 +336,14 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             steps = slices * slice_iters
             front, front_path = (r, path) if r > best_r else (best_r, best_path)
             if deadline is not None and time.monotonic() > deadline:
-                return _unknown("timeout", front_path, perm, rslot[front], cache, steps)
+                return unknown("timeout", _order(front_path, perm), perm, rslot[front], cache, steps)
             if max_configs is not None and len(cache) > max_configs:
-                return _unknown("max-configs", front_path, perm, rslot[front], cache, steps)
+                return unknown("max-configs", _order(front_path, perm), perm, rslot[front], cache, steps)
             if max_bytes is not None:
                 usage[me] = len(cache) * (160 + getsizeof(clin) + getsizeof(state))
                 if sum(usage.values()) > max_bytes:
                     usage.pop(me, None)
-                    return _unknown("memory", front_path, perm, rslot[front], cache, steps)
+                    return unknown("memory", _order(front_path, perm), perm, rslot[front], cache, steps)
             yield slot_ret[front]
         j = -1
         if rest < 0:  # a configuration seen for the first time
@@ -370,8 +415,9 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 if len(best_states) < _MAX_STUCK_STATES:
                     best_states[state] = None
             if path is None:
-                return _invalid(perm, best_r, rslot[best_r], best_path, best_states, best_lin, masks,
-                                cache, slices * slice_iters + slice_iters - countdown)
+                return invalid(perm, best_r, rslot[best_r], _order(best_path, perm),
+                               list(best_states), best_lin, masks, cache,
+                               slices * slice_iters + slice_iters - countdown)
             j, state, r, rest, path = path
             lin ^= bits[j]
             clin ^= cbit[j]
@@ -381,7 +427,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
 
 def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
               model: Model, budget: Budget, orders: Sequence[str] = ("return", "call"),
-              failed: set[tuple[int, Any]] | None = None) -> Generator[int, None, Outcome]:
+              failed: Any = None) -> Generator[int, None, Outcome]:
     """Several searches of one partition, each trying candidates in its own order.
 
     The first to finish decides: a linearization found by any is one, and a
@@ -390,11 +436,16 @@ def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[
     has none whatever the order that reached it), so each prunes for the others.
     The first order runs alone while its search goes straight (about two steps
     per call), which is how most valid histories go; beyond that they alternate.
-    ``failed`` may carry failures proven earlier (see ``linearizable._prefix``).
+    ``failed`` may carry failures proven earlier (see ``linearizable._prefix``);
+    its type picks the search: a ``set`` the Python one, a ``linear_native``
+    cache the compiled one.
     """
     if failed is None:
         failed = set()
-    gens = [search(calls, call_pos, ret_pos, model, budget, order, failed) for order in orders]
+    run: Any = search
+    if not isinstance(failed, set):  # a FailCache: the compiled search's
+        from jepsy.checkers.linear_native import search as run
+    gens = [run(calls, call_pos, ret_pos, model, budget, order, failed) for order in orders]
     solo = 1 + (2 * len(calls) + 1024) // budget.slice_iters
     turn = 0
     frontier = -1
@@ -422,15 +473,16 @@ def _order(path: Any, perm: list[int]) -> list[int]:
     return order
 
 
-def _unknown(reason: str, best_path: Any, perm: list[int],
-             stuck_slot: int, cache: set[tuple[int, Any]], steps: int) -> Outcome:
-    return Outcome("unknown", order=_order(best_path, perm), configs=len(cache),
-                   steps=steps, reason=reason, stuck=perm[stuck_slot] if stuck_slot >= 0 else None)
+def unknown(reason: str, order: list[int], perm: list[int], stuck_slot: int, cache: Sized,
+            steps: int) -> Outcome:
+    """The outcome of a search that ran out of budget (``order``: calls linearized so far)."""
+    return Outcome("unknown", order=order, configs=len(cache), steps=steps, reason=reason,
+                   stuck=perm[stuck_slot] if stuck_slot >= 0 else None)
 
 
-def _invalid(perm: list[int], best_r: int, stuck_slot: int, best_path: Any,
-             best_states: dict[Any, None], best_lin: int, masks: list[int],
-             cache: set[tuple[int, Any]], steps: int) -> Outcome:
+def invalid(perm: list[int], best_r: int, stuck_slot: int, order: list[int], best_states: list[Any],
+            best_lin: int, masks: Any, cache: Sized, steps: int) -> Outcome:
+    """The outcome of a search that proved there is no linearization (see ``Outcome``)."""
     pend_mask = masks[best_r] & ~best_lin & ~(1 << stuck_slot)
     pending = []
     while pend_mask:
@@ -439,5 +491,5 @@ def _invalid(perm: list[int], best_r: int, stuck_slot: int, best_path: Any,
         pending.append(perm[low.bit_length() - 1])
     pending.sort()
     states = [s.state if isinstance(s, _Keyed) else s for s in best_states]
-    return Outcome(False, order=_order(best_path, perm), stuck=perm[stuck_slot],
-                   states=states, pending=pending, configs=len(cache), steps=steps)
+    return Outcome(False, order=order, stuck=perm[stuck_slot], states=states, pending=pending,
+                   configs=len(cache), steps=steps)

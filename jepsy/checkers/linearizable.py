@@ -30,7 +30,7 @@ instead of running out of time or memory.
 The result (JSON-serializable)::
 
     {"valid": True | False | "unknown", "model": "cas-register", "ops": 120,
-     "failed_dropped": 7, "workers": 2, "time_s": 0.004,
+     "failed_dropped": 7, "workers": 2, "engine": "c", "time_s": 0.004,
      "keys": {"<key>": {"valid": ..., "ops": 40, "crashed": 2,
                         "configs": 87,        # configurations proven dead (the cache)
                         "linearization": [history index of each invoke, in order],
@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
+from jepsy.checkers import linear_native
 from jepsy.checkers.linear_explain import explain
 from jepsy.checkers.linear_prepare import Prepared, prepare
 from jepsy.checkers.linear_search import ORDERS, Budget, Outcome, StepError, portfolio
@@ -155,11 +156,19 @@ def _horizons(parts: Sequence[_Part]) -> list[int]:
     return out
 
 
+def _new_cache(part: _Part, native: bool) -> Any:
+    """The failure cache of a partition; its type picks the search (``portfolio``)."""
+    if native and len(part.calls) <= linear_native.MAX_CALLS:
+        return linear_native.new_cache(len(part.calls))
+    return set()
+
+
 def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Budget,
-         all_keys: bool, *, orders: Sequence[str] = ORDERS, descending: bool = False,
+         all_keys: bool, *, native: bool = False, orders: Sequence[str] = ORDERS,
+         descending: bool = False,
          done: Any = None, stop: Any = None,
-         known: dict[int, set[tuple[int, Any]]] | None = None,
-         race: Callable[[list[int], dict[int, set[tuple[int, Any]]]], tuple[Any, Any, Any]] | None = None,
+         known: dict[int, Any] | None = None,
+         race: Callable[[list[int], dict[int, Any]], tuple[Any, Any, Any]] | None = None,
          helping: Any = None) -> dict[int, Outcome]:
     """Search the partitions ``which``, interleaved: one slice at a time to the least served.
 
@@ -187,7 +196,7 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
     """
     results: dict[int, Outcome] = {}
     horizons = _horizons(parts) if not all_keys and len(which) > 1 else [-1]
-    caches: dict[int, set[tuple[int, Any]]] = {}
+    caches: dict[int, Any] = {}
     level: dict[int, int] = {}
     final: dict[int, bool] = {}
     live: dict[int, Any] = {}
@@ -213,7 +222,7 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
         return p, sign * parts[i].cost, i
 
     for i in which:
-        caches[i] = known.get(i, set()) if known else set()
+        caches[i] = known[i] if known and i in known else _new_cache(parts[i], native)
         start(i, 0)
     # Priorities only change for the key that just ran, so a heap serves the least
     # served key in O(log keys) (Jepsen's independent tests have thousands of keys).
@@ -258,7 +267,7 @@ def _run(parts: Sequence[_Part], which: Sequence[int], model: Model, budget: Bud
 
 
 def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
-                all_keys: bool) -> dict[int, Outcome]:
+                all_keys: bool, native: bool) -> dict[int, Outcome]:
     """Search in this process, and race a second one over the keys if it takes a while.
 
     This process tries the earliest deadline first and takes the cheapest keys
@@ -276,8 +285,7 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
     ctx = multiprocessing.get_context("fork")
     child: dict[str, Any] = {}
 
-    def race(open_keys: list[int],
-             known: dict[int, set[tuple[int, Any]]]) -> tuple[Any, Any, Any]:
+    def race(open_keys: list[int], known: dict[int, Any]) -> tuple[Any, Any, Any]:
         stop = ctx.Event()
         done = ctx.Array("b", len(parts), lock=False)
         effort = ctx.Array("q", len(parts), lock=False)
@@ -287,7 +295,7 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
 
         def run_child() -> None:
             try:
-                outs: Any = _run(parts, open_keys, model, budget, all_keys,
+                outs: Any = _run(parts, open_keys, model, budget, all_keys, native=native,
                                  orders=ORDERS[1:2], descending=True, done=done, stop=stop,
                                  known=known, helping=effort)
             except BaseException as e:  # reported to the parent, which raises it
@@ -302,8 +310,8 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
         return done, stop, effort
 
     try:
-        results = _run(parts, range(len(parts)), model, budget, all_keys, orders=ORDERS[:1],
-                       race=race)
+        results = _run(parts, range(len(parts)), model, budget, all_keys, native=native,
+                       orders=ORDERS[:1], race=race)
     except BaseException:
         if child:
             child["stop"].set()
@@ -325,13 +333,31 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
     return results
 
 
+ENGINES = ("auto", "c", "python")
+
+
+def resolve_engine(engine: str) -> str:
+    """``"c"`` or ``"python"`` for an ``engine`` option (see ``linearizable``)."""
+    if engine == "auto":
+        engine = os.environ.get("JEPSY_LINEAR_ENGINE", "auto") or "auto"
+        if engine == "auto":
+            return "c" if linear_native.AVAILABLE else "python"
+    if engine not in ENGINES:
+        raise ValueError(f"unknown search engine {engine!r}; known: {', '.join(ENGINES)}")
+    if engine == "c" and not linear_native.AVAILABLE:
+        raise ValueError("the compiled search engine is not built (install jepsy where gcc and "
+                         "Python's headers are present), use engine 'python'")
+    return engine
+
+
 class Linearizable:
     """The checker object ``linearizable()`` returns (see the module docstring)."""
 
     def __init__(self, model: Model, *, timeout: float | None = None, max_configs: int | None = None,
                  all_keys: bool = False, workers: int | None = None,
-                 memory_mb: float | None = DEFAULT_MEMORY_MB) -> None:
+                 memory_mb: float | None = DEFAULT_MEMORY_MB, engine: str = "auto") -> None:
         self.model = model
+        self.engine = resolve_engine(engine)
         self.timeout = timeout
         self.max_configs = DEFAULT_MAX_CONFIGS if max_configs is None else max_configs
         self.memory_mb = memory_mb
@@ -348,9 +374,10 @@ class Linearizable:
                         max_configs=self.max_configs, slice_iters=_SLICE_ITERS,
                         max_bytes=None if self.memory_mb is None
                         else int(self.memory_mb * 2**20 / workers))
+        native = self.engine == "c"
         if workers > 1:
-            return _run_racing(parts, self.model, budget, self.all_keys)
-        return _run(parts, range(len(parts)), self.model, budget, self.all_keys)
+            return _run_racing(parts, self.model, budget, self.all_keys, native)
+        return _run(parts, range(len(parts)), self.model, budget, self.all_keys, native=native)
 
     def _bad_values(self, e: StepError, prep: Prepared) -> HistoryError:
         """The op whose values the model could not take, as a malformed-history error."""
@@ -400,6 +427,7 @@ class Linearizable:
             "failed_dropped": prep.failed,
             "keys": keys,
             "workers": workers,
+            "engine": self.engine,
             "time_s": round(time.monotonic() - t0, 6),
         }
         if first_bad is not None:
@@ -417,7 +445,7 @@ class Linearizable:
 
 def linearizable(model: Model, *, timeout: float | None = None, max_configs: int | None = None,
                  all_keys: bool = False, workers: int | None = None,
-                 memory_mb: float | None = DEFAULT_MEMORY_MB) -> Linearizable:
+                 memory_mb: float | None = DEFAULT_MEMORY_MB, engine: str = "auto") -> Linearizable:
     """A linearizability checker for ``model``.
 
     ``timeout``: seconds for the whole check.  ``max_configs``: cached
@@ -427,19 +455,22 @@ def linearizable(model: Model, *, timeout: float | None = None, max_configs: int
     (with the ``reason``).
     ``all_keys``: verdicts for every key instead of stopping at the first invalid
     one.  ``workers``: processes to use (default: one per core, only for large
-    multi-key histories; 1 to stay in this process).
+    multi-key histories; 1 to stay in this process).  ``engine``: the search
+    loop, ``"c"`` (compiled; an error if it was not built), ``"python"``, or
+    ``"auto"``: ``$JEPSY_LINEAR_ENGINE`` if set, else ``"c"`` when built.  Both
+    give the same verdicts (``linear_native``).
     """
     return Linearizable(model, timeout=timeout, max_configs=max_configs, all_keys=all_keys,
-                        workers=workers, memory_mb=memory_mb)
+                        workers=workers, memory_mb=memory_mb, engine=engine)
 
 
 def check_history(history: Sequence[Op], model: Model, *, timeout: float | None = None,
                   max_configs: int | None = None, all_keys: bool = False,
                   workers: int | None = None,
-                  memory_mb: float | None = DEFAULT_MEMORY_MB) -> dict[str, Any]:
+                  memory_mb: float | None = DEFAULT_MEMORY_MB, engine: str = "auto") -> dict[str, Any]:
     """Check ``history`` against ``model`` in one call (same options as ``linearizable``)."""
     return linearizable(model, timeout=timeout, max_configs=max_configs, all_keys=all_keys,
-                        workers=workers, memory_mb=memory_mb).check(history, {})
+                        workers=workers, memory_mb=memory_mb, engine=engine).check(history, {})
 
 
 def linearizable_checker(*, model: str | Model = "cas-register", init: Any = None,

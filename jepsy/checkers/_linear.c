@@ -1,0 +1,792 @@
+/*
+ * jepsy.checkers._linear: the linearizability search loop, compiled (optional).
+ *
+ * This is the same search as linear_search.py (read that module's docstring
+ * first: configurations, Lowe's cache of failures, legal reads linearized
+ * greedily, crashed calls optional), with the loop in C.  The Python wrapper,
+ * linear_native.py, lays the calls out exactly as the Python search does
+ * (slots, candidate masks, the ok calls by return) and drives a Search object
+ * a slice of steps at a time, so budgets, interleaving of keys and the
+ * explanation stay in Python.  Without a C compiler the package installs
+ * without this module and the Python search runs instead; both give the same
+ * verdicts (tests/property/test_linear_native.py).
+ *
+ * Model states stay Python objects.  Each call is an instruction (code, a, b):
+ *   OP_CALL  call the model's step(state, input, output) -> (ok, new state)
+ *   OP_READ  legal iff a == state; the state is unchanged
+ *   OP_WRITE always legal; the state becomes a
+ *   OP_CAS   legal iff a == state; the state becomes b
+ *   OP_ANY   always legal; the state is unchanged
+ *   OP_ADD   always legal; the state becomes state + a
+ *   OP_NEVER never legal
+ * Built-in models describe their calls this way (Model.native_op), so the loop
+ * calls no Python code for them; any other model runs through OP_CALL.
+ *
+ * Two types:
+ *   FailCache(words)  a set of failed configurations (bitset of `words` 64-bit
+ *                     words in canonical numbering, state), shared by every
+ *                     search of one partition and carried from prefix to prefix.
+ *   Search(...)       one resumable search; run(iters) -> 0 running, 1 valid,
+ *                     2 invalid.  An exception raised by the model (or by a
+ *                     state's __hash__/__eq__) propagates with err_slot set to
+ *                     the slot of the call being applied.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef uint64_t word;
+
+enum { OP_CALL = 0, OP_READ, OP_WRITE, OP_CAS, OP_ANY, OP_ADD, OP_NEVER };
+enum { RUNNING = 0, VALID = 1, INVALID = 2 };
+#define MAX_STUCK_STATES 16
+
+/* ---------------------------------------------------------------- FailCache */
+
+/* Entries live in an arena: [hash, state pointer, words...]; the table holds
+ * entry index + 1 (0 = empty), open addressing with linear probing, at most
+ * half full.  About 8 * (2 + words) + 8 bytes per configuration. */
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t words;
+    Py_ssize_t stride;
+    word *arena;
+    Py_ssize_t len, cap;
+    uint32_t *table;
+    size_t tmask;
+} FailCache;
+
+static word mix64(word h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* -1 on error (the state is unhashable). */
+static int config_hash(const word *bits, Py_ssize_t n, PyObject *state, word *out) {
+    Py_hash_t sh = PyObject_Hash(state);
+    if (sh == -1 && PyErr_Occurred()) return -1;
+    word h = (word)sh * 0x9e3779b97f4a7c15ULL;
+    for (Py_ssize_t i = 0; i < n; i++) h = mix64(h ^ bits[i]) + (word)i;
+    *out = mix64(h);
+    return 0;
+}
+
+/* 1 found, 0 not, -1 error.  *slot receives the table slot where it is or would go. */
+static int cache_find(FailCache *c, const word *bits, PyObject *state, word h, size_t *slot) {
+    size_t i = (size_t)h & c->tmask;
+    for (;;) {
+        uint32_t e = c->table[i];
+        if (!e) { *slot = i; return 0; }
+        word *ent = c->arena + (Py_ssize_t)(e - 1) * c->stride;
+        if (ent[0] == h && memcmp(ent + 2, bits, (size_t)c->words * sizeof(word)) == 0) {
+            PyObject *s = (PyObject *)(uintptr_t)ent[1];
+            if (s == state) return 1;
+            int eq = PyObject_RichCompareBool(s, state, Py_EQ);
+            if (eq != 0) return eq;  /* 1 or -1 */
+        }
+        i = (i + 1) & c->tmask;
+    }
+}
+
+static int cache_grow_table(FailCache *c) {
+    size_t size = (c->tmask + 1) * 2;
+    uint32_t *t = PyMem_Calloc(size, sizeof(uint32_t));
+    if (!t) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t k = 0; k < c->len; k++) {
+        size_t i = (size_t)c->arena[k * c->stride] & (size - 1);
+        while (t[i]) i = (i + 1) & (size - 1);
+        t[i] = (uint32_t)(k + 1);
+    }
+    PyMem_Free(c->table);
+    c->table = t;
+    c->tmask = size - 1;
+    return 0;
+}
+
+/* Adds (bits, state) unless present: 0 ok, -1 error. */
+static int cache_add(FailCache *c, const word *bits, PyObject *state) {
+    word h;
+    size_t slot;
+    if (config_hash(bits, c->words, state, &h) < 0) return -1;
+    int found = cache_find(c, bits, state, h, &slot);
+    if (found) return found < 0 ? -1 : 0;
+    if (c->len >= (Py_ssize_t)UINT32_MAX - 1) { PyErr_NoMemory(); return -1; }
+    if (c->len == c->cap) {
+        Py_ssize_t cap = c->cap ? c->cap * 2 : 256;
+        word *a = PyMem_Realloc(c->arena, (size_t)cap * (size_t)c->stride * sizeof(word));
+        if (!a) { PyErr_NoMemory(); return -1; }
+        c->arena = a;
+        c->cap = cap;
+    }
+    word *ent = c->arena + c->len * c->stride;
+    ent[0] = h;
+    Py_INCREF(state);
+    ent[1] = (word)(uintptr_t)state;
+    memcpy(ent + 2, bits, (size_t)c->words * sizeof(word));
+    c->table[slot] = (uint32_t)(c->len + 1);
+    c->len++;
+    if ((size_t)c->len * 2 > c->tmask + 1) return cache_grow_table(c);
+    return 0;
+}
+
+static int cache_contains(FailCache *c, const word *bits, PyObject *state) {
+    word h;
+    size_t slot;
+    if (config_hash(bits, c->words, state, &h) < 0) return -1;
+    return cache_find(c, bits, state, h, &slot);
+}
+
+static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"words", NULL};
+    Py_ssize_t words;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", kwlist, &words)) return -1;
+    if (words < 1 || self->table) {
+        PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
+        return -1;
+    }
+    self->words = words;
+    self->stride = words + 2;
+    self->tmask = 511;
+    self->table = PyMem_Calloc(self->tmask + 1, sizeof(uint32_t));
+    if (!self->table) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+static void FailCache_dealloc(FailCache *self) {
+    for (Py_ssize_t k = 0; k < self->len; k++)
+        Py_DECREF((PyObject *)(uintptr_t)self->arena[k * self->stride + 1]);
+    PyMem_Free(self->arena);
+    PyMem_Free(self->table);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t FailCache_len(FailCache *self) { return self->len; }
+
+static PyObject *FailCache_nbytes(FailCache *self, void *closure) {
+    (void)closure;
+    return PyLong_FromSize_t((size_t)self->cap * (size_t)self->stride * sizeof(word)
+                             + (self->tmask + 1) * sizeof(uint32_t));
+}
+
+static PyObject *FailCache_words(FailCache *self, void *closure) {
+    (void)closure;
+    return PyLong_FromSsize_t(self->words);
+}
+
+static PySequenceMethods FailCache_as_seq = {.sq_length = (lenfunc)FailCache_len};
+
+static PyGetSetDef FailCache_getset[] = {
+    {"nbytes", (getter)FailCache_nbytes, NULL, "bytes held by the arena and the table", NULL},
+    {"words", (getter)FailCache_words, NULL, "64-bit words per configuration's bitset", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject FailCacheType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "jepsy.checkers._linear.FailCache",
+    .tp_doc = "FailCache(words): failed configurations (bitset of `words` words, state).",
+    .tp_basicsize = sizeof(FailCache),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)FailCache_init,
+    .tp_dealloc = (destructor)FailCache_dealloc,
+    .tp_as_sequence = &FailCache_as_seq,
+    .tp_getset = FailCache_getset,
+};
+
+/* ------------------------------------------------------------------- Search */
+
+typedef struct {
+    PyObject_HEAD
+    Py_ssize_t n, n_ok, ws, wc;
+    int *code;
+    PyObject **a, **b, **inputs, **outputs;
+    PyObject *step;
+    Py_ssize_t *cslot;   /* canonical index (the cache's numbering) of each slot */
+    char *crashed;
+    word *romask;        /* ws words */
+    word *masks;         /* n_ok rows of ws words */
+    Py_ssize_t *rslot;   /* n_ok + 1 entries, the last -1 */
+    Py_ssize_t *slot_ret; /* history position of each of those returns */
+    FailCache *cache;
+    PyObject *state;
+    word *lin, *clin, *cand, *tmp;
+    Py_ssize_t r;
+    int resume, status;
+    Py_ssize_t depth;
+    Py_ssize_t *p_j, *p_r;
+    PyObject **p_state;
+    word *p_rest;        /* n rows of ws words */
+    Py_ssize_t best_r, best_depth;
+    Py_ssize_t *best_path;
+    word *best_lin;
+    PyObject *best_states;  /* dict used as an ordered set */
+    Py_ssize_t steps, err_slot;
+} Search;
+
+#define BIT_SET(w, i) ((w)[(i) >> 6] |= (word)1 << ((i) & 63))
+#define BIT_CLR(w, i) ((w)[(i) >> 6] &= ~((word)1 << ((i) & 63)))
+#define BIT_GET(w, i) (((w)[(i) >> 6] >> ((i) & 63)) & 1)
+
+/* Lowest set bit of w (ws words), cleared; -1 if none. */
+static Py_ssize_t pop_low(word *w, Py_ssize_t ws) {
+    for (Py_ssize_t k = 0; k < ws; k++) {
+        if (w[k]) {
+            int t = __builtin_ctzll(w[k]);
+            w[k] &= w[k] - 1;
+            return k * 64 + t;
+        }
+    }
+    return -1;
+}
+
+static int any_bit(const word *w, Py_ssize_t ws) {
+    for (Py_ssize_t k = 0; k < ws; k++)
+        if (w[k]) return 1;
+    return 0;
+}
+
+/* a == b as Python's `==` (no identity shortcut): 1, 0, or -1 on error. */
+static int py_eq(PyObject *a, PyObject *b) {
+    PyObject *r = PyObject_RichCompare(a, b, Py_EQ);
+    if (!r) return -1;
+    int t = r == Py_True ? 1 : r == Py_False ? 0 : PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* Applies slot j to the current state: 1 legal (*nxt new reference), 0 illegal, -1 error. */
+static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
+    PyObject *st = s->state;
+    int ok;
+    switch (s->code[j]) {
+    case OP_READ:
+        ok = py_eq(s->a[j], st);
+        if (ok == 1) { Py_INCREF(st); *nxt = st; }
+        return ok;
+    case OP_WRITE:
+        Py_INCREF(s->a[j]);
+        *nxt = s->a[j];
+        return 1;
+    case OP_CAS:
+        ok = py_eq(s->a[j], st);
+        if (ok == 1) { Py_INCREF(s->b[j]); *nxt = s->b[j]; }
+        return ok;
+    case OP_ANY:
+        Py_INCREF(st);
+        *nxt = st;
+        return 1;
+    case OP_ADD:
+        *nxt = PyNumber_Add(st, s->a[j]);
+        return *nxt ? 1 : -1;
+    case OP_NEVER:
+        return 0;
+    default: {
+        PyObject *res = PyObject_CallFunctionObjArgs(s->step, st, s->inputs[j], s->outputs[j], NULL);
+        if (!res) return -1;
+        PyObject *okv, *nv;
+        if (PyTuple_CheckExact(res) && PyTuple_GET_SIZE(res) == 2) {
+            okv = PyTuple_GET_ITEM(res, 0);
+            nv = PyTuple_GET_ITEM(res, 1);
+        } else {
+            PyObject *seq = PySequence_Fast(res, "a model's step must return (ok, state)");
+            if (!seq || PySequence_Fast_GET_SIZE(seq) != 2) {
+                if (seq) PyErr_SetString(PyExc_TypeError, "a model's step must return (ok, state)");
+                Py_XDECREF(seq);
+                Py_DECREF(res);
+                return -1;
+            }
+            Py_DECREF(res);
+            res = seq;
+            okv = PySequence_Fast_GET_ITEM(seq, 0);
+            nv = PySequence_Fast_GET_ITEM(seq, 1);
+        }
+        ok = PyObject_IsTrue(okv);
+        if (ok == 1) { Py_INCREF(nv); *nxt = nv; }
+        Py_DECREF(res);
+        return ok;
+    }
+    }
+}
+
+/* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
+static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
+    Py_ssize_t c = s->cslot[j];
+    int had = (int)BIT_GET(s->clin, c);
+    BIT_SET(s->clin, c);
+    int found = cache_contains(s->cache, s->clin, nxt);
+    if (!had) BIT_CLR(s->clin, c);
+    return found;
+}
+
+static PyObject *fail_at(Search *s, Py_ssize_t j) {
+    s->err_slot = j;
+    return NULL;
+}
+
+static PyObject *Search_run(Search *s, PyObject *arg) {
+    long iters = PyLong_AsLong(arg);
+    if (iters == -1 && PyErr_Occurred()) return NULL;
+    const Py_ssize_t ws = s->ws;
+    word *cand = s->cand;
+    if (s->status != RUNNING) return PyLong_FromLong(s->status);
+    for (;;) {
+        if (s->r == s->n_ok) {
+            s->status = VALID;
+            return PyLong_FromLong(VALID);
+        }
+        if (iters-- <= 0) return PyLong_FromLong(RUNNING);
+        s->steps++;
+        Py_ssize_t j = -1;
+        PyObject *nxt = NULL;
+        int forced = 0;
+        if (!s->resume) {  /* a configuration seen for the first time */
+            const word *m = s->masks + s->r * ws;
+            for (Py_ssize_t k = 0; k < ws; k++) {
+                cand[k] = m[k] & ~s->lin[k];
+                s->tmp[k] = cand[k] & s->romask[k];
+            }
+            /* A legal read-only candidate is taken alone (linear_search.py). */
+            Py_ssize_t q;
+            while ((q = pop_low(s->tmp, ws)) >= 0) {
+                int ok = apply(s, q, &nxt);
+                if (ok < 0) return fail_at(s, q);
+                if (ok) { j = q; break; }
+            }
+            if (j >= 0) {
+                forced = 1;
+                int dead = known_dead(s, j, nxt);
+                if (dead < 0) { Py_DECREF(nxt); return fail_at(s, j); }
+                if (dead) { Py_CLEAR(nxt); j = -2; }
+            } else {
+                for (Py_ssize_t k = 0; k < ws; k++) cand[k] &= ~s->romask[k];
+            }
+        }
+        s->resume = 0;
+        if (j == -1) {
+            Py_ssize_t q;
+            while ((q = pop_low(cand, ws)) >= 0) {
+                int ok = apply(s, q, &nxt);
+                if (ok < 0) return fail_at(s, q);
+                if (!ok) continue;
+                if (s->crashed[q]) {
+                    int same = PyObject_RichCompareBool(nxt, s->state, Py_EQ);
+                    if (same < 0) { Py_DECREF(nxt); return fail_at(s, q); }
+                    if (same) { Py_CLEAR(nxt); continue; }
+                }
+                int dead = known_dead(s, q, nxt);
+                if (dead < 0) { Py_DECREF(nxt); return fail_at(s, q); }
+                if (!dead) { j = q; break; }
+                Py_CLEAR(nxt);
+            }
+            if (j < 0) j = -2;
+        }
+        if (j >= 0) {  /* go forward */
+            Py_ssize_t d = s->depth++;
+            s->p_j[d] = j;
+            s->p_state[d] = s->state;  /* the stack owns it now */
+            s->p_r[d] = s->r;
+            word *rest = s->p_rest + d * ws;
+            if (forced) memset(rest, 0, (size_t)ws * sizeof(word));
+            else memcpy(rest, cand, (size_t)ws * sizeof(word));
+            BIT_SET(s->lin, j);
+            BIT_SET(s->clin, s->cslot[j]);
+            s->state = nxt;
+            if (j == s->rslot[s->r]) {
+                s->r++;
+                while (s->rslot[s->r] >= 0 && BIT_GET(s->lin, s->rslot[s->r])) s->r++;
+            }
+            continue;
+        }
+        /* Backtrack: this configuration has no linearization; go back to the
+         * nearest one with candidates left (forced steps have none). */
+        for (;;) {
+            if (cache_add(s->cache, s->clin, s->state) < 0) return fail_at(s, -1);
+            if (s->r >= s->best_r) {
+                if (s->r > s->best_r) {
+                    s->best_r = s->r;
+                    PyDict_Clear(s->best_states);
+                    memcpy(s->best_path, s->p_j, (size_t)s->depth * sizeof(Py_ssize_t));
+                    s->best_depth = s->depth;
+                    memcpy(s->best_lin, s->lin, (size_t)ws * sizeof(word));
+                }
+                if (PyDict_GET_SIZE(s->best_states) < MAX_STUCK_STATES
+                    && PyDict_SetItem(s->best_states, s->state, Py_None) < 0)
+                    return fail_at(s, -1);
+            }
+            if (s->depth == 0) {
+                s->status = INVALID;
+                return PyLong_FromLong(INVALID);
+            }
+            Py_ssize_t d = --s->depth;
+            Py_ssize_t pj = s->p_j[d];
+            Py_DECREF(s->state);
+            s->state = s->p_state[d];
+            s->p_state[d] = NULL;
+            s->r = s->p_r[d];
+            BIT_CLR(s->lin, pj);
+            BIT_CLR(s->clin, s->cslot[pj]);
+            word *rest = s->p_rest + d * ws;
+            if (any_bit(rest, ws)) {
+                memcpy(cand, rest, (size_t)ws * sizeof(word));
+                s->resume = 1;
+                break;
+            }
+        }
+    }
+}
+
+static PyObject *words_to_bytes(const word *w, Py_ssize_t count) {
+    PyObject *b = PyBytes_FromStringAndSize(NULL, count * 8);
+    if (!b) return NULL;
+    unsigned char *p = (unsigned char *)PyBytes_AS_STRING(b);
+    for (Py_ssize_t k = 0; k < count; k++)
+        for (int i = 0; i < 8; i++) p[k * 8 + i] = (unsigned char)(w[k] >> (8 * i));
+    return b;
+}
+
+static void Search_free_arrays(Search *s) {
+    PyObject **lists[4] = {s->a, s->b, s->inputs, s->outputs};
+    for (int l = 0; l < 4; l++) {
+        if (!lists[l]) continue;
+        for (Py_ssize_t i = 0; i < s->n; i++) Py_XDECREF(lists[l][i]);
+        PyMem_Free(lists[l]);
+    }
+    s->a = s->b = s->inputs = s->outputs = NULL;
+    if (s->p_state)
+        for (Py_ssize_t d = 0; d < s->depth; d++) Py_XDECREF(s->p_state[d]);
+    PyMem_Free(s->p_state);
+    s->p_state = NULL;
+    void *plain[] = {s->code, s->cslot, s->crashed, s->romask, s->masks, s->rslot, s->slot_ret, s->lin,
+                     s->clin, s->cand, s->tmp, s->p_j, s->p_r, s->p_rest, s->best_path,
+                     s->best_lin};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) PyMem_Free(plain[i]);
+    s->code = NULL;
+    s->cslot = s->rslot = s->slot_ret = s->p_j = s->p_r = s->best_path = NULL;
+    s->crashed = NULL;
+    s->romask = s->masks = s->lin = s->clin = s->cand = s->tmp = s->p_rest = s->best_lin = NULL;
+}
+
+static void Search_dealloc(Search *s) {
+    Search_free_arrays(s);
+    Py_XDECREF(s->state);
+    Py_XDECREF(s->step);
+    Py_XDECREF(s->cache);
+    Py_XDECREF(s->best_states);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+#define ALLOC(ptr, count) \
+    do { \
+        (ptr) = PyMem_Calloc((size_t)(count) + 1, sizeof(*(ptr))); \
+        if (!(ptr)) { PyErr_NoMemory(); return -1; } \
+    } while (0)
+
+/* A list of n Python ints (None allowed as -1 when none_ok) into out. */
+static int take_ints(PyObject *list, Py_ssize_t n, Py_ssize_t *out, int none_ok, const char *what) {
+    if (!PyList_Check(list) || PyList_GET_SIZE(list) != n) {
+        PyErr_Format(PyExc_ValueError, "%s: a list of %zd items", what, n);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(list, i);
+        if (none_ok && v == Py_None) { out[i] = -1; continue; }
+        out[i] = PyLong_AsSsize_t(v);
+        if (out[i] == -1 && PyErr_Occurred()) return -1;
+        if (out[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "%s[%zd] is negative", what, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const Py_ssize_t *sort_key;
+static int by_key(const void *x, const void *y) {
+    Py_ssize_t a = sort_key[*(const Py_ssize_t *)x], b = sort_key[*(const Py_ssize_t *)y];
+    if (a != b) return a < b ? -1 : 1;
+    return *(const Py_ssize_t *)x < *(const Py_ssize_t *)y ? -1 : 1;
+}
+
+/* The layout (see Search_init); scratch holds 4n indices. */
+static int lay_out(Search *s, int by_call, PyObject *codes, PyObject *a, PyObject *b,
+                   PyObject *inputs, PyObject *outputs, PyObject *ro, PyObject *call_pos,
+                   PyObject *ret_pos, Py_ssize_t *scratch) {
+    Py_ssize_t n = s->n;
+    Py_ssize_t *cpos = scratch, *rpos = scratch + n, *order = scratch + 2 * n, *slot_of = scratch + 3 * n;
+    ALLOC(s->code, n);
+    ALLOC(s->cslot, n);  /* perm: slot -> call */
+    ALLOC(s->crashed, n);
+    ALLOC(s->rslot, n + 1);
+    ALLOC(s->slot_ret, n + 1);
+    ALLOC(s->p_j, n);
+    ALLOC(s->p_r, n);
+    ALLOC(s->p_state, n);
+    ALLOC(s->best_path, n);
+    if (take_ints(call_pos, n, cpos, 0, "call_pos") < 0 || take_ints(ret_pos, n, rpos, 1, "ret_pos") < 0)
+        return -1;
+    /* ok calls by return */
+    Py_ssize_t n_ok = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (rpos[i] >= 0) order[n_ok++] = i;
+    sort_key = rpos;
+    qsort(order, (size_t)n_ok, sizeof(Py_ssize_t), by_key);
+    s->n_ok = n_ok;
+    Py_ssize_t *perm = s->cslot;
+    if (by_call) {
+        for (Py_ssize_t i = 0; i < n; i++) perm[i] = i;
+    } else {
+        Py_ssize_t k = 0;
+        for (Py_ssize_t r = 0; r < n_ok; r++) perm[k++] = order[r];
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (rpos[i] < 0) perm[k++] = i;
+    }
+    PyObject **objs[4] = {NULL, NULL, NULL, NULL};
+    PyObject *lists[4] = {a, b, inputs, outputs};
+    for (int l = 0; l < 4; l++) {
+        if (!PyList_Check(lists[l]) || PyList_GET_SIZE(lists[l]) != n) {
+            PyErr_Format(PyExc_ValueError, "a, b, inputs and outputs: lists of %zd items", n);
+            return -1;
+        }
+        ALLOC(objs[l], n);
+        if (l == 0) s->a = objs[0];
+        else if (l == 1) s->b = objs[1];
+        else if (l == 2) s->inputs = objs[2];
+        else s->outputs = objs[3];
+        for (Py_ssize_t j = 0; j < n; j++) {
+            objs[l][j] = PyList_GET_ITEM(lists[l], perm[j]);
+            Py_INCREF(objs[l][j]);
+        }
+    }
+    Py_ssize_t ws = s->ws;
+    ALLOC(s->romask, ws);
+    if (!PyList_Check(ro) || PyList_GET_SIZE(ro) != n) {
+        PyErr_Format(PyExc_ValueError, "read_only: a list of %zd flags", n);
+        return -1;
+    }
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t i = perm[j];
+        long c = PyLong_AsLong(PyList_GET_ITEM(codes, i));
+        if (c == -1 && PyErr_Occurred()) return -1;
+        if (c < OP_CALL || c > OP_NEVER) {
+            PyErr_Format(PyExc_ValueError, "codes[%zd] = %ld: unknown instruction", i, c);
+            return -1;
+        }
+        s->code[j] = (int)c;
+        s->crashed[j] = rpos[i] < 0;
+        int t = PyObject_IsTrue(PyList_GET_ITEM(ro, i));
+        if (t < 0) return -1;
+        if (t && !s->crashed[j]) BIT_SET(s->romask, j);
+    }
+    for (Py_ssize_t j = 0; j < n; j++) slot_of[perm[j]] = j;
+    /* masks[r]: the slots invoked before the r-th ok return */
+    ALLOC(s->masks, n_ok * ws);
+    Py_ssize_t k = 0;
+    ALLOC(s->tmp, ws);
+    word *cur = s->tmp;
+    for (Py_ssize_t r = 0; r < n_ok; r++) {
+        Py_ssize_t rp = rpos[order[r]];
+        while (k < n && cpos[k] < rp) { BIT_SET(cur, slot_of[k]); k++; }
+        memcpy(s->masks + r * ws, cur, (size_t)ws * sizeof(word));
+        s->slot_ret[r] = rp;
+    }
+    s->slot_ret[n_ok] = 0;
+    for (Py_ssize_t r = 0; r < n_ok; r++) s->rslot[r] = by_call ? order[r] : r;
+    s->rslot[n_ok] = -1;
+    memset(s->tmp, 0, (size_t)ws * sizeof(word));
+    ALLOC(s->lin, ws);
+    ALLOC(s->clin, s->cache->words);
+    ALLOC(s->cand, ws);
+    ALLOC(s->p_rest, n * ws);
+    ALLOC(s->best_lin, ws);
+    return 0;
+}
+
+/* Search(cache, step, by_call, codes, a, b, inputs, outputs, read_only, call_pos, ret_pos, init)
+ *
+ * Per-call lists in invocation order (the call's index is its canonical number
+ * in the cache); ret_pos None for a crashed call.  Lays the calls out as
+ * linear_search.layout does: slots in invocation order (by_call, Porcupine's
+ * order) or ok calls by return then crashed calls (earliest deadline first). */
+static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"cache", "step", "by_call", "codes", "a", "b", "inputs", "outputs",
+                             "read_only", "call_pos", "ret_pos", "init", NULL};
+    PyObject *cache, *step, *codes, *a, *b, *inputs, *outputs, *ro, *call_pos, *ret_pos, *init;
+    int by_call;
+    if (s->code) {
+        PyErr_SetString(PyExc_RuntimeError, "Search is initialized once");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OpOOOOOOOOO", kwlist, &FailCacheType, &cache,
+                                     &step, &by_call, &codes, &a, &b, &inputs, &outputs, &ro,
+                                     &call_pos, &ret_pos, &init))
+        return -1;
+    if (!PyList_Check(codes)) {
+        PyErr_SetString(PyExc_TypeError, "codes must be a list");
+        return -1;
+    }
+    FailCache *fc = (FailCache *)cache;
+    Py_ssize_t n = PyList_GET_SIZE(codes);
+    if (n > fc->words * 64) {
+        PyErr_Format(PyExc_ValueError, "%zd calls do not fit a cache of %zd words", n, fc->words);
+        return -1;
+    }
+    s->n = n;
+    s->ws = n ? (n + 63) / 64 : 1;
+    s->wc = fc->words;
+    Py_INCREF(cache);
+    s->cache = fc;
+    Py_INCREF(step);
+    s->step = step;
+    Py_ssize_t *scratch = PyMem_Calloc((size_t)n * 4 + 1, sizeof(Py_ssize_t));
+    if (!scratch) { PyErr_NoMemory(); return -1; }
+    int rc = lay_out(s, by_call, codes, a, b, inputs, outputs, ro, call_pos, ret_pos, scratch);
+    PyMem_Free(scratch);
+    if (rc < 0) return -1;
+    s->best_states = PyDict_New();
+    if (!s->best_states) return -1;
+    Py_INCREF(init);
+    s->state = init;
+    s->best_r = -1;
+    s->err_slot = -1;
+    return 0;
+}
+
+static PyObject *index_list(const Py_ssize_t *v, Py_ssize_t n) {
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyLong_FromSsize_t(v[i]);
+        if (!x) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, i, x);
+    }
+    return out;
+}
+
+static PyObject *Search_layout(Search *s, PyObject *Py_UNUSED(ignored)) {
+    PyObject *perm = index_list(s->cslot, s->n);
+    PyObject *rslot = index_list(s->rslot, s->n_ok + 1);
+    PyObject *ret = index_list(s->slot_ret, s->n_ok + 1);
+    PyObject *out = perm && rslot && ret ? PyTuple_Pack(3, perm, rslot, ret) : NULL;
+    Py_XDECREF(perm);
+    Py_XDECREF(rslot);
+    Py_XDECREF(ret);
+    return out;
+}
+
+static PyObject *Search_mask(Search *s, PyObject *arg) {
+    Py_ssize_t r = PyLong_AsSsize_t(arg);
+    if (r == -1 && PyErr_Occurred()) return NULL;
+    if (r < 0 || r >= s->n_ok) {
+        PyErr_SetString(PyExc_IndexError, "mask(r): r out of range");
+        return NULL;
+    }
+    return words_to_bytes(s->masks + r * s->ws, s->ws);
+}
+
+static PyObject *Search_order(Search *s, PyObject *arg) {
+    int best = PyObject_IsTrue(arg);
+    if (best < 0) return NULL;
+    Py_ssize_t depth = best ? s->best_depth : s->depth;
+    Py_ssize_t *path = best ? s->best_path : s->p_j;
+    PyObject *out = PyList_New(depth);
+    if (!out) return NULL;
+    for (Py_ssize_t d = 0; d < depth; d++) {
+        PyObject *v = PyLong_FromSsize_t(path[d]);
+        if (!v) { Py_DECREF(out); return NULL; }
+        PyList_SET_ITEM(out, d, v);
+    }
+    return out;
+}
+
+static PyObject *Search_best_states(Search *s, PyObject *Py_UNUSED(ignored)) {
+    return PySequence_List(s->best_states);
+}
+
+static PyObject *Search_best_lin(Search *s, PyObject *Py_UNUSED(ignored)) {
+    return words_to_bytes(s->best_lin, s->ws);
+}
+
+static PyObject *Search_get_state(Search *s, void *closure) {
+    (void)closure;
+    Py_INCREF(s->state);
+    return s->state;
+}
+
+static PyMethodDef Search_methods[] = {
+    {"run", (PyCFunction)Search_run, METH_O,
+     "run(iters) -> 0 still running, 1 valid, 2 invalid; at most iters steps."},
+    {"order", (PyCFunction)Search_order, METH_O,
+     "order(best) -> slots of the current path, or of the furthest one when best."},
+    {"best_states", (PyCFunction)Search_best_states, METH_NOARGS,
+     "States found just before the furthest ok call that could not be passed (up to 16)."},
+    {"layout", (PyCFunction)Search_layout, METH_NOARGS,
+     "(perm, rslot, slot_ret): slot -> call; the slots of the ok calls by return, then -1; "
+     "their history positions, then 0."},
+    {"mask", (PyCFunction)Search_mask, METH_O,
+     "mask(r) -> the candidate slots while the r-th ok return is pending, little-endian bytes."},
+    {"best_lin", (PyCFunction)Search_best_lin, METH_NOARGS,
+     "The furthest path's linearized slots, little-endian bytes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Search_members[] = {
+    {"r", T_PYSSIZET, offsetof(Search, r), READONLY, "first ok call (by return) not linearized"},
+    {"best_r", T_PYSSIZET, offsetof(Search, best_r), READONLY, "furthest r a failure reached"},
+    {"steps", T_PYSSIZET, offsetof(Search, steps), READONLY, "steps so far"},
+    {"err_slot", T_PYSSIZET, offsetof(Search, err_slot), READONLY,
+     "slot of the call whose step raised, or -1"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef Search_getset[] = {
+    {"state", (getter)Search_get_state, NULL, "the current state", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject SearchType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "jepsy.checkers._linear.Search",
+    .tp_doc = "One resumable linearizability search (see linear_native.py).",
+    .tp_basicsize = sizeof(Search),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Search_init,
+    .tp_dealloc = (destructor)Search_dealloc,
+    .tp_methods = Search_methods,
+    .tp_members = Search_members,
+    .tp_getset = Search_getset,
+};
+
+static struct PyModuleDef linear_module = {
+    PyModuleDef_HEAD_INIT, "_linear",
+    "The linearizability search loop in C (optional; see linear_native.py).", -1,
+    NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__linear(void) {
+    if (PyType_Ready(&FailCacheType) < 0 || PyType_Ready(&SearchType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&linear_module);
+    if (!m) return NULL;
+    Py_INCREF(&FailCacheType);
+    Py_INCREF(&SearchType);
+    if (PyModule_AddObject(m, "FailCache", (PyObject *)&FailCacheType) < 0
+        || PyModule_AddObject(m, "Search", (PyObject *)&SearchType) < 0
+        || PyModule_AddIntConstant(m, "OP_CALL", OP_CALL) < 0
+        || PyModule_AddIntConstant(m, "OP_READ", OP_READ) < 0
+        || PyModule_AddIntConstant(m, "OP_WRITE", OP_WRITE) < 0
+        || PyModule_AddIntConstant(m, "OP_CAS", OP_CAS) < 0
+        || PyModule_AddIntConstant(m, "OP_ANY", OP_ANY) < 0
+        || PyModule_AddIntConstant(m, "OP_ADD", OP_ADD) < 0
+        || PyModule_AddIntConstant(m, "OP_NEVER", OP_NEVER) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

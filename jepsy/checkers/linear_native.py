@@ -1,0 +1,141 @@
+"""The compiled search: ``linear_search``'s loop, in C (``_linear.c``), when it was built.
+
+The C module is optional: ``pip install`` builds it when a C compiler and
+Python's headers are there (Debian: gcc, python3-dev) and skips it otherwise;
+``AVAILABLE`` says which.  It runs the same search as ``linear_search.search``
+(same layout, candidate order, greedy reads, cache and explanation data), so the
+two give the same verdicts; tests/property/test_linear_native.py holds them to
+it.  Why it exists: the Python loop costs about 2 µs per search step, most of
+it interpreter overhead, where Porcupine's Go costs a tenth of that.
+
+Which search a partition gets is decided by its cache of failures: a ``set``
+runs the Python search, a ``FailCache`` (from ``new_cache``) this one.  A cache
+holds configurations as bitsets of the partition's calls plus the model's state,
+about 8 × (2 + calls/64) + 8 bytes each and the state, against about 250 bytes in
+a Python set.
+
+Models run without calling Python when they describe their calls as plain-data
+instructions (``Model.native_op``, see ``jepsy.models``): every built-in register,
+the mutex and Porcupine's kv do.  Other models run too, the loop calling their
+``step``; models with ``state_key`` always do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from sys import getsizeof
+from time import monotonic
+from typing import Any
+
+from jepsy.checkers.linear_search import (
+    _DENSE_MASKS,
+    ORDERS,
+    Budget,
+    Outcome,
+    StepError,
+    invalid,
+    stepper,
+    unknown,
+)
+from jepsy.models import CRASHED, Call, Model
+
+try:
+    from jepsy.checkers import _linear  # type: ignore[attr-defined]
+except ImportError:  # built without a C compiler: the Python search serves alone
+    _linear = None
+
+__all__ = ["AVAILABLE", "MAX_CALLS", "new_cache", "search"]
+
+AVAILABLE: bool = _linear is not None
+# Larger partitions use the Python search, whose candidate masks are built lazily.
+MAX_CALLS = _DENSE_MASKS
+
+_CODES = {"read": 1, "write": 2, "cas": 3, "any": 4, "add": 5, "never": 6}  # _linear.c's OP_*
+
+
+def new_cache(n_calls: int) -> Any:
+    """An empty failure cache for a partition of ``n_calls`` calls (needs ``AVAILABLE``)."""
+    if _linear is None:
+        raise RuntimeError("jepsy's compiled search is not built (a C compiler and Python "
+                           "headers are needed at install time)")
+    return _linear.FailCache(max(1, (n_calls + 63) // 64))
+
+
+def _instructions(calls: Sequence[Call], model: Model) -> tuple[list[int], list[Any], list[Any]]:
+    """Each call's instruction for the C loop: code, and its operands (0: call ``step``)."""
+    n = len(calls)
+    op = model.native_op
+    if op is None or model.state_key is not None:
+        return [0] * n, [None] * n, [None] * n
+    codes, a, b = [], [], []
+    for c in calls:
+        ins = op(c.input, c.output)
+        if ins is None:
+            codes.append(0)
+            a.append(None)
+            b.append(None)
+            continue
+        codes.append(_CODES[ins[0]])
+        a.append(ins[1] if len(ins) > 1 else None)
+        b.append(ins[2] if len(ins) > 2 else None)
+    return codes, a, b
+
+
+def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
+           model: Model, budget: Budget, order: str, failed: Any) -> Generator[int, None, Outcome]:
+    """``linear_search.search`` with the loop in C; ``failed`` is a ``new_cache`` of the partition.
+
+    The C side lays the calls out itself (``linear_search.layout`` is the
+    reference): building that in Python cost more than the search on most
+    Knossos histories.
+    """
+    assert _linear is not None
+    if order not in ORDERS:
+        raise ValueError(f"unknown candidate order {order!r}; known: {', '.join(ORDERS)}")
+    step, init = stepper(model)
+    codes, a, b = _instructions(calls, model)
+    inputs = [c.input for c in calls]
+    outputs = [c.output for c in calls]
+    ro = model.read_only
+    read_only = ([False] * len(calls) if ro is None
+                 else [o is not CRASHED and ro(i, o) for i, o in zip(inputs, outputs, strict=True)])
+    s = _linear.Search(failed, step, order == "call", codes, a, b, inputs, outputs, read_only,
+                       list(call_pos), list(ret_pos), init)
+    perm, rslot, slot_ret = s.layout()
+    slice_iters = budget.slice_iters
+    deadline, max_configs, max_bytes = budget.deadline, budget.max_configs, budget.max_bytes
+    usage = budget.usage
+    me = id(failed)
+    while True:
+        try:
+            status = s.run(slice_iters)
+        except Exception as e:  # the model (or a state's hash) could not take a call's values
+            if s.err_slot >= 0:
+                raise StepError(calls[perm[s.err_slot]].id, e) from e
+            raise
+        if status == 1:
+            return Outcome(True, order=[perm[j] for j in s.order(False)], configs=len(failed),
+                           steps=s.steps)
+        if status == 2:
+            best_r = s.best_r
+            return invalid(perm, best_r, rslot[best_r], [perm[j] for j in s.order(True)],
+                           s.best_states(), int.from_bytes(s.best_lin(), "little"),
+                           {best_r: int.from_bytes(s.mask(best_r), "little")}, failed, s.steps)
+        r, best_r = s.r, s.best_r
+        front, best = (r, False) if r > best_r else (best_r, True)
+        reason = None
+        if deadline is not None and monotonic() > deadline:
+            reason = "timeout"
+        elif max_configs is not None and len(failed) > max_configs:
+            reason = "max-configs"
+        elif max_bytes is not None:
+            # The states are counted as if each configuration held its own (as in the
+            # Python search's estimate): about right for states that rarely repeat.
+            usage[me] = failed.nbytes + len(failed) * getsizeof(s.state)
+            if sum(usage.values()) > max_bytes:
+                usage.pop(me, None)
+                reason = "memory"
+        if reason:
+            return unknown(reason, [perm[j] for j in s.order(best)], perm, rslot[front], failed,
+                           s.steps)
+        yield slot_ret[front]
