@@ -8,13 +8,15 @@
 #     /usr), chromium (the report's browser test).
 #   Packages are installed with their services held back (policy-rc.d), so no
 #   database daemon is left running on this machine itself: labs start their own.
-#   - Python: a virtualenv in .venv with jepsy installed editable, plus dev tools.
+#   - Python: a virtualenv in .venv with jepsy installed editable, plus dev tools;
+#     gcc and Python's headers build the linearizability checker's optional C
+#     search loop (jepsy/checkers/_linear.c; without them it runs in Python).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
       sudo rsync etcd-server etcd-client postgresql redis-server redis-sentinel zookeeper
-      mariadb-server galera-4 python3-venv ca-certificates)
+      mariadb-server galera-4 python3-venv python3-dev gcc ca-certificates)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -47,7 +49,8 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
 if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev/null \
-   || [[ pyproject.toml -nt .venv/.jepsy-installed ]]; then
+   || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/checkers/_linear.c -nt .venv/.jepsy-installed ]]; then
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
          .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
@@ -56,5 +59,9 @@ if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev
     exit 1
   fi
   touch .venv/.jepsy-installed
+fi
+if ! .venv/bin/python -c "from jepsy.checkers import _linear" 2>/dev/null; then
+  echo "install.sh: warning: the compiled linearizability search did not build" \
+       "(see .venv/pip-install.log); checks run in pure Python, slower" >&2
 fi
 echo "install.sh: ready ($(.venv/bin/jepsy --version))" >&2

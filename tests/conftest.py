@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,22 @@ def require_root() -> None:
 def run_store(tmp_path: Path) -> Iterator[Path]:
     store = tmp_path / "store"
     yield store
+
+
+def _engines() -> list[Any]:
+    from jepsy.checkers import linear_native
+
+    skip = pytest.mark.skip(reason="the compiled search is not built (no C compiler at install)")
+    return [pytest.param("c", marks=() if linear_native.AVAILABLE else skip), "python"]
+
+
+@pytest.fixture(scope="module", params=_engines())
+def linear_engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs a module's linearizability tests once per search engine (``JEPSY_LINEAR_ENGINE``).
+
+    Module-scoped, so that hypothesis tests may use it; ``pytestmark =
+    pytest.mark.usefixtures("linear_engine")`` opts a module in.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JEPSY_LINEAR_ENGINE", request.param)
+        yield request.param

@@ -22,6 +22,8 @@
  * Built-in models describe their calls this way (Model.native_op), so the loop
  * calls no Python code for them; any other model runs through OP_CALL.
  *
+ * (native_op's names are read/write/cas/any/add/never.)
+ *
  * Two types:
  *   FailCache(words)  a set of failed configurations (bitset of `words` 64-bit
  *                     words in canonical numbering, state), shared by every
@@ -514,10 +516,37 @@ static int by_key(const void *x, const void *y) {
     return *(const Py_ssize_t *)x < *(const Py_ssize_t *)y ? -1 : 1;
 }
 
+/* Slot j's instruction from Model.native_op's plain data (None: call step). */
+static int decode(Search *s, Py_ssize_t j, PyObject *ins) {
+    static const char *names[] = {"call", "read", "write", "cas", "any", "add", "never"};
+    static const int arity[] = {0, 1, 1, 2, 0, 1, 0};
+    if (ins == Py_None) {
+        s->code[j] = OP_CALL;
+        return 0;
+    }
+    if (!PyTuple_Check(ins) || PyTuple_GET_SIZE(ins) < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(ins, 0))) {
+        PyErr_SetString(PyExc_ValueError, "native_op must return None or a tuple (name, operands...)");
+        return -1;
+    }
+    PyObject *name = PyTuple_GET_ITEM(ins, 0);
+    for (int c = OP_READ; c <= OP_NEVER; c++) {
+        if (PyUnicode_CompareWithASCIIString(name, names[c]) != 0) continue;
+        if (PyTuple_GET_SIZE(ins) != 1 + arity[c]) {
+            PyErr_Format(PyExc_ValueError, "native_op: %s takes %d operand(s)", names[c], arity[c]);
+            return -1;
+        }
+        s->code[j] = c;
+        if (arity[c] > 0) { s->a[j] = PyTuple_GET_ITEM(ins, 1); Py_INCREF(s->a[j]); }
+        if (arity[c] > 1) { s->b[j] = PyTuple_GET_ITEM(ins, 2); Py_INCREF(s->b[j]); }
+        return 0;
+    }
+    PyErr_Format(PyExc_ValueError, "native_op: unknown instruction %R", name);
+    return -1;
+}
+
 /* The layout (see Search_init); scratch holds 4n indices. */
-static int lay_out(Search *s, int by_call, PyObject *codes, PyObject *a, PyObject *b,
-                   PyObject *inputs, PyObject *outputs, PyObject *ro, PyObject *call_pos,
-                   PyObject *ret_pos, Py_ssize_t *scratch) {
+static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObject *ro,
+                   PyObject *call_pos, PyObject *ret_pos, Py_ssize_t *scratch) {
     Py_ssize_t n = s->n;
     Py_ssize_t *cpos = scratch, *rpos = scratch + n, *order = scratch + 2 * n, *slot_of = scratch + 3 * n;
     ALLOC(s->code, n);
@@ -547,38 +576,24 @@ static int lay_out(Search *s, int by_call, PyObject *codes, PyObject *a, PyObjec
         for (Py_ssize_t i = 0; i < n; i++)
             if (rpos[i] < 0) perm[k++] = i;
     }
-    PyObject **objs[4] = {NULL, NULL, NULL, NULL};
-    PyObject *lists[4] = {a, b, inputs, outputs};
-    for (int l = 0; l < 4; l++) {
-        if (!PyList_Check(lists[l]) || PyList_GET_SIZE(lists[l]) != n) {
-            PyErr_Format(PyExc_ValueError, "a, b, inputs and outputs: lists of %zd items", n);
-            return -1;
-        }
-        ALLOC(objs[l], n);
-        if (l == 0) s->a = objs[0];
-        else if (l == 1) s->b = objs[1];
-        else if (l == 2) s->inputs = objs[2];
-        else s->outputs = objs[3];
-        for (Py_ssize_t j = 0; j < n; j++) {
-            objs[l][j] = PyList_GET_ITEM(lists[l], perm[j]);
-            Py_INCREF(objs[l][j]);
-        }
-    }
-    Py_ssize_t ws = s->ws;
-    ALLOC(s->romask, ws);
-    if (!PyList_Check(ro) || PyList_GET_SIZE(ro) != n) {
-        PyErr_Format(PyExc_ValueError, "read_only: a list of %zd flags", n);
+    if (!PyList_Check(calls) || PyList_GET_SIZE(calls) != n || !PyList_Check(ins)
+        || PyList_GET_SIZE(ins) != n || !PyList_Check(ro) || PyList_GET_SIZE(ro) != n) {
+        PyErr_Format(PyExc_ValueError, "calls, instructions and read_only: lists of %zd items", n);
         return -1;
     }
+    ALLOC(s->a, n);
+    ALLOC(s->b, n);
+    ALLOC(s->inputs, n);
+    ALLOC(s->outputs, n);
+    Py_ssize_t ws = s->ws;
+    ALLOC(s->romask, ws);
     for (Py_ssize_t j = 0; j < n; j++) {
         Py_ssize_t i = perm[j];
-        long c = PyLong_AsLong(PyList_GET_ITEM(codes, i));
-        if (c == -1 && PyErr_Occurred()) return -1;
-        if (c < OP_CALL || c > OP_NEVER) {
-            PyErr_Format(PyExc_ValueError, "codes[%zd] = %ld: unknown instruction", i, c);
+        PyObject *call = PyList_GET_ITEM(calls, i);
+        if (!(s->inputs[j] = PyObject_GetAttrString(call, "input"))
+            || !(s->outputs[j] = PyObject_GetAttrString(call, "output")))
             return -1;
-        }
-        s->code[j] = (int)c;
+        if (decode(s, j, PyList_GET_ITEM(ins, i)) < 0) return -1;
         s->crashed[j] = rpos[i] < 0;
         int t = PyObject_IsTrue(PyList_GET_ITEM(ro, i));
         if (t < 0) return -1;
@@ -608,31 +623,32 @@ static int lay_out(Search *s, int by_call, PyObject *codes, PyObject *a, PyObjec
     return 0;
 }
 
-/* Search(cache, step, by_call, codes, a, b, inputs, outputs, read_only, call_pos, ret_pos, init)
+/* Search(cache, step, by_call, calls, instructions, read_only, call_pos, ret_pos, init)
  *
- * Per-call lists in invocation order (the call's index is its canonical number
+ * calls: the partition's Call objects (their input and output are read);
+ * instructions: each call's Model.native_op, or None.  Per-call lists in
+ * invocation order (the call's index is its canonical number
  * in the cache); ret_pos None for a crashed call.  Lays the calls out as
  * linear_search.layout does: slots in invocation order (by_call, Porcupine's
  * order) or ok calls by return then crashed calls (earliest deadline first). */
 static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"cache", "step", "by_call", "codes", "a", "b", "inputs", "outputs",
-                             "read_only", "call_pos", "ret_pos", "init", NULL};
-    PyObject *cache, *step, *codes, *a, *b, *inputs, *outputs, *ro, *call_pos, *ret_pos, *init;
+    static char *kwlist[] = {"cache", "step", "by_call", "calls", "instructions", "read_only",
+                             "call_pos", "ret_pos", "init", NULL};
+    PyObject *cache, *step, *calls, *ins, *ro, *call_pos, *ret_pos, *init;
     int by_call;
     if (s->code) {
         PyErr_SetString(PyExc_RuntimeError, "Search is initialized once");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OpOOOOOOOOO", kwlist, &FailCacheType, &cache,
-                                     &step, &by_call, &codes, &a, &b, &inputs, &outputs, &ro,
-                                     &call_pos, &ret_pos, &init))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OpOOOOOO", kwlist, &FailCacheType, &cache,
+                                     &step, &by_call, &calls, &ins, &ro, &call_pos, &ret_pos, &init))
         return -1;
-    if (!PyList_Check(codes)) {
-        PyErr_SetString(PyExc_TypeError, "codes must be a list");
+    if (!PyList_Check(calls)) {
+        PyErr_SetString(PyExc_TypeError, "calls must be a list");
         return -1;
     }
     FailCache *fc = (FailCache *)cache;
-    Py_ssize_t n = PyList_GET_SIZE(codes);
+    Py_ssize_t n = PyList_GET_SIZE(calls);
     if (n > fc->words * 64) {
         PyErr_Format(PyExc_ValueError, "%zd calls do not fit a cache of %zd words", n, fc->words);
         return -1;
@@ -646,7 +662,7 @@ static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
     s->step = step;
     Py_ssize_t *scratch = PyMem_Calloc((size_t)n * 4 + 1, sizeof(Py_ssize_t));
     if (!scratch) { PyErr_NoMemory(); return -1; }
-    int rc = lay_out(s, by_call, codes, a, b, inputs, outputs, ro, call_pos, ret_pos, scratch);
+    int rc = lay_out(s, by_call, calls, ins, ro, call_pos, ret_pos, scratch);
     PyMem_Free(scratch);
     if (rc < 0) return -1;
     s->best_states = PyDict_New();

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from sys import getsizeof
 from time import monotonic
+from types import ModuleType
 from typing import Any
 
 from jepsy.checkers.linear_search import (
@@ -39,8 +40,9 @@ from jepsy.checkers.linear_search import (
 )
 from jepsy.models import CRASHED, Call, Model
 
+_linear: ModuleType | None
 try:
-    from jepsy.checkers import _linear  # type: ignore[attr-defined]
+    from jepsy.checkers import _linear
 except ImportError:  # built without a C compiler: the Python search serves alone
     _linear = None
 
@@ -50,35 +52,12 @@ AVAILABLE: bool = _linear is not None
 # Larger partitions use the Python search, whose candidate masks are built lazily.
 MAX_CALLS = _DENSE_MASKS
 
-_CODES = {"read": 1, "write": 2, "cas": 3, "any": 4, "add": 5, "never": 6}  # _linear.c's OP_*
-
-
 def new_cache(n_calls: int) -> Any:
     """An empty failure cache for a partition of ``n_calls`` calls (needs ``AVAILABLE``)."""
     if _linear is None:
         raise RuntimeError("jepsy's compiled search is not built (a C compiler and Python "
                            "headers are needed at install time)")
     return _linear.FailCache(max(1, (n_calls + 63) // 64))
-
-
-def _instructions(calls: Sequence[Call], model: Model) -> tuple[list[int], list[Any], list[Any]]:
-    """Each call's instruction for the C loop: code, and its operands (0: call ``step``)."""
-    n = len(calls)
-    op = model.native_op
-    if op is None or model.state_key is not None:
-        return [0] * n, [None] * n, [None] * n
-    codes, a, b = [], [], []
-    for c in calls:
-        ins = op(c.input, c.output)
-        if ins is None:
-            codes.append(0)
-            a.append(None)
-            b.append(None)
-            continue
-        codes.append(_CODES[ins[0]])
-        a.append(ins[1] if len(ins) > 1 else None)
-        b.append(ins[2] if len(ins) > 2 else None)
-    return codes, a, b
 
 
 def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
@@ -93,14 +72,18 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     if order not in ORDERS:
         raise ValueError(f"unknown candidate order {order!r}; known: {', '.join(ORDERS)}")
     step, init = stepper(model)
-    codes, a, b = _instructions(calls, model)
-    inputs = [c.input for c in calls]
-    outputs = [c.output for c in calls]
+    calls = calls if isinstance(calls, list) else list(calls)
+    op = model.native_op
+    if op is None or model.state_key is not None:
+        instructions: list[Any] = [None] * len(calls)
+    else:
+        instructions = [op(c.input, c.output) for c in calls]
     ro = model.read_only
     read_only = ([False] * len(calls) if ro is None
-                 else [o is not CRASHED and ro(i, o) for i, o in zip(inputs, outputs, strict=True)])
-    s = _linear.Search(failed, step, order == "call", codes, a, b, inputs, outputs, read_only,
-                       list(call_pos), list(ret_pos), init)
+                 else [c.output is not CRASHED and ro(c.input, c.output) for c in calls])
+    s = _linear.Search(failed, step, order == "call", calls, instructions, read_only,
+                       call_pos if isinstance(call_pos, list) else list(call_pos),
+                       ret_pos if isinstance(ret_pos, list) else list(ret_pos), init)
     perm, rslot, slot_ret = s.layout()
     slice_iters = budget.slice_iters
     deadline, max_configs, max_bytes = budget.deadline, budget.max_configs, budget.max_bytes

@@ -13,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from jepsy.checkers import linear_native
 from jepsy.checkers.linearizable import check_history
 from jepsy.history import read_history
 from jepsy.models import Model, cas_register, multi_register, mutex
+from tests.property.test_linear_native import assert_same_search
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "knossos"
+# The verdict tests run once per search engine (compiled and Python).
+pytestmark = pytest.mark.usefixtures("linear_engine")
 
 
 def _rows() -> list[tuple[str, bool]]:
@@ -72,3 +76,13 @@ def test_immediate_failure_explains_the_read() -> None:
     result = check_history(read_history(path), cas_register(0), workers=1)
     assert result["explanation"]["states"] == [0]
     assert "read of 3" in result["text"] and "hold 0" in result["text"]
+
+
+@pytest.mark.skipif(not linear_native.AVAILABLE, reason="the compiled search is not built")
+def test_both_engines_search_alike_on_every_file() -> None:
+    """Long histories (bitsets of many words): the C loop finds what the Python one finds."""
+    if not DATA.exists():
+        pytest.skip(f"{DATA} absent")
+    for path, _ in ROWS:
+        history = read_history(DATA / path)
+        assert_same_search(history, _model(path))

@@ -11,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from jepsy.checkers import linear_native
 from jepsy.checkers.linearizable import check_history
 from jepsy.history import read_history
 from jepsy.models import kv
+from tests.property.test_linear_native import assert_same_search
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "porcupine-kv"
+# The verdict tests run once per search engine (compiled and Python).
+pytestmark = pytest.mark.usefixtures("linear_engine")
 CASES = [(f"c{n}-{v}", v == "ok") for n in ("01", "10", "50") for v in ("ok", "bad")]
 
 
@@ -43,3 +47,12 @@ def test_all_keys_gives_every_verdict() -> None:
     assert result["valid"] is False
     assert all(v["valid"] in (True, False) for v in result["keys"].values())
     assert len(result["keys"]) == 10
+
+
+@pytest.mark.skipif(not linear_native.AVAILABLE, reason="the compiled search is not built")
+@pytest.mark.parametrize("name", ["c01-ok", "c01-bad", "c10-ok", "c10-bad"])  # c50: memory-bound
+def test_both_engines_search_alike(name: str) -> None:
+    path = DATA / f"{name}.txt"
+    if not path.exists():
+        pytest.skip(f"{path} absent")
+    assert_same_search(read_history(path), kv())

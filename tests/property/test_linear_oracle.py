@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +31,9 @@ from jepsy.models import (
     set_model,
     unordered_queue,
 )
+
+# Every test here runs once per search engine (compiled and Python).
+pytestmark = pytest.mark.usefixtures("linear_engine")
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

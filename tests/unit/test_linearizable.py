@@ -14,6 +14,9 @@ from jepsy.errors import HistoryError
 from jepsy.history import Op
 from jepsy.models import Model, cas_register, kv, mutex
 
+# Every test here runs once per search engine (compiled and Python).
+pytestmark = pytest.mark.usefixtures("linear_engine")
+
 
 def h(*events: tuple[Any, ...]) -> list[Op]:
     """Ops from ``(type, process, f, value)`` tuples; time = 1 s per position."""

@@ -1,0 +1,180 @@
+"""The compiled search against the Python one, and the models' instructions against their steps.
+
+The C loop (``jepsy.checkers._linear``) is a port of ``linear_search.search``: same
+layout, same candidate order, same cache.  So on any history the two must not only
+agree on the verdict but find the same linearization, the same stuck op and the
+same number of dead configurations.  A built-in model's ``native_op`` must say
+exactly what its ``step`` does, for every state and call.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jepsy.checkers import linear_native
+from jepsy.checkers.linearizable import check_history, linearizable
+from jepsy.history import Op
+from jepsy.models import CRASHED, Model, cas_register, kv, mutex, register
+from tests.property.test_linear_oracle import (
+    OTHER_MODELS,
+    mutex_histories,
+    other_histories,
+    register_histories,
+)
+
+needs_c = pytest.mark.skipif(not linear_native.AVAILABLE,
+                             reason="the compiled search is not built (no C compiler at install)")
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _per_key(result: dict[str, Any]) -> dict[str, Any]:
+    keys = {}
+    for k, v in result["keys"].items():
+        e = v.get("explanation") or {}
+        keys[k] = (v["valid"], v.get("configs"), v.get("linearization"),
+                   e.get("op", {}).get("index"), e.get("states"))
+    return keys
+
+
+def assert_same_search(history: list[Op], model: Model) -> None:
+    c = check_history(history, model, workers=1, all_keys=True, engine="c")
+    py = check_history(history, model, workers=1, all_keys=True, engine="python")
+    assert c["engine"] == "c" and py["engine"] == "python"
+    assert _per_key(c) == _per_key(py)
+    assert c["valid"] == py["valid"]
+    assert c.get("text") == py.get("text")
+
+
+@needs_c
+@SETTINGS
+@given(register_histories(max_ops=8))
+def test_register_searches_are_the_same(history: list[Op]) -> None:
+    assert_same_search(history, cas_register(0, nil_read="absent"))
+    assert_same_search(history, cas_register(0))  # reads of nil pass: the "any" instruction
+    assert_same_search(history, register(0))  # a cas is never legal
+
+
+@needs_c
+@SETTINGS
+@given(mutex_histories())
+def test_mutex_searches_are_the_same(history: list[Op]) -> None:
+    assert_same_search(history, mutex())
+
+
+@needs_c
+@SETTINGS
+@given(st.data(), st.sampled_from(sorted(OTHER_MODELS)))
+def test_other_model_searches_are_the_same(data: st.DataObject, kind: str) -> None:
+    """kv runs on instructions; queues, sets and multi-registers call their step from C."""
+    assert_same_search(data.draw(other_histories(kind)), OTHER_MODELS[kind]())
+
+
+# -- instructions against steps -------------------------------------------------------------------
+
+def run_instruction(ins: tuple[Any, ...], state: Any) -> tuple[bool, Any]:
+    """What _linear.c does with an instruction, in Python (the reference for this test)."""
+    name = ins[0]
+    if name == "read":
+        return bool(ins[1] == state), state
+    if name == "write":
+        return True, ins[1]
+    if name == "cas":
+        return (True, ins[2]) if ins[1] == state else (False, None)
+    if name == "any":
+        return True, state
+    if name == "add":
+        return True, state + ins[1]
+    assert name == "never"
+    return False, None
+
+
+def assert_instruction_is_step(model: Model, state: Any, inp: tuple[str, Any], out: Any) -> None:
+    assert model.native_op is not None
+    ins = model.native_op(inp, out)
+    assert ins is not None
+    ok, nxt = model.step(state, inp, out)
+    got_ok, got = run_instruction(ins, state)
+    assert got_ok == ok, (ins, state, inp, out)
+    if ok:
+        assert got == nxt and type(got) is type(nxt), (ins, state, inp, out)
+
+
+values = st.sampled_from([None, 0, 1, 2, "a", True, False])
+outputs = st.one_of(values, st.just(CRASHED))
+
+
+@given(values, st.sampled_from(["read", "write", "cas", "frob"]),
+       st.one_of(values, st.lists(values, min_size=1, max_size=3)), outputs,
+       st.sampled_from(["absent", "unknown", "auto"]), st.booleans())
+def test_register_instructions_are_their_steps(state: Any, f: str, value: Any, out: Any,
+                                               nil_read: Any, cas: bool) -> None:
+    factory = cas_register if cas else register
+    assert_instruction_is_step(factory(0, nil_read=nil_read), state, (f, value), out)
+
+
+@given(st.booleans(), st.sampled_from(["acquire", "release", "frob"]), outputs)
+def test_mutex_instructions_are_their_steps(state: bool, f: str, out: Any) -> None:
+    assert_instruction_is_step(mutex(), state, (f, None), out)
+
+
+@given(st.text("ab", max_size=3), st.sampled_from(["get", "put", "append", "frob"]),
+       st.one_of(st.none(), st.text("ab", max_size=2)), st.one_of(st.text("ab", max_size=3),
+                                                                  st.just(CRASHED)))
+def test_kv_instructions_are_their_steps(state: str, f: str, value: Any, out: Any) -> None:
+    if f in ("put", "append") and value is None:
+        value = ""
+    assert_instruction_is_step(kv(), state, (f, value), out)
+
+
+# -- choosing an engine ----------------------------------------------------------------------------
+
+def test_unknown_engine_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="unknown search engine 'gpu'"):
+        linearizable(kv(), engine="gpu")
+    monkeypatch.setenv("JEPSY_LINEAR_ENGINE", "python")
+    assert linearizable(kv()).engine == "python"
+
+
+def test_asking_for_c_without_it_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(linear_native, "AVAILABLE", False)
+    monkeypatch.delenv("JEPSY_LINEAR_ENGINE", raising=False)
+    with pytest.raises(ValueError, match="not built"):
+        linearizable(kv(), engine="c")
+    assert linearizable(kv()).engine == "python"
+
+
+def test_without_the_c_module_the_checker_runs_in_python() -> None:
+    """As after an install without a compiler: the import fails, the Python search serves."""
+    code = ("import sys; sys.modules['jepsy.checkers._linear'] = None\n"
+            "from jepsy.checkers import linear_native\n"
+            "from jepsy.checkers.linearizable import check_history\n"
+            "from jepsy.history import Op\n"
+            "from jepsy.models import cas_register\n"
+            "h = [Op(index=0, time=0, type='invoke', process=0, f='read', value=None),\n"
+            "     Op(index=1, time=1, type='ok', process=0, f='read', value=3)]\n"
+            "r = check_history(h, cas_register(0))\n"
+            "print(linear_native.AVAILABLE, r['engine'], r['valid'])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "python", "False"]
+
+
+@needs_c
+def test_a_bad_instruction_from_a_users_model_is_named() -> None:
+    model = Model(name="odd", init=lambda: 0, step=lambda s, i, o: (True, s),
+                  native_op=lambda i, o: ("jump", 1))
+    h = [Op(index=0, time=0, type="invoke", process=0, f="x", value=None),
+         Op(index=1, time=1, type="ok", process=0, f="x", value=None)]
+    with pytest.raises(ValueError, match="unknown instruction 'jump'"):
+        check_history(h, model, engine="c")
+
+
+@needs_c
+def test_the_failure_cache_reports_its_size() -> None:
+    cache = linear_native.new_cache(130)
+    assert cache.words == 3 and len(cache) == 0 and cache.nbytes > 0
