@@ -41,6 +41,8 @@
 
 typedef uint64_t word;
 
+static PyObject *str_input, *str_output;  /* interned attribute names of a Call */
+
 enum { OP_CALL = 0, OP_READ, OP_WRITE, OP_CAS, OP_ANY, OP_ADD, OP_NEVER };
 enum { RUNNING = 0, VALID = 1, INVALID = 2 };
 #define MAX_STUCK_STATES 16
@@ -577,7 +579,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
             if (rpos[i] < 0) perm[k++] = i;
     }
     if (!PyList_Check(calls) || PyList_GET_SIZE(calls) != n || !PyList_Check(ins)
-        || PyList_GET_SIZE(ins) != n || !PyList_Check(ro) || PyList_GET_SIZE(ro) != n) {
+        || PyList_GET_SIZE(ins) != n || (ro != Py_None && (!PyList_Check(ro) || PyList_GET_SIZE(ro) != n))) {
         PyErr_Format(PyExc_ValueError, "calls, instructions and read_only: lists of %zd items", n);
         return -1;
     }
@@ -590,14 +592,34 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     for (Py_ssize_t j = 0; j < n; j++) {
         Py_ssize_t i = perm[j];
         PyObject *call = PyList_GET_ITEM(calls, i);
-        if (!(s->inputs[j] = PyObject_GetAttrString(call, "input"))
-            || !(s->outputs[j] = PyObject_GetAttrString(call, "output")))
+        if (!(s->inputs[j] = PyObject_GetAttr(call, str_input))
+            || !(s->outputs[j] = PyObject_GetAttr(call, str_output)))
             return -1;
         if (decode(s, j, PyList_GET_ITEM(ins, i)) < 0) return -1;
         s->crashed[j] = rpos[i] < 0;
-        int t = PyObject_IsTrue(PyList_GET_ITEM(ro, i));
+        if (s->crashed[j]) continue;
+        /* Read-only (linear_search.py): given, or implied by the instruction. */
+        int t;
+        switch (s->code[j]) {
+        case OP_CALL:
+            if (ro == Py_None) {
+                PyErr_SetString(PyExc_ValueError, "read_only is needed for calls without instructions");
+                return -1;
+            }
+            t = PyObject_IsTrue(PyList_GET_ITEM(ro, i));
+            break;
+        case OP_READ:
+        case OP_ANY:
+            t = 1;
+            break;
+        case OP_CAS:
+            t = py_eq(s->a[j], s->b[j]);
+            break;
+        default:
+            t = 0;
+        }
         if (t < 0) return -1;
-        if (t && !s->crashed[j]) BIT_SET(s->romask, j);
+        if (t) BIT_SET(s->romask, j);
     }
     for (Py_ssize_t j = 0; j < n; j++) slot_of[perm[j]] = j;
     /* masks[r]: the slots invoked before the r-th ok return */
@@ -626,7 +648,9 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
 /* Search(cache, step, by_call, calls, instructions, read_only, call_pos, ret_pos, init)
  *
  * calls: the partition's Call objects (their input and output are read);
- * instructions: each call's Model.native_op, or None.  Per-call lists in
+ * instructions: each call's Model.native_op, or None; read_only: the model's
+ * read_only of each call, needed only for calls without an instruction (None
+ * if all have one: read, any, and a cas from a value to itself are read-only).  Per-call lists in
  * invocation order (the call's index is its canonical number
  * in the cache); ret_pos None for a crashed call.  Lays the calls out as
  * linear_search.layout does: slots in invocation order (by_call, Porcupine's
@@ -788,6 +812,9 @@ static struct PyModuleDef linear_module = {
 
 PyMODINIT_FUNC PyInit__linear(void) {
     if (PyType_Ready(&FailCacheType) < 0 || PyType_Ready(&SearchType) < 0) return NULL;
+    if (!(str_input = PyUnicode_InternFromString("input"))
+        || !(str_output = PyUnicode_InternFromString("output")))
+        return NULL;
     PyObject *m = PyModule_Create(&linear_module);
     if (!m) return NULL;
     Py_INCREF(&FailCacheType);

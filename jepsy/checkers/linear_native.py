@@ -78,9 +78,13 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
         instructions: list[Any] = [None] * len(calls)
     else:
         instructions = [op(c.input, c.output) for c in calls]
+    # Calls with an instruction are read-only or not by the instruction itself (a read,
+    # an any, a cas to the same value); the model's read_only is asked for the others.
     ro = model.read_only
-    read_only = ([False] * len(calls) if ro is None
-                 else [c.output is not CRASHED and ro(c.input, c.output) for c in calls])
+    read_only: list[bool] | None = None
+    if None in instructions:
+        read_only = ([False] * len(calls) if ro is None
+                     else [c.output is not CRASHED and ro(c.input, c.output) for c in calls])
     s = _linear.Search(failed, step, order == "call", calls, instructions, read_only,
                        call_pos if isinstance(call_pos, list) else list(call_pos),
                        ret_pos if isinstance(ret_pos, list) else list(ret_pos), init)
