@@ -58,17 +58,23 @@ class EDNError(ValueError):
         self.line = line
 
 
+# One token per match, whitespace, commas and comments before it skipped.  Every
+# position matches (a stray character is ``bad``, trailing whitespace ``end``), so
+# the scan never resumes inside a comment and nothing is skipped silently.
 _TOKEN = re.compile(
     r"""
-    (?P<ws>[\s,]+|;[^\n]*)
-  | (?P<str>"(?:[^"\\]|\\.)*")
-  | (?P<open>\#\{|[\[({])
-  | (?P<close>[\])}])
-  | (?P<discard>\#_)
-  | (?P<tag>\#[A-Za-z][^\s,\[\](){}"]*)
-  | (?P<char>\\(?:newline|space|tab|return|u[0-9a-fA-F]{4}|.))
-  | (?P<atom>[^\s,\[\](){}";]+)
-  | (?P<bad>.)
+    (?:[\s,]+|;[^\n]*)*+
+    (?:
+      (?P<str>"(?:[^"\\]|\\.)*")
+    | (?P<open>\#\{|[\[({])
+    | (?P<close>[\])}])
+    | (?P<discard>\#_)
+    | (?P<tag>\#[A-Za-z][^\s,\[\](){}"]*)
+    | (?P<char>\\(?:newline|space|tab|return|u[0-9a-fA-F]{4}|.))
+    | (?P<atom>[^\s,\[\](){}";]+)
+    | (?P<bad>.)
+    | (?P<end>\Z)
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -79,6 +85,7 @@ _CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "b": "\b", "f": "\f", "/": "/"}
 _CLOSER = {"[": "]", "(": ")", "{": "}", "#{": "}"}
 _DISCARD = object()
+_MISSING = object()
 
 
 def _atom(text: str) -> Any:
@@ -130,102 +137,106 @@ def _hashable(v: Any) -> Any:
     return v
 
 
-class _Reader:
-    """Recursive-descent reader over a token stream (an explicit stack would be
-    faster, but histories nest only a few levels deep)."""
+def _line(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = [(m.lastgroup or "", m.group(), m.start()) for m in _TOKEN.finditer(text)
-                       if m.lastgroup != "ws"]
-        self.pos = 0
-        for kind, text, offset in self.tokens:
-            if kind == "bad":
-                what = "unterminated string" if text == '"' else f"unexpected {text!r}"
-                raise EDNError(what, self.line(offset))
 
-    def line(self, offset: int) -> int:
-        return self.text.count("\n", 0, offset) + 1
+def _collection(text: str, opener: str, items: list[Any], offset: int) -> Any:
+    if opener == "{":
+        if len(items) % 2:
+            raise EDNError("map with an odd number of forms", _line(text, offset))
+        return {(k if k.__class__ is Keyword else _hashable(k)): v
+                for k, v in zip(items[::2], items[1::2], strict=True)}
+    if opener == "#{":
+        return frozenset(_hashable(x) for x in items)
+    return items
 
-    def at_end(self) -> bool:
-        return self.pos >= len(self.tokens)
 
-    def read(self) -> Any:
-        while True:
-            value = self._read_one()
-            if value is not _DISCARD:
-                return value
+def _read(text: str) -> tuple[list[Any], list[int]]:
+    """Every top-level form of ``text``, and the offset where each starts.
 
-    def _read_one(self) -> Any:
-        if self.at_end():
-            raise EDNError("unexpected end of input", self.line(len(self.text)))
-        kind, text, offset = self.tokens[self.pos]
-        self.pos += 1
+    One pass over the tokens with an explicit stack (histories are long and
+    flat: a recursive reader spent most of its time in calls).  ``#_`` and
+    ``#tag`` wait, per level, for the next complete form: a discard drops it, a
+    tag wraps it.  Atoms repeat (``:type``, ``:invoke``, ``nil``, small numbers),
+    so each distinct one is converted once.
+    """
+    top: list[Any] = []
+    starts: list[int] = []
+    items = top
+    pend: list[Any] = []  # discards and tags waiting for the next form at this level
+    stack: list[tuple[str, list[Any], int, list[Any]]] = []
+    cache: dict[str, Any] = {}
+    start = 0
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "end"
+        if kind == "end":
+            continue
+        tok = m.group(kind)
+        if not stack and not pend:
+            start = m.start(kind)
+        v: Any
         if kind == "atom":
-            return _atom(text)
-        if kind == "str":
-            return _string(text)
-        if kind == "open":
-            return self._collection(text, offset)
-        if kind == "close":
-            raise EDNError(f"unexpected {text!r}", self.line(offset))
-        if kind == "char":
-            name = text[1:]
-            if name.startswith("u") and len(name) == 5:
-                return chr(int(name[1:], 16))
-            return _CHARS.get(name, name)
-        if kind == "discard":
-            self.read()
-            return _DISCARD
-        if kind == "tag":
-            return Tagged(text[1:], self.read())
-        raise EDNError(f"cannot read {text!r}", self.line(offset))
-
-    def _collection(self, opener: str, offset: int) -> Any:
-        closer = _CLOSER[opener]
-        items: list[Any] = []
-        while True:
-            if self.at_end():
-                raise EDNError(f"{opener!r} opened here is never closed", self.line(offset))
-            kind, text, _ = self.tokens[self.pos]
-            if kind == "close":
-                self.pos += 1
-                if text != closer:
-                    raise EDNError(f"{opener!r} closed by {text!r}", self.line(offset))
-                break
-            item = self._read_one()
-            if item is not _DISCARD:
-                items.append(item)
-        if opener == "{":
-            if len(items) % 2:
-                raise EDNError("map with an odd number of forms", self.line(offset))
-            return {_hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}
-        if opener == "#{":
-            return frozenset(_hashable(x) for x in items)
-        return items
+            v = cache.get(tok, _MISSING)
+            if v is _MISSING:
+                v = cache[tok] = _atom(tok)
+        elif kind == "open":
+            stack.append((tok, items, m.start(kind), pend))
+            items, pend = [], []
+            continue
+        elif kind == "close":
+            if not stack or pend:
+                raise EDNError(f"unexpected {tok!r}", _line(text, m.start(kind)))
+            opener, parent, offset, pend = stack.pop()
+            if tok != _CLOSER[opener]:
+                raise EDNError(f"{opener!r} closed by {tok!r}", _line(text, offset))
+            v = _collection(text, opener, items, offset)
+            items = parent
+        elif kind == "str":
+            v = _string(tok)
+        elif kind == "discard":
+            pend.append(_DISCARD)
+            continue
+        elif kind == "tag":
+            pend.append(tok[1:])
+            continue
+        elif kind == "char":
+            name = tok[1:]
+            v = chr(int(name[1:], 16)) if name.startswith("u") and len(name) == 5 \
+                else _CHARS.get(name, name)
+        else:
+            what = "unterminated string" if tok == '"' else f"unexpected {tok!r}"
+            raise EDNError(what, _line(text, m.start(kind)))
+        while pend:
+            prefix = pend.pop()
+            if prefix is _DISCARD:
+                break  # this form is dropped; earlier prefixes wait for the next one
+            v = Tagged(prefix, v)
+        else:
+            items.append(v)
+            if items is top:
+                starts.append(start)
+    if stack:
+        opener, _, offset, _ = stack[-1]
+        raise EDNError(f"{opener!r} opened here is never closed", _line(text, offset))
+    if pend:
+        raise EDNError("unexpected end of input", _line(text, len(text)))
+    return top, starts
 
 
 def loads(text: str) -> Any:
     """Read exactly one EDN form."""
-    reader = _Reader(text)
-    value = reader.read()
-    if not reader.at_end():
-        raise EDNError("more than one form", reader.line(reader.tokens[reader.pos][2]))
-    return value
+    forms, starts = _read(text)
+    if not forms:
+        raise EDNError("unexpected end of input", _line(text, len(text)))
+    if len(forms) > 1:
+        raise EDNError("more than one form", _line(text, starts[1]))
+    return forms[0]
 
 
 def loads_all(text: str) -> list[Any]:
     """Read every top-level form of ``text``."""
-    reader = _Reader(text)
-    forms: list[Any] = []
-    while not reader.at_end():
-        kind = reader.tokens[reader.pos][0]
-        if kind == "discard":
-            reader.pos += 1
-            reader.read()
-            continue
-        forms.append(reader.read())
-    return forms
+    return _read(text)[0]
 
 
 def dumps(value: Any) -> str:

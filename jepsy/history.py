@@ -89,6 +89,9 @@ class Op:
 
 def _plain(value: Any) -> Any:
     """Turn EDN-only types into JSON-able ones (sets -> sorted lists, tuples -> lists)."""
+    cls = value.__class__
+    if cls is int or cls is str or value is None or cls is bool or cls is float:
+        return value  # the common case, first
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, frozenset):
