@@ -55,6 +55,14 @@ def test_edn_reader_handles_jepsen_forms() -> None:
     assert forms[2]["big"] == 12 and isinstance(forms[2]["extra"], edn.Tagged)
 
 
+def test_edn_reader_skips_comments_discards_and_tags_at_any_level() -> None:
+    assert edn.loads_all("1 ;c\n ") == [1]
+    assert edn.loads_all(";only a comment\n") == []
+    assert edn.loads_all("#_ #_ 1 2 3 [4 #_ 5]") == [3, [4]]
+    assert edn.loads_all("#t #_ 1 2") == [edn.Tagged("t", 2)]
+    assert edn.loads("\n#_ 0 {:a #{1}}") == {"a": frozenset({1})}
+
+
 @pytest.mark.parametrize("text, message", [
     ("[1 2", "never closed"),
     ("{:a 1 :b}", "odd number"),
