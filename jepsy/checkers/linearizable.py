@@ -22,6 +22,10 @@ chokes on) raises ``HistoryError`` naming the op.  The pipeline:
    is dropped by the other.
 4. ``linear_explain`` words the violation.
 
+The search loop runs in C when the optional module was built (``linear_native``;
+``engine="python"`` or ``$JEPSY_LINEAR_ENGINE=python`` forces the pure-Python loop,
+which finds the same linearizations and violations).
+
 Budgets: ``timeout`` (seconds, whole check), ``memory_mb`` (the search caches'
 estimated memory, default 768 MiB, shared by all keys and workers) and
 ``max_configs`` (cached configurations per key) end the search with "unknown"
