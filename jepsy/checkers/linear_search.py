@@ -199,7 +199,6 @@ class Layout:
     perm: list[int]
     inputs: list[Any]
     outputs: list[Any]
-    crashed: list[bool]
     romask: int
     crashed_mask: int
     masks: Any  # list[int], or _LazyMasks beyond _DENSE_MASKS calls
@@ -211,7 +210,6 @@ class Layout:
     n_ok: int
     step: Any
     init: Any
-    keyed: bool
 
 
 def layout(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
@@ -262,10 +260,10 @@ def layout(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     slot_ret: list[int] = [ret_pos[i] for i in ok_by_ret]  # type: ignore[misc]
     slot_ret.append(0)
     step, init = stepper(model)
-    return Layout(perm=perm, inputs=inputs, outputs=outputs, crashed=crashed, romask=romask,
+    return Layout(perm=perm, inputs=inputs, outputs=outputs, romask=romask,
                   crashed_mask=sum([bits[j] for j in range(n) if crashed[j]]), masks=masks,
                   rslot=rslot, retbit=retbit, slot_ret=slot_ret, cbit=[bits[i] for i in perm], bits=bits,
-                  n_ok=n_ok, step=step, init=init, keyed=model.state_key is not None)
+                  n_ok=n_ok, step=step, init=init)
 
 
 def stepper(model: Model) -> tuple[Any, Any]:
