@@ -70,7 +70,7 @@ from jepsy.checkers import linear_native
 from jepsy.checkers.linear_explain import explain
 from jepsy.checkers.linear_prepare import Prepared, prepare
 from jepsy.checkers.linear_search import ORDERS, Budget, Outcome, StepError, portfolio
-from jepsy.errors import HistoryError
+from jepsy.errors import ConfigError, HistoryError
 from jepsy.history import Op
 from jepsy.models import CRASHED, Call, Model
 
@@ -341,16 +341,22 @@ ENGINES = ("auto", "c", "python")
 
 
 def resolve_engine(engine: str) -> str:
-    """``"c"`` or ``"python"`` for an ``engine`` option (see ``linearizable``)."""
+    """``"c"`` or ``"python"`` for an ``engine`` option (see ``linearizable``).
+
+    Raises ``ConfigError`` (exit 254) for an unknown name, or for ``"c"`` when the
+    compiled module was not built.
+    """
+    source = f"search engine {engine!r}"
     if engine == "auto":
-        engine = os.environ.get("JEPSY_LINEAR_ENGINE", "auto") or "auto"
-        if engine == "auto":
+        env = os.environ.get("JEPSY_LINEAR_ENGINE", "")
+        if env in ("", "auto"):
             return "c" if linear_native.AVAILABLE else "python"
+        engine, source = env, f"JEPSY_LINEAR_ENGINE={env}"
     if engine not in ENGINES:
-        raise ValueError(f"unknown search engine {engine!r}; known: {', '.join(ENGINES)}")
+        raise ConfigError(f"{source}: unknown search engine; known: {', '.join(ENGINES)}")
     if engine == "c" and not linear_native.AVAILABLE:
-        raise ValueError("the compiled search engine is not built (install jepsy where gcc and "
-                         "Python's headers are present), use engine 'python'")
+        raise ConfigError(f"{source}: the compiled search is not built (install jepsy where gcc "
+                          "and Python's headers are present), use 'python'")
     return engine
 
 

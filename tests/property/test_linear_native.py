@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from hypothesis import strategies as st
 
 from jepsy.checkers import linear_native
 from jepsy.checkers.linearizable import check_history, linearizable
+from jepsy.cli import main
+from jepsy.errors import ConfigError
 from jepsy.history import Op
 from jepsy.models import CRASHED, Model, cas_register, kv, mutex, register
 from tests.property.test_linear_oracle import (
@@ -134,19 +137,35 @@ def test_kv_instructions_are_their_steps(state: str, f: str, value: Any, out: An
 
 # -- choosing an engine ----------------------------------------------------------------------------
 
-def test_unknown_engine_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="unknown search engine 'gpu'"):
+def test_unknown_engine_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="search engine 'gpu': unknown search engine"):
         linearizable(kv(), engine="gpu")
+    monkeypatch.setenv("JEPSY_LINEAR_ENGINE", "gpu")
+    with pytest.raises(ConfigError, match="JEPSY_LINEAR_ENGINE=gpu: unknown"):
+        linearizable(kv())
     monkeypatch.setenv("JEPSY_LINEAR_ENGINE", "python")
     assert linearizable(kv()).engine == "python"
 
 
-def test_asking_for_c_without_it_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_asking_for_c_without_it_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(linear_native, "AVAILABLE", False)
     monkeypatch.delenv("JEPSY_LINEAR_ENGINE", raising=False)
-    with pytest.raises(ValueError, match="not built"):
+    with pytest.raises(ConfigError, match="not built"):
         linearizable(kv(), engine="c")
     assert linearizable(kv()).engine == "python"
+
+
+def test_a_bad_engine_in_the_environment_is_one_line_and_exit_254(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    history = tmp_path / "h.jsonl"
+    history.write_text('{"type": "invoke", "process": 0, "f": "read", "value": null}\n')
+    monkeypatch.setenv("JEPSY_LINEAR_ENGINE", "gpu")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["check", str(history), "--model", "cas-register"])
+    assert e.value.code == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "JEPSY_LINEAR_ENGINE=gpu" in err and "Traceback" not in err
 
 
 def test_without_the_c_module_the_checker_runs_in_python() -> None:
