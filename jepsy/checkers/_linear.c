@@ -24,6 +24,9 @@
  *
  * (native_op's names are read/write/cas/any/add/never.)
  *
+ * Neither type is tracked by the garbage collector: model states must not refer
+ * back to a search or a cache (no built-in model could).
+ *
  * Two types:
  *   FailCache(words)  a set of failed configurations (bitset of `words` 64-bit
  *                     words in canonical numbering, state), shared by every
@@ -150,7 +153,7 @@ static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"words", NULL};
     Py_ssize_t words;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", kwlist, &words)) return -1;
-    if (words < 1 || self->table) {
+    if (words < 1 || words > PY_SSIZE_T_MAX / 64 || self->table) {
         PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
         return -1;
     }
@@ -232,7 +235,14 @@ typedef struct {
     word *best_lin;
     PyObject *best_states;  /* dict used as an ordered set */
     Py_ssize_t steps, err_slot;
+    int ready;  /* __init__ succeeded: every method checks it */
 } Search;
+
+static int not_ready(Search *s) {
+    if (s->ready) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "Search is not initialized");
+    return 1;
+}
 
 #define BIT_SET(w, i) ((w)[(i) >> 6] |= (word)1 << ((i) & 63))
 #define BIT_CLR(w, i) ((w)[(i) >> 6] &= ~((word)1 << ((i) & 63)))
@@ -335,6 +345,7 @@ static PyObject *fail_at(Search *s, Py_ssize_t j) {
 }
 
 static PyObject *Search_run(Search *s, PyObject *arg) {
+    if (not_ready(s)) return NULL;
     long iters = PyLong_AsLong(arg);
     if (iters == -1 && PyErr_Occurred()) return NULL;
     const Py_ssize_t ws = s->ws;
@@ -345,7 +356,8 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
             s->status = VALID;
             return PyLong_FromLong(VALID);
         }
-        if (iters-- <= 0) return PyLong_FromLong(RUNNING);
+        if (iters <= 0) return PyLong_FromLong(RUNNING);
+        iters--;
         s->steps++;
         Py_ssize_t j = -1;
         PyObject *nxt = NULL;
@@ -380,7 +392,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
                 if (ok < 0) return fail_at(s, q);
                 if (!ok) continue;
                 if (s->crashed[q]) {
-                    int same = PyObject_RichCompareBool(nxt, s->state, Py_EQ);
+                    int same = py_eq(nxt, s->state);  /* Python's `nxt == state` */
                     if (same < 0) { Py_DECREF(nxt); return fail_at(s, q); }
                     if (same) { Py_CLEAR(nxt); continue; }
                 }
@@ -515,7 +527,8 @@ static const Py_ssize_t *sort_key;
 static int by_key(const void *x, const void *y) {
     Py_ssize_t a = sort_key[*(const Py_ssize_t *)x], b = sort_key[*(const Py_ssize_t *)y];
     if (a != b) return a < b ? -1 : 1;
-    return *(const Py_ssize_t *)x < *(const Py_ssize_t *)y ? -1 : 1;
+    Py_ssize_t i = *(const Py_ssize_t *)x, j = *(const Py_ssize_t *)y;
+    return i < j ? -1 : i > j;
 }
 
 /* Slot j's instruction from Model.native_op's plain data (None: call step). */
@@ -660,7 +673,7 @@ static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
                              "call_pos", "ret_pos", "init", NULL};
     PyObject *cache, *step, *calls, *ins, *ro, *call_pos, *ret_pos, *init;
     int by_call;
-    if (s->code) {
+    if (s->cache) {
         PyErr_SetString(PyExc_RuntimeError, "Search is initialized once");
         return -1;
     }
@@ -673,7 +686,7 @@ static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
     }
     FailCache *fc = (FailCache *)cache;
     Py_ssize_t n = PyList_GET_SIZE(calls);
-    if (n > fc->words * 64) {
+    if ((n + 63) / 64 > fc->words) {
         PyErr_Format(PyExc_ValueError, "%zd calls do not fit a cache of %zd words", n, fc->words);
         return -1;
     }
@@ -695,6 +708,7 @@ static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
     s->state = init;
     s->best_r = -1;
     s->err_slot = -1;
+    s->ready = 1;
     return 0;
 }
 
@@ -710,6 +724,7 @@ static PyObject *index_list(const Py_ssize_t *v, Py_ssize_t n) {
 }
 
 static PyObject *Search_layout(Search *s, PyObject *Py_UNUSED(ignored)) {
+    if (not_ready(s)) return NULL;
     PyObject *perm = index_list(s->cslot, s->n);
     PyObject *rslot = index_list(s->rslot, s->n_ok + 1);
     PyObject *ret = index_list(s->slot_ret, s->n_ok + 1);
@@ -721,6 +736,7 @@ static PyObject *Search_layout(Search *s, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *Search_mask(Search *s, PyObject *arg) {
+    if (not_ready(s)) return NULL;
     Py_ssize_t r = PyLong_AsSsize_t(arg);
     if (r == -1 && PyErr_Occurred()) return NULL;
     if (r < 0 || r >= s->n_ok) {
@@ -731,6 +747,7 @@ static PyObject *Search_mask(Search *s, PyObject *arg) {
 }
 
 static PyObject *Search_order(Search *s, PyObject *arg) {
+    if (not_ready(s)) return NULL;
     int best = PyObject_IsTrue(arg);
     if (best < 0) return NULL;
     Py_ssize_t depth = best ? s->best_depth : s->depth;
@@ -746,14 +763,17 @@ static PyObject *Search_order(Search *s, PyObject *arg) {
 }
 
 static PyObject *Search_best_states(Search *s, PyObject *Py_UNUSED(ignored)) {
+    if (not_ready(s)) return NULL;
     return PySequence_List(s->best_states);
 }
 
 static PyObject *Search_best_lin(Search *s, PyObject *Py_UNUSED(ignored)) {
+    if (not_ready(s)) return NULL;
     return words_to_bytes(s->best_lin, s->ws);
 }
 
 static PyObject *Search_get_state(Search *s, void *closure) {
+    if (not_ready(s)) return NULL;
     (void)closure;
     Py_INCREF(s->state);
     return s->state;
@@ -817,10 +837,7 @@ PyMODINIT_FUNC PyInit__linear(void) {
         return NULL;
     PyObject *m = PyModule_Create(&linear_module);
     if (!m) return NULL;
-    Py_INCREF(&FailCacheType);
-    Py_INCREF(&SearchType);
-    if (PyModule_AddObject(m, "FailCache", (PyObject *)&FailCacheType) < 0
-        || PyModule_AddObject(m, "Search", (PyObject *)&SearchType) < 0
+    if (PyModule_AddType(m, &FailCacheType) < 0 || PyModule_AddType(m, &SearchType) < 0
         || PyModule_AddIntConstant(m, "OP_CALL", OP_CALL) < 0
         || PyModule_AddIntConstant(m, "OP_READ", OP_READ) < 0
         || PyModule_AddIntConstant(m, "OP_WRITE", OP_WRITE) < 0

@@ -20,7 +20,7 @@ every order shares it.
 Two reductions on top, both exact:
 
 * **Legal reads are linearized greedily.**  If an ``ok`` candidate is read-only
-  (the model's ``read_only``: it leaves unchanged every state it is legal in)
+  (``read_only_of``: it leaves unchanged every state it is legal in)
   and legal in the current state, some linearization exists from here iff one
   exists that takes it first: moving it earlier changes no other op's state and
   breaks no real-time edge (everything that returned before it was invoked is
@@ -43,7 +43,7 @@ completion it has got past.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Hashable, Sequence, Sized
+from collections.abc import Callable, Generator, Hashable, Sequence, Sized
 from dataclasses import dataclass, field
 from sys import getsizeof
 from typing import Any
@@ -237,7 +237,7 @@ def layout(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     outputs = [outs[i] for i in perm]
     crashed = [o is CRASHED for o in outputs]
     bits = [1 << j for j in range(n)]
-    ro = model.read_only
+    ro = read_only_of(model)
     romask = 0
     if ro is not None:
         romask = sum([bits[j] for j in range(n) if not crashed[j] and ro(inputs[j], outputs[j])])
@@ -264,6 +264,30 @@ def layout(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                   crashed_mask=sum([bits[j] for j in range(n) if crashed[j]]), masks=masks,
                   rslot=rslot, retbit=retbit, slot_ret=slot_ret, cbit=[bits[i] for i in perm], bits=bits,
                   n_ok=n_ok, step=step, init=init)
+
+
+_READ_ONLY_OPS = frozenset(("read", "any"))
+
+
+def read_only_of(model: Model) -> Callable[[Any, Any], bool] | None:
+    """Which calls the search may linearize greedily (the module docstring), or None.
+
+    A call with an instruction (``Model.native_op``) is read-only by the
+    instruction itself: a read, an any, or a cas from a value to that same value.
+    The model's ``read_only`` answers for the others.  Both engines use this rule.
+    """
+    op = model.native_op if model.state_key is None else None
+    ro = model.read_only
+    if op is None:
+        return ro
+
+    def read_only(inp: Any, out: Any) -> bool:
+        ins = op(inp, out)
+        if ins is None:
+            return ro is not None and ro(inp, out)
+        return ins[0] in _READ_ONLY_OPS or (ins[0] == "cas" and bool(ins[1] == ins[2]))
+
+    return read_only
 
 
 def stepper(model: Model) -> tuple[Any, Any]:
@@ -311,7 +335,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     best_lin = 0
     clin = 0  # the linearized set again, numbered canonically (calls' positions) for the cache
     slice_iters = budget.slice_iters
-    countdown = slice_iters
+    countdown = slice_iters + 1  # budgets are checked every slice_iters steps, as linear_native does
     slices = 0
     deadline = budget.deadline
     max_configs = budget.max_configs
@@ -326,10 +350,10 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     while True:
         if r == n_ok:
             return Outcome(True, order=_order(path, perm), configs=len(cache),
-                           steps=slices * slice_iters + slice_iters - countdown)
+                           steps=slices * slice_iters + slice_iters + 1 - countdown)
         countdown -= 1
         if not countdown:
-            countdown = slice_iters
+            countdown = slice_iters + 1  # budgets are checked every slice_iters steps, as linear_native does
             slices += 1
             steps = slices * slice_iters
             front, front_path = (r, path) if r > best_r else (best_r, best_path)
@@ -364,8 +388,11 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             if j >= 0:
                 key = (clin | cbit[j], nxt)
                 cand = -1  # forced: no alternative to come back to
-                if key in cache:
-                    j = -2
+                try:
+                    if key in cache:
+                        j = -2
+                except Exception as e:  # a state that cannot be hashed or compared
+                    raise StepError(calls[perm[j]].id, e) from e
             else:
                 # Read-only candidates are not legal here (else one was forced).
                 cand &= nonro
@@ -378,13 +405,13 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 j = low.bit_length() - 1
                 try:
                     ok, nxt = step(state, inputs[j], outputs[j])
-                except Exception as e:  # a model that cannot take this op's values
+                    if not ok or (low & crashed_mask and nxt == state):
+                        continue
+                    key = (clin | cbit[j], nxt)
+                    if key not in cache:
+                        break
+                except Exception as e:  # a model (or a state) that cannot take this op's values
                     raise StepError(calls[perm[j]].id, e) from e
-                if not ok or (low & crashed_mask and nxt == state):
-                    continue
-                key = (clin | cbit[j], nxt)
-                if key not in cache:
-                    break
             else:
                 j = -2
         if j >= 0:
@@ -415,7 +442,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             if path is None:
                 return invalid(perm, best_r, rslot[best_r], _order(best_path, perm),
                                list(best_states), best_lin, masks, cache,
-                               slices * slice_iters + slice_iters - countdown)
+                               slices * slice_iters + slice_iters + 1 - countdown)
             j, state, r, rest, path = path
             lin ^= bits[j]
             clin ^= cbit[j]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,40 @@ def test_a_bad_instruction_from_a_users_model_is_named() -> None:
          Op(index=1, time=1, type="ok", process=0, f="x", value=None)]
     with pytest.raises(ValueError, match="unknown instruction 'jump'"):
         check_history(h, model, engine="c")
+
+
+@needs_c
+def test_a_search_used_before_its_init_raises() -> None:
+    from jepsy.checkers import _linear
+
+    s = _linear.Search.__new__(_linear.Search)
+    for use in (lambda: s.run(10), s.layout, lambda: s.mask(0), s.best_states, lambda: s.state):
+        with pytest.raises(RuntimeError, match="not initialized"):
+            use()
+    cache = linear_native.new_cache(3)
+    s = _linear.Search.__new__(_linear.Search)
+    with pytest.raises(ValueError):  # a failed init leaves it unusable, never half-made
+        s.__init__(cache, None, False, [None] * 3, [None] * 2, None, [0, 1, 2], [3, 4, 5], 0)
+    with pytest.raises(RuntimeError):
+        s.run(10)
+
+
+@needs_c
+@pytest.mark.parametrize("model", [
+    replace(cas_register(0), read_only=None, partition=None),  # read-only from the instructions
+    cas_register(float("nan")),  # a crashed op's no-op: nan == nan is False, in both engines
+], ids=["no-read-only", "nan"])
+def test_engines_agree_on_edge_models(model: Model) -> None:
+    h = [Op(index=0, time=0, type="invoke", process=0, f="read", value=None),
+         Op(index=1, time=1, type="invoke", process=1, f="write", value=1),
+         Op(index=2, time=2, type="ok", process=1, f="write", value=1),
+         Op(index=3, time=3, type="invoke", process=2, f="read", value=None),
+         Op(index=4, time=4, type="ok", process=2, f="read", value=0),
+         Op(index=5, time=5, type="invoke", process=3, f="write", value=2),
+         Op(index=6, time=6, type="ok", process=3, f="write", value=2)]
+    assert_same_search(h, model)
+    assert_same_search(h[:5] + [Op(index=5, time=5, type="info", process=0, f="read", value=None)],
+                       model)
 
 
 @needs_c
