@@ -224,7 +224,7 @@ def test_engines_agree_on_edge_models(model: Model) -> None:
          Op(index=5, time=5, type="invoke", process=3, f="write", value=2),
          Op(index=6, time=6, type="ok", process=3, f="write", value=2)]
     assert_same_search(h, model)
-    assert_same_search(h[:5] + [Op(index=5, time=5, type="info", process=0, f="read", value=None)],
+    assert_same_search([*h[:5], Op(index=5, time=5, type="info", process=0, f="read", value=None)],
                        model)
 
 
