@@ -20,8 +20,12 @@ class Pidfile:
     group: bool = False
 
     def signal(self, sig: str) -> str:
-        """``kill -SIG`` to the daemon (or its process group)."""
-        target = f"-- -$(cat {self.path})" if self.group else f"$(cat {self.path})"
+        """``kill -SIG`` to the daemon (or its process group).
+
+        A group is named ``-PID`` right after the signal, without ``--``: bash and
+        dash (Debian's /bin/sh) both take that form, and dash rejects ``--``.
+        """
+        target = f"-$(cat {self.path})" if self.group else f"$(cat {self.path})"
         return f"kill -{sig} {target}"
 
     def running(self) -> str:

@@ -132,13 +132,13 @@ class PostgresDB:
     def teardown(self, test: Test, node: str) -> None:
         if node != self.primary(test):
             return
-        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -- -$p 2>/dev/null; "
-                                  f"kill -9 -- -$p 2>/dev/null; fi; sleep 0.2; rm -rf {DATA_DIR}",
+        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -$p 2>/dev/null; "
+                                  f"kill -9 -$p 2>/dev/null; fi; sleep 0.2; rm -rf {DATA_DIR}",
                             sudo=True, check=False)
 
     def kill(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -- -$p", sudo=True,
+            test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -$p", sudo=True,
                                 check=False)
 
     def start(self, test: Test, node: str) -> None:
@@ -148,11 +148,11 @@ class PostgresDB:
 
     def pause(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, f"kill -STOP -- -{self._pid()}", sudo=True, check=False)
+            test.remote.execute(node, f"kill -STOP -{self._pid()}", sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, f"kill -CONT -- -{self._pid()}", sudo=True, check=False)
+            test.remote.execute(node, f"kill -CONT -{self._pid()}", sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE] if node == self.primary(test) else []

@@ -147,8 +147,8 @@ class ReplicatedPostgresDB:
         return f"$(head -n 1 {DATA_DIR}/postmaster.pid 2>/dev/null)"
 
     def _stop(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -- -$p 2>/dev/null; "
-                                  f"kill -9 -- -$p 2>/dev/null; fi; sleep 0.2; "
+        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -$p 2>/dev/null; "
+                                  f"kill -9 -$p 2>/dev/null; fi; sleep 0.2; "
                                   f"rm -f {DATA_DIR}/postmaster.pid", sudo=True, check=False)
 
     def teardown(self, test: Test, node: str) -> None:
@@ -157,7 +157,7 @@ class ReplicatedPostgresDB:
 
     # -- optional powers -----------------------------------------------------
     def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -- -$p", sudo=True,
+        test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -$p", sudo=True,
                             check=False)
 
     def start(self, test: Test, node: str) -> None:
@@ -166,10 +166,10 @@ class ReplicatedPostgresDB:
                             sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -STOP -- -{self._pid()}", sudo=True, check=False)
+        test.remote.execute(node, f"kill -STOP -{self._pid()}", sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -CONT -- -{self._pid()}", sudo=True, check=False)
+        test.remote.execute(node, f"kill -CONT -{self._pid()}", sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE]

@@ -69,9 +69,9 @@ def test_powers_act_on_the_process_group_in_the_pidfile() -> None:
     db.resume(test, "n1")
     db.teardown(test, "n1")
     sent = remote.on("n1")
-    assert f"kill -9 -- -$(cat {PID_FILE})" in sent[0]
-    assert f"kill -STOP -- -$(cat {PID_FILE})" in sent[1]
-    assert f"kill -CONT -- -$(cat {PID_FILE})" in sent[2]
+    assert f"kill -9 -$(cat {PID_FILE})" in sent[0]
+    assert f"kill -STOP -$(cat {PID_FILE})" in sent[1]
+    assert f"kill -CONT -$(cat {PID_FILE})" in sent[2]
     assert "rm -rf /var/lib/jepsy/process" in sent[3]
     assert not any("pkill" in c or "killall" in c for c in sent)
     assert db.log_files(test, "n1") == [LOG_FILE]
