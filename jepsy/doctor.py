@@ -5,7 +5,8 @@ no sudo, no iptables or tc, too little disk, the database not installed) means
 a test cannot run: exit 254.  A database module may add its own blockers with
 ``preflight(remote, node) -> [problem, ...]`` (e.g. its package is missing).
 A *warning* (NTP running, clocks apart, no libfaketime in the lab) means some
-faults will not behave as asked: exit 0, but said.  Nothing here changes a node.
+faults will not behave as asked: exit 0, but said.  So is a slow checker on this
+machine (the compiled linearizability search not built).  Nothing here changes a node.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from jepsy.control import Remote, SSHRemote, on_nodes
 from jepsy.errors import ExitCode, JepsyError
 from jepsy.inventory import Node
 
-__all__ = ["NodeReport", "diagnose", "doctor_cmd"]
+__all__ = ["NodeReport", "diagnose", "doctor_cmd", "local_warnings"]
 
 MIN_FREE_KB = 1024 * 1024  # 1 GiB under /var/lib
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -148,12 +149,22 @@ def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None,
     blockers = [b for r in reports for b in r.blockers]
     for line in blockers:
         console.print(f"[red]✗[/] {line}")
-    for line in (w for r in reports for w in r.warnings):
+    for line in [w for r in reports for w in r.warnings] + local_warnings():
         console.print(f"[yellow]![/] {line}")
     if blockers:
         console.print(f"{len(blockers)} problem(s): a test cannot run yet")
         raise SystemExit(int(ExitCode.CONFIG))
     console.print("ready: a test can run on these nodes")
+
+
+def local_warnings() -> list[str]:
+    """Warnings about this machine (the one that runs jepsy), not the nodes."""
+    from jepsy.checkers import linear_native
+
+    if linear_native.AVAILABLE:
+        return []
+    return ["this machine: the linearizability checker's compiled search is not built, so checks "
+            "run in pure Python (2-4x slower); install gcc and python3-dev, then reinstall jepsy"]
 
 
 _ORDER: Mapping[str, int] = {c: i for i, c in enumerate(

@@ -232,3 +232,13 @@ def test_engines_agree_on_edge_models(model: Model) -> None:
 def test_the_failure_cache_reports_its_size() -> None:
     cache = linear_native.new_cache(130)
     assert cache.words == 3 and len(cache) == 0 and cache.nbytes > 0
+
+
+def test_doctor_warns_when_the_compiled_search_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jepsy.doctor import local_warnings
+
+    monkeypatch.setattr(linear_native, "AVAILABLE", True)
+    assert local_warnings() == []
+    monkeypatch.setattr(linear_native, "AVAILABLE", False)
+    (line,) = local_warnings()
+    assert "compiled search is not built" in line and "python3-dev" in line
