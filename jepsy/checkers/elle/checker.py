@@ -88,8 +88,9 @@ class TxnChecker:
         analysed = time.monotonic()
         budget = self.timeout
         found = search_cycles(graph, max_steps=self.max_steps, timeout=budget)
-        anomalies: dict[str, list[dict[str, Any]]] = {k: list(v) for k, v in analysis.anomalies.items() if v}
-        counts = dict(analysis.counts)
+        anomalies: dict[str, list[dict[str, Any]]] = {
+            k: list(v) for k, v in analysis.found.anomalies.items() if v}
+        counts = dict(analysis.found.counts)
         for cyc in found.cycles:
             name = cyc.name
             counts[name] = counts.get(name, 0) + 1

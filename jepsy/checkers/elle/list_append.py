@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from jepsy.checkers.elle.findings import Findings
 from jepsy.checkers.elle.graph import RW, WR, WW, Graph
 from jepsy.checkers.elle.txn import Txn
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ListAppend", "external_reads"]
 
-_MAX_CASES = 50  # instances kept per anomaly type; the count is reported separately
 
 
 def _short(xs: Sequence[Any], n: int = 6) -> str:
@@ -119,13 +119,7 @@ class ListAppend:
         self.unseen: dict[Any, list[tuple[Any, int]]] = {}  # committed appends never read
         self.stray: dict[Any, set[Any]] = {}  # elements seen only in reads incompatible with the order
         self.ext: dict[int, dict[Any, list[Any]]] = {}
-        self.anomalies: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.counts: dict[str, int] = defaultdict(int)
-
-    def _report(self, kind: str, case: dict[str, Any]) -> None:
-        self.counts[kind] += 1
-        if len(self.anomalies[kind]) < _MAX_CASES:
-            self.anomalies[kind].append(case)
+        self.found = Findings()
 
     def analyze(self) -> None:
         """Build the version orders and find every anomaly that needs no cycle."""
@@ -148,7 +142,7 @@ class ListAppend:
             ext, bad = external_reads(t)
             for case in bad:
                 kind = case.pop("type")
-                self._report(kind, {"txn": t.id, "op": t.index, **case,
+                self.found.report(kind, {"txn": t.id, "op": t.index, **case,
                                     "text": _internal_text(kind, t, case)})
             if ext:
                 self.ext[t.id] = ext
@@ -156,7 +150,7 @@ class ListAppend:
                 if f == "r":
                     r = [] if v is None else v
                     if len(r) > 1 and _has_duplicates(r):
-                        self._report("duplicate-elements", {
+                        self.found.report("duplicate-elements", {
                             "txn": t.id, "op": t.index, "key": k, "read": list(r),
                             "text": f"T{t.id} read key {k} = {_short(r, 12)}, which holds an element twice"})
                     reads[k].append((t.id, r))
@@ -166,7 +160,7 @@ class ListAppend:
                 if len(r) and longest[: len(r)] != r:
                     # Elements only such a read shows still count as read (not "unseen").
                     self.stray.setdefault(k, set()).update(r)
-                    self._report("incompatible-order", {
+                    self.found.report("incompatible-order", {
                         "key": k, "txn": tid, "op": self.txns[tid].index, "read": list(r),
                         "other": list(longest),
                         "text": f"T{tid} read key {k} = {_short(r)} but another txn read {_short(longest)}; "
@@ -176,7 +170,7 @@ class ListAppend:
             for tid, r in rs:
                 for v in r:
                     if (k, v) not in self.writer:
-                        self._report("thin-air-read", {
+                        self.found.report("thin-air-read", {
                             "key": k, "value": v, "txn": tid, "op": self.txns[tid].index,
                             "text": f"T{tid} read key {k} = {_short(r)}, but no transaction ever "
                                     f"appended {v} to key {k}"})
@@ -192,7 +186,7 @@ class ListAppend:
                 for v in r:
                     w = self.writer.get((k, v))
                     if w is not None and txns[w].type == "fail":
-                        self._report("G1a", {
+                        self.found.report("G1a", {
                             "key": k, "value": v, "writer": w, "txn": tid, "op": txns[tid].index,
                             "text": f"T{tid} read key {k} = {_short(r)}, including {v}, appended by "
                                     f"T{w} (op {txns[w].index}) which aborted"})
@@ -201,7 +195,7 @@ class ListAppend:
                     if w is not None and w != tid and txns[w].type != "fail":
                         mine = self.appends[w][k]
                         if mine[-1] != r[-1]:
-                            self._report("G1b", {
+                            self.found.report("G1b", {
                                 "key": k, "value": r[-1], "writer": w, "txn": tid,
                                 "op": txns[tid].index,
                                 "text": f"T{tid} read key {k} = {_short(r)}, ending at {r[-1]}, an "
@@ -222,7 +216,7 @@ class ListAppend:
                 if txns[wv].type == "fail":
                     aborted = aborted or (v, wv)
                 elif aborted is not None:
-                    self._report("dirty-update", {
+                    self.found.report("dirty-update", {
                         "key": k, "aborted_value": aborted[0], "aborted_writer": aborted[1],
                         "value": v, "writer": wv,
                         "text": f"key {k}: T{wv} appended {v} after {aborted[0]}, which T{aborted[1]} "
@@ -238,7 +232,7 @@ class ListAppend:
                     groups[(k, len(r))].append(tid)
         for (k, n), tids in groups.items():
             if len(tids) > 1:
-                self._report("lost-update", {
+                self.found.report("lost-update", {
                     "key": k, "read": self.order[k][:n], "txns": tids,
                     "text": f"{', '.join(f'T{t}' for t in tids)} all read key {k} = "
                             f"{_short(self.order[k][:n])} and all appended to it: "

@@ -34,6 +34,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from jepsy.checkers.elle.findings import Findings
 from jepsy.checkers.elle.graph import RW, RW_P, RW_R, WR, WW, WW_P, WW_R, Graph
 from jepsy.checkers.elle.txn import Txn
 
@@ -46,7 +47,6 @@ DATA_FACT, PROCESS_FACT, REALTIME_FACT = 0, 1, 2
 _WW_KIND = (WW, WW_P, WW_R)
 _RW_KIND = (RW, RW_P, RW_R)
 
-_MAX_CASES = 50
 
 
 class RWRegister:
@@ -60,13 +60,7 @@ class RWRegister:
         self.readers: dict[tuple[Any, Any], list[int]] = defaultdict(list)
         # key -> (v1, v2) -> (what proves it: DATA_FACT, PROCESS_FACT or REALTIME_FACT, reason)
         self.cons: dict[Any, dict[tuple[Any, Any], tuple[int, str]]] = defaultdict(dict)
-        self.anomalies: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.counts: dict[str, int] = defaultdict(int)
-
-    def _report(self, kind: str, case: dict[str, Any]) -> None:
-        self.counts[kind] += 1
-        if len(self.anomalies[kind]) < _MAX_CASES:
-            self.anomalies[kind].append(case)
+        self.found = Findings()
 
     def analyze(self) -> None:
         """Index the writes, scan committed transactions, collect version facts and lost updates."""
@@ -97,7 +91,7 @@ class RWRegister:
                 continue
             if k in known:
                 if v != known[k]:
-                    self._report("internal", {
+                    self.found.report("internal", {
                         "txn": t.id, "op": t.index, "key": k, "mop": i, "expected": known[k], "read": v,
                         "text": f"T{t.id} read key {k} = {v}, but its own earlier read or write "
                                 f"says it must be {known[k]}"})
@@ -109,22 +103,22 @@ class RWRegister:
                 continue
             w = self.writer.get((k, v))
             if w == t.id:
-                self._report("future-read", {
+                self.found.report("future-read", {
                     "txn": t.id, "op": t.index, "key": k, "mop": i, "read": v,
                     "text": f"T{t.id} read key {k} = {v}, a value it only writes later itself"})
                 continue
             self.readers[(k, v)].append(t.id)
             if w is None:
-                self._report("thin-air-read", {
+                self.found.report("thin-air-read", {
                     "txn": t.id, "op": t.index, "key": k, "value": v,
                     "text": f"T{t.id} read key {k} = {v}, but no transaction ever wrote {v} to key {k}"})
             elif self.txns[w].type == "fail":
-                self._report("G1a", {
+                self.found.report("G1a", {
                     "txn": t.id, "op": t.index, "key": k, "value": v, "writer": w,
                     "text": f"T{t.id} read key {k} = {v}, written by T{w} (op {self.txns[w].index}) "
                             f"which aborted"})
             elif self.final[w][k] != v:
-                self._report("G1b", {
+                self.found.report("G1b", {
                     "txn": t.id, "op": t.index, "key": k, "value": v, "writer": w,
                     "text": f"T{t.id} read key {k} = {v}, an intermediate value of T{w}, which "
                             f"went on to write {self.final[w][k]}"})
@@ -227,7 +221,7 @@ class RWRegister:
                     groups[(k, v)].append(tid)
         for (k, v), tids in groups.items():
             if len(tids) > 1:
-                self._report("lost-update", {
+                self.found.report("lost-update", {
                     "key": k, "read": v, "txns": tids,
                     "text": f"{', '.join(f'T{t}' for t in tids)} all read key {k} = {v} and all wrote "
                             f"key {k}: all but one of those writes was lost"})
