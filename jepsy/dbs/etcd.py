@@ -22,7 +22,7 @@ from typing import Any
 from jepsy.control import Remote, on_nodes, sh
 from jepsy.dbs import ensure_package, faketime_prefix, wait_for
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, client_for, post
-from jepsy.dbs.pidfile import Pidfile
+from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -35,8 +35,11 @@ PID = Pidfile(PID_FILE)
 PEER_PORT = 2380
 
 
-class EtcdDB:
+class EtcdDB(PidfileDaemon):
     """The DB protocol for etcd, plus Killable, Pausable, HasLogFiles and HasPrimaries."""
+
+    pidfile = PID
+    log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
@@ -95,35 +98,19 @@ class EtcdDB:
                 raise DBError(body.decode(errors="replace"))
 
         def alive() -> None:
-            if not self._running(test, node):
+            if not self.running(test, node):
                 tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
                 raise DBError(f"{node}: etcd exited during startup: {tail.strip()[-300:]}")
 
         wait_for(healthy, self.ready_timeout, f"{node}: etcd", alive)
 
-    def _running(self, test: Test, node: str) -> bool:
-        return test.remote.execute(
-            node, PID.running(), sudo=True, check=False).ok
-
     def teardown(self, test: Test, node: str) -> None:
         test.remote.execute(
             node, f"{PID.stop()}; rm -rf {DATA_DIR}", sudo=True, check=False)
 
-    # -- optional powers -----------------------------------------------------
-    def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.kill(), sudo=True, check=False)
-
+    # -- optional powers (kill, pause, resume, log files: PidfileDaemon) ----
     def start(self, test: Test, node: str) -> None:
         test.remote.execute(node, self._start_command(test, node), sudo=True)
-
-    def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
-
-    def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
-
-    def log_files(self, test: Test, node: str) -> list[str]:
-        return [LOG_FILE]
 
     def primaries(self, test: Test) -> list[str]:
         """Nodes that call themselves leader, asked over the gateway (all at once: paused

@@ -37,7 +37,7 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
-from jepsy.dbs.pidfile import Pidfile
+from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -60,8 +60,11 @@ def _flag(v: Any) -> bool:
     return str(v).lower() in ("1", "true", "yes", "on")
 
 
-class GaleraDB:
+class GaleraDB(PidfileDaemon):
     """The DB protocol for a Galera cluster, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
+
+    pidfile = PID
+    log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
@@ -141,8 +144,7 @@ class GaleraDB:
         raise DBError(f"{node}: MariaDB did not open its socket within {self.ready_timeout:g} s")
 
     def _check_running(self, test: Test, node: str) -> None:
-        if not test.remote.execute(node, PID.running(),
-                                   sudo=True, check=False).ok:
+        if not self.running(test, node):
             tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
             raise DBError(f"{node}: mariadbd exited during startup: {tail.strip()[-400:]}")
 
@@ -183,22 +185,10 @@ class GaleraDB:
             node, f"{PID.stop()}; rm -rf {DATA_DIR} {CONF}",
             sudo=True, check=False)
 
-    # -- optional powers -----------------------------------------------------
-    def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.kill(), sudo=True, check=False)
-
+    # -- optional powers (kill, pause, resume, log files: PidfileDaemon) ----
     def start(self, test: Test, node: str) -> None:
         """Rejoin the cluster (never bootstrap again: that would split it)."""
         test.remote.execute(node, self._start_command(), sudo=True)
-
-    def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
-
-    def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
-
-    def log_files(self, test: Test, node: str) -> list[str]:
-        return [LOG_FILE]
 
     def primaries(self, test: Test) -> list[str]:
         return [n for n in test.nodes if self.synced(test.address(n))]

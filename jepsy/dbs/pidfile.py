@@ -10,8 +10,12 @@ workers, or a shell that execs the program), which ``setsid`` made the daemon le
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
-__all__ = ["Pidfile"]
+if TYPE_CHECKING:
+    from jepsy.protocols import Test
+
+__all__ = ["Pidfile", "PidfileDaemon"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,32 @@ class Pidfile:
         """End it whatever its state: thawed first, so that a paused daemon dies at once."""
         return (f"if [ -f {self.path} ]; then {self.signal('CONT')} 2>/dev/null; "
                 f"{self.signal('9')} 2>/dev/null; rm -f {self.path}; fi")
+
+
+class PidfileDaemon:
+    """The kill, pause, resume and log-files powers of a DB whose daemon a ``Pidfile`` tracks.
+
+    A DB module that starts one daemon per node with ``Pidfile.start`` inherits
+    these (they satisfy ``Killable``, ``Pausable`` and ``HasLogFiles``), names its
+    ``pidfile`` and ``log_file``, and defines ``start(test, node)`` itself: how to
+    start the daemon again after a kill is the module's own business.
+    """
+
+    pidfile: ClassVar[Pidfile]
+    log_file: ClassVar[str]
+
+    def running(self, test: Test, node: str) -> bool:
+        """True iff the daemon is alive on ``node``."""
+        return test.remote.execute(node, self.pidfile.running(), sudo=True, check=False).ok
+
+    def kill(self, test: Test, node: str) -> None:
+        test.remote.execute(node, self.pidfile.kill(), sudo=True, check=False)
+
+    def pause(self, test: Test, node: str) -> None:
+        test.remote.execute(node, self.pidfile.signal("STOP"), sudo=True, check=False)
+
+    def resume(self, test: Test, node: str) -> None:
+        test.remote.execute(node, self.pidfile.signal("CONT"), sudo=True, check=False)
+
+    def log_files(self, test: Test, node: str) -> list[str]:
+        return [self.log_file]

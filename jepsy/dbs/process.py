@@ -40,7 +40,7 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
-from jepsy.dbs.pidfile import Pidfile
+from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -75,8 +75,11 @@ def health(host: str, port: int, timeout: float = 2.0) -> dict[str, Any] | None:
         conn.close()
 
 
-class ProcessDB:
+class ProcessDB(PidfileDaemon):
     """The DB protocol for a user's program, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
+
+    pidfile = PID
+    log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
@@ -135,37 +138,21 @@ class ProcessDB:
         while time.monotonic() < deadline:
             if health(test.address(node), self.port) is not None:
                 return
-            if not self._running(test, node):
+            if not self.running(test, node):
                 tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
                 raise DBError(f"{node}: the program exited during startup: {tail.strip()[-400:]}")
             time.sleep(0.2)
         raise DBError(f"{node}: no 200 from GET /health on port {self.port} "
                       f"after {self.ready_timeout:g} s")
 
-    def _running(self, test: Test, node: str) -> bool:
-        return test.remote.execute(
-            node, PID.running(), sudo=True, check=False).ok
-
     def teardown(self, test: Test, node: str) -> None:
         test.remote.execute(
             node, f"{PID.stop()}; rm -rf {DATA_DIR}",
             sudo=True, check=False)
 
-    # -- optional powers -----------------------------------------------------
-    def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.kill(), sudo=True, check=False)
-
+    # -- optional powers (kill, pause, resume, log files: PidfileDaemon) ----
     def start(self, test: Test, node: str) -> None:
         test.remote.execute(node, self._start_command(test, node), sudo=True)
-
-    def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
-
-    def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
-
-    def log_files(self, test: Test, node: str) -> list[str]:
-        return [LOG_FILE]
 
     def primaries(self, test: Test) -> list[str]:
         """Nodes whose ``/health`` says ``"leader": true`` (unreachable nodes are not)."""

@@ -33,7 +33,7 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
-from jepsy.dbs.pidfile import Pidfile
+from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -69,8 +69,11 @@ def mode(host: str) -> str | None:
     return None
 
 
-class ZooKeeperDB:
+class ZooKeeperDB(PidfileDaemon):
     """The DB protocol for a ZooKeeper ensemble, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
+
+    pidfile = PID
+    log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
@@ -120,15 +123,11 @@ class ZooKeeperDB:
         while time.monotonic() < deadline:
             if mode(test.address(node)) in ("leader", "follower", "standalone"):
                 return
-            if not self._running(test, node):
+            if not self.running(test, node):
                 tail = test.remote.execute(node, f"tail -n 5 {LOG_FILE}", check=False).stdout
                 raise DBError(f"{node}: ZooKeeper exited during startup: {tail.strip()[-400:]}")
             time.sleep(0.3)
         raise DBError(f"{node}: ZooKeeper not serving in a quorum after {self.ready_timeout:g} s")
-
-    def _running(self, test: Test, node: str) -> bool:
-        return test.remote.execute(
-            node, PID.running(), sudo=True, check=False).ok
 
     def teardown(self, test: Test, node: str) -> None:
         if self.readers is not None:
@@ -137,22 +136,9 @@ class ZooKeeperDB:
             node, f"{PID.stop()}; rm -rf {DATA_DIR}",
             sudo=True, check=False)
 
-    # -- optional powers -----------------------------------------------------
-    def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.kill(),
-                            sudo=True, check=False)
-
+    # -- optional powers (kill, pause, resume, log files: PidfileDaemon) ----
     def start(self, test: Test, node: str) -> None:
         test.remote.execute(node, self._start_command(), sudo=True)
-
-    def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("STOP"), sudo=True, check=False)
-
-    def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, PID.signal("CONT"), sudo=True, check=False)
-
-    def log_files(self, test: Test, node: str) -> list[str]:
-        return [LOG_FILE]
 
     def primaries(self, test: Test) -> list[str]:
         return [n for n in test.nodes if mode(test.address(n)) in ("leader", "standalone")]
