@@ -50,7 +50,8 @@ from typing import Any
 
 from jepsy.models import CRASHED, Call, Model
 
-__all__ = ["Budget", "Layout", "Outcome", "StepError", "layout", "portfolio", "search"]
+__all__ = ["Budget", "Layout", "Outcome", "StepError", "invalid", "layout", "portfolio", "read_only_of",
+           "search", "stepper", "unknown"]
 
 _MAX_STUCK_STATES = 16
 
