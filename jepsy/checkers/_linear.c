@@ -3,26 +3,25 @@
  *
  * This is the same search as linear_search.py (read that module's docstring
  * first: configurations, Lowe's cache of failures, legal reads linearized
- * greedily, crashed calls optional), with the loop in C.  The Python wrapper,
- * linear_native.py, lays the calls out exactly as the Python search does
- * (slots, candidate masks, the ok calls by return) and drives a Search object
- * a slice of steps at a time, so budgets, interleaving of keys and the
- * explanation stay in Python.  Without a C compiler the package installs
- * without this module and the Python search runs instead; both give the same
- * verdicts (tests/property/test_linear_native.py).
+ * greedily, crashed calls optional), with the loop in C.  Search lays the calls
+ * out exactly as linear_search.layout does (slots, candidate masks, the ok
+ * calls by return); the Python wrapper, linear_native.py, drives it a slice of
+ * steps at a time, so budgets, interleaving of keys and the explanation stay
+ * in Python.  Without a C compiler the package installs without this module
+ * and the Python search runs instead; both find the same linearizations and
+ * violations (tests/property/test_linear_native.py).
  *
- * Model states stay Python objects.  Each call is an instruction (code, a, b):
- *   OP_CALL  call the model's step(state, input, output) -> (ok, new state)
+ * Model states stay Python objects.  Each call is an instruction (code, a, b),
+ * given by Model.native_op as plain data ("read", a), ("write", a) ...:
+ *   OP_CALL  (None) call the model's step(state, input, output) -> (ok, new state)
  *   OP_READ  legal iff a == state; the state is unchanged
  *   OP_WRITE always legal; the state becomes a
  *   OP_CAS   legal iff a == state; the state becomes b
  *   OP_ANY   always legal; the state is unchanged
  *   OP_ADD   always legal; the state becomes state + a
  *   OP_NEVER never legal
- * Built-in models describe their calls this way (Model.native_op), so the loop
- * calls no Python code for them; any other model runs through OP_CALL.
- *
- * (native_op's names are read/write/cas/any/add/never.)
+ * Built-in models describe their calls this way, so the loop calls no Python
+ * code for them; any other model runs through OP_CALL.
  *
  * Neither type is tracked by the garbage collector: model states must not refer
  * back to a search or a cache (no built-in model could).
