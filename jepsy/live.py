@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -142,35 +142,37 @@ def live_view(state: RunState, console: Console | None = None,
     console = console or Console(stderr=True)
     stop = threading.Event()
     rate = _Rate()
+    view: AbstractContextManager[Any]
     if _fancy(console):
-        with Live(_panel(state, rate), console=console, refresh_per_second=4, transient=True) as live:
-            def refresh() -> None:
-                while not stop.wait(0.25):
-                    live.update(_panel(state, rate))
-            t = threading.Thread(target=refresh, daemon=True)
-            t.start()
-            try:
-                yield
-            finally:
-                stop.set()
-                t.join()
-        return
+        live = Live(_panel(state, rate), console=console, refresh_per_second=4, transient=True)
+        view = live
 
-    def plain() -> None:
+        def tick() -> None:
+            live.update(_panel(state, rate))
+    else:
+        view = nullcontext()
         last_phase, last_print = state.phase, time.monotonic()
-        while not stop.wait(0.25):
+
+        def tick() -> None:
+            nonlocal last_phase, last_print
             now = time.monotonic()
             recent = rate.update(_done(state))
             if state.phase != last_phase or now - last_print >= plain_every:
                 print(_line(state, recent), file=console.file, flush=True)
                 last_phase, last_print = state.phase, now
-    t = threading.Thread(target=plain, daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        t.join()
+
+    def refresh() -> None:
+        while not stop.wait(0.25):
+            tick()
+
+    with view:
+        t = threading.Thread(target=refresh, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            t.join()
 
 
 _STYLE = {True: "green", False: "bold red"}
