@@ -10,13 +10,15 @@ from __future__ import annotations
 import random
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from jepsy.nemeses.partition import PartitionNemesis
 
 from jepsy import inventory
-from jepsy.control import SSHRemote, sh
+from jepsy.control import SSHRemote, on_nodes, sh
+from jepsy.dbs.etcd import EtcdDB
 from jepsy.lab import Lab
 from jepsy.protocols import Test as RunSpec
 from tests.integration.conftest import lab_running
@@ -30,6 +32,21 @@ def lab_test(lab: Lab, **opts: Any) -> RunSpec:
     nodes = inventory.from_file(lab.inventory_path)
     return RunSpec(name="jt4", nodes=[n.name for n in nodes], node_specs={n.name: n for n in nodes},
                    remote=SSHRemote(nodes), opts=dict(opts), rng=random.Random(4))
+
+
+@contextmanager
+def etcd_cluster(nodes: int, nemesis: list[str]) -> Iterator[tuple[RunSpec, EtcdDB]]:
+    """A lab of ``nodes`` running etcd (set up with ``nemesis`` in the test's options, so that
+    e.g. "clock" starts it under faketime); torn down, lab included, whatever happens."""
+    with lab_running(LAB, SUBNET, nodes=nodes, packages=["etcd-server"]) as lab:
+        test = lab_test(lab, db="etcd", nemesis=nemesis)
+        db = EtcdDB({})
+        try:
+            on_nodes(test.nodes, lambda n: db.setup(test, n))
+            yield test, db
+        finally:
+            on_nodes(test.nodes, lambda n: db.teardown(test, n), raise_errors=False)
+            test.remote.close()
 
 
 def can_connect(test: RunSpec, src: str, dst: str, port: int = 22, timeout: float = 1.5) -> bool:

@@ -8,27 +8,18 @@ from collections.abc import Iterator
 import pytest
 from jepsy.nemeses.process import KillNemesis, PauseNemesis
 
-from jepsy.control import on_nodes
 from jepsy.dbs.etcd import PID_FILE, EtcdDB
 from jepsy.protocols import Test as RunSpec
-from tests.integration.conftest import lab_running
-from tests.integration.test_nemesis_partition import LAB, SUBNET, lab_test
+from tests.integration.test_nemesis_partition import etcd_cluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[RunSpec, EtcdDB]]:
-    with lab_running(LAB, SUBNET, nodes=3, packages=["etcd-server"]) as lab:
-        # "clock" among the nemeses: etcd is started under the node's faketime.
-        test = lab_test(lab, db="etcd", nemesis=["kill", "pause", "clock"])
-        db = EtcdDB({})
-        try:
-            on_nodes(test.nodes, lambda n: db.setup(test, n))
-            yield test, db
-        finally:
-            on_nodes(test.nodes, lambda n: db.teardown(test, n), raise_errors=False)
-            test.remote.close()
+    # "clock" among the nemeses: etcd is started under the node's faketime.
+    with etcd_cluster(nodes=3, nemesis=["kill", "pause", "clock"]) as running:
+        yield running
 
 
 def state(t: RunSpec, node: str) -> str:

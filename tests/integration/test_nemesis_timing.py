@@ -21,11 +21,9 @@ from jepsy.nemeses.packet import PacketNemesis
 from jepsy.nemeses.partition import PartitionNemesis
 from jepsy.nemeses.process import KillNemesis, PauseNemesis
 
-from jepsy.control import on_nodes
 from jepsy.dbs.etcd import EtcdDB
 from jepsy.protocols import Test as RunSpec
-from tests.integration.conftest import lab_running
-from tests.integration.test_nemesis_partition import LAB, SUBNET, lab_test
+from tests.integration.test_nemesis_partition import etcd_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,15 +32,8 @@ ROUNDS = 10
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[tuple[RunSpec, EtcdDB]]:
-    with lab_running(LAB, SUBNET, nodes=5, packages=["etcd-server"]) as lab:
-        test = lab_test(lab, db="etcd", nemesis=["clock", "kill", "pause"])
-        db = EtcdDB({})
-        try:
-            on_nodes(test.nodes, lambda n: db.setup(test, n))
-            yield test, db
-        finally:
-            on_nodes(test.nodes, lambda n: db.teardown(test, n), raise_errors=False)
-            test.remote.close()
+    with etcd_cluster(nodes=5, nemesis=["clock", "kill", "pause"]) as running:
+        yield running
 
 
 def timed(nem: Any, test: RunSpec, start: dict[str, Any], stop: dict[str, Any],
