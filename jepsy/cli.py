@@ -159,6 +159,25 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 
 # ---- test --------------------------------------------------------------------
 
+def _expect_options(f: Any) -> Any:
+    """--expect-recovery and --expect-availability (jepsy.checkers.availability)."""
+    f = click.option("--expect-availability", default=None, metavar="FRACTION",
+                     help="In every partition window, at least this fraction of the majority "
+                     "side's operations ok; else the run is invalid.")(f)
+    return click.option("--expect-recovery", default=None, metavar="SECONDS",
+                        help="After every heal, throughput back to 80% of its pre-fault "
+                        "baseline (and held 2 s) within this; else the run is invalid.")(f)
+
+
+def _expectations(recovery: str | None, availability: str | None) -> dict[str, float | None]:
+    """The expectations, checked: one line and exit 254 when not a number in range."""
+    from jepsy.checkers.availability import parse_expectation
+
+    return {"expect_recovery": parse_expectation("--expect-recovery", recovery),
+            "expect_availability": parse_expectation("--expect-availability", availability,
+                                                     fraction=True)}
+
+
 @cli.command("test")
 @click.option("--inventory", "-i", default=None, help="Ansible-style YAML inventory.")
 @click.option("--nodes", default=None, help="Comma-separated node names (SSH host names).")
@@ -194,13 +213,15 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 @click.option("--ask-become-pass", is_flag=True, help="Prompt once for the sudo password.")
 @click.option("--trust-on-first-use", is_flag=True,
               help="Accept and remember host keys not yet in known_hosts (changed keys still fail).")
+@_expect_options
 def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str,
              workload: str, nemesis: str, time_limit: float, concurrency: int | None, rate: float,
              seed: int | None, nemesis_interval: float, recovery: float, store: str,
              test_name: str | None, leave_db_running: bool, db_opt: tuple[str, ...],
              workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], program: str | None,
              command: str | None, test_count: int, keep_last: int | None, ask_become_pass: bool,
-             trust_on_first_use: bool) -> None:
+             trust_on_first_use: bool, expect_recovery: str | None,
+             expect_availability: str | None) -> None:
     """Run a test: provision the database, run the workload under faults, check, store."""
     from jepsy import inventory as inv
     from jepsy.store import keep_last as prune
@@ -217,7 +238,8 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
                     nemesis_interval=nemesis_interval, recovery=recovery, store=store,
                     name=test_name, leave_db_running=leave_db_running,
                     db_opts=db_opts, workload_opts=_kv(workload_opt, "--workload-opt"),
-                    nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV))
+                    nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV),
+                    **_expectations(expect_recovery, expect_availability))
     password = _become_pass() if ask_become_pass else None
     codes = []
     for i in range(test_count):
@@ -257,14 +279,19 @@ def _become_pass() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
               help="Also write an HTML report of the history and its verdict.")
+@_expect_options
 def check_cmd(history: str, model: str | None, init: str | None, checker: str | None,
               consistency_model: str | None, timeout: float | None, all_keys: bool,
-              opt: tuple[str, ...], as_json: bool, report_path: str | None) -> None:
+              opt: tuple[str, ...], as_json: bool, report_path: str | None,
+              expect_recovery: str | None, expect_availability: str | None) -> None:
     """Check a stored history (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text)."""
     from jepsy.history import read_history
 
     if (model is None) == (checker is None):
         raise ConfigError("give exactly one of --model (linearizability) or --checker")
+    if checker != "availability" and (expect_recovery is not None or expect_availability is not None):
+        raise ConfigError("--expect-recovery and --expect-availability go with "
+                          "--checker availability")
     ops = read_history(history)
     if model is not None:
         from jepsy.checkers.linearizable import linearizable
@@ -279,6 +306,12 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
             opts["consistency_model"] = consistency_model
         if timeout is not None:
             opts["timeout"] = timeout
+        if checker == "availability":  # the node of each process, from the stored run
+            from jepsy.checkers.availability import mapping_from_run_dir
+
+            expect = _expectations(expect_recovery, expect_availability)
+            opts = {**mapping_from_run_dir(history), **opts,
+                    **{k: v for k, v in expect.items() if v is not None}}
         the_checker = registry.load("checkers", checker)(**opts)
     result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))

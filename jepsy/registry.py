@@ -68,6 +68,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "total-queue": "jepsy.checkers.queues:total_queue",
         "unique-ids": "jepsy.checkers.unique_ids:unique_ids",
         "long-fork": "jepsy.checkers.long_fork:long_fork",
+        "availability": "jepsy.checkers.availability:availability",
     },
     "models": {
         "register": "jepsy.models:register",
