@@ -345,29 +345,64 @@ class AvailabilityChecker:
         return out
 
     def _recover(self, h: int, c: int, baseline: float, oks: list[int], last: bool) -> dict[str, Any]:
+        """The recovery after the heal at ``h`` within the calm period that ends at ``c``,
+        and any relapse after it: a later window below the threshold, from the last ok op
+        in that window until the first ok op of the window from which it holds again."""
         w_ns = round(self.window * 1e9)
         hold_ns = max(round(self.hold * 1e9), w_ns)
         # ok ops a window must hold (a hair under, so that 0.8 x 100 counts 80 as enough)
         need = self.fraction * baseline * self.window - 1e-9
         steps = (hold_ns - w_ns) // STEP_NS  # further windows inside the hold
-        run, k = 0, 0
-        while h + k * STEP_NS + w_ns <= c:
+        kmax = (c - w_ns - h) // STEP_NS  # the last window start that ends by c
+
+        def count(k: int) -> tuple[int, int]:
             u = h + k * STEP_NS
-            count = bisect.bisect_left(oks, u + w_ns) - bisect.bisect_left(oks, u)
-            run = run + 1 if count >= need else 0
-            if run == steps + 1:
-                t = h + (k - steps) * STEP_NS
-                j = bisect.bisect_left(oks, t)
-                at = oks[j] if need > 0 and j < len(oks) and oks[j] < t + w_ns else t
-                return {"recovered_after_s": _s(at - h), "recovered_at_s": _s(at),
-                        "below_for_s": _s(at - h), "censored": None}
-            k += 1
+            return bisect.bisect_left(oks, u), bisect.bisect_left(oks, u + w_ns)
+
+        def passes(k: int) -> bool:
+            lo, hi = count(k)
+            return hi - lo >= need
+
+        def first_ok(k: int) -> int:
+            lo, hi = count(k)
+            return oks[lo] if need > 0 and lo < hi else h + k * STEP_NS
+
+        def recover_from(k0: int) -> int | None:
+            run, k = 0, k0
+            while k <= kmax:
+                run = run + 1 if passes(k) else 0
+                if run == steps + 1:
+                    return k - steps
+                k += 1
+            return None
+
         until = "the run ended" if last else "the next fault began"
-        return {"recovered_after_s": None, "recovered_at_s": None, "below_for_s": _s(c - h),
-                "censored": "end" if last else "next-fault",
-                "reason": (f"throughput did not hold {_pct(self.fraction)} of its baseline "
-                           f"({baseline:.1f} ok ops/s) for {self.hold:g} s before {until} "
-                           f"{_s(c - h):g} s after the heal")}
+        kr = recover_from(0)
+        if kr is None:
+            return {"recovered_after_s": None, "recovered_at_s": None, "below_for_s": _s(c - h),
+                    "censored": "end" if last else "next-fault", "relapses": [],
+                    "reason": (f"throughput did not hold {_pct(self.fraction)} of its baseline "
+                               f"({baseline:.1f} ok ops/s) for {self.hold:g} s before {until} "
+                               f"{_s(c - h):g} s after the heal")}
+        at = first_ok(kr)
+        relapses: list[dict[str, Any]] = []
+        k = kr + steps + 1
+        while k <= kmax and len(relapses) < 20:
+            if passes(k):
+                k += 1
+                continue
+            lo, hi = count(k)
+            start = oks[hi - 1] if hi > lo else h + k * STEP_NS
+            back = recover_from(k)
+            end = first_ok(back) if back is not None else c
+            relapses.append({"at_s": _s(start), "below_for_s": _s(end - start),
+                             "censored": None if back is not None else
+                             "end" if last else "next-fault"})
+            if back is None:
+                break
+            k = back + steps + 1
+        return {"recovered_after_s": _s(at - h), "recovered_at_s": _s(at),
+                "below_for_s": _s(at - h), "censored": None, "relapses": relapses}
 
     # ---- verdict -------------------------------------------------------------
 
@@ -388,7 +423,14 @@ class AvailabilityChecker:
                                   f"below {base_text} for at least {below:g} s, until "
                                   f"{'the run ended' if r['censored'] == 'end' else 'the next fault'}"
                                   f" (expected at most {bound:g} s)")
-                elif after is None:
+                for lapse in r.get("relapses") or []:
+                    if lapse["below_for_s"] > bound:
+                        broken.append(
+                            f"after the heal at {r['heal_at_s']:g} s, throughput was back after "
+                            f"{after:g} s but fell below {base_text} again at {lapse['at_s']:g} s "
+                            f"for {'at least ' if lapse['censored'] else ''}"
+                            f"{lapse['below_for_s']:g} s (expected at most {bound:g} s)")
+                if after is None and not (below is not None and below > bound):
                     undecided.append(f"recovery after the heal at {r['heal_at_s']:g} s: {r['reason']}")
         if self.expect_availability is not None:
             if not mapped and any(w["faults"] for w in windows):
@@ -410,17 +452,25 @@ class AvailabilityChecker:
         valid: bool | str = False if broken else "unknown" if unjudgeable else True
         afters = [r["recovered_after_s"] for r in judged]
         worst = max(judged, key=lambda r: r["recovered_after_s"], default=None)
+        lapses = [(r, x) for r in judged for x in r.get("relapses") or []]
         parts = [f"baseline {baseline:.1f} ok ops/s" if baseline is not None else base_reason]
         heals = [r for r in recoveries if r.get("censored") != "end" or r.get("below_for_s")]
         if heals:
-            if afters:
-                parts.append(f"{len(heals)} heals: recovered after {min(afters):g}–{max(afters):g} s"
-                             f" (worst {worst['recovered_after_s']:g} s after the heal at "  # type: ignore[index]
-                             f"{worst['heal_at_s']:g} s)")  # type: ignore[index]
+            span = f"{min(afters):g}–{max(afters):g} s" if len(afters) > 1 else \
+                f"{afters[0]:g} s" if afters else ""
+            parts.append(f"{len(heals)} heal{'s' if len(heals) > 1 else ''}: "
+                         + (f"{len(afters)} recovered after {span}" if afters else "none recovered"))
+            if worst is not None and len(afters) > 1:
+                parts[-1] += f" (worst after the heal at {worst['heal_at_s']:g} s)"
             missed = [r for r in heals if r["recovered_after_s"] is None]
             if missed:
                 parts.append(f"{len(missed)} not recovered within the calm time that followed "
                              f"(up to {max(r.get('below_for_s') or 0 for r in missed):g} s)")
+            if lapses:
+                r, x = max(lapses, key=lambda p: p[1]["below_for_s"])
+                parts.append(f"{len(lapses)} relapse{'s' if len(lapses) > 1 else ''} after "
+                             f"recovering (longest: {x['below_for_s']:g} s from {x['at_s']:g} s, "
+                             f"after the heal at {r['heal_at_s']:g} s)")
         majority = [w["sides"]["majority"]["ok_fraction"] for w in windows
                     if (w.get("sides") or {}).get("majority", {}).get("ok_fraction") is not None]
         if majority:
@@ -437,6 +487,8 @@ class AvailabilityChecker:
                          "expect_availability": self.expect_availability},
             "baseline_throughput": round(baseline, 3) if baseline is not None else None,
             "worst_recovery_s": max(afters) if afters else None,
+            # the longest time below the threshold after any heal: recovery or relapse
+            "longest_below_s": max([*afters, *(x["below_for_s"] for _, x in lapses)], default=None),
             "not_recovered": sum(1 for r in heals if r["recovered_after_s"] is None),
             "windows": windows, "recoveries": recoveries,
         }

@@ -223,3 +223,18 @@ def test_check_command_reads_the_mapping_and_judges(tmp_path: Path,
                 ["--expect-recovery", "soon"]):
         code, _, err = run(*bad)
         assert code == 254 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_relapse_after_recovering_is_reported_and_judged() -> None:
+    # Back at the heal (15 s), then nothing succeeds from 18 s until 20.5 s: a relapse of
+    # 2.5 s, from the last ok op before it (17.99 s) to the first one after (20.5 s).
+    h = history(30, lambda t, n: not (10 <= t < 15 or 18 <= t < 20.5), part(10, 15))
+    r = check(h)
+    [rec] = r["recoveries"]
+    assert rec["recovered_after_s"] == 0.0
+    assert rec["relapses"] == [{"at_s": 17.99, "below_for_s": 2.51, "censored": None}]
+    assert r["longest_below_s"] == 2.51 and "1 relapse after recovering" in r["text"]
+    bad = check(h, expect_recovery=1)
+    assert bad["valid"] is False and "fell below 80 % of its baseline (100.0 ok ops/s) again " \
+        "at 17.99 s for 2.51 s (expected at most 1 s)" in bad["explanation"]["text"]
+    assert check(h, expect_recovery=3)["valid"] is True
