@@ -347,7 +347,10 @@ class AvailabilityChecker:
     def _recover(self, h: int, c: int, baseline: float, oks: list[int], last: bool) -> dict[str, Any]:
         """The recovery after the heal at ``h`` within the calm period that ends at ``c``,
         and any relapse after it: a later window below the threshold, from the last ok op
-        in that window until the first ok op of the window from which it holds again."""
+        of the window before it (the last that held) until the first ok op of the window
+        from which it holds again (for ``hold`` seconds, as after a heal).  A shortfall
+        whose end comes before that start is shorter than the windows can place, and
+        is not reported."""
         w_ns = round(self.window * 1e9)
         hold_ns = max(round(self.hold * 1e9), w_ns)
         # ok ops a window must hold (a hair under, so that 0.8 x 100 counts 80 as enough)
@@ -391,13 +394,14 @@ class AvailabilityChecker:
             if passes(k):
                 k += 1
                 continue
-            lo, hi = count(k)
+            lo, hi = count(k - 1)  # the last window that held: its last ok op
             start = oks[hi - 1] if hi > lo else h + k * STEP_NS
             back = recover_from(k)
             end = first_ok(back) if back is not None else c
-            relapses.append({"at_s": _s(start), "below_for_s": _s(end - start),
-                             "censored": None if back is not None else
-                             "end" if last else "next-fault"})
+            if end > start:  # else a shortfall shorter than the windows can place
+                relapses.append({"at_s": _s(start), "below_for_s": _s(end - start),
+                                 "censored": None if back is not None else
+                                 "end" if last else "next-fault"})
             if back is None:
                 break
             k = back + steps + 1
