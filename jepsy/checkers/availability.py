@@ -66,6 +66,7 @@ from typing import Any
 from jepsy.checkers._util import calls
 from jepsy.errors import ConfigError
 from jepsy.history import Op
+from jepsy.options import Option, declare, integer, names, number
 from jepsy.report.faults import FaultPeriod, read_faults
 
 __all__ = ["AvailabilityChecker", "availability", "mapping_from_run_dir", "parse_expectation",
@@ -504,14 +505,36 @@ class AvailabilityChecker:
         return out
 
 
+def _fraction(value: Any) -> float:
+    x = number(value)
+    if not 0 <= x <= 1:
+        raise ValueError("expected a fraction between 0 and 1")
+    return x
+
+
+def _seconds(value: Any) -> float:
+    x = number(value)
+    if not (math.isfinite(x) and x >= 0):
+        raise ValueError("expected a non-negative number of seconds")
+    return x
+
+
+@declare(
+    Option("fraction", DEFAULT_FRACTION, "share of the baseline throughput that counts as "
+           "recovered", parse=_fraction),
+    Option("hold", DEFAULT_HOLD_S, "seconds throughput must stay there", parse=_seconds),
+    Option("window", DEFAULT_WINDOW_S, "seconds of the sliding throughput window", parse=_seconds),
+    Option("expect_recovery", None, "seconds within which every heal must be recovered from",
+           parse=_seconds),
+    Option("expect_availability", None, "least ok fraction of a majority side in a partition",
+           parse=_fraction),
+    Option("nodes", None, "node names in order (default: from test.json next to the history)",
+           parse=names),
+    Option("concurrency", None, "client workers of the run (default: from test.json)",
+           parse=integer),
+)
 def availability(**opts: Any) -> AvailabilityChecker:
     """The registry's factory (``jepsy check --checker availability --opt fraction=0.9``)."""
-    known = {"fraction", "hold", "window", "expect_recovery", "expect_availability", "nodes",
-             "concurrency"}
-    unknown = sorted(set(opts) - known)
-    if unknown:
-        raise ConfigError(f"availability checker: unknown option(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
     return AvailabilityChecker(**opts)
 
 
