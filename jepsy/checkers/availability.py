@@ -185,6 +185,16 @@ def _node_of(nodes: Sequence[str] | None, concurrency: int | None) -> Callable[[
     return node
 
 
+def _silence(h: int, c: int, oks: list[int]) -> dict[str, Any]:
+    """The longest time without any ok op in the calm period ``[h, c)`` after a heal (from
+    the heal to the first ok op, between two, or from the last to ``c``), and where it
+    began: unlike the throughput ratio, it tells an outage from a slow or noisy service."""
+    lo, hi = bisect.bisect_left(oks, h), bisect.bisect_left(oks, c)
+    points = [h, *oks[lo:hi], c]
+    gap, at = max((b - a, a) for a, b in itertools.pairwise(points))
+    return {"longest_silence_s": _s(gap), "silence_at_s": _s(at)}
+
+
 def _grudges(history: Sequence[Op], periods: Sequence[FaultPeriod]) -> dict[int, dict[str, list[str]]]:
     """The grudge each partition period applied, by its request's index (the completion's
     value, which is what was done; else the request's, when it named a grudge)."""
@@ -342,6 +352,7 @@ class AvailabilityChecker:
                              censored="baseline", reason=base_reason)
             else:
                 entry.update(self._recover(h, c, baseline, oks, last=i + 2 == len(windows)))
+            entry.update(_silence(h, c, oks))
             out.append(entry)
         return out
 
@@ -476,6 +487,11 @@ class AvailabilityChecker:
                 parts.append(f"{len(lapses)} relapse{'s' if len(lapses) > 1 else ''} after "
                              f"recovering (longest: {x['below_for_s']:g} s from {x['at_s']:g} s, "
                              f"after the heal at {r['heal_at_s']:g} s)")
+        silences = [r for r in recoveries if r.get("longest_silence_s")]
+        if silences:
+            r = max(silences, key=lambda r: r["longest_silence_s"])
+            parts.append(f"longest time without an ok op after a heal: {r['longest_silence_s']:g} s "
+                         f"(from {r['silence_at_s']:g} s)")
         majority = [w["sides"]["majority"]["ok_fraction"] for w in windows
                     if (w.get("sides") or {}).get("majority", {}).get("ok_fraction") is not None]
         if majority:
@@ -494,6 +510,7 @@ class AvailabilityChecker:
             "worst_recovery_s": max(afters) if afters else None,
             # the longest time below the threshold after any heal: recovery or relapse
             "longest_below_s": max([*afters, *(x["below_for_s"] for _, x in lapses)], default=None),
+            "longest_silence_s": max((r["longest_silence_s"] for r in silences), default=None),
             "not_recovered": sum(1 for r in heals if r["recovered_after_s"] is None),
             "windows": windows, "recoveries": recoveries,
         }

@@ -59,12 +59,14 @@ J.availabilitySection = function (s, D) {
   var recs = A.recoveries || [];
   if (recs.length) {
     var t = J.el("table", { "class": "grid" });
-    t.appendChild(J.el("tr", null, ["heal at", "fault healed", "recovered after", "relapses", "note"].map(function (h) { return J.el("th", { text: h }); })));
+    t.appendChild(J.el("tr", null, ["heal at", "fault healed", "recovered after", "relapses", "longest without an ok op", "note"].map(function (h) { return J.el("th", { text: h }); })));
     recs.forEach(function (r) {
       var lapses = (r.relapses || []).map(function (x) { return x.at_s + " s for " + (x.censored ? "≥ " : "") + x.below_for_s + " s"; }).join("; ");
       t.appendChild(J.el("tr", null, J.el("td", { "class": "num", text: r.heal_at_s + " s" }), J.el("td", { text: (r.healed || []).join(", ") }),
         J.el("td", { "class": "num", text: r.recovered_after_s === null ? "not recovered" : r.recovered_after_s + " s" }),
-        J.el("td", { text: lapses || "–" }), J.el("td", { "class": "muted", text: r.reason || "" })));
+        J.el("td", { text: lapses || "–" }),
+        J.el("td", { "class": "num", text: r.longest_silence_s === undefined ? "–" : r.longest_silence_s + " s from " + r.silence_at_s + " s" }),
+        J.el("td", { "class": "muted", text: r.reason || "" })));
     });
     s.appendChild(J.el("h3", { text: "Recovery after each heal" }));
     s.appendChild(t);

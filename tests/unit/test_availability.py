@@ -85,6 +85,8 @@ def test_recovery_after_three_seconds_exactly() -> None:
     [rec] = r["recoveries"]
     assert rec["heal_at_s"] == 15.0 and rec["recovered_after_s"] == 3.0
     assert rec["recovered_at_s"] == 18.0
+    # the last ok op before 18 s completed at 9.99 s, so the silence began at the heal
+    assert (rec["longest_silence_s"], rec["silence_at_s"]) == (3.0, 15.0)
     assert [w["kind"] for w in r["windows"]] == ["calm", "partition", "calm"]
     fault = r["windows"][1]
     assert (fault["start_s"], fault["end_s"], fault["ok"], fault["ok_fraction"]) == (10.0, 15.0, 0, 0.0)
