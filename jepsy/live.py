@@ -4,7 +4,8 @@ On a terminal (and without ``NO_COLOR``), a rich live panel refreshes four
 times a second: the phase (setup, running, healing, recovering, final reads,
 collecting logs, teardown, checking), elapsed and remaining time with a
 progress bar, throughput (over the last few seconds and overall), ok / fail /
-info counts per operation, and the faults in force with the nodes they touch.
+info counts per operation, the faults in force with the nodes they touch, and
+after each heal "recovering" with the time since (``jepsy.live_recovery``).
 Anywhere else (CI logs, pipes, ``NO_COLOR``) plain lines are printed: one on
 every phase change and one every ``plain_every`` seconds, so logs stay
 readable and short.
