@@ -206,7 +206,8 @@ def _grudges(history: Sequence[Op], periods: Sequence[FaultPeriod]) -> dict[int,
             continue
         req = history[i]
         value = req.value
-        done = next((op for op in history[i + 1:] if not op.is_client), None)
+        done = next((history[j] for j in range(i + 1, len(history)) if not history[j].is_client),
+                    None)
         if done is not None and done.f == req.f and done.value is not None:
             value = done.value
         if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
