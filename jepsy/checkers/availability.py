@@ -473,11 +473,11 @@ class AvailabilityChecker:
         parts = [f"baseline {baseline:.1f} ok ops/s" if baseline is not None else base_reason]
         heals = [r for r in recoveries if r.get("censored") != "end" or r.get("below_for_s")]
         if heals:
-            span = f"{min(afters):g}–{max(afters):g} s" if len(afters) > 1 else \
-                f"{afters[0]:g} s" if afters else ""
+            span = f"{min(afters):g}–{max(afters):g} s" if afters and min(afters) != max(afters) \
+                else f"{afters[0]:g} s" if afters else ""
             parts.append(f"{len(heals)} heal{'s' if len(heals) > 1 else ''}: "
                          + (f"{len(afters)} recovered after {span}" if afters else "none recovered"))
-            if worst is not None and len(afters) > 1:
+            if worst is not None and min(afters) != max(afters):
                 parts[-1] += f" (worst after the heal at {worst['heal_at_s']:g} s)"
             missed = [r for r in heals if r["recovered_after_s"] is None]
             if missed:
