@@ -160,7 +160,10 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 # ---- test --------------------------------------------------------------------
 
 def _expect_options(f: Any) -> Any:
-    """--expect-recovery and --expect-availability (jepsy.checkers.availability)."""
+    """--expect-recovery, --expect-availability, --recovery-fraction (jepsy.checkers.availability)."""
+    f = click.option("--recovery-fraction", default=None, metavar="FRACTION",
+                     help="Share of the pre-fault throughput that counts as recovered "
+                     "[default: 0.8].")(f)
     f = click.option("--expect-availability", default=None, metavar="FRACTION",
                      help="In every partition window, at least this fraction of the majority "
                      "side's operations ok; else the run is invalid.")(f)
@@ -169,13 +172,15 @@ def _expect_options(f: Any) -> Any:
                         "baseline (and held 2 s) within this; else the run is invalid.")(f)
 
 
-def _expectations(recovery: str | None, availability: str | None) -> dict[str, float | None]:
+def _expectations(recovery: str | None, availability: str | None,
+                  fraction: str | None = None) -> dict[str, float | None]:
     """The expectations, checked: one line and exit 254 when not a number in range."""
     from jepsy.checkers.availability import parse_expectation
 
     return {"expect_recovery": parse_expectation("--expect-recovery", recovery),
             "expect_availability": parse_expectation("--expect-availability", availability,
-                                                     fraction=True)}
+                                                     fraction=True),
+            "recovery_fraction": parse_expectation("--recovery-fraction", fraction, fraction=True)}
 
 
 @cli.command("test")
@@ -221,7 +226,7 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
              workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], program: str | None,
              command: str | None, test_count: int, keep_last: int | None, ask_become_pass: bool,
              trust_on_first_use: bool, expect_recovery: str | None,
-             expect_availability: str | None) -> None:
+             expect_availability: str | None, recovery_fraction: str | None) -> None:
     """Run a test: provision the database, run the workload under faults, check, store."""
     from jepsy import inventory as inv
     from jepsy.store import keep_last as prune
@@ -239,7 +244,7 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
                     name=test_name, leave_db_running=leave_db_running,
                     db_opts=db_opts, workload_opts=_kv(workload_opt, "--workload-opt"),
                     nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV),
-                    **_expectations(expect_recovery, expect_availability))
+                    **_expectations(expect_recovery, expect_availability, recovery_fraction))
     password = _become_pass() if ask_become_pass else None
     codes = []
     for i in range(test_count):
@@ -283,15 +288,17 @@ def _become_pass() -> str:
 def check_cmd(history: str, model: str | None, init: str | None, checker: str | None,
               consistency_model: str | None, timeout: float | None, all_keys: bool,
               opt: tuple[str, ...], as_json: bool, report_path: str | None,
-              expect_recovery: str | None, expect_availability: str | None) -> None:
+              expect_recovery: str | None, expect_availability: str | None,
+              recovery_fraction: str | None) -> None:
     """Check a stored history (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text)."""
     from jepsy.history import read_history
 
     if (model is None) == (checker is None):
         raise ConfigError("give exactly one of --model (linearizability) or --checker")
-    if checker != "availability" and (expect_recovery is not None or expect_availability is not None):
-        raise ConfigError("--expect-recovery and --expect-availability go with "
-                          "--checker availability")
+    if checker != "availability" and (expect_recovery is not None or expect_availability is not None
+                                      or recovery_fraction is not None):
+        raise ConfigError("--expect-recovery, --expect-availability and --recovery-fraction go "
+                          "with --checker availability")
     ops = read_history(history)
     if model is not None:
         from jepsy.checkers.linearizable import linearizable
@@ -311,9 +318,11 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
         if checker == "availability":  # the node of each process, from the stored run
             from jepsy.checkers.availability import mapping_from_run_dir
 
-            expect = _expectations(expect_recovery, expect_availability)
+            expect = _expectations(expect_recovery, expect_availability, recovery_fraction)
+            fraction = expect.pop("recovery_fraction")
             opts = {**mapping_from_run_dir(history), **opts,
-                    **{k: v for k, v in expect.items() if v is not None}}
+                    **{k: v for k, v in expect.items() if v is not None},
+                    **({"fraction": fraction} if fraction is not None else {})}
         the_checker = factory(**opts)
     result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))

@@ -57,6 +57,7 @@ class TestSpec:
     # Availability expectations (jepsy.checkers.availability); None: informational only.
     expect_recovery: float | None = None
     expect_availability: float | None = None
+    recovery_fraction: float | None = None  # None: the checker's default (0.8)
 
     @property
     def nemeses(self) -> list[str]:
@@ -80,7 +81,7 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
             trust_on_first_use: bool = False, live: bool = True,
             echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run ``spec`` on ``nodes``; the results (also in the run's results.json)."""
-    from jepsy.checkers.availability import AvailabilityChecker
+    from jepsy.checkers.availability import DEFAULT_FRACTION, AvailabilityChecker
     from jepsy.control import SSHRemote
     from jepsy.live import live_view, print_summary
     from jepsy.protocols import Test
@@ -89,7 +90,9 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
 
     concurrency = spec.concurrency or 2 * len(nodes)
     avail = AvailabilityChecker(expect_recovery=spec.expect_recovery,
-                                expect_availability=spec.expect_availability)
+                                expect_availability=spec.expect_availability,
+                                fraction=DEFAULT_FRACTION if spec.recovery_fraction is None
+                                else spec.recovery_fraction)
     seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
     nemeses = spec.nemeses
     common = {"time_limit": spec.time_limit, "concurrency": concurrency, "rate": spec.rate,
@@ -127,7 +130,8 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     }
     if avail.expects:
         info["expect"] = {"recovery_s": avail.expect_recovery,
-                          "availability": avail.expect_availability}
+                          "availability": avail.expect_availability,
+                          "recovery_fraction": avail.fraction}
     write_json(run_dir / "test.json", info)
     echo(f"jepsy: {name}, seed {seed}, nodes {', '.join(test.nodes)}; storing in {run_dir}")
     plan = Plan(test=test, db=the_db, workload=the_workload, nemesis=package.nemesis,
