@@ -221,8 +221,12 @@ def test_check_command_reads_the_mapping_and_judges(tmp_path: Path,
     code, out, _ = run("--expect-recovery", "0.001")
     assert code == 1 and "for 3 s (expected at most 0.001 s)" in out
     assert run("--expect-recovery", "10")[0] == 0
+    # at 50 % of the baseline it is back no sooner: nothing succeeds until 18 s either way
+    code, out, _ = run("--recovery-fraction", "0.5", "--expect-recovery", "2", "--json")
+    assert code == 1 and json.loads(out)["settings"]["fraction"] == 0.5
     for bad in (["--expect-recovery", "-1"], ["--expect-availability", "2"],
-                ["--expect-recovery", "soon"], ["--opt", "hold_for=3"], ["--opt", "fraction=2"]):
+                ["--expect-recovery", "soon"], ["--opt", "hold_for=3"], ["--opt", "fraction=2"],
+                ["--recovery-fraction", "-0.5"]):
         code, _, err = run(*bad)
         assert code == 254 and err.count("\n") == 1 and "Traceback" not in err
 
