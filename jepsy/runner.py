@@ -33,7 +33,7 @@ from typing import Any
 
 from jepsy import generator as gen
 from jepsy.checkers import Checker, check_safe
-from jepsy.checkers.availability import with_availability
+from jepsy.checkers.availability import AvailabilityChecker, with_availability
 from jepsy.checkers.stats import stats
 from jepsy.control import on_nodes
 from jepsy.errors import ExitCode, JepsyError
@@ -87,7 +87,7 @@ class Plan:
     recovery: float = 5.0
     leave_db_running: bool = False
     # Runs beside the workload's checkers (default: informational, no expectation).
-    availability: Any = None
+    availability: AvailabilityChecker | None = None
 
 
 @contextmanager
