@@ -14,8 +14,10 @@ reads them from ``test.json`` next to the history when it is there (every stored
 run has one), or takes ``--opt nodes=n1,n2,... --opt concurrency=N``.  Without
 them, the figures by node and side are left out and the result says so.
 
-**Windows.**  The main phase (from the first client op to the final ``heal``;
-the final reads after it are another workload and are left out) is cut at every
+**Windows.**  The main phase (from the first client invoke until the last
+operation invoked before the final ``heal`` completed: the time limit stops the
+clients, and the heal may wait for a fault being applied; the final reads after
+it are another workload and are left out) is cut at every
 fault start and end into windows: ``calm`` ones and fault ones (named by the
 faults in force, e.g. ``partition``).  An operation belongs to the window in
 which it was invoked.  Per window, and per node and side of a partition: ``ops``
@@ -257,8 +259,15 @@ class AvailabilityChecker:
                     "text": "no client operations: no availability figures"}
         heal = next((op for op in history if not op.is_client and op.f in _END_ALL), None)
         begin = ops[0].t0
-        horizon = heal.time if heal is not None and heal.time is not None else \
-            max(max(o.t0 for o in ops), max((o.t1 for o in ops if o.t1 is not None), default=0))
+        if heal is not None and heal.time is not None:
+            # The time limit stops the clients; the heal comes after any fault being applied
+            # has landed, which may take a while.  Between the two nobody asks anything, and
+            # that is no outage: the main phase ends when its last operation completed.
+            horizon = min(heal.time, max((o.t1 if o.t1 is not None else o.t0 for o in ops
+                                          if o.t0 < heal.time), default=heal.time))
+        else:
+            horizon = max(max(o.t0 for o in ops),
+                          max((o.t1 for o in ops if o.t1 is not None), default=0))
         main = [o for o in ops if o.t0 < horizon] or ops
         periods = [p for p in read_faults(history)[0] if p.error is None]
         windows = self._windows(periods, begin, horizon)

@@ -124,7 +124,8 @@ def test_no_recovery_before_the_next_fault() -> None:
     first, second = r["recoveries"]
     assert first["recovered_after_s"] is None and first["censored"] == "next-fault"
     assert first["below_for_s"] == 5.0 and "before the next fault began 5 s after" in first["reason"]
-    assert second["censored"] == "end" and second["below_for_s"] == 5.0
+    # the main phase ends when its last op completed, at 29.99 s (the heal is at 30 s)
+    assert second["censored"] == "end" and second["below_for_s"] == 4.99
     assert r["valid"] is True and r["not_recovered"] == 2
     assert check(h, expect_recovery=3)["valid"] is False
     generous = check(h, expect_recovery=10)
@@ -138,7 +139,7 @@ def test_run_that_ends_during_a_fault() -> None:
     assert rec["heal_at_s"] == 20.0 and rec["recovered_after_s"] is None and rec["censored"] == "end"
     assert r["valid"] is True  # not measured is not broken
     w = r["windows"][1]
-    assert (w["kind"], w["start_s"], w["end_s"]) == ("partition", 10.0, 20.0)
+    assert (w["kind"], w["start_s"], w["end_s"]) == ("partition", 10.0, 19.99)
     assert w["sides"]["majority"]["ok_fraction"] == 1.0
     assert w["sides"]["isolated"]["ok_fraction"] == 0.0
     assert w["ok_fraction"] == pytest.approx(2 / 3, abs=0.001)
