@@ -80,6 +80,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "unique-ids": "jepsy.checkers.unique_ids:unique_ids",
         "long-fork": "jepsy.checkers.long_fork:long_fork",
         "kafka": "jepsy.checkers.kafka:kafka",
+        "eventual-counter": "jepsy.checkers.eventual_counter:eventual_counter",
     },
     "models": {
         "register": "jepsy.models:register",

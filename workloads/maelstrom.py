@@ -10,8 +10,9 @@ echo                ``echo`` of a string                        every answer ech
 broadcast           ``broadcast`` of a unique int, ``read``     set-full (lost, stale,
                                                                 latency to stable)
 g-set               ``add`` of a unique int, ``read``           set-full
-g-counter           ``add`` of 1..``max_delta``, ``read``       counter bounds
-pn-counter          ``add`` of +-1..``max_delta``, ``read``     counter bounds
+g-counter           ``add`` of 1..``max_delta``, ``read``       eventual-counter (final
+                                                                reads exact)
+pn-counter          ``add`` of +-1..``max_delta``, ``read``     eventual-counter
 lin-kv              ``read``/``write``/``cas`` on rotating keys  linearizable (per key)
 txn-list-append     ``txn`` of appends and reads                Elle list-append
 txn-rw-register     ``txn`` of writes and reads                 Elle rw-register
@@ -35,6 +36,7 @@ from typing import Any
 from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import FnChecker, compose
+from jepsy.checkers.eventual_counter import eventual_counter
 from jepsy.checkers.kafka import kafka as kafka_checker
 from jepsy.checkers.stats import stats
 from jepsy.history import Op
@@ -110,8 +112,13 @@ def g_set(opts: Mapping[str, Any]) -> Workload:
     return _set_workload("g-set", "add", opts)
 
 
+def _eventual(w: Workload, name: str) -> Workload:
+    """A counter workload judged as Maelstrom does: stale reads allowed, final reads exact."""
+    return replace(w, name=name, checker=compose({"counter": eventual_counter(), "stats": stats()}))
+
+
 def g_counter(opts: Mapping[str, Any]) -> Workload:
-    return _renamed(registry.load("workloads", "counter")(opts), "g-counter")
+    return _eventual(registry.load("workloads", "counter")(opts), "g-counter")
 
 
 def pn_counter(opts: Mapping[str, Any]) -> Workload:
@@ -124,7 +131,7 @@ def pn_counter(opts: Mapping[str, Any]) -> Workload:
         return {"f": "add", "value": ctx.rng.choice((-1, 1)) * ctx.rng.randint(1, max_delta)}
 
     base = registry.load("workloads", "counter")(opts)
-    return replace(base, name="pn-counter", generator=ops)
+    return replace(_eventual(base, "pn-counter"), generator=ops)
 
 
 def lin_kv(opts: Mapping[str, Any]) -> Workload:
