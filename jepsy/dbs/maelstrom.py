@@ -191,59 +191,72 @@ class MaelstromDB(PidfileDaemon):
         return shlex.join(args)
 
     def setup(self, test: Test, node: str) -> None:
-        self.teardown(test, node)
+        """Upload, then one command: end what an earlier run left, unpack, check that python3
+        and the program's ``#!`` interpreter are there, start the router."""
         r = test.remote
         staged = f"/tmp/jepsy-maelstrom-{node}.tgz"
         r.upload(node, self._bundle(), staged)
-        r.execute(node, f"mkdir -p {HOME} {DATA_DIR} /var/log/jepsy /run/jepsy && rm -f {LOG_FILE} && "
-                        f"tar xzf {staged} -C {HOME} && rm -f {staged}", sudo=True)
-        if not self.is_dir:
-            r.execute(node, f"chmod 755 {sh(self.remote_bin)}", sudo=True)
-        self._check_interpreter(test, node)
-        if not r.execute(node, "command -v python3", check=False).ok:
+        local = self._local_program()
+        interp = interpreter_check(local) if local else None
+        got = r.execute(node, " && ".join([
+            f"{{ {self._stop()}; true; }}",
+            f"mkdir -p {HOME} {DATA_DIR} /var/log/jepsy /run/jepsy",
+            f"rm -f {LOG_FILE}",
+            f"tar xzf {staged} -C {HOME}",
+            f"rm -f {staged}",
+            f"chmod 755 {sh(self.remote_bin)}" if not self.is_dir else "true",
+            "{ command -v python3 >/dev/null || exit 3; }",
+            f"{{ {interp} || exit 4; }}" if interp else "true",
+            f"cd {DATA_DIR}",
+            ROUTER_PID.start(self.command(test, node), LOG_FILE)]), sudo=True, check=False)
+        if got.exit_code == 3:
             raise DBError(f"{node}: python3 is missing; jepsy's Maelstrom router needs it on every node")
-        self.start_router(test, node)
+        if got.exit_code == 4 and local:
+            raise DBError(f"{node}: {os.path.basename(local)} starts with '#!{_interpreter(local)}', "
+                          "and that interpreter is not installed on the node")
+        if not got.ok:
+            raise DBError(f"{node}: could not install or start the router: {got.describe()}")
         self._await_ready(test, node)
 
-    def _check_interpreter(self, test: Test, node: str) -> None:
-        """A missing ``#!`` interpreter is said as such (a shell would say the program is
-        "not found", although it is there)."""
+    def _local_program(self) -> str | None:
+        """The local file the command runs first, when it is ``{bin}`` or ``{bin}/...``
+        (to read its ``#!`` line)."""
         words = shlex.split(self.cmd)
         first = words[0] if words else ""
-        local = (self.local_bin if first == "{bin}" else
-                 self.local_bin + first[len("{bin}"):] if first.startswith("{bin}/") else None)
-        test_cmd = interpreter_check(local) if local else None
-        if test_cmd and not test.remote.execute(node, test_cmd, check=False).ok:
-            raise DBError(f"{node}: {os.path.basename(str(local))} starts with '#!{_interpreter(str(local))}',"
-                          " and that interpreter is not installed on the node")
-
-    def start_router(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"cd {DATA_DIR} && " + ROUTER_PID.start(
-            self.command(test, node), LOG_FILE), sudo=True)
+        if first == "{bin}":
+            return self.local_bin
+        if first.startswith("{bin}/"):
+            return self.local_bin + first[len("{bin}"):]
+        return None
 
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout
         host = test.address(node)
+        next_look = time.monotonic() + 1.0
         while time.monotonic() < deadline:
             try:
                 socket.create_connection((host, self.port), timeout=1).close()
                 return
             except OSError:
                 pass
-            r = test.remote
-            if not r.execute(node, ROUTER_PID.running(), sudo=True, check=False).ok:
-                tail = r.execute(node, f"tail -n 8 {LOG_FILE}", check=False).stdout
-                raise DBError(f"{node}: jepsy's router exited during startup: {tail.strip()[-600:]}")
-            if r.execute(node, f"grep -q 'no answer to init' {LOG_FILE}", check=False).ok:
-                tail = r.execute(node, f"tail -n 8 {LOG_FILE}", check=False).stdout
-                raise DBError(f"{node}: the program did not answer init: {tail.strip()[-600:]}")
-            time.sleep(0.2)
+            if time.monotonic() >= next_look:  # looking costs an SSH round trip: once a second
+                next_look = time.monotonic() + 1.0
+                r = test.remote
+                if not r.execute(node, ROUTER_PID.running(), sudo=True, check=False).ok:
+                    tail = r.execute(node, f"tail -n 8 {LOG_FILE}", check=False).stdout
+                    raise DBError(f"{node}: jepsy's router exited during startup: {tail.strip()[-600:]}")
+                if r.execute(node, f"grep -q 'no answer to init' {LOG_FILE}", check=False).ok:
+                    tail = r.execute(node, f"tail -n 8 {LOG_FILE}", check=False).stdout
+                    raise DBError(f"{node}: the program did not answer init: {tail.strip()[-600:]}")
+            time.sleep(0.05)
         raise DBError(f"{node}: the router took no clients on port {self.port} "
                       f"after {self.ready_timeout:g} s")
 
+    def _stop(self) -> str:
+        return f"{PROGRAM_PID.stop()}; {ROUTER_PID.stop()}; rm -rf {DATA_DIR}"
+
     def teardown(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"{PROGRAM_PID.stop()}; {ROUTER_PID.stop()}; rm -rf {DATA_DIR}",
-                            sudo=True, check=False)
+        test.remote.execute(node, self._stop(), sudo=True, check=False)
 
     # -- optional powers (kill, pause, resume, running, log files: PidfileDaemon) ----
     def start(self, test: Test, node: str) -> None:
