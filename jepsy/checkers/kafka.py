@@ -29,6 +29,7 @@ may acknowledge a message and not return it for arbitrarily long.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -75,25 +76,25 @@ class KafkaChecker:
                     for off, msg in ps:
                         known(k, int(off), msg)
 
-        for k, offs in at.items():
-            for off, msgs in offs.items():
-                if len(msgs) > 1:
+        for k, at_offset in at.items():
+            for off, held in at_offset.items():
+                if len(held) > 1:
                     anomalies["inconsistent-offsets"].append(
-                        {"key": k, "offset": off, "msgs": sorted(msgs)})
+                        {"key": k, "offset": off, "msgs": [json.loads(m) for m in sorted(held)]})
         for k, by_msg in where.items():
-            for msg, offs in by_msg.items():
-                if len(offs) > 1:
-                    anomalies["duplicate"].append({"key": k, "msg": json.loads(msg),
-                                                   "offsets": sorted(offs)})
+            for m, placed in by_msg.items():
+                if len(placed) > 1:
+                    anomalies["duplicate"].append({"key": k, "msg": json.loads(m),
+                                                   "offsets": sorted(placed)})
         observed: set[tuple[str, int]] = set()
-        for index, frm, msgs in polls:
-            for k, ps in msgs.items():
+        for index, frm, got_msgs in polls:
+            for k, ps in got_msgs.items():
                 offsets = [int(o) for o, _ in ps]
                 observed.update((k, o) for o in offsets)
                 if not offsets:
                     continue
                 asked = frm.get(k)
-                if any(b <= a for a, b in zip(offsets, offsets[1:], strict=False)) or (
+                if any(b <= a for a, b in itertools.pairwise(offsets)) or (
                         asked is not None and offsets[0] < asked):
                     anomalies["internal-nonmonotonic"].append(
                         {"key": k, "from": asked, "offsets": offsets[:20], "op": index})
@@ -120,22 +121,22 @@ class KafkaChecker:
                 if best is not None and s[1] <= best[0]:
                     anomalies["send-nonmonotonic"].append(
                         {"key": k, "offset": s[1], "msg": s[2], "after_offset": best[0]})
-        commits = sorted(((c.pos_done or 0, {str(k): int(o) for k, o in c.value.items()})
+        commits = sorted(((c.pos_done or 0, {str(key): int(o) for key, o in c.value.items()})
                           for c in cs if c.f == "commit" and isinstance(c.value, dict)),
                          key=lambda x: x[0])
         for c in cs:
             if c.f != "list-committed" or not isinstance(c.value, dict):
                 continue
             floor: dict[str, int] = {}
-            for pos, offs in commits:
+            for pos, committed in commits:
                 if pos >= c.pos_invoke:
                     break
-                for k, o in offs.items():
-                    floor[k] = max(floor.get(k, -1), o)
-            for k, o in c.value.items():
-                if int(o) < floor.get(str(k), -1):
+                for key, o in committed.items():
+                    floor[key] = max(floor.get(key, -1), o)
+            for key, o in c.value.items():
+                if int(o) < floor.get(str(key), -1):
                     anomalies["committed-regression"].append(
-                        {"key": k, "listed": o, "committed_before": floor[str(k)]})
+                        {"key": key, "listed": o, "committed_before": floor[str(key)]})
         unobserved = [(k, o) for k, o, _, _, _ in sends if (k, o) not in observed]
         return {
             "valid": not anomalies,

@@ -37,6 +37,7 @@ What the network between routers guarantees (the README repeats it):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -341,7 +342,7 @@ class Router:
             elif self.services_node in self.links:
                 self.links[self.services_node].send(line)
         elif dest == "c0":
-            ev = self.waiting.get((msg.get("body") or {}).get("in_reply_to"))
+            ev = self.waiting.get(int((msg.get("body") or {}).get("in_reply_to") or -1))
             if ev is not None:
                 ev.set()
         else:
@@ -350,11 +351,9 @@ class Router:
             if conn is None:
                 log(f"message to unknown destination {dest!r} dropped")
                 return
-            try:
+            with contextlib.suppress(OSError):
                 conn.sendall(json.dumps({"src": msg.get("src"), "body": msg.get("body")}).encode()
                              + b"\n")
-            except OSError:
-                pass
 
     def _serve(self, msg: dict[str, Any]) -> None:
         assert self.services is not None
