@@ -188,8 +188,8 @@ class FakeRouter:
 
 
 def test_clients_map_maelstrom_errors_to_fail_and_info() -> None:
-    from jepsy.protocols import Test
     from jepsy.inventory import Node
+    from jepsy.protocols import Test
 
     fake = FakeRouter([{"type": "write_ok"}, {"type": "error", "code": 22},
                        {"type": "error", "code": 13}, {"type": "error", "code": 20},
