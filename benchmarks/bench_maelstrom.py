@@ -53,10 +53,10 @@ def raw_rtt(test: Any, a: str, b: str, n: int) -> list[float]:
     server = ("import socket;s=socket.create_server(('0.0.0.0',8099));c,_=s.accept();"
               "c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1)\n"
               "while True:\n d=c.recv(64)\n if not d: break\n c.sendall(d)")
-    client = ("import socket,time,json;c=socket.create_connection(('%s',8099));"
+    client = (f"import socket,time,json;c=socket.create_connection(('{test.address(b)}',8099));"
               "c.setsockopt(socket.IPPROTO_TCP,socket.TCP_NODELAY,1);o=[]\n"
-              "for i in range(%d):\n t=time.perf_counter();c.sendall(b'x');c.recv(64);"
-              "o.append((time.perf_counter()-t)*1e6)\nprint(json.dumps(o))") % (test.address(b), n)
+              f"for i in range({n}):\n t=time.perf_counter();c.sendall(b'x');c.recv(64);"
+              "o.append((time.perf_counter()-t)*1e6)\nprint(json.dumps(o))")
     r.execute(b, f"setsid python3 -c {shlex.quote(server)} >/dev/null 2>&1 < /dev/null &", sudo=True)
     time.sleep(0.5)
     got = r.execute(a, f"python3 -c {shlex.quote(client)}", sudo=True, timeout=120)
