@@ -138,8 +138,11 @@ class KafkaChecker:
                     anomalies["committed-regression"].append(
                         {"key": key, "listed": o, "committed_before": floor[str(key)]})
         unobserved = [(k, o) for k, o, _, _, _ in sends if (k, o) not in observed]
+        counts = ", ".join(f"{t} x{len(xs)}" for t, xs in sorted(anomalies.items()))
         return {
             "valid": not anomalies,
+            "text": (f"{len(sends)} acknowledged sends, {len(polls)} polls, {len(unobserved)} sends "
+                     f"never polled (allowed); " + (f"anomalies: {counts}" if anomalies else "no anomalies")),
             "anomaly_types": sorted(anomalies),
             "anomalies": {t: xs[:_SHOW] for t, xs in sorted(anomalies.items())},
             "counts": {t: len(xs) for t, xs in sorted(anomalies.items())},
