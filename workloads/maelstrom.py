@@ -29,7 +29,7 @@ and ``rw-register`` for lin-kv and the txn workloads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -40,6 +40,7 @@ from jepsy.checkers.eventual_counter import eventual_counter
 from jepsy.checkers.kafka import kafka as kafka_checker
 from jepsy.checkers.stats import stats
 from jepsy.history import Op
+from jepsy.options import Option, choice, declare, declared, integer, number
 from jepsy.protocols import Workload
 
 __all__ = ["broadcast", "echo", "g_counter", "g_set", "kafka", "lin_kv", "pn_counter",
@@ -50,6 +51,26 @@ def _renamed(w: Workload, name: str) -> Workload:
     return replace(w, name=name)
 
 
+WorkloadFactory = Callable[[Mapping[str, Any]], Workload]
+
+
+def _mirror(wrapped: str) -> Callable[[WorkloadFactory], WorkloadFactory]:
+    """Declare on a wrapper the options the wrapped workload declares (none declared: the
+    wrapper passes every key through, as the wrapped one does)."""
+    table = declared(registry.load("workloads", wrapped))
+
+    def attach(factory: WorkloadFactory) -> WorkloadFactory:
+        return factory if table is None else declare(*table.values())(factory)
+
+    return attach
+
+
+READ_FRACTION = Option("read_fraction", None, "share of reads among the ops", parse=number)
+MAX_DELTA = Option("max_delta", 5, "adds are of 1..max_delta (pn-counter: either sign)",
+                   parse=integer)
+
+
+@declare()
 def echo(opts: Mapping[str, Any]) -> Workload:
     def ops(ctx: gen.Context) -> dict[str, Any]:
         return {"f": "echo", "value": f"hello {ctx.rng.randrange(1 << 30)}"}
@@ -104,10 +125,13 @@ def _set_workload(name: str, f: str, opts: Mapping[str, Any]) -> Workload:
                     fs=frozenset({f, "read"}), opts=dict(opts))
 
 
+@declare(READ_FRACTION, Option("topology", "grid", "neighbours the maelstrom DB sends each node",
+                               parse=choice("grid", "line", "total", "tree2", "tree3", "tree4")))
 def broadcast(opts: Mapping[str, Any]) -> Workload:
     return _set_workload("broadcast", "broadcast", opts)
 
 
+@declare(READ_FRACTION)
 def g_set(opts: Mapping[str, Any]) -> Workload:
     return _set_workload("g-set", "add", opts)
 
@@ -117,10 +141,12 @@ def _eventual(w: Workload, name: str) -> Workload:
     return replace(w, name=name, checker=compose({"counter": eventual_counter(), "stats": stats()}))
 
 
+@declare(READ_FRACTION, MAX_DELTA)
 def g_counter(opts: Mapping[str, Any]) -> Workload:
     return _eventual(registry.load("workloads", "counter")(opts), "g-counter")
 
 
+@declare(READ_FRACTION, MAX_DELTA)
 def pn_counter(opts: Mapping[str, Any]) -> Workload:
     read_fraction = float(opts.get("read_fraction", 0.3))
     max_delta = int(opts.get("max_delta", 5))
@@ -134,14 +160,17 @@ def pn_counter(opts: Mapping[str, Any]) -> Workload:
     return replace(_eventual(base, "pn-counter"), generator=ops)
 
 
+@_mirror("register")
 def lin_kv(opts: Mapping[str, Any]) -> Workload:
     return _renamed(registry.load("workloads", "register")(opts), "lin-kv")
 
 
+@_mirror("list-append")
 def txn_list_append(opts: Mapping[str, Any]) -> Workload:
     return _renamed(registry.load("workloads", "list-append")(opts), "txn-list-append")
 
 
+@_mirror("rw-register")
 def txn_rw_register(opts: Mapping[str, Any]) -> Workload:
     return _renamed(registry.load("workloads", "rw-register")(opts), "txn-rw-register")
 
@@ -165,6 +194,7 @@ class _Kafka:
         return {"f": "list-committed", "value": None}
 
 
+@declare(Option("keys", 4, "how many logs (keys) sends and polls use", parse=integer))
 def kafka(opts: Mapping[str, Any]) -> Workload:
     keys = _Kafka(int(opts.get("keys", 4)))
     final = gen.each_thread([{"f": "poll", "value": keys.keys}] * 5)

@@ -47,6 +47,7 @@ from jepsy.dbs import faketime_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.errors import ConfigError, DBError
 from jepsy.maelstrom import ROUTER
+from jepsy.options import Option, declare, integer, number
 from jepsy.protocols import Client, Test
 
 __all__ = ["MaelstromDB", "interpreter_check", "maelstrom_db", "topology"]
@@ -270,5 +271,18 @@ class MaelstromDB(PidfileDaemon):
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(
+    Option("bin", None, "your Maelstrom-protocol program: a file, or a directory uploaded whole "
+           "(--bin says the same)"),
+    Option("cmd", None, "how to run it (placeholders {bin}, {node}, {data}); default {bin}"),
+    Option("port", 8070, "TCP port of each node's router for jepsy's clients", parse=integer),
+    Option("peer_port", 8071, "TCP port the routers carry node-to-node messages on", parse=integer),
+    Option("services_node", None, "node whose router answers lin-kv, seq-kv, lww-kv and lin-tso "
+           "[default: the first]"),
+    Option("stall_ms", 1000, "a link whose data stays unacknowledged this long is dropped, "
+           "with what it held (TCP_USER_TIMEOUT)", parse=integer),
+    Option("ready_timeout", 30.0, "seconds to wait for each router to take clients", parse=number),
+    Option("op_timeout", 2.0, "seconds a client waits for each answer", parse=number),
+)
 def maelstrom_db(opts: Mapping[str, Any]) -> MaelstromDB:
     return MaelstromDB(opts)
