@@ -89,6 +89,10 @@ def lab() -> None:
 def _lab(name: str, directory: str | None, subnet: str) -> Any:
     from jepsy.lab import Lab
 
+    octets = subnet.split(".")
+    if len(octets) != 3 or not all(o.isdigit() and int(o) <= 255 for o in octets):
+        raise ConfigError(f"--subnet {subnet}: give the first three octets of the lab's /24, "
+                          "e.g. --subnet 10.78.0")
     kwargs: dict[str, Any] = {"name": name, "subnet": subnet, "host_names": name == "jepsy"}
     if directory:
         kwargs["dir"] = Path(directory)
@@ -99,7 +103,8 @@ def _lab(name: str, directory: str | None, subnet: str) -> Any:
 
 _lab_options = [
     click.option("--name", default="jepsy", show_default=True, help="Lab name (several labs may coexist)."),
-    click.option("--dir", "directory", default=None, help="Lab directory [default: /srv/jepsy-lab]."),
+    click.option("--dir", "directory", default=None,
+                 help="Lab directory [default: /srv/jepsy-lab; /srv/jepsy-lab-NAME for --name NAME]."),
     click.option("--subnet", default="10.77.0", show_default=True, help="First three octets of the lab /24."),
 ]
 

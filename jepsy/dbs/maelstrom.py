@@ -36,8 +36,6 @@ import os
 import shlex
 import socket
 import string
-import tarfile
-import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -45,12 +43,13 @@ from typing import Any
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
+from jepsy.dbs.upload import bundle, first_program, interpreter, interpreter_check
 from jepsy.errors import ConfigError, DBError
 from jepsy.maelstrom import ROUTER
 from jepsy.options import Option, declare, integer, number
 from jepsy.protocols import Client, Test
 
-__all__ = ["MaelstromDB", "interpreter_check", "maelstrom_db", "topology"]
+__all__ = ["MaelstromDB", "maelstrom_db", "topology"]
 
 HOME = "/opt/jepsy/maelstrom"
 DATA_DIR = "/var/lib/jepsy/maelstrom"
@@ -98,30 +97,6 @@ def topology(shape: str, nodes: list[str]) -> dict[str, list[str]]:
     return {x: sorted(links[x], key=nodes.index) for x in nodes}
 
 
-def interpreter_check(path: str) -> str | None:
-    """A shell test that passes iff the ``#!`` interpreter of local file ``path`` exists on
-    a node (``/usr/bin/env NAME`` looks NAME up on the PATH); None for files without one."""
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(256)
-    except OSError:
-        return None
-    if not first.startswith(b"#!"):
-        return None
-    words = first[2:].decode(errors="replace").split()
-    if not words:
-        return None
-    if os.path.basename(words[0]) == "env" and len(words) > 1:
-        name = next((w for w in words[1:] if not w.startswith("-") and "=" not in w), None)
-        return f"command -v {sh(name)} >/dev/null" if name else None
-    return f"[ -x {sh(words[0])} ]"
-
-
-def _interpreter(path: str) -> str:
-    with open(path, "rb") as f:
-        return f.readline(256)[2:].decode(errors="replace").strip()
-
-
 class MaelstromDB(PidfileDaemon):
     """The DB protocol for a Maelstrom-protocol program, plus Killable, Pausable, HasLogFiles."""
 
@@ -163,12 +138,8 @@ class MaelstromDB(PidfileDaemon):
     def _bundle(self) -> str:
         """One tarball with the router and the program (made once, shared by every node)."""
         if self._tarball is None:
-            fd, path = tempfile.mkstemp(prefix="jepsy-maelstrom-", suffix=".tgz")
-            os.close(fd)
-            with tarfile.open(path, "w:gz") as tar:
-                tar.add(str(ROUTER), arcname="router.py")
-                tar.add(self.local_bin, arcname=os.path.basename(self.local_bin.rstrip("/")))
-            self._tarball = path
+            self._tarball = bundle({"router.py": str(ROUTER),
+                                    os.path.basename(self.local_bin.rstrip("/")): self.local_bin})
         return self._tarball
 
     def command(self, test: Test, node: str) -> str:
@@ -197,7 +168,7 @@ class MaelstromDB(PidfileDaemon):
         r = test.remote
         staged = f"/tmp/jepsy-maelstrom-{node}.tgz"
         r.upload(node, self._bundle(), staged)
-        local = self._local_program()
+        local = first_program(self.cmd, self.local_bin)
         interp = interpreter_check(local) if local else None
         got = r.execute(node, " && ".join([
             f"{{ {self._stop()}; true; }}",
@@ -213,22 +184,11 @@ class MaelstromDB(PidfileDaemon):
         if got.exit_code == 3:
             raise DBError(f"{node}: python3 is missing; jepsy's Maelstrom router needs it on every node")
         if got.exit_code == 4 and local:
-            raise DBError(f"{node}: {os.path.basename(local)} starts with '#!{_interpreter(local)}', "
+            raise DBError(f"{node}: {os.path.basename(local)} starts with '#!{interpreter(local)}', "
                           "and that interpreter is not installed on the node")
         if not got.ok:
             raise DBError(f"{node}: could not install or start the router: {got.describe()}")
         self._await_ready(test, node)
-
-    def _local_program(self) -> str | None:
-        """The local file the command runs first, when it is ``{bin}`` or ``{bin}/...``
-        (to read its ``#!`` line)."""
-        words = shlex.split(self.cmd)
-        first = words[0] if words else ""
-        if first == "{bin}":
-            return self.local_bin
-        if first.startswith("{bin}/"):
-            return self.local_bin + first[len("{bin}"):]
-        return None
 
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout

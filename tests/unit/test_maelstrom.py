@@ -20,8 +20,9 @@ import pytest
 
 from jepsy.checkers.eventual_counter import eventual_counter
 from jepsy.checkers.kafka import kafka
-from jepsy.dbs.maelstrom import interpreter_check, topology
+from jepsy.dbs.maelstrom import topology
 from jepsy.dbs.maelstrom_clients import client_for
+from jepsy.dbs.upload import interpreter_check
 from jepsy.errors import ConfigError
 from jepsy.history import Op
 from jepsy.maelstrom import ROUTER
