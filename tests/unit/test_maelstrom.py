@@ -242,3 +242,66 @@ def test_eventual_counter_allows_stale_reads_but_not_a_wrong_final_read() -> Non
     assert eventual_counter().check(adds, {})["valid"] == "unknown"
     impossible = [*adds[:2], op(2, "invoke", 1, "read", None), op(3, "ok", 1, "read", 9)]
     assert eventual_counter().check(impossible, {})["impossible_count"] == 1
+
+
+# ---- the bring-your-own path, --db process and --db maelstrom alike -------------------
+
+def fake_test(remote: Any, nodes: tuple[str, ...] = ("n1", "n2")) -> Any:
+    from jepsy.inventory import Node
+    from jepsy.protocols import Test
+
+    specs = {n: Node(n, f"10.0.0.{i + 11}") for i, n in enumerate(nodes)}
+    return Test(name="t", nodes=list(nodes), node_specs=specs, remote=remote)
+
+
+def test_process_takes_a_directory_and_a_peer_port(tmp_path: Path) -> None:
+    from jepsy.dbs.process import ProcessDB
+    from jepsy.testing import FakeRemote
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.py").write_text("#!/usr/bin/env python3\n")
+    db = ProcessDB({"bin": str(tmp_path / "app"), "port": 9000, "peer_port": 7000,
+                    "cmd": "{bin}/main.py --peers {peers} --raft {peer_peers} --listen {peer_port}"})
+    remote = FakeRemote()
+    test = fake_test(remote)
+    assert shlex_split(db.command(test, "n1")) == [
+        "/opt/jepsy/process/app/main.py", "--peers", "n2=10.0.0.12:9000",
+        "--raft", "n2=10.0.0.12:7000", "--listen", "7000"]
+    with pytest.raises(Exception, match="no 200"):  # nothing answers /health: past the upload
+        db.ready_timeout = 0.01
+        db.setup(test, "n1")
+    assert remote.uploads[0][2] == "/tmp/jepsy-process-n1.tgz"
+    assert any("tar xzf /tmp/jepsy-process-n1.tgz -C /opt/jepsy/process" in c for c in remote.on("n1"))
+    assert "command -v python3 >/dev/null" in remote.on("n1")
+
+
+def test_a_missing_interpreter_is_named(tmp_path: Path) -> None:
+    from jepsy.dbs.maelstrom import MaelstromDB
+    from jepsy.dbs.process import ProcessDB
+    from jepsy.errors import DBError
+    from jepsy.testing import FakeRemote
+
+    prog = tmp_path / "node.rb"
+    prog.write_text("#!/usr/bin/env ruby\nputs 1\n")
+    remote = FakeRemote(handler=lambda node, cmd: (1, "", "") if "command -v ruby" in cmd else None)
+    with pytest.raises(DBError, match=r"'#!/usr/bin/env ruby', and that interpreter is not installed"):
+        ProcessDB({"bin": str(prog)}).setup(fake_test(remote), "n1")
+    remote = FakeRemote(handler=lambda node, cmd: (4, "", "") if "router.py" in cmd else None)
+    with pytest.raises(DBError, match=r"'#!/usr/bin/env ruby', and that interpreter is not installed"):
+        MaelstromDB({"bin": str(prog)}).setup(fake_test(remote), "n1")
+
+
+def shlex_split(s: str) -> list[str]:
+    import shlex
+
+    return shlex.split(s)
+
+
+def test_lab_subnet_must_be_three_octets(capsys: pytest.CaptureFixture[str]) -> None:
+    from jepsy.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["lab", "up", "--name", "hm5", "--subnet", "10.78.0.0/24"])
+    assert e.value.code == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "give the first three octets" in err
