@@ -38,7 +38,7 @@ import shlex
 import string
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
@@ -46,6 +46,9 @@ from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.dbs.upload import bundle, first_program, interpreter, interpreter_check
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
+
+if TYPE_CHECKING:
+    from jepsy.control import Remote
 
 __all__ = ["ProcessDB", "process_db"]
 
@@ -156,6 +159,15 @@ class ProcessDB(PidfileDaemon):
                           "and that interpreter is not installed on the node")
         r.execute(node, self._start_command(test, node), sudo=True)
         self._await_ready(test, node)
+
+    def preflight(self, remote: Remote, node: str) -> list[str]:
+        """For ``jepsy doctor --db process --bin ...``: the program's ``#!`` interpreter."""
+        local = first_program(self.cmd, self.local_bin)
+        check = interpreter_check(local) if local else None
+        if local and check and not remote.execute(node, check, check=False).ok:
+            return [f"{os.path.basename(local)} starts with '#!{interpreter(local)}', "
+                    "and that interpreter is not installed"]
+        return []
 
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout

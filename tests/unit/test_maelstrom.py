@@ -3,6 +3,7 @@ its services, the clients' outcome mapping, topologies, and the two new checkers
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -305,3 +306,28 @@ def test_lab_subnet_must_be_three_octets(capsys: pytest.CaptureFixture[str]) -> 
     assert e.value.code == 254
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "give the first three octets" in err
+
+
+def test_doctor_takes_bin_and_db_opts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``jepsy doctor --db process --bin`` builds the DB from them and runs its preflight."""
+    from jepsy import doctor
+    from jepsy.cli import main
+    from jepsy.testing import FakeRemote
+
+    prog = tmp_path / "node.rb"
+    prog.write_text("#!/usr/bin/env ruby\n")
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("all:\n  hosts:\n    n1:\n      ansible_host: 127.0.0.1\n")
+    seen: list[Any] = []
+
+    def diagnose(remote: Any, nodes: Any, db: Any = None) -> list[Any]:
+        seen.append(db)
+        fake = FakeRemote(handler=lambda node, cmd: (1, "", "") if "ruby" in cmd else None)
+        return [doctor.NodeReport("n1", {"db": False}, db.preflight(fake, "n1"))]
+
+    monkeypatch.setattr(doctor, "diagnose", diagnose)
+    monkeypatch.setattr(doctor, "SSHRemote", lambda *a, **k: contextlib.nullcontext())
+    with pytest.raises(SystemExit):
+        main(["doctor", "-i", str(inv), "--db", "process", "--bin", str(prog),
+              "--db-opt", "port=9000"])
+    assert seen[0].port == 9000
