@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Broadcast, correct: each new message goes to every neighbour in the given topology, and
+"""Broadcast (and g-set), correct: each new message goes to every neighbour in the given topology, and
 is sent again every 200 ms until that neighbour acknowledges it (so a partition delays
 messages but loses none).  Messages travel in batches: one ``gossip`` carries every
 message a neighbour has not acknowledged yet."""
@@ -31,7 +31,7 @@ def learn(messages, src):
 @node.on("broadcast")
 def broadcast(msg):
     learn([msg["body"]["message"]], None)
-    node.reply(msg, {"type": "broadcast_ok"})
+    node.reply(msg, {"type": "add_ok" if "element" in msg["body"] else "broadcast_ok"})
 
 
 @node.on("gossip")
@@ -40,9 +40,14 @@ def gossip(msg):
     node.reply(msg, {"type": "gossip_ok", "messages": msg["body"]["messages"]})
 
 
+@node.on("add")  # the g-set workload: the same, under other names
+def add(msg):
+    broadcast({**msg, "body": {**msg["body"], "message": msg["body"]["element"]}})
+
+
 @node.on("read")
 def read(msg):
-    node.reply(msg, {"type": "read_ok", "messages": sorted(seen)})
+    node.reply(msg, {"type": "read_ok", "messages": sorted(seen), "value": sorted(seen)})
 
 
 def resend():

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Broadcast, subtly wrong: each new message is forwarded to the neighbours once, at once,
+"""Broadcast (and g-set), subtly wrong: each new message is forwarded to the neighbours once, at once,
 and never again.  Without faults every node sees every message, quickly; a message
 sent into a partition is gone for good."""
 from node import Node
@@ -28,7 +28,7 @@ def learn(message, src):
 @node.on("broadcast")
 def broadcast(msg):
     learn(msg["body"]["message"], None)
-    node.reply(msg, {"type": "broadcast_ok"})
+    node.reply(msg, {"type": "add_ok" if "element" in msg["body"] else "broadcast_ok"})
 
 
 @node.on("forward")
@@ -36,9 +36,14 @@ def forward(msg):
     learn(msg["body"]["message"], msg["src"])
 
 
+@node.on("add")  # the g-set workload: the same, under other names
+def add(msg):
+    broadcast({**msg, "body": {**msg["body"], "message": msg["body"]["element"]}})
+
+
 @node.on("read")
 def read(msg):
-    node.reply(msg, {"type": "read_ok", "messages": sorted(seen)})
+    node.reply(msg, {"type": "read_ok", "messages": sorted(seen), "value": sorted(seen)})
 
 
 node.run()
