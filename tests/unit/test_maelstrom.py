@@ -331,3 +331,20 @@ def test_doctor_takes_bin_and_db_opts(tmp_path: Path, monkeypatch: pytest.Monkey
         main(["doctor", "-i", str(inv), "--db", "process", "--bin", str(prog),
               "--db-opt", "port=9000"])
     assert seen[0].port == 9000
+
+
+def test_processes_are_named_with_their_node() -> None:
+    from jepsy.placement import node_of, with_nodes
+    from jepsy.report.data import ops_columns
+
+    nodes = ["n1", "n2", "n3"]
+    assert node_of(15, nodes, 6) == "n1" and node_of(4, nodes, 6) == "n2"
+    assert node_of("nemesis", nodes, 6) is None
+    verdict = {"valid": False, "text": "read of 3 by process 15 (invoked 1 s) on key 2; process 4",
+               "explanation": [{"text": "write by process 4 (on n2) and process 5"}]}
+    assert with_nodes(verdict, nodes, 6) == {
+        "valid": False, "text": "read of 3 by process 15 (on n1) (invoked 1 s) on key 2; process 4 (on n2)",
+        "explanation": [{"text": "write by process 4 (on n2) and process 5 (on n3)"}]}
+    history = [op(0, "invoke", 4, "read", None), op(1, "ok", 4, "read", 1)]
+    assert ops_columns(history, 6, nodes)["lanes"] == ["p4 (n2)"]
+    assert ops_columns(history, 6)["lanes"] == ["p4"]
