@@ -284,7 +284,7 @@ class Router:
         q: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self.stdin_q = q
         threading.Thread(target=self._stdin_writer, args=(proc, q), daemon=True).start()
-        threading.Thread(target=self._stdout_reader, args=(proc,), daemon=True).start()
+        threading.Thread(target=self._stdout_reader, args=(proc, q), daemon=True).start()
         self.rpc_to_program("init", {"type": "init", "node_id": self.node,
                                      "node_ids": self.nodes})
         log(f"program started (pid {proc.pid}) and initialised")
@@ -313,7 +313,8 @@ class Router:
             except (OSError, ValueError):
                 return  # the program is gone: messages to it are dropped
 
-    def _stdout_reader(self, proc: subprocess.Popen[bytes]) -> None:
+    def _stdout_reader(self, proc: subprocess.Popen[bytes],
+                       q: queue.SimpleQueue[bytes | None]) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             try:
@@ -325,7 +326,7 @@ class Router:
             self.route(msg, line if line.endswith(b"\n") else line + b"\n", dest)
         code = proc.wait()
         log(f"program exited with {code}")
-        self.stdin_q.put(None)
+        q.put(None)  # ends this program's stdin writer (not a later program's)
 
     def deliver(self, msg: dict[str, Any]) -> None:
         self.stdin_q.put(json.dumps(msg).encode() + b"\n")
