@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""Unique ids: this node's id and a counter of its own, so no two nodes can collide."""
+"""Unique ids, correct: this node's id, the time this incarnation of the program started (in
+nanoseconds), and a counter.  No two nodes collide, and a node killed and started again
+does not repeat itself: its new incarnation started at a later time."""
+import time
+
 from node import Node
 
 node = Node()
+born = time.time_ns()
 count = 0
 
 
@@ -10,7 +15,7 @@ count = 0
 def generate(msg):
     global count
     count += 1
-    node.reply(msg, {"type": "generate_ok", "id": f"{node.id}-{count}"})
+    node.reply(msg, {"type": "generate_ok", "id": f"{node.id}-{born}-{count}"})
 
 
 node.run()
