@@ -1,7 +1,8 @@
-"""``--db maelstrom`` on a three-node lab under partitions: the project's example programs
+"""``--db maelstrom`` on three-node labs under partitions: the project's example programs
 (examples/maelstrom/), each workload with a correct program and a subtly wrong twin.
-The correct ones must be found valid and the wrong ones invalid, by the workload's
-own checker (set-full for broadcast, eventual-counter for g-counter)."""
+The correct ones must be found valid and the wrong ones invalid, by the workload's own
+checker (set-full for broadcast, eventual-counter for g-counter).  Each pair runs at once,
+the correct program on one lab and its twin on another, to keep CI short."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.integration.conftest import lab_running
 
 JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "maelstrom"
+PAIRS = [("broadcast", "broadcast.py", "broadcast_wrong.py", "set-full"),
+         ("g-counter", "counter.py", "counter_wrong.py", "counter")]
 
 
 def run(inventory: Path, store: Path, workload: str, program: str) -> tuple[int, dict[str, Any]]:
@@ -31,23 +34,22 @@ def run(inventory: Path, store: Path, workload: str, program: str) -> tuple[int,
     return proc.returncode, json.loads((store / "latest" / "results.json").read_text())
 
 
-@pytest.mark.parametrize("workload,correct,wrong,checker", [
-    ("broadcast", "broadcast.py", "broadcast_wrong.py", "set-full"),
-    ("g-counter", "counter.py", "counter_wrong.py", "counter"),
-])
-def test_correct_program_valid_wrong_twin_invalid(tmp_path: Path, workload: str, correct: str,
-                                                  wrong: str, checker: str) -> None:
-    name = {"broadcast": "hm2", "g-counter": "hm3"}[workload]
-    subnet = {"broadcast": "10.122.0", "g-counter": "10.123.0"}[workload]
-    with lab_running(name, subnet, nodes=3) as lab:
-        code, results = run(lab.inventory_path, tmp_path / "ok", workload, correct)
-        assert code == 0, results["checker"]
-        assert results["stats"]["ok"] > 200
-        history = (tmp_path / "ok" / "latest" / "history.jsonl").read_text().splitlines()
-        assert any(json.loads(line).get("f") == "start-partition" for line in history)
-        log = (tmp_path / "ok" / "latest" / "nodes" / "n1" / "maelstrom.log").read_text()
-        assert "initialised" in log
+def test_correct_programs_valid_wrong_twins_invalid(tmp_path: Path) -> None:
+    with ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        good = stack.enter_context(lab_running("hm2", "10.122.0", nodes=3))
+        bad = stack.enter_context(lab_running("hm3", "10.123.0", nodes=3))
+        for workload, correct, wrong, checker in PAIRS:
+            ok_store, bad_store = tmp_path / f"{workload}-ok", tmp_path / f"{workload}-wrong"
+            ok_run = pool.submit(run, good.inventory_path, ok_store, workload, correct)
+            bad_run = pool.submit(run, bad.inventory_path, bad_store, workload, wrong)
+            code, results = ok_run.result()
+            assert code == 0, (workload, results["checker"])
+            assert results["stats"]["ok"] > 200
+            history = (ok_store / "latest" / "history.jsonl").read_text().splitlines()
+            assert any(json.loads(line).get("f") == "start-partition" for line in history)
+            log = (ok_store / "latest" / "nodes" / "n1" / "maelstrom.log").read_text()
+            assert "initialised" in log
 
-        code, results = run(lab.inventory_path, tmp_path / "wrong", workload, wrong)
-        assert code == 1, results["checker"]
-        assert results["checker"][checker]["valid"] is False
+            code, results = bad_run.result()
+            assert code == 1, (workload, results["checker"])
+            assert results["checker"][checker]["valid"] is False
