@@ -32,6 +32,7 @@ send ``init`` anew; pause and resume are SIGSTOP/SIGCONT to the program.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import socket
@@ -159,8 +160,6 @@ class MaelstromDB(PidfileDaemon):
                 "--dir", DATA_DIR, "--seed", str(test.opts.get("seed", 0)),
                 "--cmd", f"{wrap}{program}"]
         if test.opts.get("workload") == "broadcast":
-            import json
-
             shape = str(wl.get("topology", "grid"))
             args += ["--topology", json.dumps(topology(shape, test.nodes))]
         return shlex.join(args)

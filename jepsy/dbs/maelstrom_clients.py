@@ -147,7 +147,11 @@ class SetClient(MaelstromClient):
             return value
         if f == "read":
             got = self.rpc({"type": "read"})
-            return sorted(got.get("messages", got.get("value")) or [], key=json.dumps)
+            seen = list(got.get("messages", got.get("value")) or [])
+            try:
+                return sorted(seen)
+            except TypeError:  # elements of mixed types
+                return sorted(seen, key=json.dumps)
         raise ConfigError(f"the {self.workload} client cannot do {f!r}")
 
 

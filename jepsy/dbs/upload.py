@@ -8,6 +8,8 @@ several files, or one that carries its own libraries, arrives whole.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shlex
 import tarfile
@@ -22,10 +24,16 @@ def bundle(entries: dict[str, str]) -> str:
     """A temporary ``.tgz`` holding each local path (file or directory) under its name."""
     fd, path = tempfile.mkstemp(prefix="jepsy-bin-", suffix=".tgz")
     os.close(fd)
+    atexit.register(_remove, path)  # a copy of the user's program is not left in /tmp
     with tarfile.open(path, "w:gz") as tar:
         for arcname, local in entries.items():
             tar.add(local, arcname=arcname)
     return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def first_program(cmd: str, local_bin: str) -> str | None:
