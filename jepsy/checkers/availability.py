@@ -69,6 +69,7 @@ from jepsy.checkers._util import calls
 from jepsy.errors import ConfigError
 from jepsy.history import Op
 from jepsy.options import Option, declare, integer, names, number
+from jepsy.placement import node_of
 from jepsy.report.faults import FaultPeriod, read_faults
 
 __all__ = ["AvailabilityChecker", "availability", "mapping_from_run_dir", "parse_expectation",
@@ -180,11 +181,8 @@ def _figures(ops: Sequence[_Op], seconds: float) -> dict[str, Any]:
 
 
 def _node_of(nodes: Sequence[str] | None, concurrency: int | None) -> Callable[[int], str | None]:
-    def node(process: int) -> str | None:
-        if not nodes or not concurrency:
-            return None
-        return nodes[(process % concurrency) % len(nodes)]
-    return node
+    """``jepsy.placement.node_of`` bound to this run's nodes and concurrency."""
+    return lambda process: node_of(process, nodes or (), concurrency or 0)
 
 
 def _silence(h: int, c: int, oks: list[int]) -> dict[str, Any]:
@@ -249,9 +247,9 @@ class AvailabilityChecker:
         if not any(op.time is not None for op in history if op.is_client):
             return {"valid": "unknown" if self.expects else True, "windows": [], "recoveries": [],
                     "text": "this history records no times: no availability figures"}
-        node_of = _node_of(nodes, conc if isinstance(conc, int) else None)
+        node_at = _node_of(nodes, conc if isinstance(conc, int) else None)
         ops = [_Op(c.invoke_time if c.invoke_time is not None else c.done_time or 0, c.done_time,
-                   c.type == "ok", node_of(int((c.invoke or c.done).process)))  # type: ignore[union-attr]
+                   c.type == "ok", node_at(int((c.invoke or c.done).process)))  # type: ignore[union-attr]
                for c in calls(history)]
         ops.sort(key=lambda o: o.t0)
         if not ops:
