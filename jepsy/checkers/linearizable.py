@@ -440,6 +440,10 @@ class Linearizable:
             "engine": self.engine,
             "time_s": round(time.monotonic() - t0, 6),
         }
+        if len(keys) > 1:
+            good, bad = verdicts.count(True), verdicts.count(False)
+            result["counts"] = {"linearizable": good, "invalid": bad,
+                                "undecided": len(verdicts) - good - bad}
         if first_bad is not None:
             result["explanation"] = first_bad
             result["text"] = first_bad["text"]
@@ -450,6 +454,10 @@ class Linearizable:
             reasons = sorted({e.get("reason", "") for e in keys.values() if e["valid"] is not True})
             result["text"] = ("Unknown: the search could not decide ("
                               + ", ".join(r for r in reasons if r) + ").")
+        if len(keys) > 1 and valid is not True:
+            c = result["counts"]
+            result["text"] += (f"\nKeys: {c['linearizable']} linearizable, {c['invalid']} invalid, "
+                               f"{c['undecided']} undecided.")
         return result
 
 
