@@ -245,7 +245,7 @@ def _become_pass() -> str:
 # ---- check -------------------------------------------------------------------
 
 @cli.command("check")
-@click.argument("history", type=click.Path(dir_okay=False))
+@click.argument("histories", nargs=-1, required=True, type=click.Path(), metavar="HISTORY...")
 @click.option("--model", default=None, help="Linearizability model (see 'jepsy list').")
 @click.option("--init", "init", default=None, help="Initial model state (JSON, or a string).")
 @click.option("--checker", default=None, help="A checker by name, e.g. list-append (see 'jepsy list').")
@@ -254,18 +254,20 @@ def _become_pass() -> str:
 @click.option("--timeout", default=None, type=click.FloatRange(min=0), help="Seconds before 'unknown'.")
 @click.option("--all-keys", is_flag=True, help="Check every key even after a violation.")
 @click.option("--opt", multiple=True, help="name=value option passed to the checker.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (one object per "
+              "line for several histories).")
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
-              help="Also write an HTML report of the history and its verdict.")
-def check_cmd(history: str, model: str | None, init: str | None, checker: str | None,
+              help="Also write an HTML report of the history and its verdict (one history only).")
+def check_cmd(histories: tuple[str, ...], model: str | None, init: str | None, checker: str | None,
               consistency_model: str | None, timeout: float | None, all_keys: bool,
               opt: tuple[str, ...], as_json: bool, report_path: str | None) -> None:
-    """Check a stored history (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text)."""
-    from jepsy.history import read_history
+    """Check stored histories (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text).
 
+    Several files and directories (searched for .edn, .jsonl, .json and .txt
+    histories) are checked in one process, one line per file and a summary.
+    """
     if (model is None) == (checker is None):
         raise ConfigError("give exactly one of --model (linearizability) or --checker")
-    ops = read_history(history)
     if model is not None:
         from jepsy.checkers.linearizable import linearizable
 
@@ -280,6 +282,39 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
         if timeout is not None:
             opts["timeout"] = timeout
         the_checker = registry.load("checkers", checker)(**opts)
+    files = _history_files(histories)
+    if len(files) == 1 and not Path(histories[0]).is_dir():
+        raise SystemExit(_check_one(files[0], the_checker, as_json, report_path))
+    if report_path:
+        raise ConfigError("--report takes one history")
+    from jepsy.checkers.many import check_many
+
+    raise SystemExit(check_many(files, the_checker, as_json, click.echo))
+
+
+HISTORY_SUFFIXES = (".edn", ".jsonl", ".json", ".txt")
+
+
+def _history_files(args: tuple[str, ...]) -> list[str]:
+    """The files named, and the histories under the directories named, in a stable order."""
+    files: list[str] = []
+    for a in args:
+        p = Path(a)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*") if f.suffix in HISTORY_SUFFIXES and f.is_file())
+            if not found:
+                raise ConfigError(f"{a}: no histories (*{', *'.join(HISTORY_SUFFIXES)}) in this directory")
+            files += found
+        else:
+            files.append(a)
+    return files
+
+
+def _check_one(history: str, the_checker: Any, as_json: bool, report_path: str | None) -> int:
+    """One history, in full: the verdict line and the explanation (or the JSON); its exit code."""
+    from jepsy.history import read_history
+
+    ops = read_history(history)
     result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))
     if report_path:
@@ -296,12 +331,16 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
         text = _explanation_text(result)
         if text:
             click.echo(text)
-    raise SystemExit(int(code))
+    return int(code)
 
 
 def _explanation_text(result: dict[str, Any]) -> str:
     expl = result.get("explanation")
     if isinstance(expl, dict) and expl.get("text"):
+        counts = result.get("counts")
+        if isinstance(counts, dict):  # several keys: how many of each verdict
+            return (f"{expl['text']}\nKeys: {counts['linearizable']} linearizable, "
+                    f"{counts['invalid']} invalid, {counts['undecided']} undecided.")
         return str(expl["text"])
     if result.get("text"):
         return str(result["text"])
