@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -380,6 +379,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("jepsy: interrupted", err=True)
         sys.exit(int(ExitCode.UNKNOWN))
     except Exception as e:
+        import traceback
+
         crash = Path(os.environ.get("JEPSY_CRASH_LOG", "jepsy-crash.log"))
         try:
             crash.write_text(traceback.format_exc())

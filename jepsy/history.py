@@ -26,11 +26,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from jepsy import edn
 from jepsy.errors import HistoryError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+
+# jepsy.edn (its regular expressions) is imported where EDN is read or written: the
+# fast readers and a JSONL history never need it.
 
 __all__ = [
     "COMPLETIONS",
@@ -129,6 +131,8 @@ def _plain(value: Any) -> Any:
             return items
     if isinstance(value, dict):
         return {_plain_key(k): _plain(v) for k, v in value.items()}
+    from jepsy import edn  # only EDN values get this far
+
     if isinstance(value, edn.Tagged):
         return {"tag": value.tag, "value": _plain(value.value)}
     if isinstance(value, edn.Keyword):
@@ -313,6 +317,8 @@ def _ops(forms: list[Any], path: Path, label: str) -> list[Op]:
 
 
 def _read_edn(path: Path, text: str) -> list[Op]:
+    from jepsy import edn
+
     try:
         forms = edn.loads_all(text)
     except edn.EDNError as e:
@@ -463,6 +469,8 @@ class HistoryWriter:
 
 def iter_edn_lines(history: Iterable[Op]) -> Iterator[str]:
     """Jepsen EDN, one map per line, with ``type``, ``f`` and nemesis process as keywords."""
+    from jepsy import edn
+
     for op in history:
         d: dict[Any, Any] = {edn.Keyword(k): v for k, v in op.to_json().items()}
         d[edn.Keyword("type")] = edn.Keyword(op.type)

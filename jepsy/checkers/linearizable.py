@@ -96,6 +96,8 @@ class _Part:
 
 
 def _key_str(key: Hashable) -> str:
+    if key is None:  # one partition: the common case, without json's fixed cost
+        return "null"
     return key if isinstance(key, str) else json.dumps(key, default=repr)
 
 
@@ -373,11 +375,14 @@ class Linearizable:
         self.memory_mb = memory_mb
         self.all_keys = all_keys
         self.workers = workers
+        self._cpus: int | None = None
 
     def _workers_for(self, parts: Sequence[_Part]) -> int:
         if self.workers is not None:
             return max(1, min(self.workers, len(ORDERS)))
-        return max(1, min(len(os.sched_getaffinity(0)), len(ORDERS)))
+        if self._cpus is None:  # asked once per checker: many histories may share it
+            self._cpus = len(os.sched_getaffinity(0))
+        return max(1, min(self._cpus, len(ORDERS)))
 
     def _search(self, parts: Sequence[_Part], workers: int, t0: float) -> dict[int, Outcome]:
         budget = Budget(deadline=None if self.timeout is None else t0 + self.timeout,
