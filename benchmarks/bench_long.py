@@ -140,7 +140,8 @@ def main() -> None:
         print(f"{n:7d} {len(ops):7d} {crashed:7d} {t1 - t0:7.2f} {t2 - t1:8.2f} {t2 - t0:8.2f} "
               f"{result['valid']!s:>8} "
               + (f"{pc['parse_s']:10.2f} {pc['check_s']:10.2f} {porc_total:7.2f} "
-                 f"{(t2 - t0) / porc_total:6.2f}" if pc and porc_total else f"{'-':>10} {'-':>10} {'-':>7} {'-':>6}"),
+                 f"{(t2 - t0) / porc_total:6.2f}" if pc and porc_total
+                 else f"{'-':>10} {'-':>10} {'-':>7} {'-':>6}"),
               flush=True)
     if len(rows) > 1:
         (n0, j0, p0), (n1, j1, p1) = rows[0], rows[-1]

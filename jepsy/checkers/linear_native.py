@@ -22,8 +22,8 @@ the mutex and Porcupine's kv do.  Other models run too, the loop calling their
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
 import sys
+from collections.abc import Generator, Sequence
 from sys import getsizeof
 from time import monotonic
 from types import ModuleType
