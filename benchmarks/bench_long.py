@@ -134,6 +134,9 @@ def main() -> None:
         result = checker.check(ops, {})
         t2 = time.perf_counter()
         crashed = sum(1 for o in ops if o.type == "info")
+        reasons = {k.get("reason") for k in result["keys"].values()} - {None}
+        if reasons:
+            print(f"  (unknown: {', '.join(sorted(reasons))})")
         pc = porcupine(args.porcupine, path) if args.porcupine else None
         porc_total = (pc["parse_s"] + pc["check_s"]) if pc else None
         rows.append((n, t2 - t0, porc_total))
