@@ -1,6 +1,6 @@
 """Benchmark many small histories: per-file time of ``jepsy check`` against Porcupine's, file by file.
 
-    .venv/bin/python benchmarks/bench_corpus.py [--data ../shared/data] [--repeat 5]
+    .venv/bin/python benchmarks/bench_corpus.py [--data tests/data] [--repeat 5]
 
 Reads and checks every Knossos history in one process, as ``jepsy check DIR``
 does (the checker built once per model), best of ``--repeat`` per file, and sets
@@ -23,7 +23,7 @@ from jepsy.checkers.linearizable import linearizable
 from jepsy.history import read_history
 from jepsy.models import cas_register, multi_register, mutex
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def main() -> None:

@@ -275,12 +275,16 @@ def check_cmd(histories: tuple[str, ...], model: str | None, init: str | None, c
         the_checker = linearizable(the_model, timeout=timeout, all_keys=all_keys)
     else:
         assert checker is not None
-        opts = _kv(opt, "--opt")
+        from jepsy import options  # here, not at start-up: only --checker needs it
+
+        factory = registry.load("checkers", checker)
+        opts = options.resolve(f"checker {checker!r}", [options.declared(factory)],
+                               _kv(opt, "--opt"), flag="--opt")
         if consistency_model is not None:
             opts["consistency_model"] = consistency_model
         if timeout is not None:
             opts["timeout"] = timeout
-        the_checker = registry.load("checkers", checker)(**opts)
+        the_checker = factory(**opts)
     files = _history_files(histories)
     if len(files) == 1 and not Path(histories[0]).is_dir():
         raise SystemExit(_check_one(files[0], the_checker, as_json, report_path))
