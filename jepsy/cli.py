@@ -56,8 +56,39 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+# Their one-line help, so that ``jepsy --help`` lists them without importing them (it
+# imported paramiko, yaml and an HTTP server to print six lines).  A command missing
+# here is imported for its help; tests/unit/test_check_many.py holds these to the
+# commands' own.
+LAZY_HELP: dict[str, str] = {
+    "doctor": "Preflight every node: SSH, sudo, iptables, tc, clocks and NTP, disk, the database.",
+    "test-all": "Run every test of a matrix file; one summary, one JUnit file, one exit code.",
+    "heal": "End every fault jepsy may have left on the nodes (partitions, qdiscs, clocks, pauses).",
+    "report": "Regenerate report.html and junit.xml of a stored run.",
+    "serve": "Browse stored runs in a web browser: reports, histories, logs, zips.",
+    "inventory": "Write inventories from other tools' descriptions of a cluster.",
+}
+
+
 class _LazyGroup(click.Group):
     """A group whose extra commands are imported on first use (``jepsy --help`` stays fast)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, str]] = []
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        for name in names:
+            if name in LAZY_HELP:
+                text = LAZY_HELP[name]
+                short = text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
+                rows.append((name, short))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})

@@ -55,3 +55,16 @@ def test_report_takes_one_history(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["check", str(d), "--model", "cas-register", "--report",
                                  str(tmp_path / "r.html")])
     assert r.exit_code != 0 and "--report takes one history" in str(r.exception or r.output)
+
+
+def test_help_lists_lazy_commands_with_their_own_help_without_importing_them() -> None:
+    import importlib
+
+    from jepsy.cli import LAZY_COMMANDS, LAZY_HELP
+
+    for name, target in LAZY_COMMANDS.items():
+        module, _, attr = target.partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        assert LAZY_HELP.get(name, command.get_short_help_str(1000)) == command.get_short_help_str(1000)
+    r = CliRunner().invoke(cli, ["--help"])
+    assert r.exit_code == 0 and "doctor" in r.output and "test-all" in r.output
