@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time as _time
 from collections.abc import Mapping
@@ -189,6 +190,9 @@ def op_from_mapping(d: dict[Any, Any], position: int, where: str) -> Op:
 # readers below then read it again, with their errors naming file and line.
 
 _decoders: dict[str, Any] = {}
+# Below this size the general readers take a history unless msgspec is already
+# imported (``jepsy check`` of many files imports it once, up front).
+_FAST_FROM = 1 << 16
 
 
 def _op_decoder(kind: str) -> Any:
@@ -357,6 +361,8 @@ def _read_any(p: Path) -> list[Op]:
         raise HistoryError(f"{p}: cannot read ({e})") from None
     lead = data.lstrip()[:1]
     fast = None
+    if len(data) < _FAST_FROM and "msgspec" not in sys.modules:
+        lead = b""  # a small history alone: importing msgspec would cost more than it saves
     if lead == b"{":
         line = data.lstrip().split(b"\n", 1)[0]
         fast = _fast_jsonl(p, data) if line.rstrip().endswith(b"}") and b'":' in line \

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import multiprocessing
 import os
 import time
 from bisect import bisect_left
@@ -288,10 +287,14 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
     histories), it gets the better of the two.  The memory budget is halved
     between them at the fork.
     """
-    ctx = multiprocessing.get_context("fork")
     child: dict[str, Any] = {}
 
     def race(open_keys: list[int], known: dict[int, Any]) -> tuple[Any, Any, Any]:
+        # Imported only when a check runs long enough to fork: most never do, and the
+        # import was a tenth of ``jepsy check``'s start-up on a small history.
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
         stop = ctx.Event()
         done = ctx.Array("b", len(parts), lock=False)
         effort = ctx.Array("q", len(parts), lock=False)
