@@ -14,6 +14,7 @@ which must be the expected ones.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    with contextlib.suppress(ImportError):  # (the jepsy before the fast readers had none)
+        import msgspec  # noqa: F401  (as jepsy check of many files does, once up front)
     checkers: dict[str, Any] = {
         "cas": linearizable(cas_register(0)), "mutex": linearizable(mutex()),
         "multi": linearizable(multi_register({"x": 0, "y": 0})),
