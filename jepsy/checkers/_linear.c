@@ -51,18 +51,29 @@ enum { RUNNING = 0, VALID = 1, INVALID = 2 };
 
 /* ---------------------------------------------------------------- FailCache */
 
-/* Entries live in an arena: [hash, state pointer, words...]; the table holds
- * entry index + 1 (0 = empty), open addressing with linear probing, at most
- * half full.  About 8 * (2 + words) + 8 bytes per configuration. */
+/* Entries live in an arena: [hash, state pointer, n, words[n]], the bitset
+ * without its trailing zero words (calls not yet invoked are never linearized,
+ * so a configuration's bits end near the search's frontier: on a long history
+ * this halves the cache, and a fixed size of all calls made one of 128k calls
+ * outgrow the memory budget).  offs[k] is where entry k starts; the table holds
+ * entry index + 1 (0 = empty), open addressing with linear probing, at most half
+ * full.  About 8 * (4 + words up to the frontier) + 4 bytes per configuration. */
 typedef struct {
     PyObject_HEAD
     Py_ssize_t words;
-    Py_ssize_t stride;
     word *arena;
-    Py_ssize_t len, cap;
+    Py_ssize_t used, cap;   /* words of the arena */
+    Py_ssize_t *offs;
+    Py_ssize_t len, offcap;
     uint32_t *table;
     size_t tmask;
 } FailCache;
+
+/* Words of `bits` up to its last nonzero one. */
+static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
+    while (n > 0 && !bits[n - 1]) n--;
+    return n;
+}
 
 static word mix64(word h) {
     h ^= h >> 33;
@@ -84,13 +95,14 @@ static int config_hash(const word *bits, Py_ssize_t n, PyObject *state, word *ou
 }
 
 /* 1 found, 0 not, -1 error.  *slot receives the table slot where it is or would go. */
-static int cache_find(FailCache *c, const word *bits, PyObject *state, word h, size_t *slot) {
+static int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word h,
+                      size_t *slot) {
     size_t i = (size_t)h & c->tmask;
     for (;;) {
         uint32_t e = c->table[i];
         if (!e) { *slot = i; return 0; }
-        word *ent = c->arena + (Py_ssize_t)(e - 1) * c->stride;
-        if (ent[0] == h && memcmp(ent + 2, bits, (size_t)c->words * sizeof(word)) == 0) {
+        word *ent = c->arena + c->offs[e - 1];
+        if (ent[0] == h && (Py_ssize_t)ent[2] == n && memcmp(ent + 3, bits, (size_t)n * sizeof(word)) == 0) {
             PyObject *s = (PyObject *)(uintptr_t)ent[1];
             if (s == state) return 1;
             int eq = PyObject_RichCompareBool(s, state, Py_EQ);
@@ -105,7 +117,7 @@ static int cache_grow_table(FailCache *c) {
     uint32_t *t = PyMem_Calloc(size, sizeof(uint32_t));
     if (!t) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t k = 0; k < c->len; k++) {
-        size_t i = (size_t)c->arena[k * c->stride] & (size - 1);
+        size_t i = (size_t)c->arena[c->offs[k]] & (size - 1);
         while (t[i]) i = (i + 1) & (size - 1);
         t[i] = (uint32_t)(k + 1);
     }
@@ -119,22 +131,34 @@ static int cache_grow_table(FailCache *c) {
 static int cache_add(FailCache *c, const word *bits, PyObject *state) {
     word h;
     size_t slot;
-    if (config_hash(bits, c->words, state, &h) < 0) return -1;
-    int found = cache_find(c, bits, state, h, &slot);
+    Py_ssize_t n = trimmed(bits, c->words);
+    if (config_hash(bits, n, state, &h) < 0) return -1;
+    int found = cache_find(c, bits, n, state, h, &slot);
     if (found) return found < 0 ? -1 : 0;
     if (c->len >= (Py_ssize_t)UINT32_MAX - 1) { PyErr_NoMemory(); return -1; }
-    if (c->len == c->cap) {
-        Py_ssize_t cap = c->cap ? c->cap * 2 : 256;
-        word *a = PyMem_Realloc(c->arena, (size_t)cap * (size_t)c->stride * sizeof(word));
+    if (c->len == c->offcap) {
+        Py_ssize_t cap = c->offcap ? c->offcap * 2 : 256;
+        Py_ssize_t *o = PyMem_Realloc(c->offs, (size_t)cap * sizeof(Py_ssize_t));
+        if (!o) { PyErr_NoMemory(); return -1; }
+        c->offs = o;
+        c->offcap = cap;
+    }
+    if (c->used + 3 + n > c->cap) {
+        Py_ssize_t cap = c->cap ? c->cap : 1024;
+        while (cap < c->used + 3 + n) cap *= 2;
+        word *a = PyMem_Realloc(c->arena, (size_t)cap * sizeof(word));
         if (!a) { PyErr_NoMemory(); return -1; }
         c->arena = a;
         c->cap = cap;
     }
-    word *ent = c->arena + c->len * c->stride;
+    word *ent = c->arena + c->used;
+    c->offs[c->len] = c->used;
+    c->used += 3 + n;
     ent[0] = h;
     Py_INCREF(state);
     ent[1] = (word)(uintptr_t)state;
-    memcpy(ent + 2, bits, (size_t)c->words * sizeof(word));
+    ent[2] = (word)n;
+    memcpy(ent + 3, bits, (size_t)n * sizeof(word));
     c->table[slot] = (uint32_t)(c->len + 1);
     c->len++;
     if ((size_t)c->len * 2 > c->tmask + 1) return cache_grow_table(c);
@@ -144,8 +168,9 @@ static int cache_add(FailCache *c, const word *bits, PyObject *state) {
 static int cache_contains(FailCache *c, const word *bits, PyObject *state) {
     word h;
     size_t slot;
-    if (config_hash(bits, c->words, state, &h) < 0) return -1;
-    return cache_find(c, bits, state, h, &slot);
+    Py_ssize_t n = trimmed(bits, c->words);
+    if (config_hash(bits, n, state, &h) < 0) return -1;
+    return cache_find(c, bits, n, state, h, &slot);
 }
 
 static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
@@ -157,7 +182,6 @@ static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->words = words;
-    self->stride = words + 2;
     self->tmask = 511;
     self->table = PyMem_Calloc(self->tmask + 1, sizeof(uint32_t));
     if (!self->table) { PyErr_NoMemory(); return -1; }
@@ -166,8 +190,9 @@ static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
 
 static void FailCache_dealloc(FailCache *self) {
     for (Py_ssize_t k = 0; k < self->len; k++)
-        Py_DECREF((PyObject *)(uintptr_t)self->arena[k * self->stride + 1]);
+        Py_DECREF((PyObject *)(uintptr_t)self->arena[self->offs[k] + 1]);
     PyMem_Free(self->arena);
+    PyMem_Free(self->offs);
     PyMem_Free(self->table);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -176,7 +201,7 @@ static Py_ssize_t FailCache_len(FailCache *self) { return self->len; }
 
 static PyObject *FailCache_nbytes(FailCache *self, void *closure) {
     (void)closure;
-    return PyLong_FromSize_t((size_t)self->cap * (size_t)self->stride * sizeof(word)
+    return PyLong_FromSize_t((size_t)self->cap * sizeof(word) + (size_t)self->offcap * sizeof(Py_ssize_t)
                              + (self->tmask + 1) * sizeof(uint32_t));
 }
 
