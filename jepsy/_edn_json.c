@@ -9,10 +9,10 @@
  * naming file and line, reads the file instead:
  *
  *   taken     maps with keyword keys (or string keys inside values), vectors,
- *             lists, keywords (as strings, as jepsy's readers give them), nil, true, false, integers and
- *             decimals in JSON's own syntax, strings whose escapes mean the
- *             same in JSON (\" \\ \n \t \r \b \f \/); commas, whitespace and
- *             ; comments
+ *             lists, keywords (as strings, as jepsy's readers give them),
+ *             nil, true, false, integers and decimals in JSON's own syntax,
+ *             strings whose escapes mean the same in JSON
+ *             (\" \\ \n \t \r \b \f \/); commas, whitespace, ; comments
  *   refused   sets, tags, #_, symbols, characters, ratios, 42N and
  *             1.5M, \u escapes, maps with other keys; and at the top level
  *             anything but op maps with only jepsy's fields, each at most once
