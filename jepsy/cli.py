@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
 import click
 
-from jepsy import __version__, options, registry
+from jepsy import __version__, registry
 from jepsy.errors import ConfigError, ExitCode, JepsyError
 
 __all__ = ["cli", "main"]
@@ -57,8 +56,39 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+# Their one-line help, so that ``jepsy --help`` lists them without importing them (it
+# imported paramiko, yaml and an HTTP server to print six lines).  A command missing
+# here is imported for its help; tests/unit/test_check_many.py holds these to the
+# commands' own.
+LAZY_HELP: dict[str, str] = {
+    "doctor": "Preflight every node: SSH, sudo, iptables, tc, clocks and NTP, disk, the database.",
+    "test-all": "Run every test of a matrix file; one summary, one JUnit file, one exit code.",
+    "heal": "End every fault jepsy may have left on the nodes (partitions, qdiscs, clocks, pauses).",
+    "report": "Regenerate report.html and junit.xml of a stored run.",
+    "serve": "Browse stored runs in a web browser: reports, histories, logs, zips.",
+    "inventory": "Write inventories from other tools' descriptions of a cluster.",
+}
+
+
 class _LazyGroup(click.Group):
     """A group whose extra commands are imported on first use (``jepsy --help`` stays fast)."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, str]] = []
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        for name in names:
+            if name in LAZY_HELP:
+                text = LAZY_HELP[name]
+                short = text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
+                rows.append((name, short))
+                continue
+            cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
@@ -279,7 +309,7 @@ def _become_pass() -> str:
 # ---- check -------------------------------------------------------------------
 
 @cli.command("check")
-@click.argument("history", type=click.Path(dir_okay=False))
+@click.argument("histories", nargs=-1, required=True, type=click.Path(), metavar="HISTORY...")
 @click.option("--model", default=None, help="Linearizability model (see 'jepsy list').")
 @click.option("--init", "init", default=None, help="Initial model state (JSON, or a string).")
 @click.option("--checker", default=None, help="A checker by name, e.g. list-append (see 'jepsy list').")
@@ -288,25 +318,27 @@ def _become_pass() -> str:
 @click.option("--timeout", default=None, type=click.FloatRange(min=0), help="Seconds before 'unknown'.")
 @click.option("--all-keys", is_flag=True, help="Check every key even after a violation.")
 @click.option("--opt", multiple=True, help="name=value option passed to the checker.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (one object per "
+              "line for several histories).")
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
-              help="Also write an HTML report of the history and its verdict.")
+              help="Also write an HTML report of the history and its verdict (one history only).")
 @_expect_options
-def check_cmd(history: str, model: str | None, init: str | None, checker: str | None,
+def check_cmd(histories: tuple[str, ...], model: str | None, init: str | None, checker: str | None,
               consistency_model: str | None, timeout: float | None, all_keys: bool,
               opt: tuple[str, ...], as_json: bool, report_path: str | None,
               expect_recovery: str | None, expect_availability: str | None,
               recovery_fraction: str | None) -> None:
-    """Check a stored history (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text)."""
-    from jepsy.history import read_history
+    """Check stored histories (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text).
 
+    Several files and directories (searched for .edn, .jsonl, .json and .txt
+    histories) are checked in one process, one line per file and a summary.
+    """
     if (model is None) == (checker is None):
         raise ConfigError("give exactly one of --model (linearizability) or --checker")
     if checker != "availability" and (expect_recovery is not None or expect_availability is not None
                                       or recovery_fraction is not None):
         raise ConfigError("--expect-recovery, --expect-availability and --recovery-fraction go "
                           "with --checker availability")
-    ops = read_history(history)
     if model is not None:
         from jepsy.checkers.linearizable import linearizable
 
@@ -315,6 +347,8 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
         the_checker = linearizable(the_model, timeout=timeout, all_keys=all_keys)
     else:
         assert checker is not None
+        from jepsy import options  # here, not at start-up: only --checker needs it
+
         factory = registry.load("checkers", checker)
         opts = options.resolve(f"checker {checker!r}", [options.declared(factory)],
                                _kv(opt, "--opt"), flag="--opt")
@@ -327,10 +361,45 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
 
             expect = _expectations(expect_recovery, expect_availability, recovery_fraction)
             fraction = expect.pop("recovery_fraction")
-            opts = {**mapping_from_run_dir(history), **opts,
+            # One history: its run's test.json says which node each process talked to.
+            run = mapping_from_run_dir(histories[0]) if len(histories) == 1 else {}
+            opts = {**run, **opts,
                     **{k: v for k, v in expect.items() if v is not None},
                     **({"fraction": fraction} if fraction is not None else {})}
         the_checker = factory(**opts)
+    files = _history_files(histories)
+    if len(files) == 1 and not Path(histories[0]).is_dir():
+        raise SystemExit(_check_one(files[0], the_checker, as_json, report_path))
+    if report_path:
+        raise ConfigError("--report takes one history")
+    from jepsy.checkers.many import check_many
+
+    raise SystemExit(check_many(files, the_checker, as_json, click.echo))
+
+
+HISTORY_SUFFIXES = (".edn", ".jsonl", ".json", ".txt")
+
+
+def _history_files(args: tuple[str, ...]) -> list[str]:
+    """The files named, and the histories under the directories named, in a stable order."""
+    files: list[str] = []
+    for a in args:
+        p = Path(a)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*") if f.suffix in HISTORY_SUFFIXES and f.is_file())
+            if not found:
+                raise ConfigError(f"{a}: no histories (*{', *'.join(HISTORY_SUFFIXES)}) in this directory")
+            files += found
+        else:
+            files.append(a)
+    return files
+
+
+def _check_one(history: str, the_checker: Any, as_json: bool, report_path: str | None) -> int:
+    """One history, in full: the verdict line and the explanation (or the JSON); its exit code."""
+    from jepsy.history import read_history
+
+    ops = read_history(history)
     result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))
     if report_path:
@@ -347,12 +416,16 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
         text = _explanation_text(result)
         if text:
             click.echo(text)
-    raise SystemExit(int(code))
+    return int(code)
 
 
 def _explanation_text(result: dict[str, Any]) -> str:
     expl = result.get("explanation")
     if isinstance(expl, dict) and expl.get("text"):
+        counts = result.get("counts")
+        if isinstance(counts, dict):  # several keys: how many of each verdict
+            return (f"{expl['text']}\nKeys: {counts['linearizable']} linearizable, "
+                    f"{counts['invalid']} invalid, {counts['undecided']} undecided.")
         return str(expl["text"])
     if result.get("text"):
         return str(result["text"])
@@ -392,6 +465,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("jepsy: interrupted", err=True)
         sys.exit(int(ExitCode.UNKNOWN))
     except Exception as e:
+        import traceback
+
         crash = Path(os.environ.get("JEPSY_CRASH_LOG", "jepsy-crash.log"))
         try:
             crash.write_text(traceback.format_exc())

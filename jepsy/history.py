@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time as _time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from jepsy import edn
 from jepsy.errors import HistoryError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+
+# jepsy.edn (its regular expressions) is imported where EDN is read or written: the
+# fast readers and a JSONL history never need it.
 
 __all__ = [
     "COMPLETIONS",
@@ -45,6 +49,30 @@ __all__ = [
 TYPES = ("invoke", "ok", "fail", "info")
 COMPLETIONS = frozenset(("ok", "fail", "info"))
 _FIELDS = ("index", "time", "type", "process", "f", "value", "error")
+
+
+class _NoExtra(Mapping[str, Any]):
+    """The ``extra`` of an op without other fields: empty, read-only, shared (and so hashable)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> NoReturn:
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "{}"
+
+
+_NO_EXTRA = _NoExtra()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +92,9 @@ class Op:
     f: str
     value: Any = None
     error: Any = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    # Read-only; one shared empty mapping by default (a new dict per op cost a third
+    # of the fast reader's time).
+    extra: Mapping[str, Any] = field(default=_NO_EXTRA, compare=False)
     # Where the op was read from ("file:line"), for error messages; not part of the op.
     where: str | None = field(default=None, compare=False, repr=False)
 
@@ -102,6 +132,8 @@ def _plain(value: Any) -> Any:
             return items
     if isinstance(value, dict):
         return {_plain_key(k): _plain(v) for k, v in value.items()}
+    from jepsy import edn  # only EDN values get this far
+
     if isinstance(value, edn.Tagged):
         return {"tag": value.tag, "value": _plain(value.value)}
     if isinstance(value, edn.Keyword):
@@ -148,6 +180,121 @@ def op_from_mapping(d: dict[Any, Any], position: int, where: str) -> Op:
     )
 
 
+# ---- the fast readers -------------------------------------------------------
+#
+# msgspec decodes JSON straight into ``Op`` (its C code fills the dataclass's
+# slots), several times faster than ``json.loads`` then ``op_from_mapping``, and
+# orjson, which can only give dicts, leaves that second half in Python
+# (benchmarks/bench_read.py measures the three).  The fast readers take only
+# input whose meaning they are sure of and return None otherwise; the general
+# readers below then read it again, with their errors naming file and line.
+
+_decoders: dict[str, Any] = {}
+# Below this size the general readers take a history unless msgspec is already
+# imported (``jepsy check`` of many files imports it once, up front).
+_FAST_FROM = 1 << 16
+
+
+def _op_decoder(kind: str) -> Any:
+    """msgspec decoders, built once: ``lines`` (JSONL of ops) and ``array`` (a JSON array)."""
+    dec = _decoders.get(kind)
+    if dec is None:
+        import msgspec
+
+        dec = _decoders[kind] = msgspec.json.Decoder(Op if kind == "lines" else list[Op])
+    return dec
+
+
+def _set_where(ops: list[Op], where: Iterable[str]) -> list[Op]:
+    """Give each op its ``where``; frozen, so through the slot itself."""
+    set_where = getattr(Op, "where").__set__  # noqa: B009  (the slot's descriptor)
+    for op, w in zip(ops, where, strict=True):
+        set_where(op, w)
+    return ops
+
+
+def _checked(ops: list[Op]) -> bool:
+    """What msgspec's types cannot say: every op's type is one of TYPES."""
+    return {op.type for op in ops} <= _TYPE_SET
+
+
+_TYPE_SET = frozenset(TYPES)
+
+
+def _fast_jsonl(path: Path, data: bytes) -> list[Op] | None:
+    """JSONL of ops with exactly jepsy's fields, or None (then the general reader runs).
+
+    Unknown fields must go to ``extra``, which msgspec would drop; they are
+    ruled out by counting: each op has the five required keys and perhaps
+    ``value`` and ``error``, each written ``"key":``; any other ``":`` in the
+    text (a nested object's key, text inside a string) only adds to the count,
+    so ``count('":') - count('"value":') - count('"error":') == 5 × ops``
+    holds exactly when no op has another field.  Lines are then numbered by
+    position, so blank lines send the file to the general reader.
+    """
+    if b"\n\n" in data or data[:1].isspace() or b'" :' in data or b'"\t:' in data \
+            or b'"\r:' in data:
+        return None
+    import msgspec
+
+    try:
+        ops: list[Op] = _op_decoder("lines").decode_lines(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    keys = data.count(b'":') - data.count(b'"value":') - data.count(b'"error":')
+    if len(ops) != lines or keys != 5 * len(ops) or not _checked(ops):
+        return None
+    name = str(path)
+    return _set_where(ops, [f"{name}:{i}" for i in range(1, len(ops) + 1)])
+
+
+def _fast_edn(path: Path, data: bytes) -> list[Op] | None:
+    """Jepsen EDN of plain op maps, through the C translator to JSON, or None.
+
+    ``jepsy._edn_json`` (see _edn_json.c) takes the common subset of Jepsen
+    histories (keywords, integers, nil, booleans, strings without escapes but
+    quotes and backslashes, vectors, lists, maps with keyword keys) and gives
+    up on anything else (sets, tags, symbols, comments, other keys at the top
+    level), which the general reader then reads.
+    """
+    try:
+        from jepsy._edn_json import edn_to_json
+    except ImportError:  # built without a C compiler
+        return None
+    js = edn_to_json(data)
+    if js is None:
+        return None
+    import msgspec
+
+    try:
+        ops: list[Op] = _op_decoder("array").decode(js)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if not _checked(ops):
+        return None
+    name = str(path)
+    return _set_where(ops, [f"{name}: form {i}" for i in range(1, len(ops) + 1)])
+
+
+def _bulk(read: Any, *args: Any) -> Any:
+    """Run a reader with the cyclic garbage collector paused.
+
+    A history is a million young objects none of which is garbage: every
+    collection the allocations trigger would walk them all for nothing (it
+    doubled the time of reading a large history).
+    """
+    import gc
+
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return read(*args)
+    finally:
+        if was:
+            gc.enable()
+
+
 def _read_jsonl(path: Path, lines: Iterable[str]) -> list[Op]:
     ops: list[Op] = []
     for lineno, line in enumerate(lines, 1):
@@ -174,6 +321,8 @@ def _ops(forms: list[Any], path: Path, label: str) -> list[Op]:
 
 
 def _read_edn(path: Path, text: str) -> list[Op]:
+    from jepsy import edn
+
     try:
         forms = edn.loads_all(text)
     except edn.EDNError as e:
@@ -199,11 +348,32 @@ def read_history(path: str | os.PathLike[str]) -> list[Op]:
     Raises ``HistoryError`` (one line, with file and line) on malformed input.
     """
     p = Path(path)
+    ops: list[Op] = _bulk(_read_any, p)
+    return ops
+
+
+def _read_any(p: Path) -> list[Op]:
     try:
-        text = p.read_text(encoding="utf-8")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise HistoryError(f"{p}: no such history file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise HistoryError(f"{p}: cannot read ({e})") from None
+    lead = data.lstrip()[:1]
+    fast = None
+    if len(data) < _FAST_FROM and "msgspec" not in sys.modules:
+        lead = b""  # a small history alone: importing msgspec would cost more than it saves
+    if lead == b"{":
+        line = data.lstrip().split(b"\n", 1)[0]
+        fast = _fast_jsonl(p, data) if line.rstrip().endswith(b"}") and b'":' in line \
+            else _fast_edn(p, data)
+    elif lead in (b"[", b"(") and b'"type"' not in data[:2000]:
+        fast = _fast_edn(p, data)
+    if fast is not None:
+        return fast
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise HistoryError(f"{p}: cannot read ({e})") from None
     head = text.lstrip()[:2]
     if not head:
@@ -305,6 +475,8 @@ class HistoryWriter:
 
 def iter_edn_lines(history: Iterable[Op]) -> Iterator[str]:
     """Jepsen EDN, one map per line, with ``type``, ``f`` and nemesis process as keywords."""
+    from jepsy import edn
+
     for op in history:
         d: dict[Any, Any] = {edn.Keyword(k): v for k, v in op.to_json().items()}
         d[edn.Keyword("type")] = edn.Keyword(op.type)

@@ -142,10 +142,11 @@ Partition = Callable[[Sequence[Call]], dict[Hashable, list[Call]]]
 
 
 def _show(v: Any) -> str:
+    """A value as explanations quote it; None is JSON's ``null`` (jepsy's histories are JSON)."""
     if isinstance(v, str):
         return repr(v)
     if v is None:
-        return "nil"
+        return "null"
     return str(v)
 
 

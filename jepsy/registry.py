@@ -17,7 +17,6 @@ Contracts of what each group's attribute is:
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
 from jepsy.errors import ConfigError
@@ -97,6 +96,10 @@ BUILTINS: dict[str, dict[str, str]] = {
 
 
 def _plugins(group: str) -> dict[str, str]:
+    # Imported here: reading the installed packages' metadata costs more than the rest of
+    # start-up, and a built-in name never needs it.
+    from importlib.metadata import entry_points
+
     return {ep.name: ep.value for ep in entry_points(group=f"jepsy.{group}")}
 
 

@@ -50,7 +50,8 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev/null \
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
-   || [[ jepsy/checkers/_linear.c -nt .venv/.jepsy-installed ]]; then
+   || [[ jepsy/checkers/_linear.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/_edn_json.c -nt .venv/.jepsy-installed ]]; then
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
          .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then

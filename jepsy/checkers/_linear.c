@@ -51,18 +51,29 @@ enum { RUNNING = 0, VALID = 1, INVALID = 2 };
 
 /* ---------------------------------------------------------------- FailCache */
 
-/* Entries live in an arena: [hash, state pointer, words...]; the table holds
- * entry index + 1 (0 = empty), open addressing with linear probing, at most
- * half full.  About 8 * (2 + words) + 8 bytes per configuration. */
+/* Entries live in an arena: [hash, state pointer, n, words[n]], the bitset
+ * without its trailing zero words (calls not yet invoked are never linearized,
+ * so a configuration's bits end near the search's frontier: on a long history
+ * this halves the cache, and a fixed size of all calls made one of 128k calls
+ * outgrow the memory budget).  offs[k] is where entry k starts; the table holds
+ * entry index + 1 (0 = empty), open addressing with linear probing, at most half
+ * full.  About 8 * (4 + words up to the frontier) + 4 bytes per configuration. */
 typedef struct {
     PyObject_HEAD
     Py_ssize_t words;
-    Py_ssize_t stride;
     word *arena;
-    Py_ssize_t len, cap;
+    Py_ssize_t used, cap;   /* words of the arena */
+    Py_ssize_t *offs;
+    Py_ssize_t len, offcap;
     uint32_t *table;
     size_t tmask;
 } FailCache;
+
+/* Words of `bits` up to its last nonzero one. */
+static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
+    while (n > 0 && !bits[n - 1]) n--;
+    return n;
+}
 
 static word mix64(word h) {
     h ^= h >> 33;
@@ -84,13 +95,14 @@ static int config_hash(const word *bits, Py_ssize_t n, PyObject *state, word *ou
 }
 
 /* 1 found, 0 not, -1 error.  *slot receives the table slot where it is or would go. */
-static int cache_find(FailCache *c, const word *bits, PyObject *state, word h, size_t *slot) {
+static int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word h,
+                      size_t *slot) {
     size_t i = (size_t)h & c->tmask;
     for (;;) {
         uint32_t e = c->table[i];
         if (!e) { *slot = i; return 0; }
-        word *ent = c->arena + (Py_ssize_t)(e - 1) * c->stride;
-        if (ent[0] == h && memcmp(ent + 2, bits, (size_t)c->words * sizeof(word)) == 0) {
+        word *ent = c->arena + c->offs[e - 1];
+        if (ent[0] == h && (Py_ssize_t)ent[2] == n && memcmp(ent + 3, bits, (size_t)n * sizeof(word)) == 0) {
             PyObject *s = (PyObject *)(uintptr_t)ent[1];
             if (s == state) return 1;
             int eq = PyObject_RichCompareBool(s, state, Py_EQ);
@@ -105,7 +117,7 @@ static int cache_grow_table(FailCache *c) {
     uint32_t *t = PyMem_Calloc(size, sizeof(uint32_t));
     if (!t) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t k = 0; k < c->len; k++) {
-        size_t i = (size_t)c->arena[k * c->stride] & (size - 1);
+        size_t i = (size_t)c->arena[c->offs[k]] & (size - 1);
         while (t[i]) i = (i + 1) & (size - 1);
         t[i] = (uint32_t)(k + 1);
     }
@@ -119,22 +131,34 @@ static int cache_grow_table(FailCache *c) {
 static int cache_add(FailCache *c, const word *bits, PyObject *state) {
     word h;
     size_t slot;
-    if (config_hash(bits, c->words, state, &h) < 0) return -1;
-    int found = cache_find(c, bits, state, h, &slot);
+    Py_ssize_t n = trimmed(bits, c->words);
+    if (config_hash(bits, n, state, &h) < 0) return -1;
+    int found = cache_find(c, bits, n, state, h, &slot);
     if (found) return found < 0 ? -1 : 0;
     if (c->len >= (Py_ssize_t)UINT32_MAX - 1) { PyErr_NoMemory(); return -1; }
-    if (c->len == c->cap) {
-        Py_ssize_t cap = c->cap ? c->cap * 2 : 256;
-        word *a = PyMem_Realloc(c->arena, (size_t)cap * (size_t)c->stride * sizeof(word));
+    if (c->len == c->offcap) {
+        Py_ssize_t cap = c->offcap ? c->offcap * 2 : 256;
+        Py_ssize_t *o = PyMem_Realloc(c->offs, (size_t)cap * sizeof(Py_ssize_t));
+        if (!o) { PyErr_NoMemory(); return -1; }
+        c->offs = o;
+        c->offcap = cap;
+    }
+    if (c->used + 3 + n > c->cap) {
+        Py_ssize_t cap = c->cap ? c->cap : 1024;
+        while (cap < c->used + 3 + n) cap *= 2;
+        word *a = PyMem_Realloc(c->arena, (size_t)cap * sizeof(word));
         if (!a) { PyErr_NoMemory(); return -1; }
         c->arena = a;
         c->cap = cap;
     }
-    word *ent = c->arena + c->len * c->stride;
+    word *ent = c->arena + c->used;
+    c->offs[c->len] = c->used;
+    c->used += 3 + n;
     ent[0] = h;
     Py_INCREF(state);
     ent[1] = (word)(uintptr_t)state;
-    memcpy(ent + 2, bits, (size_t)c->words * sizeof(word));
+    ent[2] = (word)n;
+    memcpy(ent + 3, bits, (size_t)n * sizeof(word));
     c->table[slot] = (uint32_t)(c->len + 1);
     c->len++;
     if ((size_t)c->len * 2 > c->tmask + 1) return cache_grow_table(c);
@@ -144,8 +168,9 @@ static int cache_add(FailCache *c, const word *bits, PyObject *state) {
 static int cache_contains(FailCache *c, const word *bits, PyObject *state) {
     word h;
     size_t slot;
-    if (config_hash(bits, c->words, state, &h) < 0) return -1;
-    return cache_find(c, bits, state, h, &slot);
+    Py_ssize_t n = trimmed(bits, c->words);
+    if (config_hash(bits, n, state, &h) < 0) return -1;
+    return cache_find(c, bits, n, state, h, &slot);
 }
 
 static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
@@ -157,7 +182,6 @@ static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->words = words;
-    self->stride = words + 2;
     self->tmask = 511;
     self->table = PyMem_Calloc(self->tmask + 1, sizeof(uint32_t));
     if (!self->table) { PyErr_NoMemory(); return -1; }
@@ -166,8 +190,9 @@ static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
 
 static void FailCache_dealloc(FailCache *self) {
     for (Py_ssize_t k = 0; k < self->len; k++)
-        Py_DECREF((PyObject *)(uintptr_t)self->arena[k * self->stride + 1]);
+        Py_DECREF((PyObject *)(uintptr_t)self->arena[self->offs[k] + 1]);
     PyMem_Free(self->arena);
+    PyMem_Free(self->offs);
     PyMem_Free(self->table);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -176,7 +201,7 @@ static Py_ssize_t FailCache_len(FailCache *self) { return self->len; }
 
 static PyObject *FailCache_nbytes(FailCache *self, void *closure) {
     (void)closure;
-    return PyLong_FromSize_t((size_t)self->cap * (size_t)self->stride * sizeof(word)
+    return PyLong_FromSize_t((size_t)self->cap * sizeof(word) + (size_t)self->offcap * sizeof(Py_ssize_t)
                              + (self->tmask + 1) * sizeof(uint32_t));
 }
 
@@ -217,7 +242,15 @@ typedef struct {
     Py_ssize_t *cslot;   /* canonical index (the cache's numbering) of each slot */
     char *crashed;
     word *romask;        /* ws words */
-    word *masks;         /* n_ok rows of ws words */
+    /* The candidate mask of ok return r is the first upto[r] calls in invocation
+     * order, slots slot_of[0 .. upto[r]): masks only grow with r.  One mask is kept,
+     * `mask` (the first `mask_upto` calls), and moved to the r wanted a call at a
+     * time: the search moves r by small steps, so this costs little, where one
+     * dense mask per return (n²/8 bytes) made partitions over 8,192 calls too big. */
+    Py_ssize_t *upto;    /* n_ok entries */
+    Py_ssize_t *slot_of; /* n entries: slot of the i-th call invoked */
+    word *mask;          /* ws words */
+    Py_ssize_t mask_upto;
     Py_ssize_t *rslot;   /* n_ok + 1 entries, the last -1 */
     Py_ssize_t *slot_ret; /* history position of each of those returns */
     FailCache *cache;
@@ -228,7 +261,7 @@ typedef struct {
     Py_ssize_t depth;
     Py_ssize_t *p_j, *p_r;
     PyObject **p_state;
-    word *p_rest;        /* n rows of ws words */
+    char *p_forced;      /* n entries: the step at that depth was a forced read, no other candidate */
     Py_ssize_t best_r, best_depth;
     Py_ssize_t *best_path;
     word *best_lin;
@@ -338,6 +371,13 @@ static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
     return found;
 }
 
+/* Makes s->mask the candidate mask of ok return r. */
+static void mask_to(Search *s, Py_ssize_t r) {
+    Py_ssize_t want = s->upto[r];
+    while (s->mask_upto < want) { BIT_SET(s->mask, s->slot_of[s->mask_upto]); s->mask_upto++; }
+    while (s->mask_upto > want) { s->mask_upto--; BIT_CLR(s->mask, s->slot_of[s->mask_upto]); }
+}
+
 static PyObject *fail_at(Search *s, Py_ssize_t j) {
     s->err_slot = j;
     return NULL;
@@ -362,7 +402,8 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
         PyObject *nxt = NULL;
         int forced = 0;
         if (!s->resume) {  /* a configuration seen for the first time */
-            const word *m = s->masks + s->r * ws;
+            mask_to(s, s->r);
+            const word *m = s->mask;
             for (Py_ssize_t k = 0; k < ws; k++) {
                 cand[k] = m[k] & ~s->lin[k];
                 s->tmp[k] = cand[k] & s->romask[k];
@@ -407,9 +448,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
             s->p_j[d] = j;
             s->p_state[d] = s->state;  /* the stack owns it now */
             s->p_r[d] = s->r;
-            word *rest = s->p_rest + d * ws;
-            if (forced) memset(rest, 0, (size_t)ws * sizeof(word));
-            else memcpy(rest, cand, (size_t)ws * sizeof(word));
+            s->p_forced[d] = (char)forced;
             BIT_SET(s->lin, j);
             BIT_SET(s->clin, s->cslot[j]);
             s->state = nxt;
@@ -447,9 +486,17 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
             s->r = s->p_r[d];
             BIT_CLR(s->lin, pj);
             BIT_CLR(s->clin, s->cslot[pj]);
-            word *rest = s->p_rest + d * ws;
-            if (any_bit(rest, ws)) {
-                memcpy(cand, rest, (size_t)ws * sizeof(word));
+            if (s->p_forced[d]) continue;
+            /* The candidates left at this depth, recomputed rather than kept (n rows
+             * of ws words were n²/8 bytes): those of the step's set, mask & ~lin &
+             * ~romask as it was then (lin is again what it was), above the slot
+             * taken, since candidates are tried lowest slot first. */
+            mask_to(s, s->r);
+            Py_ssize_t w0 = pj >> 6;
+            for (Py_ssize_t k = 0; k < w0; k++) cand[k] = 0;
+            for (Py_ssize_t k = w0; k < ws; k++) cand[k] = s->mask[k] & ~s->lin[k] & ~s->romask[k];
+            cand[w0] &= ~(word)0 << (pj & 63) << 1;
+            if (any_bit(cand + w0, ws - w0)) {
                 s->resume = 1;
                 break;
             }
@@ -478,14 +525,16 @@ static void Search_free_arrays(Search *s) {
         for (Py_ssize_t d = 0; d < s->depth; d++) Py_XDECREF(s->p_state[d]);
     PyMem_Free(s->p_state);
     s->p_state = NULL;
-    void *plain[] = {s->code, s->cslot, s->crashed, s->romask, s->masks, s->rslot, s->slot_ret, s->lin,
-                     s->clin, s->cand, s->tmp, s->p_j, s->p_r, s->p_rest, s->best_path,
+    void *plain[] = {s->code, s->cslot, s->crashed, s->romask, s->upto, s->slot_of, s->mask, s->rslot,
+                     s->slot_ret, s->lin, s->clin, s->cand, s->tmp, s->p_j, s->p_r, s->p_forced, s->best_path,
                      s->best_lin};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) PyMem_Free(plain[i]);
     s->code = NULL;
     s->cslot = s->rslot = s->slot_ret = s->p_j = s->p_r = s->best_path = NULL;
     s->crashed = NULL;
-    s->romask = s->masks = s->lin = s->clin = s->cand = s->tmp = s->p_rest = s->best_lin = NULL;
+    s->romask = s->mask = s->lin = s->clin = s->cand = s->tmp = s->best_lin = NULL;
+    s->upto = s->slot_of = NULL;
+    s->p_forced = NULL;
 }
 
 static void Search_dealloc(Search *s) {
@@ -634,15 +683,18 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
         if (t) BIT_SET(s->romask, j);
     }
     for (Py_ssize_t j = 0; j < n; j++) slot_of[perm[j]] = j;
-    /* masks[r]: the slots invoked before the r-th ok return */
-    ALLOC(s->masks, n_ok * ws);
+    /* masks[r]: the slots invoked before the r-th ok return (see mask_to) */
+    ALLOC(s->upto, n_ok ? n_ok : 1);
+    ALLOC(s->slot_of, n ? n : 1);
+    memcpy(s->slot_of, slot_of, (size_t)n * sizeof(Py_ssize_t));
+    ALLOC(s->mask, ws);
+    s->mask_upto = 0;
     Py_ssize_t k = 0;
     ALLOC(s->tmp, ws);
-    word *cur = s->tmp;
     for (Py_ssize_t r = 0; r < n_ok; r++) {
         Py_ssize_t rp = rpos[order[r]];
-        while (k < n && cpos[k] < rp) { BIT_SET(cur, slot_of[k]); k++; }
-        memcpy(s->masks + r * ws, cur, (size_t)ws * sizeof(word));
+        while (k < n && cpos[k] < rp) k++;
+        s->upto[r] = k;
         s->slot_ret[r] = rp;
     }
     s->slot_ret[n_ok] = 0;
@@ -652,7 +704,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     ALLOC(s->lin, ws);
     ALLOC(s->clin, s->cache->words);
     ALLOC(s->cand, ws);
-    ALLOC(s->p_rest, n * ws);
+    ALLOC(s->p_forced, n ? n : 1);
     ALLOC(s->best_lin, ws);
     return 0;
 }
@@ -742,7 +794,12 @@ static PyObject *Search_mask(Search *s, PyObject *arg) {
         PyErr_SetString(PyExc_IndexError, "mask(r): r out of range");
         return NULL;
     }
-    return words_to_bytes(s->masks + r * s->ws, s->ws);
+    word *m = PyMem_Calloc((size_t)s->ws, sizeof(word));
+    if (!m) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < s->upto[r]; i++) BIT_SET(m, s->slot_of[i]);
+    PyObject *out = words_to_bytes(m, s->ws);
+    PyMem_Free(m);
+    return out;
 }
 
 static PyObject *Search_order(Search *s, PyObject *arg) {

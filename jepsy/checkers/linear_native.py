@@ -22,6 +22,7 @@ the mutex and Porcupine's kv do.  Other models run too, the loop calling their
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Sequence
 from sys import getsizeof
 from time import monotonic
@@ -29,7 +30,6 @@ from types import ModuleType
 from typing import Any
 
 from jepsy.checkers.linear_search import (
-    _DENSE_MASKS,
     ORDERS,
     Budget,
     Outcome,
@@ -49,8 +49,9 @@ except ImportError:  # built without a C compiler: the Python search serves alon
 __all__ = ["AVAILABLE", "MAX_CALLS", "new_cache", "search"]
 
 AVAILABLE: bool = _linear is not None
-# Larger partitions use the Python search, whose candidate masks are built lazily.
-MAX_CALLS = _DENSE_MASKS
+# Any partition: the C search keeps one candidate mask and no per-depth copies (its
+# memory grows with the calls, not their square), so it has no size limit of its own.
+MAX_CALLS = sys.maxsize
 
 def new_cache(n_calls: int) -> Any:
     """An empty failure cache for a partition of ``n_calls`` calls (needs ``AVAILABLE``)."""

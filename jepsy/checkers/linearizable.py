@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import heapq
 import json
-import multiprocessing
 import os
 import time
 from bisect import bisect_left
@@ -96,6 +95,8 @@ class _Part:
 
 
 def _key_str(key: Hashable) -> str:
+    if key is None:  # one partition: the common case, without json's fixed cost
+        return "null"
     return key if isinstance(key, str) else json.dumps(key, default=repr)
 
 
@@ -286,10 +287,14 @@ def _run_racing(parts: Sequence[_Part], model: Model, budget: Budget,
     histories), it gets the better of the two.  The memory budget is halved
     between them at the fork.
     """
-    ctx = multiprocessing.get_context("fork")
     child: dict[str, Any] = {}
 
     def race(open_keys: list[int], known: dict[int, Any]) -> tuple[Any, Any, Any]:
+        # Imported only when a check runs long enough to fork: most never do, and the
+        # import was a tenth of ``jepsy check``'s start-up on a small history.
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
         stop = ctx.Event()
         done = ctx.Array("b", len(parts), lock=False)
         effort = ctx.Array("q", len(parts), lock=False)
@@ -373,11 +378,14 @@ class Linearizable:
         self.memory_mb = memory_mb
         self.all_keys = all_keys
         self.workers = workers
+        self._cpus: int | None = None
 
     def _workers_for(self, parts: Sequence[_Part]) -> int:
         if self.workers is not None:
             return max(1, min(self.workers, len(ORDERS)))
-        return max(1, min(len(os.sched_getaffinity(0)), len(ORDERS)))
+        if self._cpus is None:  # asked once per checker: many histories may share it
+            self._cpus = len(os.sched_getaffinity(0))
+        return max(1, min(self._cpus, len(ORDERS)))
 
     def _search(self, parts: Sequence[_Part], workers: int, t0: float) -> dict[int, Outcome]:
         budget = Budget(deadline=None if self.timeout is None else t0 + self.timeout,
@@ -440,6 +448,10 @@ class Linearizable:
             "engine": self.engine,
             "time_s": round(time.monotonic() - t0, 6),
         }
+        if len(keys) > 1:
+            good, bad = verdicts.count(True), verdicts.count(False)
+            result["counts"] = {"linearizable": good, "invalid": bad,
+                                "undecided": len(verdicts) - good - bad}
         if first_bad is not None:
             result["explanation"] = first_bad
             result["text"] = first_bad["text"]
@@ -450,6 +462,10 @@ class Linearizable:
             reasons = sorted({e.get("reason", "") for e in keys.values() if e["valid"] is not True})
             result["text"] = ("Unknown: the search could not decide ("
                               + ", ".join(r for r in reasons if r) + ").")
+        if len(keys) > 1 and valid is not True:
+            c = result["counts"]
+            result["text"] += (f"\nKeys: {c['linearizable']} linearizable, {c['invalid']} invalid, "
+                               f"{c['undecided']} undecided.")
         return result
 
 

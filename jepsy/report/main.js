@@ -100,9 +100,10 @@ J.checkerSection = function (s, D, c) {
     s.appendChild(J.el("p", { "class": "muted", text: "Counts by operation are in the summary." }));
   }
   if (c.kind === "linearizable" && r.keys && typeof r.keys === "object") {
-    var keys = Object.keys(r.keys), bad = keys.filter(function (k) { return r.keys[k] && r.keys[k].valid !== true; });
-    s.appendChild(J.el("p", { "class": "muted", text: keys.length + " keys checked against the " + (r.model || "model") + "; " +
-      (keys.length - bad.length) + " linearizable" + (bad.length ? ", " + bad.length + " not or not decided" : "") + "." }));
+    var keys = Object.keys(r.keys), count = function (v) { return keys.filter(function (k) { return r.keys[k] && r.keys[k].valid === v; }).length; };
+    var good = count(true), invalid = count(false), undecided = keys.length - good - invalid;
+    s.appendChild(J.el("p", { "class": "muted", text: keys.length + " keys checked against the " + (r.model || "model") + ": " +
+      good + " linearizable, " + invalid + " invalid, " + undecided + " undecided." }));
   }
   s.appendChild(J.rawDetails("full checker result (JSON)", r));
 };

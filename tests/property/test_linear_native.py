@@ -242,3 +242,36 @@ def test_doctor_warns_when_the_compiled_search_is_missing(monkeypatch: pytest.Mo
     monkeypatch.setattr(linear_native, "AVAILABLE", False)
     (line,) = local_warnings()
     assert "compiled search is not built" in line and "python3-dev" in line
+
+
+def _long_history(n: int, stale_at: int | None) -> list[Op]:
+    """``n`` rounds of a write and an overlapping read on one register, with crashed writes;
+    valid unless the read of round ``stale_at`` returns a value the register cannot hold."""
+    ops: list[Op] = []
+    value = 0
+    proc = 2
+    for i in range(n):
+        a, b = (0, 1) if i % 2 == 0 else (1, 0)  # two processes whose calls overlap
+        if i % 97 == 5:  # a crashed write, which may take effect or not
+            ops.append(Op(len(ops), len(ops), "invoke", proc, "write", -1))
+            ops.append(Op(len(ops), len(ops), "info", proc, "write", -1))
+            proc += 1
+        value = i
+        ops.append(Op(len(ops), len(ops), "invoke", a, "write", value))
+        ops.append(Op(len(ops), len(ops), "invoke", b, "read", None))
+        ops.append(Op(len(ops), len(ops), "ok", a, "write", value))
+        seen = -7 if i == stale_at else value
+        ops.append(Op(len(ops), len(ops), "ok", b, "read", seen))
+    return ops
+
+
+@needs_c
+@pytest.mark.parametrize("stale_at", [None, 3])
+def test_partitions_over_8192_calls_run_compiled_and_agree(stale_at: int | None) -> None:
+    """The C search keeps no dense masks: a partition of any size runs compiled (it once
+    dropped to the Python loop over 8,192 calls), with the Python search's result."""
+    history = _long_history(4300, stale_at)  # about 8,650 calls, over 8,192
+    assert linear_native.MAX_CALLS > 8650
+    assert_same_search(history, cas_register(0))
+    result = check_history(history, cas_register(0), workers=1, engine="c")
+    assert result["valid"] is (stale_at is None)
