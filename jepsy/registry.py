@@ -55,6 +55,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "clock": "jepsy.nemeses.clock:nemesis",
         "kill": "jepsy.nemeses.process:kill",
         "pause": "jepsy.nemeses.process:pause",
+        "power": "jepsy.nemeses.power:nemesis",
     },
     "checkers": {
         "linearizable": "jepsy.checkers.linearizable:linearizable_checker",
