@@ -94,11 +94,15 @@ class PowerNemesis:
                                "/dev/fuse must exist)")
         r.execute(node, f"mkdir -p {REMOTE_DIR} {RUN_DIR} {STATE_DIR} /var/log/jepsy", sudo=True)
         for src in (Path(__file__).with_name("powerfs.py"), Path(mfusepy.__file__)):
-            r.execute(node, f"cat > {REMOTE_DIR}/{src.name}", sudo=True, stdin=src.read_text())
+            # Through SFTP as the SSH user, then into place as root (stdin is not for 80 KB).
+            tmp = f"/tmp/jepsy-{src.name}"
+            r.upload(node, str(src), tmp)
+            r.execute(node, f"install -m 644 {tmp} {REMOTE_DIR}/{src.name} && rm -f {tmp}", sudo=True)
         r.execute(node, heal_script(["power"]), sudo=True)  # a filesystem a dead run left
-        start = (f"mkdir -p {shlex.quote(d)} && cd / && PYTHONPATH={REMOTE_DIR} setsid python3 "
+        r.execute(node, f"mkdir -p {shlex.quote(d)}", sudo=True)
+        start = (f"cd / && {{ PYTHONPATH={REMOTE_DIR} setsid python3 "
                  f"{REMOTE_DIR}/powerfs.py mount {shlex.quote(d)} --socket {_socket(d)} "
-                 f">> {LOG_FILE} 2>&1 < /dev/null & echo \"$! {d}\" >> {STATE_DIR}/power.mounts")
+                 f">> {LOG_FILE} 2>&1 < /dev/null & }} && echo \"$! {d}\" >> {STATE_DIR}/power.mounts")
         r.execute(node, start, sudo=True)
         waited = r.execute(node, f"for i in $(seq 100); do {_mounted(d)} && exit 0; sleep 0.1; done; "
                                  f"tail -n 5 {LOG_FILE}; exit 1", sudo=True, check=False)
