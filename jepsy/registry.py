@@ -35,6 +35,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "postgres-replicated": "jepsy.dbs.postgres_replicated:postgres_replicated_db",
         "zookeeper": "jepsy.dbs.zookeeper:zookeeper_db",
         "galera": "jepsy.dbs.galera:galera_db",
+        "rabbitmq": "jepsy.dbs.rabbitmq:rabbitmq_db",
         "memory": "jepsy.testing:memory_db",
         "broken-memory": "jepsy.testing:broken_memory_db",
     },
