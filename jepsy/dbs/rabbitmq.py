@@ -105,7 +105,7 @@ class RabbitMQDB(PidfileDaemon):
 
     def _start_command(self, test: Test, node: str) -> str:
         return (f"mkdir -p {DATA_DIR} {LOG_BASE} /run/jepsy && cd {DATA_DIR} && "
-                + PID.start(f"{self._env(test, node)} {_SBIN}/rabbitmq-server", LOG_FILE))
+                + PID.start(f"{_SBIN}/rabbitmq-server", LOG_FILE, prefix=self._env(test, node) + " "))
 
     # -- provisioning --------------------------------------------------------
     def install(self, test: Test, node: str) -> None:
