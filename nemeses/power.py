@@ -6,10 +6,13 @@ in memory) on every node before the database is set up (``prepare``).  Then:
 
 * ``start-power`` (value: a target spec, ``one``, ``minority``, ``majority``,
   ``all`` ...; option ``power_targets``) kills the database on the targets
-  (``Killable``) and makes their filesystems forget what was not synced:
-  exactly what a machine that lost power keeps.  The completion names the
+  (``Killable``) and makes their filesystems forget what was not synced and
+  refuse every change until the power is back (a write the killed process
+  still had in flight must not land after the loss): exactly what a machine
+  that lost power keeps.  The completion names the
   nodes and what each lost (files and 4 KiB pages);
-* ``stop-power`` starts the database again on them (the power came back);
+* ``stop-power`` lets the filesystems change again and starts the database
+  on them (the power came back);
   ``heal`` does the same for any node still down.
 
 At ``setup`` (after the database is up), every filesystem writes its pending
@@ -140,6 +143,7 @@ class PowerNemesis:
         nodes = [n for n in test.nodes if n in self.down]
 
         def start_one(node: str) -> None:
+            self._ctl(test, node, "restore")
             self.db.start(test, node)
             test.remote.execute(node, f"rm -f {STATE_DIR}/power.down", sudo=True)
             self.down.discard(node)

@@ -18,7 +18,9 @@ What it models, the page cache of a machine that loses power:
   underneath and fsyncs it there: only then does the data survive;
 * files opened ``O_SYNC``/``O_DSYNC`` write through at once;
 * ``drop`` (the power loss) forgets every page that was not synced: files fall
-  back to their content and size at their last fsync;
+  back to their content and size at their last fsync; until ``restore`` (the
+  power back) every change fails with EIO, so that a write the dying
+  database had in flight when it was killed cannot land after the loss;
 * a clean unmount (SIGTERM, ``fusermount3 -u``) writes every page back, as a
   clean shutdown would.
 
@@ -68,6 +70,12 @@ class PowerLossCache:
         self.lock = threading.Lock()
         self.files: dict[tuple[int, int], _Pending] = {}
         self.opener: Callable[[tuple[int, int]], int | None] = lambda key: None
+        self.off = False  # between a power loss and its restore: nothing changes
+
+    def powered(self) -> None:
+        """Raises EIO while the power is off."""
+        if self.off:
+            raise OSError(errno.EIO, "power is off")
 
     @staticmethod
     def key(fd: int) -> tuple[int, int]:
@@ -87,6 +95,7 @@ class PowerLossCache:
         return page
 
     def write(self, fd: int, data: bytes, offset: int) -> int:
+        self.powered()
         key = self.key(fd)
         p = self.files.get(key)
         if p is None:
@@ -123,6 +132,7 @@ class PowerLossCache:
 
     def truncate(self, fd: int, length: int) -> None:
         """Truncation is metadata: durable at once; pending pages past it go."""
+        self.powered()
         key = self.key(fd)
         p = self.files.get(key)
         if p is not None:
@@ -136,6 +146,7 @@ class PowerLossCache:
 
     def sync(self, fd: int) -> int:
         """Write ``fd``'s pending pages to the backing file and fsync it; the bytes written."""
+        self.powered()
         key = self.key(fd)
         p = self.files.pop(key, None)
         written = 0
@@ -163,11 +174,16 @@ class PowerLossCache:
         self.files.pop(key, None)
 
     def drop(self) -> dict[str, int]:
-        """The power loss: forget every unsynced page.  What was lost, in numbers."""
+        """The power loss: forget every unsynced page, refuse changes until ``restore``; what was lost."""
+        self.off = True
         lost = {"files": len(self.files),
                 "pages": sum(len(p.pages) for p in self.files.values())}
         self.files.clear()
         return lost
+
+    def restore(self) -> None:
+        """The power is back."""
+        self.off = False
 
     def flush_all(self) -> int:
         """Every pending page to its file, as a clean shutdown or ``sync(1)`` would; pages written.
@@ -233,14 +249,17 @@ def _operations(root: int, cache: PowerLossCache) -> Any:
             return os.readlink(rel(path), dir_fd=root)
 
         def mknod(self, path: str, mode: int, dev: int) -> None:
+            cache.powered()
             os.mknod(rel(path), mode, dev, dir_fd=root)
             owned(path)
 
         def mkdir(self, path: str, mode: int) -> None:
+            cache.powered()
             os.mkdir(rel(path), mode, dir_fd=root)
             owned(path)
 
         def unlink(self, path: str) -> None:
+            cache.powered()
             st = os.stat(rel(path), dir_fd=root, follow_symlinks=False)
             os.unlink(rel(path), dir_fd=root)
             if st.st_nlink <= 1:
@@ -248,25 +267,32 @@ def _operations(root: int, cache: PowerLossCache) -> Any:
                     cache.forget((st.st_dev, st.st_ino))
 
         def rmdir(self, path: str) -> None:
+            cache.powered()
             os.rmdir(rel(path), dir_fd=root)
 
         def symlink(self, target: str, source: str) -> None:
+            cache.powered()
             os.symlink(source, rel(target), dir_fd=root)
             owned(target)
 
         def rename(self, old: str, new: str) -> None:
+            cache.powered()
             os.rename(rel(old), rel(new), src_dir_fd=root, dst_dir_fd=root)
 
         def link(self, target: str, source: str) -> None:
+            cache.powered()
             os.link(rel(source), rel(target), src_dir_fd=root, dst_dir_fd=root)
 
         def chmod(self, path: str, mode: int) -> None:
+            cache.powered()
             os.chmod(rel(path), mode, dir_fd=root)
 
         def chown(self, path: str, uid: int, gid: int) -> None:
+            cache.powered()
             os.chown(rel(path), uid, gid, dir_fd=root, follow_symlinks=False)
 
         def utimens(self, path: str, times: tuple[int, int] | None = None) -> None:
+            cache.powered()
             if times is None:
                 os.utime(rel(path), dir_fd=root, follow_symlinks=False)
             else:
@@ -294,6 +320,7 @@ def _operations(root: int, cache: PowerLossCache) -> Any:
             return self._opened(fd, flags, path)
 
         def create(self, path: str, mode: int, fi: Any = None) -> int:
+            cache.powered()
             fd = os.open(rel(path), os.O_RDWR | os.O_CREAT | os.O_TRUNC, mode, dir_fd=root)
             owned(path)
             return self._opened(fd, fi if isinstance(fi, int) else 0, path)
@@ -374,6 +401,9 @@ def _serve_control(path: str, cache: PowerLossCache) -> None:
                 with cache.lock:
                     if req == "drop":
                         answer: dict[str, Any] = {"dropped": cache.drop()}
+                    elif req == "restore":
+                        cache.restore()
+                        answer = {"restored": True}
                     elif req == "sync":
                         answer = {"synced": {"pages": cache.flush_all()}}
                     elif req == "stats":
@@ -428,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--socket", required=True, help="the control socket to create")
     c = sub.add_parser("ctl", help="send a request to a mounted filesystem")
     c.add_argument("socket")
-    c.add_argument("request", choices=["drop", "sync", "stats"])
+    c.add_argument("request", choices=["drop", "restore", "sync", "stats"])
     args = parser.parse_args(argv)
     if args.cmd == "ctl":
         return control(args.socket, args.request)

@@ -65,3 +65,24 @@ def test_flush_all_writes_every_pending_page(tmp_path: Path) -> None:
     assert cache.drop() == {"files": 0, "pages": 0}
     for fd in fds.values():
         os.close(fd)
+
+
+def test_nothing_changes_between_the_loss_and_the_restore(tmp_path: Path) -> None:
+    import errno
+
+    import pytest
+
+    cache, f = PowerLossCache(), tmp_path / "f"
+    fd = _open(f)
+    cache.write(fd, b"kept", 0)
+    cache.sync(fd)
+    cache.drop()
+    for change in (lambda: cache.write(fd, b"late", 4), lambda: cache.sync(fd),
+                   lambda: cache.truncate(fd, 0)):
+        with pytest.raises(OSError) as e:
+            change()
+        assert e.value.errno == errno.EIO
+    cache.restore()
+    cache.write(fd, b"!", 4)
+    assert cache.read(fd, 10, 0) == b"kept!"
+    os.close(fd)
