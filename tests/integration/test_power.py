@@ -94,6 +94,9 @@ def test_power_loss_drops_exactly_the_unsynced_writes_here(tmp_path: Path) -> No
         assert '"pages"' in ctl(sock, "drop")
         assert (d / "log").read_bytes() == expected_synced()
         assert (d / "fresh").read_bytes() == b""  # created (metadata is durable), data lost
+        with pytest.raises(OSError):  # the power is off: nothing changes
+            (d / "late").write_bytes(b"x")
+        assert "restored" in ctl(sock, "restore")
         # A plain kill, no power loss: the page cache keeps everything.
         w = run_writer(d, marker)
         w.kill()
