@@ -17,7 +17,10 @@ Options (``--db-opt``): ``queue_type`` = ``quorum`` (default; Raft-replicated
 over every node) or ``classic-mirrored`` (a classic durable queue with the
 policy ``ha-mode: all``, ``ha-sync-mode: automatic``);
 ``partition_handling`` = ``pause_minority`` (default), ``autoheal`` or
-``ignore`` (``cluster_partition_handling``); ``op_timeout`` (client seconds,
+``ignore`` (``cluster_partition_handling``); ``net_ticktime`` (seconds,
+default 10 instead of Erlang's 60: how long a silent peer takes to be
+declared down, so that partitions of a test's length are noticed);
+``op_timeout`` (client seconds,
 default 5); ``ready_timeout``.
 
 Clients (``jepsy.dbs.rabbitmq_clients``) speak the ``queue`` workload through
@@ -71,6 +74,7 @@ class RabbitMQDB(PidfileDaemon):
             raise ConfigError(f"unknown partition_handling {self.partition_handling!r}; "
                               f"known: {', '.join(PARTITION_HANDLING)}")
         self.ready_timeout = float(self.opts.get("ready_timeout", 300))
+        self.net_ticktime = int(self.opts.get("net_ticktime", 10))
         self.cookie = secrets.token_hex(16).upper()
 
     # -- configuration -------------------------------------------------------
@@ -83,7 +87,8 @@ class RabbitMQDB(PidfileDaemon):
                "RABBITMQ_MNESIA_BASE": f"{DATA_DIR}/mnesia", "RABBITMQ_LOG_BASE": LOG_BASE,
                "RABBITMQ_CONFIG_FILE": f"{DATA_DIR}/rabbitmq.conf",
                "RABBITMQ_ENABLED_PLUGINS_FILE": f"{DATA_DIR}/enabled_plugins",
-               "RABBITMQ_PID_FILE": "/run/jepsy/rabbitmq.beam.pid"}
+               "RABBITMQ_PID_FILE": "/run/jepsy/rabbitmq.beam.pid",
+               "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": f"-kernel net_ticktime {self.net_ticktime}"}
         return " ".join(f"{k}={sh(v)}" for k, v in env.items())
 
     def config(self) -> str:

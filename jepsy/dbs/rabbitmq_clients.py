@@ -14,12 +14,15 @@ that dies unacknowledged), ``info`` when the ack may not have landed.
 after errors so that nothing it acknowledged is forgotten.
 
 Every operation runs under ``op_timeout`` seconds (default 5): pika's blocking
-connection would otherwise wait for a confirm from a partitioned node forever.
+connection would otherwise wait for a confirm from a stalled cluster as long as
+the partition lasts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -74,19 +77,28 @@ class QueueClient:
                 conn.close()
 
     def _timed(self, fn: Any) -> Any:
-        """``fn(channel)`` with a timer on the connection that aborts it after ``op_timeout``."""
+        """``fn(channel)``, its connection cut if it outlives ``op_timeout``.
+
+        pika's blocking connection runs its own timers only inside
+        ``process_data_events``, never while it waits for a confirm or a
+        ``basic.get`` answer, so a watchdog thread shuts the socket down
+        instead: the waiting call then fails at once (and the caller records
+        the op as unknown and reconnects).
+        """
         ch = self._connect()
-
-        def expire() -> None:
-            raise OpTimeout(f"no answer in {self.timeout:g} s")
-
-        timer = self.conn.call_later(self.timeout, expire)
+        conn = self.conn
+        timer = threading.Timer(self.timeout, self._abort, args=(conn,))
+        timer.daemon = True
+        timer.start()
         try:
             return fn(ch)
         finally:
-            if self.conn is not None:
-                with contextlib.suppress(Exception):  # the connection broke under the timer
-                    self.conn.remove_timeout(timer)
+            timer.cancel()
+
+    @staticmethod
+    def _abort(conn: Any) -> None:
+        with contextlib.suppress(Exception):  # pika keeps its socket in its transport
+            conn._impl._transport._sock.shutdown(socket.SHUT_RDWR)
 
     def setup(self, test: Test) -> None:
         """Declare the durable queue (and the mirroring policy for classic mirrored queues)."""
