@@ -24,6 +24,7 @@ from pathlib import Path
 MFUSEPY_FS = r'''
 import os, stat, sys, mfusepy
 class Ops(mfusepy.Operations):
+    use_ns = True
     def getattr(self, path, fh=None):
         if path == "/":
             return {"st_mode": stat.S_IFDIR | 0o755, "st_nlink": 2}
