@@ -2,7 +2,9 @@
 
 Checked by ``total-queue`` (nothing acknowledged lost, nothing duplicated or
 invented) and ``queue`` (no dequeue of a value not in the queue then).
-Option ``dequeue_fraction`` (default 0.5).
+Options ``dequeue_fraction`` (default 0.5) and ``at_least_once`` (default
+false: a value dequeued twice is invalid; true for brokers that redeliver a
+message whose acknowledgement was lost, such as RabbitMQ).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ __all__ = ["workload"]
 
 def workload(opts: Mapping[str, Any]) -> Workload:
     fraction = float(opts.get("dequeue_fraction", 0.5))
+    at_least_once = str(opts.get("at_least_once", "false")).lower() in ("1", "true", "yes")
     counter = iter(range(1, 2**62))
 
     def ops(ctx: gen.Context) -> dict[str, Any]:
@@ -31,7 +34,9 @@ def workload(opts: Mapping[str, Any]) -> Workload:
     drain = gen.each_thread(gen.defer(lambda ctx: {"f": "drain", "value": None}
                                       if ctx.thread == 0 else None))
     return Workload(name="queue", generator=ops, final_generator=drain,
-                    checker=compose({"total-queue": registry.load("checkers", "total-queue")(),
-                                     "queue": registry.load("checkers", "queue")(),
+                    checker=compose({"total-queue": registry.load("checkers", "total-queue")(
+                                         at_least_once=at_least_once),
+                                     "queue": registry.load("checkers", "queue")(
+                                         at_least_once=at_least_once),
                                      "stats": stats()}),
                     fs=frozenset({"enqueue", "dequeue", "drain"}), opts=dict(opts))
