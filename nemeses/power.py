@@ -37,6 +37,7 @@ from typing import Any
 
 from jepsy.control import on_nodes
 from jepsy.errors import ConfigError, RemoteError
+from jepsy.options import Option, declare, names
 from jepsy.protocols import HasDataDir, HasPrimaries, Killable, NemesisPackage, Test
 
 from .family import Family, chooser, package
@@ -172,6 +173,9 @@ def family(opts: Mapping[str, Any]) -> Family:
                   {"f": "stop-power"})
 
 
+@declare(Option("power_targets", None, "targets of a power loss: one, minority, majority, random, "
+                                       "primaries, all (comma-separated; default one,minority,all)",
+                 parse=names))
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis power``: a power loss, then power back, every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))

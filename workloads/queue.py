@@ -16,14 +16,20 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import Option, boolean, declare, number
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
 
 
+@declare(
+    Option("dequeue_fraction", 0.5, "share of dequeues among the operations", parse=number),
+    Option("at_least_once", False, "a value delivered twice is not invalid (brokers that redeliver)",
+           parse=boolean),
+)
 def workload(opts: Mapping[str, Any]) -> Workload:
     fraction = float(opts.get("dequeue_fraction", 0.5))
-    at_least_once = str(opts.get("at_least_once", "false")).lower() in ("1", "true", "yes")
+    at_least_once = str(opts.get("at_least_once", False)).lower() in ("1", "true", "yes")
     counter = iter(range(1, 2**62))
 
     def ops(ctx: gen.Context) -> dict[str, Any]:

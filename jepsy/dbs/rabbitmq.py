@@ -42,6 +42,7 @@ from jepsy.control import sh
 from jepsy.dbs import ensure_package
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.errors import ConfigError, DBError
+from jepsy.options import Option, choice, declare, integer, number
 from jepsy.protocols import Client, Test
 
 __all__ = ["AMQP_PORT", "QUEUE", "RabbitMQDB", "rabbitmq_db"]
@@ -210,5 +211,14 @@ class RabbitMQDB(PidfileDaemon):
         return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(
+    Option("queue_type", "quorum", "quorum (Raft) or classic-mirrored (ha-mode all)",
+           parse=choice(*QUEUE_TYPES)),
+    Option("partition_handling", "pause_minority", "cluster_partition_handling",
+           parse=choice(*PARTITION_HANDLING)),
+    Option("net_ticktime", 10, "seconds before Erlang declares a silent peer down", parse=integer),
+    Option("op_timeout", 5.0, "seconds each client operation may take", parse=number),
+    Option("ready_timeout", 300.0, "seconds to wait for the cluster at setup", parse=number),
+)
 def rabbitmq_db(opts: Mapping[str, Any]) -> RabbitMQDB:
     return RabbitMQDB(opts)

@@ -41,6 +41,7 @@ from jepsy.control import sh
 from jepsy.dbs import ensure_package
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import ConfigError, DBError
+from jepsy.options import Option, choice, declare, integer, number
 from jepsy.protocols import Client, Test
 
 __all__ = ["MASTER_NAME", "PORT", "SENTINEL_PORT", "RedisDB", "redis_db"]
@@ -198,5 +199,12 @@ class RedisDB:
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(
+    Option("appendfsync", "everysec", "when Redis fsyncs its AOF", parse=choice("always", "everysec", "no")),
+    Option("ready_timeout", 60.0, "seconds to wait for each node at setup", parse=number),
+    Option("down_after_ms", 2000, "Sentinel's down-after-milliseconds", parse=integer),
+    Option("failover_timeout_ms", 10000, "Sentinel's failover-timeout", parse=integer),
+    Option("op_timeout", 1.0, "seconds each client operation may take", parse=number),
+)
 def redis_db(opts: Mapping[str, Any]) -> RedisDB:
     return RedisDB(opts)
