@@ -11,7 +11,8 @@ the ack was sent, ``ok`` with null when the queue was empty, ``fail`` when no
 message reached us (the broker requeues what it delivered on a connection
 that dies unacknowledged), ``info`` when the ack may not have landed.
 ``drain`` (final phase) gets and acks until the queue stays empty, reconnecting
-after errors so that nothing it acknowledged is forgotten.
+after errors (to the next node: its own may be paused by ``pause_minority``) so
+that nothing it acknowledged is forgotten.
 
 Every operation runs under ``op_timeout`` seconds (default 5): pika's blocking
 connection would otherwise wait for a confirm from a stalled cluster as long as
@@ -44,16 +45,18 @@ class QueueClient:
     """The ``queue`` workload over one AMQP connection to one node."""
 
     def __init__(self, db: RabbitMQDB, opts: Mapping[str, Any], node: str | None = None,
-                 host: str | None = None) -> None:
+                 host: str | None = None, others: list[str] | None = None) -> None:
         self.db = db
         self.opts = dict(opts)
         self.timeout = float(self.opts.get("op_timeout", 5.0))
         self.node, self.host = node, host
+        self.others = others or []  # the other nodes' addresses: a drain moves on to them
         self.conn: Any = None
         self.channel: Any = None
 
     def open(self, test: Test, node: str) -> QueueClient:
-        return QueueClient(self.db, self.opts, node, test.address(node))
+        return QueueClient(self.db, self.opts, node, test.address(node),
+                           [test.address(n) for n in test.nodes if n != node])
 
     def _connect(self) -> Any:
         import pika
@@ -173,6 +176,9 @@ class QueueClient:
                     return {"type": "info", "value": values, "error": f"ack failed: {e}"[:200]}
                 errors, last = errors + 1, f"{type(e).__name__}: {e}"
                 self._drop()
+                if self.others:  # this node may be paused (pause_minority) or down: try the next
+                    self.others.append(str(self.host))
+                    self.host = self.others.pop(0)
                 time.sleep(0.5)
                 continue
             if got and value is not None:
