@@ -8,7 +8,7 @@ connections, for ``appendfsync everysec`` (a write syscall per event-loop turn,
 one fsync a second) and ``always`` (an fsync per turn).  The goal: at least half
 the plain directory's throughput.  Needs root and /dev/fuse.
 
-    sudo .venv/bin/python benchmarks/bench_power.py [--requests 50000]
+    sudo .venv/bin/python benchmarks/bench_power.py [--requests 50000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,27 +60,32 @@ def redis_throughput(data: Path, fsync: str, requests: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=50000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if os.geteuid() != 0 or not os.path.exists("/dev/fuse") or not shutil.which("redis-server"):
         sys.exit("bench_power: needs root, /dev/fuse and redis-server")
-    print(f"{'appendfsync':12s} {'plain dir SET/s':>16s} {'power-loss fs SET/s':>20s} {'ratio':>6s}")
+    print(f"{'appendfsync':12s} {'plain dir SET/s':>16s} {'power-loss fs SET/s':>20s} {'ratio':>6s}"
+          f"   (median of {args.repeat}, alternating)")
     for fsync in ("everysec", "always"):
-        with tempfile.TemporaryDirectory() as tmp:
-            plain, powered = Path(tmp) / "plain", Path(tmp) / "powered"
-            plain.mkdir()
-            powered.mkdir()
-            base = redis_throughput(plain, fsync, args.requests)
-            fs = subprocess.Popen([sys.executable, str(POWERFS), "mount", str(powered),
-                                   "--socket", f"{tmp}/ctl.sock"])
-            try:
-                wait(lambda mark=f" {powered} fuse.jepsy-power ": mark in Path("/proc/mounts").read_text(),
-                     "mount")
-                got = redis_throughput(powered, fsync, args.requests)
-            finally:
-                fs.terminate()
-                fs.wait(timeout=30)
+        base_runs, got_runs = [], []
+        for _ in range(args.repeat):
+            with tempfile.TemporaryDirectory() as tmp:
+                plain, powered = Path(tmp) / "plain", Path(tmp) / "powered"
+                plain.mkdir()
+                powered.mkdir()
+                base_runs.append(redis_throughput(plain, fsync, args.requests))
+                fs = subprocess.Popen([sys.executable, str(POWERFS), "mount", str(powered),
+                                       "--socket", f"{tmp}/ctl.sock"])
+                try:
+                    mark = f" {powered} fuse.jepsy-power "
+                    wait(lambda m=mark: m in Path("/proc/mounts").read_text(), "mount")
+                    got_runs.append(redis_throughput(powered, fsync, args.requests))
+                finally:
+                    fs.terminate()
+                    fs.wait(timeout=30)
+        base, got = statistics.median(base_runs), statistics.median(got_runs)
         print(f"{fsync:12s} {base:16,.0f} {got:20,.0f} {got / base:6.2f}")
-
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 if __name__ == "__main__":
     main()
