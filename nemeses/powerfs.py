@@ -316,7 +316,14 @@ def _operations(root: int, cache: PowerLossCache) -> Any:
         def open(self, path: str, flags: int) -> int:
             # The kernel may hand O_WRONLY to a file we must also read pages of.
             acc = os.O_RDWR if flags & os.O_ACCMODE != os.O_RDONLY else os.O_RDONLY
-            fd = os.open(rel(path), acc | (flags & os.O_TRUNC), dir_fd=root)
+            fd = os.open(rel(path), acc, dir_fd=root)
+            if flags & os.O_TRUNC:  # through the cache, or its pending pages would come back
+                try:
+                    with cache.lock:
+                        cache.truncate(fd, 0)
+                except OSError:
+                    os.close(fd)
+                    raise
             return self._opened(fd, flags, path)
 
         def create(self, path: str, mode: int, fi: Any = None) -> int:
