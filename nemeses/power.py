@@ -18,8 +18,8 @@ in memory) on every node before the database is set up (``prepare``).  Then:
 At ``setup`` (after the database is up), every filesystem writes its pending
 pages back once: what the provisioning wrote (configuration files) is treated
 as long on disk, and from then on only the database's own fsyncs count.
-``teardown`` (after the database was torn down) unmounts: SIGTERM to the
-filesystem's process, which writes back and detaches.
+``teardown`` (after the database was torn down) asks each filesystem to write
+every pending page back, then unmounts: SIGTERM to its process, which detaches.
 
 State on the nodes for ``jepsy heal``: ``power.mounts`` in the state directory
 lists ``PID DIR`` of every filesystem jepsy mounted; the heal script unmounts
@@ -158,8 +158,14 @@ class PowerNemesis:
 
     def teardown(self, test: Test) -> None:
         """Unmount (after the database was torn down): pending pages are written back first."""
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["power"]), sudo=True),
-                 raise_errors=False)
+        def unmount(node: str) -> None:
+            try:
+                self._ctl(test, node, "sync")
+            except RemoteError as e:  # not mounted (a failed prepare), or already gone
+                test.log.info("power: no write-back before unmounting on %s: %s", node, e)
+            test.remote.execute(node, heal_script(["power"]), sudo=True)
+
+        on_nodes(test.nodes, unmount, raise_errors=False)
 
 
 def family(opts: Mapping[str, Any]) -> Family:

@@ -21,8 +21,9 @@ What it models, the page cache of a machine that loses power:
   back to their content and size at their last fsync; until ``restore`` (the
   power back) every change fails with EIO, so that a write the dying
   database had in flight when it was killed cannot land after the loss;
-* a clean unmount (SIGTERM, ``fusermount3 -u``) writes every page back, as a
-  clean shutdown would.
+* ``sync`` writes every page back, as a clean shutdown would (the nemesis
+  asks for it before unmounting); libfuse's clean exit (SIGTERM) tries the
+  same, but that path proved unreliable in tests, so nothing relies on it.
 
 What it does not model: metadata (create, rename, unlink, mkdir, truncate,
 chmod) is durable at once, as if every directory were fsynced; there are no
