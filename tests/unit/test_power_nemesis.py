@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from jepsy.nemeses import power
@@ -75,3 +76,64 @@ def test_a_database_without_a_data_directory_is_refused() -> None:
         power.family({"database": NoDir()})
     with pytest.raises(ConfigError, match="power_targets"):
         power.family({"database": DB(FakeRemote()), "power_targets": "everywhere"})
+
+
+def test_the_runner_prepares_before_the_database_is_set_up_and_tears_down_after(tmp_path: Path) -> None:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from jepsy import generator as gen
+    from jepsy.checkers import FnChecker
+    from jepsy.protocols import PreparesNodes, Workload
+    from jepsy.runner import Plan, run_test
+
+    calls: list[str] = []
+
+    class Client:
+        def open(self, test: Test, node: str) -> Client:
+            return self
+
+        def setup(self, test: Test) -> None: ...
+
+        def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
+            return {"type": "ok"}
+
+        def teardown(self, test: Test) -> None: ...
+
+        def close(self, test: Test) -> None: ...
+
+    class RecordingDB:
+        def setup(self, test: Test, node: str) -> None:
+            calls.append("db.setup")
+
+        def teardown(self, test: Test, node: str) -> None:
+            calls.append("db.teardown")
+
+        def client(self, workload: str, test: Test) -> Client:
+            return Client()
+
+    class Preparing:
+        fs = frozenset({"x"})
+
+        def prepare(self, test: Test) -> None:
+            calls.append("prepare")
+
+        def setup(self, test: Test) -> None:
+            calls.append("nemesis.setup")
+
+        def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
+            return None
+
+        def heal(self, test: Test) -> None: ...
+
+        def teardown(self, test: Test) -> None:
+            calls.append("nemesis.teardown")
+
+    assert isinstance(Preparing(), PreparesNodes)
+    test = Test(name="p", nodes=["n1"], node_specs={}, remote=FakeRemote(), rng=random.Random(1))
+    workload = Workload(name="w", generator=gen.repeat({"f": "w"}),
+                        checker=FnChecker(lambda h, o: {"valid": True}), fs=frozenset({"w"}))
+    plan = Plan(test=test, db=RecordingDB(), workload=workload, nemesis=Preparing(), concurrency=1,
+                time_limit=0.1, recovery=0.0, nemesis_generator=None)
+    run_test(plan, tmp_path)
+    assert calls == ["prepare", "db.setup", "nemesis.setup", "db.teardown", "nemesis.teardown"]
