@@ -89,6 +89,10 @@ def lab() -> None:
 def _lab(name: str, directory: str | None, subnet: str) -> Any:
     from jepsy.lab import Lab
 
+    octets = subnet.split(".")
+    if len(octets) != 3 or not all(o.isdigit() and int(o) <= 255 for o in octets):
+        raise ConfigError(f"--subnet {subnet}: give the first three octets of the lab's /24, "
+                          "e.g. --subnet 10.78.0")
     kwargs: dict[str, Any] = {"name": name, "subnet": subnet, "host_names": name == "jepsy"}
     if directory:
         kwargs["dir"] = Path(directory)
@@ -99,7 +103,8 @@ def _lab(name: str, directory: str | None, subnet: str) -> Any:
 
 _lab_options = [
     click.option("--name", default="jepsy", show_default=True, help="Lab name (several labs may coexist)."),
-    click.option("--dir", "directory", default=None, help="Lab directory [default: /srv/jepsy-lab]."),
+    click.option("--dir", "directory", default=None,
+                 help="Lab directory [default: /srv/jepsy-lab; /srv/jepsy-lab-NAME for --name NAME]."),
     click.option("--subnet", default="10.77.0", show_default=True, help="First three octets of the lab /24."),
 ]
 
@@ -159,6 +164,30 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 
 # ---- test --------------------------------------------------------------------
 
+def _expect_options(f: Any) -> Any:
+    """--expect-recovery, --expect-availability, --recovery-fraction (jepsy.checkers.availability)."""
+    f = click.option("--recovery-fraction", default=None, metavar="FRACTION",
+                     help="Share of the pre-fault throughput that counts as recovered "
+                     "[default: 0.8].")(f)
+    f = click.option("--expect-availability", default=None, metavar="FRACTION",
+                     help="In every partition window, at least this fraction of the majority "
+                     "side's operations ok; else the run is invalid.")(f)
+    return click.option("--expect-recovery", default=None, metavar="SECONDS",
+                        help="After every heal, throughput back to 80% of its pre-fault "
+                        "baseline (and held 2 s) within this; else the run is invalid.")(f)
+
+
+def _expectations(recovery: str | None, availability: str | None,
+                  fraction: str | None = None) -> dict[str, float | None]:
+    """The expectations, checked: one line and exit 254 when not a number in range."""
+    from jepsy.checkers.availability import parse_expectation
+
+    return {"expect_recovery": parse_expectation("--expect-recovery", recovery),
+            "expect_availability": parse_expectation("--expect-availability", availability,
+                                                     fraction=True),
+            "recovery_fraction": parse_expectation("--recovery-fraction", fraction, fraction=True)}
+
+
 @cli.command("test")
 @click.option("--inventory", "-i", default=None, help="Ansible-style YAML inventory.")
 @click.option("--nodes", default=None, help="Comma-separated node names (SSH host names).")
@@ -183,10 +212,12 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 @click.option("--db-opt", multiple=True, help="name=value option for the database module.")
 @click.option("--workload-opt", multiple=True, help="name=value option for the workload.")
 @click.option("--nemesis-opt", multiple=True, help="name=value option for the nemesis.")
-@click.option("--bin", "program", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="With --db process: your program, uploaded to every node.")
+@click.option("--bin", "program", default=None, type=click.Path(exists=True),
+              help="With --db process or maelstrom: your program (a file, or a directory "
+                   "uploaded whole), uploaded to every node.")
 @click.option("--cmd", "command", default=None,
-              help="With --db process: how to run it, e.g. '{bin} --id {node} --peers {peers}'.")
+              help="With --db process or maelstrom: how to run it, e.g. "
+                   "'{bin} --id {node} --peers {peers}'.")
 @click.option("--test-count", default=1, show_default=True, type=click.IntRange(min=1),
               help="Run the test this many times (seed+1 each time when --seed is given).")
 @click.option("--keep-last", default=None, type=click.IntRange(min=1),
@@ -194,13 +225,15 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 @click.option("--ask-become-pass", is_flag=True, help="Prompt once for the sudo password.")
 @click.option("--trust-on-first-use", is_flag=True,
               help="Accept and remember host keys not yet in known_hosts (changed keys still fail).")
+@_expect_options
 def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str,
              workload: str, nemesis: str, time_limit: float, concurrency: int | None, rate: float,
              seed: int | None, nemesis_interval: float, recovery: float, store: str,
              test_name: str | None, leave_db_running: bool, db_opt: tuple[str, ...],
              workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], program: str | None,
              command: str | None, test_count: int, keep_last: int | None, ask_become_pass: bool,
-             trust_on_first_use: bool) -> None:
+             trust_on_first_use: bool, expect_recovery: str | None,
+             expect_availability: str | None, recovery_fraction: str | None) -> None:
     """Run a test: provision the database, run the workload under faults, check, store."""
     from jepsy import inventory as inv
     from jepsy.store import keep_last as prune
@@ -209,15 +242,16 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
     node_list = inv.load(inventory, nodes, nodes_file)
     db_opts = _kv(db_opt, "--db-opt")
     if program or command:
-        if db != "process":
-            raise ConfigError("--bin and --cmd go with --db process")
+        if db not in ("process", "maelstrom"):
+            raise ConfigError("--bin and --cmd go with --db process or --db maelstrom")
         db_opts.update({k: v for k, v in (("bin", program), ("cmd", command)) if v})
     spec = TestSpec(db=db, workload=workload, nemesis=nemesis, time_limit=time_limit,
                     concurrency=concurrency, rate=rate, seed=seed,
                     nemesis_interval=nemesis_interval, recovery=recovery, store=store,
                     name=test_name, leave_db_running=leave_db_running,
                     db_opts=db_opts, workload_opts=_kv(workload_opt, "--workload-opt"),
-                    nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV))
+                    nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV),
+                    **_expectations(expect_recovery, expect_availability, recovery_fraction))
     password = _become_pass() if ask_become_pass else None
     codes = []
     for i in range(test_count):
@@ -257,14 +291,21 @@ def _become_pass() -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False),
               help="Also write an HTML report of the history and its verdict.")
+@_expect_options
 def check_cmd(history: str, model: str | None, init: str | None, checker: str | None,
               consistency_model: str | None, timeout: float | None, all_keys: bool,
-              opt: tuple[str, ...], as_json: bool, report_path: str | None) -> None:
+              opt: tuple[str, ...], as_json: bool, report_path: str | None,
+              expect_recovery: str | None, expect_availability: str | None,
+              recovery_fraction: str | None) -> None:
     """Check a stored history (jepsy JSONL, Jepsen EDN, elle-cli JSON, Plume text)."""
     from jepsy.history import read_history
 
     if (model is None) == (checker is None):
         raise ConfigError("give exactly one of --model (linearizability) or --checker")
+    if checker != "availability" and (expect_recovery is not None or expect_availability is not None
+                                      or recovery_fraction is not None):
+        raise ConfigError("--expect-recovery, --expect-availability and --recovery-fraction go "
+                          "with --checker availability")
     ops = read_history(history)
     if model is not None:
         from jepsy.checkers.linearizable import linearizable
@@ -281,6 +322,14 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
             opts["consistency_model"] = consistency_model
         if timeout is not None:
             opts["timeout"] = timeout
+        if checker == "availability":  # the node of each process, from the stored run
+            from jepsy.checkers.availability import mapping_from_run_dir
+
+            expect = _expectations(expect_recovery, expect_availability, recovery_fraction)
+            fraction = expect.pop("recovery_fraction")
+            opts = {**mapping_from_run_dir(history), **opts,
+                    **{k: v for k, v in expect.items() if v is not None},
+                    **({"fraction": fraction} if fraction is not None else {})}
         the_checker = factory(**opts)
     result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))

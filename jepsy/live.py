@@ -4,7 +4,8 @@ On a terminal (and without ``NO_COLOR``), a rich live panel refreshes four
 times a second: the phase (setup, running, healing, recovering, final reads,
 collecting logs, teardown, checking), elapsed and remaining time with a
 progress bar, throughput (over the last few seconds and overall), ok / fail /
-info counts per operation, and the faults in force with the nodes they touch.
+info counts per operation, the faults in force with the nodes they touch, and
+after each heal "recovering" with the time since (``jepsy.live_recovery``).
 Anywhere else (CI logs, pipes, ``NO_COLOR``) plain lines are printed: one on
 every phase change and one every ``plain_every`` seconds, so logs stay
 readable and short.
@@ -32,6 +33,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from jepsy.live_recovery import RecoveryWatch
 from jepsy.report.faults import describe_targets
 from jepsy.report.summary import checker_results, headline, verdict_word
 from jepsy.runner import RunState
@@ -92,15 +94,25 @@ def _done(state: RunState) -> int:
     return t["ok"] + t["fail"] + t["info"]
 
 
-def _line(state: RunState, recent: float | None = None) -> str:
+def _line(state: RunState, recent: float | None = None, recovery: str | None = None) -> str:
     elapsed, left = _times(state)
     t = state.totals()
     rate = f" | {recent:.0f} ops/s" if recent is not None else ""
     return (f"[{state.phase}] {elapsed:6.1f}s elapsed, {left:5.1f}s left{rate} | ok {t['ok']} "
-            f"fail {t['fail']} info {t['info']} | faults: {_faults_line(state)}")
+            f"fail {t['fail']} info {t['info']} | faults: {_faults_line(state)}"
+            + (f" | {recovery}" if recovery else ""))
 
 
-def _panel(state: RunState, rate: _Rate | None = None) -> Panel:
+def _recovery(state: RunState, watch: RecoveryWatch) -> str | None:
+    """The "recovering" line while the main phase runs (see ``jepsy.live_recovery``)."""
+    if state.phase != "running":
+        return None
+    with state.lock:
+        faulty = bool(state.faults)
+    return watch.update(time.monotonic(), faulty, state.totals()["ok"])
+
+
+def _panel(state: RunState, rate: _Rate | None = None, recovery: str | None = None) -> Panel:
     elapsed, left = _times(state)
     by_f = _by_f(state)
     t = state.totals()
@@ -117,6 +129,9 @@ def _panel(state: RunState, rate: _Rate | None = None) -> Panel:
         head.add_row("time", f"{elapsed:.1f} s")
     overall = done / elapsed if elapsed >= 1 else recent
     head.add_row("throughput", f"{recent:.0f} ops/s now, {overall:.0f} ops/s overall")
+    if recovery:
+        head.add_row("recovery", Text(recovery, style="bold yellow" if "recovering" in recovery
+                                      else "green"))
     ops = Table(box=None, padding=(0, 2), show_edge=False)
     ops.add_column("operation")
     for name, style in (("ok", "green"), ("fail", "red"), ("info", "yellow")):
@@ -142,24 +157,31 @@ def live_view(state: RunState, console: Console | None = None,
     console = console or Console(stderr=True)
     stop = threading.Event()
     rate = _Rate()
+    watch = RecoveryWatch()
     view: AbstractContextManager[Any]
     if _fancy(console):
         live = Live(_panel(state, rate), console=console, refresh_per_second=4, transient=True)
         view = live
 
         def tick() -> None:
-            live.update(_panel(state, rate))
+            live.update(_panel(state, rate, _recovery(state, watch)))
     else:
         view = nullcontext()
         last_phase, last_print = state.phase, time.monotonic()
+        last_recovery: str | None = None
 
         def tick() -> None:
-            nonlocal last_phase, last_print
+            nonlocal last_phase, last_print, last_recovery
             now = time.monotonic()
             recent = rate.update(_done(state))
-            if state.phase != last_phase or now - last_print >= plain_every:
-                print(_line(state, recent), file=console.file, flush=True)
+            recovery = _recovery(state, watch)
+            # a heal's outcome is printed when it is known, not up to plain_every later
+            if state.phase != last_phase or now - last_print >= plain_every or \
+                    (recovery != last_recovery and recovery is not None
+                     and not recovery.startswith("recovering")):
+                print(_line(state, recent, recovery), file=console.file, flush=True)
                 last_phase, last_print = state.phase, now
+            last_recovery = recovery
 
     def refresh() -> None:
         while not stop.wait(0.25):

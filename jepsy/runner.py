@@ -33,10 +33,12 @@ from typing import Any
 
 from jepsy import generator as gen
 from jepsy.checkers import Checker, check_safe
+from jepsy.checkers.availability import AvailabilityChecker, with_availability
 from jepsy.checkers.stats import stats
 from jepsy.control import on_nodes
 from jepsy.errors import ExitCode, JepsyError
 from jepsy.history import HistoryWriter, Op
+from jepsy.placement import with_nodes
 from jepsy.protocols import DB, Client, HasLogFiles, Nemesis, PreparesNodes, Test, Workload
 from jepsy.store import write_json
 
@@ -85,6 +87,8 @@ class Plan:
     rate: float = 0.0
     recovery: float = 5.0
     leave_db_running: bool = False
+    # Runs beside the workload's checkers (default: informational, no expectation).
+    availability: AvailabilityChecker | None = None
 
 
 @contextmanager
@@ -430,9 +434,10 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
     state.phase = "checking"
     t3 = time.monotonic()
     opts = {"time_limit": plan.time_limit, "nodes": test.nodes, "store_dir": str(run_dir),
-            **(checker_opts or {})}
-    checker: Checker = check_safe(plan.workload.checker)
+            "concurrency": plan.concurrency, **(checker_opts or {})}
+    checker: Checker = check_safe(with_availability(plan.workload.checker, plan.availability))
     verdict = checker.check(history.ops, opts)
+    verdict = with_nodes(verdict, test.nodes, plan.concurrency)  # "process 15 (on n1)"
     timings["check_s"] = time.monotonic() - t3
     timings["total_s"] = time.monotonic() - t0
     valid = verdict.get("valid")

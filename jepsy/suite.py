@@ -15,8 +15,10 @@ The matrix file (YAML)::
       nemesis: [partition, "partition,kill"]
     tests:                                # ...plus these, one by one
       - {db: etcd, workload: register, nemesis: partition, db_opts: {serializable: true}}
+      - {db: etcd, nemesis: partition, expect_recovery: 5, expect_availability: 0.6}
 
-Every run is stored as usual; the suite prints a summary table, writes one
+Every run is stored as usual; the suite prints a summary table (with each run's
+worst recovery after a heal, from the availability checker), writes one
 JUnit file for the whole suite (``--junit``, default ``<store>/suite.xml``),
 and exits with the suite's code: 255 if any run crashed, else 254 if any was
 misconfigured, else 2 if any was unknown, else 1 if any was invalid, else 0.
@@ -38,7 +40,7 @@ import yaml
 from jepsy.errors import ConfigError, ExitCode, JepsyError
 from jepsy.testrun import TestSpec, run_one, suite_exit_code
 
-__all__ = ["expand", "load_matrix", "test_all_cmd"]
+__all__ = ["expand", "load_matrix", "test_all_cmd", "worst_recovery"]
 
 _SPEC_FIELDS = set(TestSpec.__dataclass_fields__) - {"command_line", "store"}
 
@@ -101,9 +103,29 @@ def _junit(rows: list[dict[str, Any]], path: Path, seconds: float) -> None:
             ET.SubElement(case, "failure", message=r["detail"][:500]).text = r["run_dir"]
         elif r["code"] != ExitCode.VALID:
             ET.SubElement(case, "error", message=r["detail"][:500]).text = r["run_dir"]
+        if r.get("recovery_s") is not None:  # for nightly trends of the worst recovery
+            props = ET.SubElement(case, "properties")
+            ET.SubElement(props, "property", name="worst_recovery_s", value=f"{r['recovery_s']:g}")
         ET.SubElement(case, "system-out").text = f"run stored in {r['run_dir']}"
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def worst_recovery(results: dict[str, Any]) -> tuple[float | None, str]:
+    """The run's worst recovery after a heal (seconds, or None) and how to show it.
+
+    The longest time below the availability checker's threshold after any heal,
+    relapses included; "not recovered (>= N s)" when a heal was never followed by
+    a recovery in the calm time available; "-" for runs without heals."""
+    avail = (results.get("checker") or {}).get("availability")
+    if not isinstance(avail, dict):
+        return None, "-"
+    worst = avail.get("longest_below_s")
+    missed = [r.get("below_for_s") or 0 for r in avail.get("recoveries") or []
+              if isinstance(r, dict) and r.get("recovered_after_s") is None and r.get("below_for_s")]
+    if missed and (worst is None or max(missed) >= worst):
+        return max(missed), f"not recovered (≥ {max(missed):g} s)"
+    return (worst, f"{worst:g} s") if isinstance(worst, (int, float)) else (None, "-")
 
 
 def _detail(results: dict[str, Any]) -> str:
@@ -146,24 +168,28 @@ def test_all_cmd(matrix_file: str, junit_path: str | None, dry_run: bool) -> Non
             spec = TestSpec(store=store, command_line=["test-all", matrix_file], **entry)
             label = f"{spec.test_name()}#{i + 1}"
             t0 = time.monotonic()
+            recovery: tuple[float | None, str] = (None, "-")
             try:
                 results = run_one(nodes, spec, echo=lambda m: click.echo(m, err=True))
                 code, detail, run_dir = int(results["exit_code"]), _detail(results), results["run_dir"]
+                recovery = worst_recovery(results)
             except JepsyError as e:
                 code, detail, run_dir = int(e.exit_code), str(e), ""
             except Exception as e:  # one broken run must not stop the nightly suite
                 code, detail, run_dir = int(ExitCode.INTERNAL), f"{type(e).__name__}: {e}", ""
             rows.append({"name": spec.test_name(), "label": label, "code": code, "detail": detail,
-                         "run_dir": run_dir, "seconds": time.monotonic() - t0})
+                         "run_dir": run_dir, "seconds": time.monotonic() - t0,
+                         "recovery_s": recovery[0], "recovery": recovery[1]})
         if doc.get("keep_last"):
             keep_last(store, TestSpec(**entry).test_name(), int(doc["keep_last"]))
     table = Table(title=f"jepsy test-all: {matrix_file}")
-    for col in ("run", "verdict", "detail", "stored in"):
+    for col in ("run", "verdict", "worst recovery", "detail", "stored in"):
         table.add_column(col)
     names = {0: "[green]valid[/]", 1: "[red]INVALID[/]", 2: "[yellow]unknown[/]",
              254: "[red]config error[/]", 255: "[red]crashed[/]"}
     for r in rows:
-        table.add_row(r["label"], names.get(r["code"], str(r["code"])), r["detail"][:120], r["run_dir"])
+        table.add_row(r["label"], names.get(r["code"], str(r["code"])), r.get("recovery", "-"),
+                      r["detail"][:120], r["run_dir"])
     Console().print(table)
     junit = Path(junit_path or Path(store) / "suite.xml")
     _junit(rows, junit, time.monotonic() - t_suite)

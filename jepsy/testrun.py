@@ -54,6 +54,10 @@ class TestSpec:
     workload_opts: dict[str, Any] = field(default_factory=dict)
     nemesis_opts: dict[str, Any] = field(default_factory=dict)
     command_line: Sequence[str] = ()
+    # Availability expectations (jepsy.checkers.availability); None: informational only.
+    expect_recovery: float | None = None
+    expect_availability: float | None = None
+    recovery_fraction: float | None = None  # None: the checker's default (0.8)
 
     @property
     def nemeses(self) -> list[str]:
@@ -77,6 +81,7 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
             trust_on_first_use: bool = False, live: bool = True,
             echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Run ``spec`` on ``nodes``; the results (also in the run's results.json)."""
+    from jepsy.checkers.availability import DEFAULT_FRACTION, AvailabilityChecker
     from jepsy.control import SSHRemote
     from jepsy.live import live_view, print_summary
     from jepsy.protocols import Test
@@ -84,6 +89,10 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     from jepsy.store import new_run, write_json
 
     concurrency = spec.concurrency or 2 * len(nodes)
+    avail = AvailabilityChecker(expect_recovery=spec.expect_recovery,
+                                expect_availability=spec.expect_availability,
+                                fraction=DEFAULT_FRACTION if spec.recovery_fraction is None
+                                else spec.recovery_fraction)
     seed = spec.seed if spec.seed is not None else random.SystemRandom().randrange(2**31)
     nemeses = spec.nemeses
     common = {"time_limit": spec.time_limit, "concurrency": concurrency, "rate": spec.rate,
@@ -119,12 +128,16 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
         "workload": spec.workload, "nemesis": nemeses, "nodes": test.nodes, "options": common,
         "db_opts": db_opts, "workload_opts": wl_opts, "nemesis_opts": nem_opts,
     }
+    if avail.expects:
+        info["expect"] = {"recovery_s": avail.expect_recovery,
+                          "availability": avail.expect_availability,
+                          "recovery_fraction": avail.fraction}
     write_json(run_dir / "test.json", info)
     echo(f"jepsy: {name}, seed {seed}, nodes {', '.join(test.nodes)}; storing in {run_dir}")
     plan = Plan(test=test, db=the_db, workload=the_workload, nemesis=package.nemesis,
                 nemesis_generator=package.generator, concurrency=concurrency,
                 time_limit=spec.time_limit, rate=spec.rate, recovery=spec.recovery,
-                leave_db_running=spec.leave_db_running)
+                leave_db_running=spec.leave_db_running, availability=avail)
     state = RunState(time_limit=spec.time_limit)
     try:
         if live:

@@ -9,7 +9,9 @@ start, pause and resume act on the PID in the pidfile, never by name.
 
 Clients (``jepsy.dbs.etcd_clients``) speak etcd's v3 JSON gateway over plain
 HTTP; reads are linearizable unless ``--db-opt serializable=true`` asks for
-etcd's serializable reads.
+etcd's serializable reads.  ``--db-opt pre_vote=true`` starts etcd with
+``--pre-vote`` (Raft's pre-vote, off by default in 3.4): see the README's
+finding on recovery after a partition heals.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class EtcdDB(PidfileDaemon):
             "--heartbeat-interval", str(self.opts.get("heartbeat_ms", 100)),
             "--election-timeout", str(self.opts.get("election_ms", 1000)),
         ]
+        # pre_vote=true: a member rejoining after a partition asks before it campaigns, so its
+        # inflated term does not depose a working leader (off by default in etcd 3.4).
+        if str(self.opts.get("pre_vote", "false")).lower() in ("true", "1", "yes", "on"):
+            argv.append("--pre-vote=true")
         # etcd is a Go program and reads the clock without libc, so libfaketime does not
         # move its clock; it runs under it all the same, and the clock nemesis says so.
         prepare, wrap = faketime_prefix(test, node)

@@ -123,6 +123,8 @@ def write_report(path: str | os.PathLike[str], history: Sequence[Op], result: Ma
         checker_name = "linearizable"
     elif isinstance(result, Mapping) and "anomalies" in result:
         checker_name = "transactional"
+    elif isinstance(result, Mapping) and "windows" in result and "recoveries" in result:
+        checker_name = "availability"
     results: dict[str, Any] = {"valid": result.get("valid"), "test": name,
                                "checker": {"valid": result.get("valid"), checker_name: dict(result)}}
     try:

@@ -46,6 +46,7 @@ J.Plot.prototype.frame = function (faults) {
   c.textBaseline = "middle"; c.fillText(o.yLabel || "", 0, 0); c.restore();
   c.textAlign = "left";
   c.strokeStyle = "#98a2b3"; c.strokeRect(this.L + 0.5, this.T + 0.5, this.W - this.L - this.R, this.H - this.T - this.B);
+  if (J.markRecoveries && J.timeUnit !== "op") { J.markRecoveries(this); }
 };
 J.logTicks = function (lo, hi) {
   var out = [];

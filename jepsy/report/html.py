@@ -27,7 +27,8 @@ from urllib.parse import quote
 
 from jepsy import __version__
 from jepsy.history import Op
-from jepsy.report.data import faults_data, ops_columns, prune
+from jepsy.report.availability import availability_data
+from jepsy.report.data import faults_data, ops_columns, prune, time_divisor
 from jepsy.report.linear import linear_views
 from jepsy.report.summary import checker_results, headline, verdict_word
 
@@ -36,7 +37,8 @@ __all__ = ["page_data", "render_html", "script_json"]
 _HERE = Path(__file__).parent
 # Order matters: later files use what earlier ones define.
 _MARKER = re.compile(r"\{\{[A-Z0-9_]+\}\}|/\*(?:CSS|JS)\*/")
-_SCRIPTS = ("util.js", "timeline.js", "charts.js", "linear.js", "cycle.js", "main.js")
+_SCRIPTS = ("util.js", "timeline.js", "charts.js", "linear.js", "cycle.js", "availability.js",
+            "main.js")
 
 
 def script_json(data: Any) -> str:
@@ -103,7 +105,9 @@ def page_data(history: Sequence[Op], results: Mapping[str, Any], test_info: Mapp
     """Everything the page draws, as plain JSON-able data."""
     options = test_info.get("options") if isinstance(test_info.get("options"), dict) else {}
     conc = options.get("concurrency") if isinstance(options, dict) else None
-    ops = ops_columns(history, conc if isinstance(conc, int) and conc > 0 else None)
+    nodes = test_info.get("nodes")
+    ops = ops_columns(history, conc if isinstance(conc, int) and conc > 0 else None,
+                      [str(n) for n in nodes] if isinstance(nodes, list) else ())
     row_of_invoke = {idx: row for row, idx in enumerate(ops["inv"])}
     checkers: list[dict[str, Any]] = []
     linear: dict[str, list[dict[str, Any]]] = {}
@@ -145,6 +149,7 @@ def page_data(history: Sequence[Op], results: Mapping[str, Any], test_info: Mapp
         "summary": prune(summary),
         "ops": ops,
         "faults": faults_data(history),
+        "availability": availability_data(results.get("checker"), time_divisor(history)),
         "checkers": checkers,
         "linear": linear,
         "logs": _logs(run_dir, results.get("logs")),

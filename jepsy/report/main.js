@@ -139,6 +139,9 @@ J.main = function () {
     J.section("latency", "Latency", function (s) { J.latencyChart(s, D); });
     J.section("throughput", "Throughput", function (s) { J.throughputChart(s, D); });
   }
+  if (D.availability) {
+    J.section("availability", "Availability", function (s) { J.availabilitySection(s, D); });
+  }
   if (D.faults.clock && Object.keys(D.faults.clock).length) {
     J.section("clocks", "Clock offsets", function (s) { J.clockChart(s, D); });
   }

@@ -24,7 +24,10 @@ checker        the checker's result: ``{"valid": ..., "<name>": {...}, ...}`` fo
                composed checkers of a workload, each named result holding at least
                ``valid`` and, when invalid, its explanation (``explanation.text``
                for linearizability, ``anomaly_types`` / ``anomalies`` for
-               transactional checkers), or ``error`` when a checker crashed
+               transactional checkers), or ``error`` when a checker crashed;
+               ``checker.availability`` is in every run: ``windows``,
+               ``recoveries``, ``worst_recovery_s`` (see
+               ``jepsy.checkers.availability``)
 =============  =====================================================================
 
 ``check_results(results)`` lists how a results mapping departs from this

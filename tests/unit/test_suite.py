@@ -61,3 +61,31 @@ def test_bad_matrix_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
         main(["test-all", str(bad)])
     assert e.value.code == 254
     assert "unknown keys ['whatever']" in capsys.readouterr().err
+
+
+def test_worst_recovery_for_the_summary_and_junit() -> None:
+    from jepsy.checkers.availability import AvailabilityChecker
+    from jepsy.suite import worst_recovery
+    from tests.unit.test_availability import OPTS, history, part
+
+    healed = AvailabilityChecker().check(history(25, lambda t, n: not 10 <= t < 18, part(10, 15)), OPTS)
+    assert worst_recovery({"checker": {"availability": healed}}) == (3.0, "3 s")
+    never = AvailabilityChecker().check(history(30, lambda t, n: t < 10, part(10, 15) + part(20, 25)), OPTS)
+    assert worst_recovery({"checker": {"availability": never}}) == (5.0, "not recovered (≥ 5 s)")
+    assert worst_recovery({"checker": {"valid": True}}) == (None, "-")
+
+
+def test_matrix_expectations_are_checked_per_run(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = tmp_path / "m.yaml"
+    store = tmp_path / "store"
+    matrix.write_text(f"nodes: n1,n2\nstore: {store}\ndefaults: {{time_limit: 1, recovery: 0}}\n"
+                      "tests:\n  - {db: memory, expect_recovery: 5, expect_availability: 0.5}\n"
+                      "  - {db: memory, expect_availability: 2}\n")
+    with pytest.raises(SystemExit) as e:
+        main(["test-all", str(matrix)])
+    assert e.value.code == 254
+    out = capsys.readouterr().out
+    assert "worst" in out and "between 0" in out  # the table wraps at 80 columns
+    suite = ET.parse(store / "suite.xml").getroot()
+    assert [c.find("error") is None for c in suite] == [True, False]
