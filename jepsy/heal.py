@@ -50,6 +50,7 @@ def verify_script() -> str:
         f"[ -s {ns.STATE_DIR}/paused ] && echo 'left paused pids'",
         f"[ -f {ns.STATE_DIR}/clock.strobe.pid ] && echo 'left clock strobe'",
         f"[ -f {ns.STATE_DIR}/clock.offset ] && echo 'left clock offset'",
+        f"grep -q ' {ns.POWER_FS_TYPE} ' /proc/mounts && echo 'left power-loss filesystem mounted'",
         "true",
     ])
 

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from jepsy.inventory import Node
 
 __all__ = [
-    "DB", "Client", "HasLogFiles", "HasPrimaries", "Killable", "Nemesis", "NemesisPackage", "Pausable",
-    "Test",
+    "DB", "Client", "HasDataDir", "HasLogFiles", "HasPrimaries", "Killable", "Nemesis", "NemesisPackage",
+    "Pausable", "PreparesNodes", "Test",
     "Workload",
 ]
 
@@ -117,6 +117,18 @@ class HasPrimaries(Protocol):
 
 
 @runtime_checkable
+class HasDataDir(Protocol):
+    """Keeps everything it must not lose under ``data_dir`` on each node (an absolute path).
+
+    The power nemesis mounts its filesystem there before ``setup`` runs, so
+    ``setup`` must create its files inside the directory and never replace the
+    directory itself (``rm -rf`` of it may fail harmlessly: it is a mount point).
+    """
+
+    data_dir: str
+
+
+@runtime_checkable
 class Client(Protocol):
     """How one worker talks to the database.
 
@@ -161,6 +173,18 @@ class Nemesis(Protocol):
     def heal(self, test: Test) -> None: ...
 
     def teardown(self, test: Test) -> None: ...
+
+
+@runtime_checkable
+class PreparesNodes(Protocol):
+    """A nemesis that must act on the nodes before the database is set up.
+
+    The runner calls ``prepare`` once, before ``DB.setup``; ``teardown`` (after
+    ``DB.teardown``) undoes it.  The power nemesis mounts its filesystem under
+    the database's data directory here.
+    """
+
+    def prepare(self, test: Test) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "postgres-replicated": "jepsy.dbs.postgres_replicated:postgres_replicated_db",
         "zookeeper": "jepsy.dbs.zookeeper:zookeeper_db",
         "galera": "jepsy.dbs.galera:galera_db",
+        "rabbitmq": "jepsy.dbs.rabbitmq:rabbitmq_db",
         "maelstrom": "jepsy.dbs.maelstrom:maelstrom_db",
         "memory": "jepsy.testing:memory_db",
         "broken-memory": "jepsy.testing:broken_memory_db",
@@ -65,6 +66,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "clock": "jepsy.nemeses.clock:nemesis",
         "kill": "jepsy.nemeses.process:kill",
         "pause": "jepsy.nemeses.process:pause",
+        "power": "jepsy.nemeses.power:nemesis",
     },
     "checkers": {
         "linearizable": "jepsy.checkers.linearizable:linearizable_checker",

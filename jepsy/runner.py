@@ -39,7 +39,7 @@ from jepsy.control import on_nodes
 from jepsy.errors import ExitCode, JepsyError
 from jepsy.history import HistoryWriter, Op
 from jepsy.placement import with_nodes
-from jepsy.protocols import DB, Client, HasLogFiles, Nemesis, Test, Workload
+from jepsy.protocols import DB, Client, HasLogFiles, Nemesis, PreparesNodes, Test, Workload
 from jepsy.store import write_json
 
 __all__ = ["Interrupted", "RunState", "run_test"]
@@ -348,6 +348,8 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
                 state.phase = "setup"
                 test.log.info("setting up %s on %s", type(plan.db).__name__, ", ".join(test.nodes))
                 db_started = True
+                if isinstance(plan.nemesis, PreparesNodes):  # e.g. a filesystem under the data dir
+                    plan.nemesis.prepare(test)
                 on_nodes(test.nodes, lambda n: plan.db.setup(test, n))
                 timings["db_setup_s"] = time.monotonic() - t0
                 test.log.info("database ready on every node in %.1f s", timings["db_setup_s"])

@@ -25,7 +25,7 @@ from typing import Any
 from jepsy import generator as gen
 from jepsy import registry
 from jepsy.errors import ConfigError, JepsyError
-from jepsy.protocols import Nemesis, NemesisPackage, Test
+from jepsy.protocols import Nemesis, NemesisPackage, PreparesNodes, Test
 
 from .family import Family
 
@@ -51,6 +51,12 @@ class CombinedNemesis:
     def setup(self, test: Test) -> None:
         for nem in self.nemeses.values():
             nem.setup(test)
+
+    def prepare(self, test: Test) -> None:
+        """Each family's ``prepare`` (``PreparesNodes``) before the database starts."""
+        for nem in self.nemeses.values():
+            if isinstance(nem, PreparesNodes):
+                nem.prepare(test)
 
     def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
         nem = self.by_f.get(str(op["f"]))

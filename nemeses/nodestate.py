@@ -12,7 +12,10 @@ killed with SIGKILL can still be cleaned up after by ``jepsy heal``:
   total offset applied and the NTP services stopped); a strobe loop's PID in
   ``clock.strobe.pid``;
 * pause: ``paused``, the PIDs jepsy stopped, one a line;
-* kill: ``killed``, present while the database jepsy killed is down.
+* kill: ``killed``, present while the database jepsy killed is down;
+* power: ``power.mounts``, ``PID DIR`` of each power-loss filesystem mounted
+  (ended with SIGTERM, which writes back and detaches, else ``umount -l``);
+  ``power.down`` while a database a power loss stopped is down.
 
 ``heal_script(families)`` is one POSIX shell script that ends the faults of
 the given families using only that state, prints one ``healed <family>: ...``
@@ -48,7 +51,8 @@ LOSS_CHAIN = "jepsy-loss"
 QDISC_HANDLE = "fa17:"
 STROBE_MARK = "jepsy-strobe"
 NTP_SERVICES = ("chrony", "chronyd", "ntp", "ntpd", "ntpsec", "openntpd", "systemd-timesyncd")
-FAMILIES = ("partition", "packet", "clock", "pause", "kill")
+FAMILIES = ("partition", "packet", "clock", "pause", "kill", "power")
+POWER_FS_TYPE = "fuse.jepsy-power"
 
 
 def local_boot_id() -> str:
@@ -118,6 +122,20 @@ _KILL = (
 )
 
 
+_POWER = (
+    f"if [ -f {STATE_DIR}/power.mounts ]; then while read -r pid dir; do "
+    f"if grep -q \" $dir {POWER_FS_TYPE} \" /proc/mounts; then "
+    "kill -TERM \"$pid\" 2>/dev/null; for i in $(seq 50); do "
+    f"grep -q \" $dir {POWER_FS_TYPE} \" /proc/mounts || break; sleep 0.1; done; "
+    f"grep -q \" $dir {POWER_FS_TYPE} \" /proc/mounts && umount -l \"$dir\"; "
+    "echo \"healed power: unmounted $dir\"; fi; "
+    f"done < {STATE_DIR}/power.mounts; rm -f {STATE_DIR}/power.mounts; fi; "
+    f"if [ -f {STATE_DIR}/power.down ]; then echo \"healed power: database stopped by a power loss "
+    f"($(cat {STATE_DIR}/power.down)) left stopped; the next test run starts it\"; "
+    f"rm -f {STATE_DIR}/power.down; fi"
+)
+
+
 def heal_script(families: Iterable[str] = FAMILIES, boot_id: str | None = None) -> str:
     """One shell script ending every recorded fault of ``families`` on a node (run as root).
 
@@ -125,7 +143,7 @@ def heal_script(families: Iterable[str] = FAMILIES, boot_id: str | None = None) 
     steps are refused on a node that reports the same one.
     """
     parts = {"partition": _PARTITION, "packet": _PACKET, "clock": _clock(boot_id or local_boot_id()),
-             "pause": _PAUSE, "kill": _KILL}
+             "pause": _PAUSE, "kill": _KILL, "power": _POWER}
     chosen = [parts[f] for f in FAMILIES if f in set(families)]
     return "; ".join([f"mkdir -p {STATE_DIR}", *chosen, "true"])
 

@@ -17,6 +17,9 @@ cd "$(dirname "$0")/.."
 DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
       sudo rsync etcd-server etcd-client postgresql redis-server redis-sentinel zookeeper
       mariadb-server galera-4 python3-venv python3-dev gcc ca-certificates)
+# The power-loss nemesis's filesystem (libfuse3; its Python binding, mfusepy, comes from
+# PyPI) and RabbitMQ for the rabbitmq module.
+DEBS+=(fuse3 rabbitmq-server)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
 
 if [[ $(id -u) -ne 0 ]]; then

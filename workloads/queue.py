@@ -2,7 +2,9 @@
 
 Checked by ``total-queue`` (nothing acknowledged lost, nothing duplicated or
 invented) and ``queue`` (no dequeue of a value not in the queue then).
-Option ``dequeue_fraction`` (default 0.5).
+Options ``dequeue_fraction`` (default 0.5) and ``at_least_once`` (default
+false: a value dequeued twice is invalid; true for brokers that redeliver a
+message whose acknowledgement was lost, such as RabbitMQ).
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import Option, boolean, declare, number
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
 
 
+@declare(
+    Option("dequeue_fraction", 0.5, "share of dequeues among the operations", parse=number),
+    Option("at_least_once", False, "a value delivered twice is not invalid (brokers that redeliver)",
+           parse=boolean),
+)
 def workload(opts: Mapping[str, Any]) -> Workload:
     fraction = float(opts.get("dequeue_fraction", 0.5))
+    at_least_once = str(opts.get("at_least_once", False)).lower() in ("1", "true", "yes")
     counter = iter(range(1, 2**62))
 
     def ops(ctx: gen.Context) -> dict[str, Any]:
@@ -31,7 +40,9 @@ def workload(opts: Mapping[str, Any]) -> Workload:
     drain = gen.each_thread(gen.defer(lambda ctx: {"f": "drain", "value": None}
                                       if ctx.thread == 0 else None))
     return Workload(name="queue", generator=ops, final_generator=drain,
-                    checker=compose({"total-queue": registry.load("checkers", "total-queue")(),
-                                     "queue": registry.load("checkers", "queue")(),
+                    checker=compose({"total-queue": registry.load("checkers", "total-queue")(
+                                         at_least_once=at_least_once),
+                                     "queue": registry.load("checkers", "queue")(
+                                         at_least_once=at_least_once),
                                      "stats": stats()}),
                     fs=frozenset({"enqueue", "dequeue", "drain"}), opts=dict(opts))

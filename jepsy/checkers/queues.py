@@ -13,6 +13,12 @@ dequeued twice: invalid.
 never dequeued), *duplicated* (dequeued more often than enqueued),
 *unexpected* (dequeued, never enqueued) and *recovered* (indeterminate
 enqueues that were dequeued).  Lost, duplicated or unexpected is invalid.
+
+``at_least_once=True`` (both checkers) is for queues that promise
+at-least-once delivery, as AMQP brokers with manual acknowledgements do (a
+message whose ack was lost is delivered again): a value dequeued more often
+than enqueued is then counted and shown but not invalid, as in Jepsen's
+``total-queue``; lost and unexpected values still are.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ def _dequeued(c: Call) -> list[Any]:
 
 
 class QueueChecker:
+    def __init__(self, at_least_once: bool = False) -> None:
+        self.at_least_once = at_least_once
+
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         cs = calls(history)
         events: list[tuple[int, int, Call]] = []
@@ -50,14 +59,18 @@ class QueueChecker:
                 events.append((c.pos_done, i, c))
         events.sort(key=lambda e: (e[0], e[1]))
         pending: Counter[Any] = Counter()
+        seen: set[Any] = set()
         errors: list[dict[str, Any]] = []
         for _, _, c in events:
             if c.f == "enqueue":
                 pending[freeze(c.value)] += 1
+                seen.add(freeze(c.value))
                 continue
             for v in _dequeued(c):
                 if pending[v] > 0:
                     pending[v] -= 1
+                elif self.at_least_once and v in seen:
+                    continue  # delivered again: allowed at least once
                 elif len(errors) < _SHOW:
                     idx = c.done.index if c.done else None
                     errors.append({"op": idx, "value": v,
@@ -68,6 +81,9 @@ class QueueChecker:
 
 
 class TotalQueueChecker:
+    def __init__(self, at_least_once: bool = False) -> None:
+        self.at_least_once = at_least_once
+
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         cs = calls(history)
         attempted: Counter[Any] = Counter()
@@ -86,7 +102,7 @@ class TotalQueueChecker:
                               if v in attempted and n > attempted[v]})
         recovered = Counter({v: n for v, n in got.items() if v in attempted and v not in acked})
         return {
-            "valid": not lost and not unexpected and not duplicated,
+            "valid": not lost and not unexpected and (self.at_least_once or not duplicated),
             "text": f"{sum(lost.values())} lost, {sum(duplicated.values())} duplicated, "
                     f"{sum(unexpected.values())} unexpected, {sum(recovered.values())} recovered "
                     f"(of {sum(attempted.values())} enqueues attempted)",
@@ -99,11 +115,15 @@ class TotalQueueChecker:
         }
 
 
-def queue(**_: Any) -> QueueChecker:
-    """Factory for ``--checker queue``."""
-    return QueueChecker()
+def _flag(value: Any) -> bool:
+    return str(value).lower() in ("1", "true", "yes")
 
 
-def total_queue(**_: Any) -> TotalQueueChecker:
-    """Factory for ``--checker total-queue``."""
-    return TotalQueueChecker()
+def queue(at_least_once: Any = False, **_: Any) -> QueueChecker:
+    """Factory for ``--checker queue`` (``--opt at_least_once=true``)."""
+    return QueueChecker(_flag(at_least_once))
+
+
+def total_queue(at_least_once: Any = False, **_: Any) -> TotalQueueChecker:
+    """Factory for ``--checker total-queue`` (``--opt at_least_once=true``)."""
+    return TotalQueueChecker(_flag(at_least_once))

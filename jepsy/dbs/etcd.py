@@ -40,6 +40,8 @@ PEER_PORT = 2380
 class EtcdDB(PidfileDaemon):
     """The DB protocol for etcd, plus Killable, Pausable, HasLogFiles and HasPrimaries."""
 
+    data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
+
     pidfile = PID
     log_file = LOG_FILE
 

@@ -63,6 +63,8 @@ def _flag(v: Any) -> bool:
 class GaleraDB(PidfileDaemon):
     """The DB protocol for a Galera cluster, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
+    data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
+
     pidfile = PID
     log_file = LOG_FILE
 

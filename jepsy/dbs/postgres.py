@@ -42,6 +42,8 @@ _FIND_BIN = "ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1"
 class PostgresDB:
     """The DB protocol for one PostgreSQL server, plus Killable, Pausable, HasLogFiles."""
 
+    data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
+
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
         level = str(self.opts.get("isolation", "serializable")).lower().replace("_", "-")

@@ -85,6 +85,8 @@ def health(host: str, port: int, timeout: float = 2.0) -> dict[str, Any] | None:
 class ProcessDB(PidfileDaemon):
     """The DB protocol for a user's program, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
+    data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
+
     pidfile = PID
     log_file = LOG_FILE
 

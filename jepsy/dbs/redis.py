@@ -40,7 +40,8 @@ from typing import Any
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
 from jepsy.dbs.pidfile import Pidfile
-from jepsy.errors import DBError
+from jepsy.errors import ConfigError, DBError
+from jepsy.options import Option, choice, declare, integer, number
 from jepsy.protocols import Client, Test
 
 __all__ = ["MASTER_NAME", "PORT", "SENTINEL_PORT", "RedisDB", "redis_db"]
@@ -70,11 +71,16 @@ def _conn(host: str, port: int, timeout: float) -> Any:
 class RedisDB:
     """The DB protocol for Redis with Sentinel, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
+    data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
+
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
         self.ready_timeout = float(self.opts.get("ready_timeout", 60))
         self.down_after = int(self.opts.get("down_after_ms", 2000))
         self.failover_timeout = int(self.opts.get("failover_timeout_ms", 10000))
+        self.appendfsync = str(self.opts.get("appendfsync", "everysec"))  # always | everysec | no
+        if self.appendfsync not in ("always", "everysec", "no"):
+            raise ConfigError(f"unknown appendfsync {self.appendfsync!r}; known: always, everysec, no")
 
     # -- configuration -------------------------------------------------------
     def primary(self, test: Test) -> str:
@@ -83,7 +89,7 @@ class RedisDB:
 
     def server_conf(self, test: Test, node: str) -> str:
         lines = [f"bind {test.address(node)} 127.0.0.1", f"port {PORT}", "protected-mode no",
-                 f"dir {DATA_DIR}", "appendonly yes", "appendfsync everysec", "daemonize no",
+                 f"dir {DATA_DIR}", "appendonly yes", f"appendfsync {self.appendfsync}", "daemonize no",
                  f"replica-announce-ip {test.address(node)}"]
         if node != self.primary(test):
             lines.append(f"replicaof {test.address(self.primary(test))} {PORT}")
@@ -193,5 +199,12 @@ class RedisDB:
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(
+    Option("appendfsync", "everysec", "when Redis fsyncs its AOF", parse=choice("always", "everysec", "no")),
+    Option("ready_timeout", 60.0, "seconds to wait for each node at setup", parse=number),
+    Option("down_after_ms", 2000, "Sentinel's down-after-milliseconds", parse=integer),
+    Option("failover_timeout_ms", 10000, "Sentinel's failover-timeout", parse=integer),
+    Option("op_timeout", 1.0, "seconds each client operation may take", parse=number),
+)
 def redis_db(opts: Mapping[str, Any]) -> RedisDB:
     return RedisDB(opts)

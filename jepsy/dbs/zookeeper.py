@@ -72,6 +72,8 @@ def mode(host: str) -> str | None:
 class ZooKeeperDB(PidfileDaemon):
     """The DB protocol for a ZooKeeper ensemble, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
+    data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
+
     pidfile = PID
     log_file = LOG_FILE
 

@@ -39,3 +39,19 @@ def test_queue_concurrent_enqueue_may_be_dequeued() -> None:
     h = hist(("invoke", 0, "enqueue", 5), ("invoke", 1, "dequeue", None), ("ok", 1, "dequeue", 5),
              ("ok", 0, "enqueue", 5))
     assert queue().check(h, {})["valid"] is True
+
+
+def test_at_least_once_allows_redelivery_but_not_loss() -> None:
+    h = hist(("invoke", 0, "enqueue", 1), ("ok", 0, "enqueue", 1),
+             ("invoke", 0, "enqueue", 2), ("ok", 0, "enqueue", 2),
+             ("invoke", 1, "dequeue", None), ("ok", 1, "dequeue", 1),
+             ("invoke", 1, "drain", None), ("ok", 1, "drain", [1]))
+    assert total_queue().check(h, {})["valid"] is False
+    r = total_queue(at_least_once="true").check(h, {})
+    assert r["valid"] is False and r["lost"] == [2] and r["duplicated"] == [1]
+    redelivered = h[:4] + hist(("invoke", 1, "drain", None), ("ok", 1, "drain", [1, 2, 1]))
+    redelivered = [Op(index=i, time=i, type=o.type, process=o.process, f=o.f, value=o.value)
+                   for i, o in enumerate(redelivered)]
+    assert total_queue(at_least_once=True).check(redelivered, {})["valid"] is True
+    assert queue(at_least_once=True).check(redelivered, {})["valid"] is True
+    assert queue().check(redelivered, {})["valid"] is False

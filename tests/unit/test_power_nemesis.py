@@ -1,0 +1,139 @@
+"""The power nemesis's order of actions on a node, against a fake remote (no FUSE, no lab)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from jepsy.nemeses import power
+from jepsy.nemeses.nodestate import heal_script
+
+from jepsy.errors import ConfigError
+from jepsy.inventory import Node
+from jepsy.protocols import Test
+from jepsy.testing import FakeRemote
+
+
+class DB:
+    data_dir = "/var/lib/jepsy/x"
+
+    def __init__(self, remote: FakeRemote) -> None:
+        self.remote = remote
+
+    def kill(self, test: Test, node: str) -> None:
+        self.remote.execute(node, "KILL")
+
+    def start(self, test: Test, node: str) -> None:
+        self.remote.execute(node, "START")
+
+
+def answer(node: str, command: str) -> tuple[int, str, str] | None:
+    if " ctl " in command and command.endswith(" drop"):
+        return 0, '{"dropped": {"files": 2, "pages": 7}}\n', ""
+    if " ctl " in command:
+        return 0, '{"ok": true}\n', ""
+    return None
+
+
+def make(remote: FakeRemote) -> tuple[Test, power.PowerNemesis]:
+    nodes = {n: Node(name=n, host=n) for n in ("n1", "n2", "n3")}
+    test = Test(name="t", nodes=list(nodes), node_specs=nodes, remote=remote, rng=random.Random(1))
+    nem = power.family({"database": DB(remote), "power_targets": "all"}).nemesis
+    assert isinstance(nem, power.PowerNemesis)
+    return test, nem
+
+
+def test_a_power_loss_kills_then_drops_and_the_restore_lifts_the_fence_before_starting() -> None:
+    remote = FakeRemote(handler=answer)
+    test, nem = make(remote)
+    lost = nem.invoke(test, {"f": "start-power", "value": ["n2"]})
+    assert lost == {"n2": {"files": 2, "pages": 7}}
+    cmds = [c for n, c, _ in remote.commands if n == "n2"]
+    assert cmds.index("KILL") < next(i for i, c in enumerate(cmds) if c.endswith(" drop"))
+    assert nem.invoke(test, {"f": "stop-power"}) == ["n2"]
+    cmds = [c for n, c, _ in remote.commands if n == "n2"]
+    assert next(i for i, c in enumerate(cmds) if c.endswith(" restore")) < cmds.index("START")
+    assert not any(c == "KILL" for n, c, _ in remote.commands if n != "n2")
+    nem.heal(test)  # nothing is down any more: nothing starts twice
+    assert [c for _, c, _ in remote.commands].count("START") == 1
+
+
+def test_teardown_runs_the_power_heal_script_everywhere() -> None:
+    remote = FakeRemote(handler=answer)
+    test, nem = make(remote)
+    nem.teardown(test)
+    assert sorted(n for n, c, _ in remote.commands if c == heal_script(["power"])) == ["n1", "n2", "n3"]
+
+
+def test_a_database_without_a_data_directory_is_refused() -> None:
+    class NoDir:
+        def kill(self, test: Test, node: str) -> None: ...
+
+        def start(self, test: Test, node: str) -> None: ...
+
+    with pytest.raises(ConfigError, match="HasDataDir"):
+        power.family({"database": NoDir()})
+    with pytest.raises(ConfigError, match="power_targets"):
+        power.family({"database": DB(FakeRemote()), "power_targets": "everywhere"})
+
+
+def test_the_runner_prepares_before_the_database_is_set_up_and_tears_down_after(tmp_path: Path) -> None:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from jepsy import generator as gen
+    from jepsy.checkers import FnChecker
+    from jepsy.protocols import PreparesNodes, Workload
+    from jepsy.runner import Plan, run_test
+
+    calls: list[str] = []
+
+    class Client:
+        def open(self, test: Test, node: str) -> Client:
+            return self
+
+        def setup(self, test: Test) -> None: ...
+
+        def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
+            return {"type": "ok"}
+
+        def teardown(self, test: Test) -> None: ...
+
+        def close(self, test: Test) -> None: ...
+
+    class RecordingDB:
+        def setup(self, test: Test, node: str) -> None:
+            calls.append("db.setup")
+
+        def teardown(self, test: Test, node: str) -> None:
+            calls.append("db.teardown")
+
+        def client(self, workload: str, test: Test) -> Client:
+            return Client()
+
+    class Preparing:
+        fs = frozenset({"x"})
+
+        def prepare(self, test: Test) -> None:
+            calls.append("prepare")
+
+        def setup(self, test: Test) -> None:
+            calls.append("nemesis.setup")
+
+        def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
+            return None
+
+        def heal(self, test: Test) -> None: ...
+
+        def teardown(self, test: Test) -> None:
+            calls.append("nemesis.teardown")
+
+    assert isinstance(Preparing(), PreparesNodes)
+    test = Test(name="p", nodes=["n1"], node_specs={}, remote=FakeRemote(), rng=random.Random(1))
+    workload = Workload(name="w", generator=gen.repeat({"f": "w"}),
+                        checker=FnChecker(lambda h, o: {"valid": True}), fs=frozenset({"w"}))
+    plan = Plan(test=test, db=RecordingDB(), workload=workload, nemesis=Preparing(), concurrency=1,
+                time_limit=0.1, recovery=0.0, nemesis_generator=None)
+    run_test(plan, tmp_path)
+    assert calls == ["prepare", "db.setup", "nemesis.setup", "db.teardown", "nemesis.teardown"]
