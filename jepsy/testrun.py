@@ -125,7 +125,7 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
                                on_setup=lambda: _record_version(the_db, test, run_dir, info))
     finally:
         remote.close()
-    _record_schedule(spec, run_dir, name, results)
+    _record_schedule(spec, run_dir, name, results, echo)
     if live:
         print_summary(results)
     return results
@@ -151,7 +151,8 @@ def _fault_plan(spec: TestSpec, nodes: list[Node], name: str) -> dict[str, Any]:
             "guided_state": str(Path(spec.store) / safe_name(name) / "guided-state.json")}
 
 
-def _record_schedule(spec: TestSpec, run_dir: Path, name: str, results: dict[str, Any]) -> None:
+def _record_schedule(spec: TestSpec, run_dir: Path, name: str, results: dict[str, Any],
+                     echo: Callable[[str], None]) -> None:
     """``schedule.json``: the faults this run had, as an explicit schedule to replay; and the
     guided policy's reward for the verdict."""
     from jepsy.history import read_history
@@ -162,7 +163,7 @@ def _record_schedule(spec: TestSpec, run_dir: Path, name: str, results: dict[str
         ops = read_history(run_dir / "history.jsonl")
         schedule.write(run_dir / "schedule.json", schedule.from_history(ops))
     except JepsyError as e:
-        results.setdefault("notes", []).append(f"no schedule.json: {e}")
+        echo(f"jepsy: warning: no schedule.json: {e}")
     if spec.nemesis_strategy == "guided":
         guided = importlib.import_module("jepsy.nemeses.guided")
         guided.record_verdict(Path(spec.store) / safe_name(name) / "guided-state.json",

@@ -25,6 +25,8 @@ checker        the checker's result: ``{"valid": ..., "<name>": {...}, ...}`` fo
                ``valid`` and, when invalid, its explanation (``explanation.text``
                for linearizability, ``anomaly_types`` / ``anomalies`` for
                transactional checkers), or ``error`` when a checker crashed
+reproducer_of  (optional) written by ``jepsy shrink`` on its final run: one line naming
+               the run this run is a minimal reproducer of, and what was cut
 =============  =====================================================================
 
 ``check_results(results)`` lists how a results mapping departs from this
