@@ -118,8 +118,17 @@ def features(label: str, window: Sequence[Any], before: Sequence[Any], concurren
         out.add(f"avail|{label}|{now}")
         if then is not None and then > now:
             out.add(f"drop|{label}|{then - now}")
-    invoked = {op.process: op.time for op in window if op.is_client and op.type == "invoke"}
-    lat = [op.time - invoked[op.process] for op in done if op.type == "ok" and op.process in invoked]
+    invoked: dict[Any, int] = {}
+    lat: list[int] = []
+    for op in window:
+        if not op.is_client or op.time is None:
+            continue
+        if op.type == "invoke":
+            invoked[op.process] = op.time
+        elif op.process in invoked:
+            start = invoked.pop(op.process)
+            if op.type == "ok":
+                lat.append(op.time - start)
     if lat:
         ms = max(statistics.median(lat) / 1e6, 0.001)
         out.add(f"lat|{label}|{round(math.log2(ms))}")

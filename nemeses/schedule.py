@@ -45,7 +45,7 @@ from jepsy import generator as gen
 from jepsy.errors import ConfigError
 from jepsy.history import Op
 
-__all__ = ["FAMILIES", "Fault", "Schedule", "from_history", "load", "parse", "replay", "write"]
+__all__ = ["FAMILIES", "Fault", "Schedule", "dumps", "from_history", "load", "parse", "replay", "write"]
 
 FAMILIES = ("partition", "packet", "clock", "kill", "pause")
 VERSION = 1
@@ -191,8 +191,16 @@ def load(path: str | Path, nodes: Sequence[str] | None = None) -> Schedule:
     return parse(data, nodes, str(p))
 
 
+def dumps(schedule: Schedule) -> str:
+    """JSON with one fault per line, so that a person can read, reorder and delete faults."""
+    data = schedule.to_json()
+    faults = ",\n".join("  " + json.dumps(f, default=str) for f in data.pop("faults"))
+    head = json.dumps(data, default=str)[:-1]
+    return f'{head}, "faults": [\n{faults}\n]}}\n' if faults else f'{head}, "faults": []}}\n'
+
+
 def write(path: str | Path, schedule: Schedule) -> None:
-    Path(path).write_text(json.dumps(schedule.to_json(), indent=1, default=str) + "\n")
+    Path(path).write_text(dumps(schedule))
 
 
 # ---- from a history ---------------------------------------------------------------
