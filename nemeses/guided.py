@@ -27,9 +27,13 @@ ends invalid, every arm used in it also gets ``VERDICT_REWARD`` (the checker
 saw an anomaly under those faults).
 
 **Policy.**  One fault at a time, separated by quiet gaps of half an
-interval.  Untried arms first (in an order drawn from the seeded nemesis rng),
-then the arm with the best UCB1 score ``mean reward + C * sqrt(ln N / n)``,
-ties broken by that order.  Given the seed and the same observations, the
+interval.  The family is chosen first, then its variant, then the length, each
+level by UCB1 over the rewards of the arms under it
+(``mean reward + C * sqrt(ln N / n)``; untried choices first), ties broken by
+an order drawn from the seeded nemesis rng.  Choosing level by level lets a
+short campaign learn which family pays after a few faults, where a flat
+choice among all arms (about 40 for ``partition,kill``) would still be
+trying each once.  Given the seed and the same observations, the
 choices are the same: the only randomness is the run's rng.
 
 **Memory.**  Arm statistics and seen features persist per test name in
@@ -158,18 +162,35 @@ class Guided(gen.Gen):
         self.quiet_from = 0
         self.used: list[str] = []
 
-    def score(self, i: int, total: float) -> float:
-        tries, reward = self.stats.get(arm_key(self.arms[i]), [0.0, 0.0])
-        if tries == 0:
-            return math.inf
-        return reward / tries + C * math.sqrt(math.log(max(total, 1.0)) / tries)
+    def _ucb(self, keys: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+        """The best of ``keys`` (prefixes of arm keys) by UCB1 over the arms under each;
+        untried ones first; ties to the earliest in the seeded order."""
+        def pooled(prefix: tuple[str, ...]) -> tuple[float, float]:
+            tries = reward = 0.0
+            for k, (t, r) in self.stats.items():
+                if tuple(k.split(":")[:len(prefix)]) == prefix:
+                    tries, reward = tries + t, reward + r
+            return tries, reward
+
+        got = {key: pooled(key) for key in keys}
+        total = sum(t for t, _ in got.values()) + 1
+
+        def score(key: tuple[str, ...]) -> float:
+            tries, reward = got[key]
+            if tries == 0:
+                return math.inf
+            return reward / tries + C * math.sqrt(math.log(total) / tries)
+
+        return max(keys, key=lambda key: (score(key), -keys.index(key)))
 
     def choose(self) -> tuple[str, Any, float]:
-        order = self.order or list(range(len(self.arms)))
-        rank = {i: r for r, i in enumerate(order)}
-        total = sum(s[0] for s in self.stats.values()) + 1
-        best = max(order, key=lambda i: (self.score(i, total), -rank[i]))
-        return self.arms[best]
+        """Family first, then its variant, then the length: each level learns from few tries."""
+        order = [self.arms[i] for i in (self.order or range(len(self.arms)))]
+        keys = [tuple(arm_key(a).split(":")) for a in order]
+        family = self._ucb(list(dict.fromkeys(k[:1] for k in keys)))
+        variant = self._ucb(list(dict.fromkeys(k[:2] for k in keys if k[:1] == family)))
+        full = self._ucb(list(dict.fromkeys(k for k in keys if k[:2] == variant)))
+        return next(a for a, k in zip(order, keys, strict=True) if k == full)
 
     def _start(self, ctx: gen.Context, arm: tuple[str, Any, float]) -> dict[str, Any]:
         family, variant, _ = arm
