@@ -43,7 +43,7 @@ from typing import Any
 
 import click
 
-from jepsy.errors import ConfigError, ExitCode
+from jepsy.errors import ConfigError, ExitCode, JepsyError
 
 __all__ = ["Attempt", "Candidate", "Shrinker", "ddmin", "key_option", "shrink_cmd", "signature"]
 
@@ -137,6 +137,7 @@ class Shrinker:
         self.verdicts: dict[str, bool] = {}
         self.cuts: list[str] = []
         self.exhausted = False
+        self.stopped: str | None = None  # an error that ended the shrinking early
         self.witness: dict[str, Attempt] = {}
 
     def holds(self, cand: Candidate) -> bool:
@@ -185,6 +186,10 @@ class Shrinker:
                 best = self._halve(best, "keys", 1, "keys")
         except BudgetExhausted:
             self.exhausted = True
+        except JepsyError as e:
+            # The original held, so the best so far is a reproducer: keep it, say why we stopped.
+            self.stopped = str(e).splitlines()[0] if str(e) else type(e).__name__
+            self.log(f"stopped early: {self.stopped}")
         return best
 
     def _with_faults(self, c: Candidate, faults: Iterable[Any]) -> Candidate:
@@ -346,8 +351,17 @@ class RealTrial:
         schedule.write(path, cand.schedule)
         t = time.monotonic()
         self.echo(f"jepsy shrink: attempt {self.count}: {cand.describe()}")
-        results = run_one(self.nodes, self.spec(cand, path), live=False, echo=self.echo,
-                          **self.connect)
+        try:
+            results = run_one(self.nodes, self.spec(cand, path), live=False, echo=self.echo,
+                              **self.connect)
+        except ConfigError:
+            raise
+        except JepsyError as e:
+            # A node or connection that failed once (the lab under load) is no evidence either
+            # way: one more try, then the error ends the shrinking.
+            self.echo(f"jepsy shrink: attempt {self.count} failed ({e}); trying it once more")
+            results = run_one(self.nodes, self.spec(cand, path), live=False, echo=self.echo,
+                              **self.connect)
         sig = signature(results.get("checker"))
         got = Attempt(self.target in sig, str(results.get("run_dir")), int(results["exit_code"]),
                       sig, time.monotonic() - t)
@@ -480,7 +494,9 @@ def _report(run: Path, final_dir: Path, target: str, k: int, n: int, original: C
         f"Violation kept: {target} (a cut was kept when it reappeared in {k} of {n} runs).",
         f"Original: {original.describe()}; minimal: {best.describe()}.",
         f"Shrinking took {took / 60:.1f} min over {len(shrinker.attempts)} runs"
-        + (" (the budget ended it: more may be cuttable)." if shrinker.exhausted else "."),
+        + (" (the budget ended it: more may be cuttable)." if shrinker.exhausted else
+           f" (stopped early by an error: {shrinker.stopped}; more may be cuttable)."
+           if shrinker.stopped else "."),
         "",
         "Cut:",
         *[f"- {c}" for c in shrinker.cuts or ["nothing could be cut"]],

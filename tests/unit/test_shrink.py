@@ -157,3 +157,19 @@ def test_shrink_refuses_a_valid_run_and_a_non_run(tmp_path: Path,
     assert code == 254 and "not invalid: nothing to shrink" in err and err.count("\n") == 1
     code, _, err = run(["shrink", str(tmp_path)], capsys)
     assert code == 254 and "not a jepsy run directory" in err and err.count("\n") == 1
+
+
+def test_an_error_after_the_replay_ends_the_loop_with_the_best_so_far() -> None:
+    from jepsy.errors import RemoteError
+
+    calls = [0]
+
+    def trial(c: Candidate) -> Attempt:
+        calls[0] += 1
+        if calls[0] == 4:
+            raise RemoteError("n2: connection reset")
+        return Attempt(needs_isolated_n1(c))
+
+    s = Shrinker(trial, k=1, n=1)
+    best = s.run(Candidate(noisy_schedule(), 4, 30.0))
+    assert best is not None and needs_isolated_n1(best) and s.stopped == "n2: connection reset"
