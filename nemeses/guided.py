@@ -26,8 +26,9 @@ test's campaign (coverage growth, as a fuzzer counts new edges).  When a run
 ends invalid, every arm used in it also gets ``VERDICT_REWARD`` (the checker
 saw an anomaly under those faults).
 
-**Policy.**  One fault at a time, separated by quiet gaps of half an
-interval.  The family is chosen first, then its variant, then the length, each
+**Policy.**  One fault at a time, each after a quiet interval (the random
+schedule's rhythm too, so that a comparison measures the choices, not more
+time under faults).  The family is chosen first, then its variant, then the length, each
 level by UCB1 over the rewards of the arms under it
 (``mean reward + C * sqrt(ln N / n)``; untried choices first), ties broken by
 an order drawn from the seeded nemesis rng.  Choosing level by level lets a
@@ -71,7 +72,7 @@ __all__ = [
 C = 1.5
 LENGTHS = (0.5, 1.0, 2.0)
 VERDICT_REWARD = 20.0
-GAP = 0.5  # quiet time between faults, in intervals
+GAP = 1.0  # quiet time before and between faults, in intervals (as the random schedule has)
 
 
 def _variants(fam: Family) -> list[Any]:
