@@ -457,7 +457,12 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
          f"starting from {original.describe()}")
     t0 = time.monotonic()
     shrinker = Shrinker(trial, k=k, n=n, budget_s=budget * 60, log=lambda m: echo(f"jepsy shrink: {m}"))
-    best = shrinker.run(original)
+    try:
+        best = shrinker.run(original)
+    except JepsyError as e:
+        if isinstance(e, ConfigError) or shrinker.attempts:
+            raise
+        raise ConfigError(f"{run_dir}: cannot replay the run on its nodes: {e}") from None
     took = time.monotonic() - t0
     if best is None:
         why = "the budget ran out before" if shrinker.exhausted else "it did not reappear in"

@@ -173,3 +173,21 @@ def test_an_error_after_the_replay_ends_the_loop_with_the_best_so_far() -> None:
     s = Shrinker(trial, k=1, n=1)
     best = s.run(Candidate(noisy_schedule(), 4, 30.0))
     assert best is not None and needs_isolated_n1(best) and s.stopped == "n2: connection reset"
+
+
+def test_shrink_says_in_one_line_when_the_runs_database_is_unreachable(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "store" / "x" / "20260101T000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps(
+        {"valid": False, "checker": {"valid": False, "linearizable": {"valid": False,
+                                                                     "model": "cas-register", "keys": {}}}}))
+    (run_dir / "history.jsonl").write_text("")
+    (run_dir / "test.json").write_text(json.dumps({
+        "name": "x", "db": "process", "workload": "register", "nodes": ["nowhere.invalid"], "seed": 1,
+        "options": {"time_limit": 1, "concurrency": 1, "rate": 10, "seed": 1, "nemesis_interval": 5},
+        "db_opts": {"bin": str(Path(__file__))}, "workload_opts": {}, "nemesis_opts": {}, "recovery": 0}))
+    code, _, err = run(["shrink", str(run_dir), "--n", "1"], capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 254 and "cannot replay the run on its nodes" in last and "nowhere.invalid" in last
+    assert "Traceback" not in err
