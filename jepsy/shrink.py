@@ -307,15 +307,23 @@ class RealTrial:
         self.count = 0
         self.key_option = key_option(str(info.get("workload")))
 
+    def given(self, which: str) -> dict[str, Any]:
+        """The options the user typed (``given_opts``; older runs: the merged ones minus
+        the common keys)."""
+        given = self.info.get("given_opts")
+        if isinstance(given, Mapping) and isinstance(given.get(which), Mapping):
+            return dict(given[which])
+        return _user_opts(self.info.get(f"{which}_opts") or {}, self.common)
+
     def spec(self, cand: Candidate, schedule_file: Path) -> Any:
         from jepsy.testrun import TestSpec
 
         info, common = self.info, self.common
-        wl = _user_opts(info.get("workload_opts") or {}, common)
+        wl = self.given("workload")
         if self.key_option and cand.keys is not None:
             wl[self.key_option] = cand.keys
-        user_nem = _user_opts(info.get("nemesis_opts") or {}, common)
         names = cand.schedule.families or ["none"]
+        user_nem = _for_families(self.given("nemesis"), names)
         return TestSpec(
             db=str(info["db"]), workload=str(info.get("workload", "register")),
             nemesis=",".join(names), time_limit=cand.time_limit, concurrency=cand.concurrency,
@@ -323,7 +331,7 @@ class RealTrial:
             nemesis_interval=float(common.get("nemesis_interval", 5.0)),
             recovery=float(info.get("recovery", 5.0)), store=self.store,
             name=f"{info.get('name', 'run')}-shrink",
-            db_opts=_user_opts(info.get("db_opts") or {}, common), workload_opts=wl,
+            db_opts=self.given("db"), workload_opts=wl,
             nemesis_opts=user_nem, nemesis_schedule=str(schedule_file))
 
     def command(self, cand: Candidate, schedule_file: Path, inventory: str | None) -> str:
@@ -369,6 +377,18 @@ class RealTrial:
         self.echo(f"jepsy shrink: attempt {self.count}: exit {got.exit_code}, {verdict} "
                   f"({', '.join(sig) or 'no anomaly'})")
         return got
+
+
+def _for_families(opts: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """The nemesis options that the families still in the schedule declare (a cut family's
+    options, e.g. ``partition_shapes`` once no partition is left, would be refused)."""
+    from jepsy import options, registry
+
+    tables = [options.declared(registry.load("nemeses", n)) for n in names]
+    if any(t is None for t in tables):
+        return dict(opts)  # a family that declares nothing may read any key
+    known = {k for t in tables if t is not None for k in t} | set(options.COMMON)
+    return {k: v for k, v in opts.items() if k in known or k == "nemesis_max_faults"}
 
 
 def _schedule_module() -> Any:
