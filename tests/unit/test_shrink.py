@@ -143,7 +143,7 @@ def test_shrink_a_broken_memory_run_end_to_end(tmp_path: Path, capsys: pytest.Ca
     assert results["valid"] is False and str(original) in results["reproducer_of"]
     info = json.loads((final / "test.json").read_text())
     assert info["reproducer"]["of"] == str(original) and info["reproducer"]["attempts"]
-    assert "minimal reproducer" in (final / "report.html").read_text()
+    assert f"minimal reproducer of {original} (" in (final / "report.html").read_text()
     assert (final / "reproducer-schedule.json").exists() and (final / "shrink.md").exists()
 
 
