@@ -201,6 +201,9 @@ class Shrinker:
             # The original held, so the best so far is a reproducer: keep it, say why we stopped.
             self.stopped = str(e).splitlines()[0] if str(e) else type(e).__name__
             self.log(f"stopped early: {self.stopped}")
+        except KeyboardInterrupt:
+            self.stopped = "interrupted"
+            self.log("stopped early: interrupted")
         return best
 
     def _with_faults(self, c: Candidate, faults: Iterable[Any]) -> Candidate:
@@ -382,6 +385,8 @@ class RealTrial:
             self.echo(f"jepsy shrink: attempt {self.count} failed ({e}); trying it once more")
             results = run_one(self.nodes, self.spec(cand, path), live=False, echo=self.echo,
                               **self.connect)
+        if str(results.get("incomplete") or "").startswith("interrupted"):
+            raise KeyboardInterrupt  # Ctrl-C or SIGTERM ended the run: end the shrinking too
         sig = signature(results.get("checker"))
         got = Attempt(self.target in sig, str(results.get("run_dir")), int(results["exit_code"]),
                       sig, time.monotonic() - t)
