@@ -196,5 +196,7 @@ def _planned(names: Sequence[str], opts: Mapping[str, Any], strategy: str) -> Ne
     if plan is not None:
         return NemesisPackage(nemesis, schedule.replay(plan))
     state = opts.get("guided_state")
+    limit = opts.get("time_limit")
     return NemesisPackage(nemesis, guided.guided(families, float(opts.get("nemesis_interval", 5.0)),
-                                                 str(state) if state else None))
+                                                 str(state) if state else None,
+                                                 float(limit) if limit else None))

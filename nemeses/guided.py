@@ -22,9 +22,10 @@ turns that window into *features*, strings like
 * ``lat|pause:one|7``: the median ``ok`` latency, as a power of two of ms.
 
 The reward of the fault is the number of features never seen before in this
-test's campaign (coverage growth, as a fuzzer counts new edges).  When a run
-ends invalid, every arm used in it also gets ``VERDICT_REWARD`` (the checker
-saw an anomaly under those faults).
+test's campaign (coverage growth, as a fuzzer counts new edges); a fault is cut
+to end half a second before the run does (``time_limit``), so that its window
+is always measured.  When a run ends invalid, every arm used in it also gets
+``VERDICT_REWARD`` (the checker saw an anomaly under those faults).
 
 **Policy.**  One fault at a time, each after a quiet interval (the random
 schedule's rhythm too, so that a comparison measures the choices, not more
@@ -143,7 +144,8 @@ def features(label: str, window: Sequence[Any], before: Sequence[Any], concurren
 class Guided(gen.Gen):
     """The policy above, as a nemesis generator."""
 
-    def __init__(self, families: Sequence[Family], interval: float, state_path: str | None) -> None:
+    def __init__(self, families: Sequence[Family], interval: float, state_path: str | None,
+                 time_limit: float | None = None) -> None:
         self.families = {f.name: f for f in families}
         self.arms = arms_of(families)
         self.interval = interval
@@ -158,6 +160,8 @@ class Guided(gen.Gen):
             except (OSError, ValueError, TypeError):
                 self.stats, self.seen = {}, set()
         self.order: list[int] | None = None
+        self.time_limit = time_limit
+        self.deadline: float | None = None
         self.next_at: float | None = None
         self.active: tuple[tuple[str, Any, float], int, float] | None = None  # arm, history pos, end
         self.quiet_from = 0
@@ -213,9 +217,7 @@ class Guided(gen.Gen):
         label = f"{arm[0]}:{arm[1] if arm[1] is not None else '*'}"
         new = features(label, window, before, concurrency) - self.seen
         self.seen |= new
-        entry = self.stats.setdefault(arm_key(arm), [0.0, 0.0])
-        entry[0] += 1
-        entry[1] += len(new)
+        self.stats.setdefault(arm_key(arm), [0.0, 0.0])[1] += len(new)
         self.save()
         self.active = None
         self.quiet_from = len(history)
@@ -239,6 +241,7 @@ class Guided(gen.Gen):
             self.order = list(range(len(self.arms)))
             ctx.rng.shuffle(self.order)
             self.next_at = ctx.time + self.interval * GAP
+            self.deadline = None if self.time_limit is None else ctx.time + self.time_limit
             self.quiet_from = len(ctx.history)
             self.save()  # this run's "last_run" starts empty
         assert self.next_at is not None
@@ -250,15 +253,23 @@ class Guided(gen.Gen):
         if ctx.time < self.next_at:
             return gen.Pending(self.next_at - ctx.time)
         arm = self.choose()
-        self.active = (arm, len(ctx.history), ctx.time + arm[2] * self.interval)
+        end = ctx.time + arm[2] * self.interval
+        if self.deadline is not None:
+            # End each fault just before the run does, so that its window is measured.
+            end = min(end, self.deadline - 0.5)
+            if end - ctx.time < 0.5:
+                return None
+        self.active = (arm, len(ctx.history), end)
+        self.stats.setdefault(arm_key(arm), [0.0, 0.0])[0] += 1  # a try counts when it starts
         self.used.append(arm_key(arm))
         self.save()
         return self._start(ctx, arm)
 
 
-def guided(families: Sequence[Family], interval: float, state_path: str | None = None) -> Any:
+def guided(families: Sequence[Family], interval: float, state_path: str | None = None,
+           time_limit: float | None = None) -> Any:
     """The guided schedule as a generator spec (fresh policy, loaded state, on every build)."""
-    return gen.defer(lambda ctx: Guided(families, interval, state_path))
+    return gen.defer(lambda ctx: Guided(families, interval, state_path, time_limit))
 
 
 def record_verdict(state_path: str | Path, valid: Any) -> None:

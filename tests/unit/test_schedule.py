@@ -164,3 +164,15 @@ def test_jepsy_test_refuses_a_bad_schedule_file_in_one_line(
     err = capsys.readouterr().err
     assert e.value.code == 254 and message in err and err.count("\n") == 1
     assert not (tmp_path / "store").exists()  # refused before any run began
+
+
+def test_guided_ends_each_fault_before_the_run_ends_and_counts_a_try_when_it_starts() -> None:
+    g = Guided(two_families(), interval=4.0, state_path=None, time_limit=6.0)
+    rng, events = random.Random(2), []
+    for i in range(200):
+        out = g.next(gen.Context(thread="nemesis", time=i * 0.05, rng=rng, threads=[0, "nemesis"]))
+        if isinstance(out, dict):
+            events.append((round(i * 0.05, 2), out["f"]))
+    assert [f for _, f in events][:1] in (["start-a"], ["start-b"]) and len(events) == 2
+    assert events[0][0] == 4.0 and events[1][0] <= 5.5  # cut at time_limit - 0.5
+    assert sum(t for t, _ in g.stats.values()) == 1
