@@ -319,6 +319,7 @@ class RealTrial:
         self.echo, self.connect = echo, connect
         self.common = dict(info.get("options") or {})
         self.count = 0
+        self.retries = 2
         self.key_option = key_option(str(info.get("workload")))
 
     def given(self, which: str) -> dict[str, Any]:
@@ -374,17 +375,19 @@ class RealTrial:
         schedule.write(path, cand.schedule)
         t = time.monotonic()
         self.echo(f"jepsy shrink: attempt {self.count}: {cand.describe()}")
-        try:
-            results = run_one(self.nodes, self.spec(cand, path), live=False, echo=self.echo,
-                              **self.connect)
-        except ConfigError:
-            raise
-        except JepsyError as e:
-            # A node or connection that failed once (the lab under load) is no evidence either
-            # way: one more try, then the error ends the shrinking.
-            self.echo(f"jepsy shrink: attempt {self.count} failed ({e}); trying it once more")
-            results = run_one(self.nodes, self.spec(cand, path), live=False, echo=self.echo,
-                              **self.connect)
+        for tries_left in range(self.retries, -1, -1):
+            try:
+                results = run_one(self.nodes, self.spec(cand, path), live=False, echo=self.echo,
+                                  **self.connect)
+                break
+            except ConfigError:
+                raise
+            except JepsyError as e:
+                # A node or connection that failed (a lab under load) is no evidence either
+                # way: try again, and only then let the error end the shrinking.
+                if not tries_left:
+                    raise
+                self.echo(f"jepsy shrink: attempt {self.count} failed ({e}); trying it again")
         if str(results.get("incomplete") or "").startswith("interrupted"):
             raise KeyboardInterrupt  # Ctrl-C or SIGTERM ended the run: end the shrinking too
         sig = signature(results.get("checker"))
