@@ -475,8 +475,10 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
     results = _read_json(run / "results.json")
     sig = signature(results.get("checker"))
     if results.get("valid") is not False or not sig:
-        raise ConfigError(f"{run_dir}: the run was {results.get('valid')!r}, not invalid: "
-                          "nothing to shrink")
+        valid = results.get("valid")
+        word = "valid" if valid is True else "invalid with no anomaly named" if valid is False \
+            else "unknown"
+        raise ConfigError(f"{run_dir}: the run was {word}, not invalid: nothing to shrink")
     target = anomaly or sig[0]
     if target not in sig:
         raise ConfigError(f"--anomaly {target!r}: the run showed {', '.join(sig)}")
