@@ -476,8 +476,9 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
     sig = signature(results.get("checker"))
     if results.get("valid") is not False or not sig:
         valid = results.get("valid")
-        word = "valid" if valid is True else "invalid with no anomaly named" if valid is False \
-            else "unknown"
+        if valid is False:
+            raise ConfigError(f"{run_dir}: no checker of the run names an anomaly to keep")
+        word = "valid" if valid is True else "unknown"
         raise ConfigError(f"{run_dir}: the run was {word}, not invalid: nothing to shrink")
     target = anomaly or sig[0]
     if target not in sig:
