@@ -45,7 +45,9 @@ def test_shrink_recipe_1_to_a_replayable_reproducer(tmp_path: Path) -> None:
         assert got.returncode == 1, got.stderr[-2000:]
         final = Path(got.stdout.split("Run: ")[1].split()[0])
         after = json.loads((final / "reproducer-schedule.json").read_text())["faults"]
-        assert 1 <= len(after) <= len(before)  # this bug needs a partition: it cannot go
+        # Not necessarily >= 1: on a loaded machine etcd's serializable reads were stale with
+        # no fault at all (followers apply committed writes a little late).
+        assert len(after) <= len(before)
         results = json.loads((final / "results.json").read_text())
         assert results["valid"] is False and str(original) in results["reproducer_of"]
 
