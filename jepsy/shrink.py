@@ -509,8 +509,9 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
         raise ConfigError(f"{run_dir}: cannot replay the run on its nodes: {e}") from None
     took = time.monotonic() - t0
     if best is None:
-        why = "the budget ran out before" if shrinker.exhausted else "it did not reappear in"
-        raise SystemExit(_not_reproduced(run, target, why, k, n, shrinker, work))
+        why = "the budget ran out before the replay was decided" if shrinker.exhausted else \
+            f"{target} reappeared in fewer than {k} of {n} replays"
+        raise SystemExit(_not_reproduced(run, why, shrinker, work))
     final = shrinker.witness[best.key()]
     assert final.run_dir is not None
     final_dir = Path(final.run_dir)
@@ -525,11 +526,10 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
     raise SystemExit(int(ExitCode.INVALID))
 
 
-def _not_reproduced(run: Path, target: str, why: str, k: int, n: int, shrinker: Shrinker,
-                    work: Path) -> int:
+def _not_reproduced(run: Path, why: str, shrinker: Shrinker, work: Path) -> int:
     runs = [a.run_dir for _, a in shrinker.attempts]
-    text = (f"jepsy shrink: {run}: {why} {target} reappeared {k} of {n} times on replay; "
-            f"nothing shrunk (attempts: {', '.join(str(r) for r in runs) or 'none'})")
+    text = (f"jepsy shrink: {run}: {why}; nothing shrunk "
+            f"(attempts: {', '.join(str(r) for r in runs) or 'none'})")
     (work / "shrink.md").write_text(text + "\n")
     click.echo(text, err=True)
     return int(ExitCode.UNKNOWN)

@@ -40,7 +40,8 @@ def test_shrink_recipe_1_to_a_replayable_reproducer(tmp_path: Path) -> None:
         before = json.loads((original / "schedule.json").read_text())["faults"]
         assert before and all(f["family"] == "partition" for f in before)
 
-        got = jepsy("shrink", str(original), "--inventory", inv, "--k", "1", "--n", "1",
+        # 1 of 3: the replay of a flaky violation gets three chances.
+        got = jepsy("shrink", str(original), "--inventory", inv, "--k", "1", "--n", "3",
                     "--budget", "8")
         assert got.returncode == 1, got.stderr[-2000:]
         final = Path(got.stdout.split("Run: ")[1].split()[0])
