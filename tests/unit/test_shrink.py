@@ -191,3 +191,22 @@ def test_shrink_says_in_one_line_when_the_runs_database_is_unreachable(
     last = err.strip().splitlines()[-1]
     assert code == 254 and "cannot replay the run on its nodes" in last and "nowhere.invalid" in last
     assert "Traceback" not in err
+
+
+def test_a_violation_that_does_not_come_back_is_exit_2_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run stored as invalid whose database (here the linearizable double) no longer shows it."""
+    run_dir = tmp_path / "store" / "x" / "20260101T000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps(
+        {"valid": False, "checker": {"valid": False, "linearizable": {"valid": False,
+                                                                     "model": "cas-register", "keys": {}}}}))
+    (run_dir / "history.jsonl").write_text("")
+    (run_dir / "test.json").write_text(json.dumps({
+        "name": "x", "db": "memory", "workload": "register", "nodes": ["n1", "n2"], "seed": 1,
+        "options": {"time_limit": 1, "concurrency": 2, "rate": 50, "seed": 1, "nemesis_interval": 5},
+        "recovery": 0}))
+    code, _, err = run(["shrink", str(run_dir), "--k", "1", "--n", "2"], capsys)
+    assert code == 2
+    assert "linearizable:nonlinearizable reappeared in fewer than 1 of 2 replays; nothing shrunk" in err
+    assert (tmp_path / "store" / "x-shrink").is_dir()  # the attempts are ordinary runs
