@@ -489,8 +489,13 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
     node_list = inv.load(inventory, nodes if (nodes or inventory) else
                          ",".join(info.get("nodes") or []), None)
     store_root = store or str(run.parent.parent)
-    work = Path(store_root) / f"{info.get('name', 'run')}-shrink" / f"shrink-{time.strftime('%Y%m%dT%H%M%S')}"
-    work.mkdir(parents=True, exist_ok=True)
+    # The shrink's own record (each attempt's schedule, shrink.md) goes into the original run:
+    # a directory beside the runs would look like a run to 'jepsy serve' and '--keep-last'.
+    work = run / f"shrink-{time.strftime('%Y%m%dT%H%M%S')}"
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"{run}: cannot record the shrink there ({e.strerror or e})") from None
 
     def echo(m: str) -> None:
         click.echo(m, err=True)

@@ -145,6 +145,7 @@ def test_shrink_a_broken_memory_run_end_to_end(tmp_path: Path, capsys: pytest.Ca
     assert info["reproducer"]["of"] == str(original) and info["reproducer"]["attempts"]
     assert f"minimal reproducer of {original} (" in (final / "report.html").read_text()
     assert (final / "reproducer-schedule.json").exists() and (final / "shrink.md").exists()
+    assert len(list(original.glob("shrink-*/attempt-*.schedule.json"))) == len(info["reproducer"]["attempts"])
 
 
 def test_shrink_refuses_a_valid_run_and_a_non_run(tmp_path: Path,
