@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from jepsy.control import Remote, SSHRemote, on_nodes
-from jepsy.errors import ExitCode, JepsyError
+from jepsy.errors import ConfigError, ExitCode, JepsyError
 from jepsy.inventory import Node
 
 __all__ = ["NodeReport", "diagnose", "doctor_cmd", "local_warnings"]
@@ -119,8 +119,13 @@ def diagnose(remote: Remote, nodes: list[Node], db: Any = None) -> list[NodeRepo
 @click.option("--nodes", default=None, help="Comma-separated node names.")
 @click.option("--nodes-file", default=None, help="File with one node name per line.")
 @click.option("--db", default=None, help="Also check that this database can be set up.")
+@click.option("--db-opt", multiple=True, help="name=value option for the database module.")
+@click.option("--bin", "program", default=None, type=click.Path(exists=True),
+              help="With --db process or maelstrom: your program (a file or a directory).")
+@click.option("--cmd", "command", default=None, help="With --db process or maelstrom: how to run it.")
 @click.option("--trust-on-first-use", is_flag=True, help="Accept and remember unknown host keys.")
 def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str | None,
+               db_opt: tuple[str, ...], program: str | None, command: str | None,
                trust_on_first_use: bool) -> None:
     """Preflight every node: SSH, sudo, iptables, tc, clocks and NTP, disk, the database."""
     from rich.console import Console
@@ -130,7 +135,19 @@ def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None,
     from jepsy import registry
 
     node_list = inv.load(inventory, nodes, nodes_file)
-    the_db = registry.load("dbs", db)({}) if db else None
+    from jepsy.cli import _kv
+
+    db_opts = _kv(db_opt, "--db-opt")
+    db_opts.update({k: v for k, v in (("bin", program), ("cmd", command)) if v})
+    if db_opts and not db:
+        raise ConfigError("--db-opt, --bin and --cmd go with --db")
+    the_db = None
+    if db:
+        from jepsy import options
+
+        factory = registry.load("dbs", db)
+        the_db = factory(options.resolve(f"database {db!r}", [options.declared(factory)], db_opts,
+                                         flag="--db-opt"))
     with SSHRemote(node_list, connect_timeout=10, trust_on_first_use=trust_on_first_use) as remote:
         reports = diagnose(remote, node_list, the_db)
     console = Console()
