@@ -53,6 +53,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "report": "jepsy.report.cli:report_cmd",
     "serve": "jepsy.report.serve:serve_cmd",
     "inventory": "jepsy.vagrant:inventory_cmd",
+    "shrink": "jepsy.shrink:shrink_cmd",
 }
 
 
@@ -248,6 +249,12 @@ def _expectations(recovery: str | None, availability: str | None,
 @click.option("--cmd", "command", default=None,
               help="With --db process or maelstrom: how to run it, e.g. "
                    "'{bin} --id {node} --peers {peers}'.")
+@click.option("--nemesis-schedule", default=None, metavar="FILE",
+              help="Replay an explicit fault schedule (JSON/YAML; every run writes its own "
+              "schedule.json); its families join --nemesis.")
+@click.option("--nemesis-strategy", default="random", show_default=True,
+              type=click.Choice(["random", "guided"]),
+              help="How faults are chosen: seeded dice, or guided by what the history shows.")
 @click.option("--test-count", default=1, show_default=True, type=click.IntRange(min=1),
               help="Run the test this many times (seed+1 each time when --seed is given).")
 @click.option("--keep-last", default=None, type=click.IntRange(min=1),
@@ -261,7 +268,8 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
              seed: int | None, nemesis_interval: float, recovery: float, store: str,
              test_name: str | None, leave_db_running: bool, db_opt: tuple[str, ...],
              workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], program: str | None,
-             command: str | None, test_count: int, keep_last: int | None, ask_become_pass: bool,
+             command: str | None, nemesis_schedule: str | None, nemesis_strategy: str,
+             test_count: int, keep_last: int | None, ask_become_pass: bool,
              trust_on_first_use: bool, expect_recovery: str | None,
              expect_availability: str | None, recovery_fraction: str | None) -> None:
     """Run a test: provision the database, run the workload under faults, check, store."""
@@ -281,6 +289,7 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
                     name=test_name, leave_db_running=leave_db_running,
                     db_opts=db_opts, workload_opts=_kv(workload_opt, "--workload-opt"),
                     nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV),
+                    nemesis_schedule=nemesis_schedule, nemesis_strategy=nemesis_strategy,
                     **_expectations(expect_recovery, expect_availability, recovery_fraction))
     password = _become_pass() if ask_become_pass else None
     codes = []

@@ -119,6 +119,7 @@ class SSHRemote:
         self._fabric_config: Any = None
         self._conns: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {n: threading.Lock() for n in self.nodes}
+        self._build_lock = threading.Lock()
 
     # -- connections -------------------------------------------------------
     def _node(self, name: str) -> Node:
@@ -178,18 +179,23 @@ class SSHRemote:
             if not os.path.exists(node.key_file):
                 raise ConfigError(f"{node.name}: private key {node.key_file} does not exist")
             connect_kwargs["key_filename"] = [node.key_file]
-        config = self._config()
-        gateway = None
-        jump = proxy_jump(node.vars)
-        if jump:
-            # A chain "a,b" reaches b through a: build from the first hop outwards.
-            for hop in jump.split(","):
-                gateway = Connection(hop.strip(), config=config.clone(), gateway=gateway,
-                                     connect_timeout=self.connect_timeout,
-                                     connect_kwargs=dict(connect_kwargs))
-        conn = Connection(node.host, user=node.user, port=node.port, config=config,
-                          gateway=gateway, connect_timeout=self.connect_timeout,
-                          connect_kwargs=connect_kwargs)
+        # Connections are built one at a time, each on its own copy of the config: fabric's
+        # Connection() writes to its config, and every write makes invoke rebuild the whole
+        # config (empty for a moment), which other threads building theirs then read as
+        # "No attribute or config key found for 'gateway'" (seen under load on the lab).
+        with self._build_lock:
+            config = self._config()
+            gateway = None
+            jump = proxy_jump(node.vars)
+            if jump:
+                # A chain "a,b" reaches b through a: build from the first hop outwards.
+                for hop in jump.split(","):
+                    gateway = Connection(hop.strip(), config=config.clone(), gateway=gateway,
+                                         connect_timeout=self.connect_timeout,
+                                         connect_kwargs=dict(connect_kwargs))
+            conn = Connection(node.host, user=node.user, port=node.port, config=config.clone(),
+                              gateway=gateway, connect_timeout=self.connect_timeout,
+                              connect_kwargs=connect_kwargs)
         self._secure(conn, node)
         via = f" via {jump}" if jump else ""
         try:

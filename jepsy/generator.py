@@ -43,6 +43,8 @@ class Context:
     rng: random.Random
     threads: Sequence[int | str] = ()
     busy: frozenset[int | str] = frozenset()
+    # The history recorded so far (growing as the run goes), for schedules guided by it.
+    history: Sequence[Any] = ()
 
     @property
     def is_nemesis(self) -> bool:

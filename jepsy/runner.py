@@ -154,7 +154,8 @@ class _Engine:
         with self.lock:
             rng = self.rngs["nemesis" if thread == "nemesis" else "clients"]
             ctx = gen.Context(thread=thread, time=self.now(), rng=rng,
-                              threads=self.threads, busy=frozenset(self.busy))
+                              threads=self.threads, busy=frozenset(self.busy),
+                              history=self.history.ops)
             out = self.gen.next(ctx)
             if isinstance(out, dict):
                 self.busy.add(thread)

@@ -15,10 +15,11 @@ import random
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from jepsy import __version__, options, registry
-from jepsy.errors import ExitCode
+from jepsy.errors import ExitCode, JepsyError
 from jepsy.inventory import Node
 
 __all__ = ["TestSpec", "run_one", "suite_exit_code"]
@@ -58,6 +59,8 @@ class TestSpec:
     expect_recovery: float | None = None
     expect_availability: float | None = None
     recovery_fraction: float | None = None  # None: the checker's default (0.8)
+    nemesis_schedule: str | None = None  # an explicit schedule file (nemeses/schedule.py)
+    nemesis_strategy: str = "random"  # or "guided" (nemeses/guided.py)
 
     @property
     def nemeses(self) -> list[str]:
@@ -112,8 +115,8 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     the_workload = wl_factory(wl_opts)
     # jepsy.nemeses maps a folder mypy does not see as part of jepsy: import by name.
     compose = importlib.import_module("jepsy.nemeses.combined").compose
-    package = compose(nemeses, nem_opts, the_db)
     name = spec.test_name()
+    package = compose(nemeses, {**nem_opts, **_fault_plan(spec, nodes, name)}, the_db)
     remote = SSHRemote(nodes, sudo_password=sudo_password, trust_on_first_use=trust_on_first_use)
     test = Test(name=name, nodes=[n.name for n in nodes], node_specs={n.name: n for n in nodes},
                 remote=remote, rng=random.Random(seed),
@@ -127,6 +130,10 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
         "command_line": shlex.join(["jepsy", *spec.command_line]), "db": spec.db,
         "workload": spec.workload, "nemesis": nemeses, "nodes": test.nodes, "options": common,
         "db_opts": db_opts, "workload_opts": wl_opts, "nemesis_opts": nem_opts,
+        "recovery": spec.recovery, "nemesis_strategy": spec.nemesis_strategy,
+        "nemesis_schedule": spec.nemesis_schedule,
+        "given_opts": {"db": spec.db_opts, "workload": spec.workload_opts,
+                       "nemesis": spec.nemesis_opts},
     }
     if avail.expects:
         info["expect"] = {"recovery_s": avail.expect_recovery,
@@ -149,6 +156,7 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
                                on_setup=lambda: _record_version(the_db, test, run_dir, info))
     finally:
         remote.close()
+    _record_schedule(spec, run_dir, name, results, echo)
     if live:
         print_summary(results)
     return results
@@ -160,6 +168,37 @@ def _record_version(db: Any, test: Any, run_dir: Any, info: dict[str, Any]) -> N
     versions = _db_version(db, test)
     if versions is not None:
         write_json(run_dir / "test.json", {**info, "db_version": versions})
+
+
+def _fault_plan(spec: TestSpec, nodes: list[Node], name: str) -> dict[str, Any]:
+    """The nemesis options of ``--nemesis-schedule`` (loaded and checked against the nodes
+    before anything touches them) and ``--nemesis-strategy``."""
+    from jepsy.store import safe_name
+
+    schedule = importlib.import_module("jepsy.nemeses.schedule")
+    plan = schedule.load(spec.nemesis_schedule, [n.name for n in nodes]) \
+        if spec.nemesis_schedule else None
+    return {"nemesis_schedule": plan, "nemesis_strategy": spec.nemesis_strategy,
+            "guided_state": str(Path(spec.store) / safe_name(name) / "guided-state.json")}
+
+
+def _record_schedule(spec: TestSpec, run_dir: Path, name: str, results: dict[str, Any],
+                     echo: Callable[[str], None]) -> None:
+    """``schedule.json``: the faults this run had, as an explicit schedule to replay; and the
+    guided policy's reward for the verdict."""
+    from jepsy.history import read_history
+    from jepsy.store import safe_name
+
+    schedule = importlib.import_module("jepsy.nemeses.schedule")
+    try:
+        ops = read_history(run_dir / "history.jsonl")
+        schedule.write(run_dir / "schedule.json", schedule.from_history(ops))
+    except JepsyError as e:
+        echo(f"jepsy: warning: no schedule.json: {e}")
+    if spec.nemesis_strategy == "guided":
+        guided = importlib.import_module("jepsy.nemeses.guided")
+        guided.record_verdict(Path(spec.store) / safe_name(name) / "guided-state.json",
+                              results.get("valid"))
 
 
 def suite_exit_code(codes: Sequence[int]) -> int:

@@ -166,6 +166,11 @@ def compose(names: Sequence[str], opts: Mapping[str, Any], db: Any = None) -> Ne
     """One package for the families ``names``; ``db`` reaches families that act through it."""
     wanted = [n for n in dict.fromkeys(names) if n != "none"]
     full = {**opts, "database": db}
+    strategy = str(opts.get("nemesis_strategy") or "random")
+    if strategy not in ("random", "guided"):
+        raise ConfigError(f"unknown nemesis strategy {strategy!r}; known: random, guided")
+    if opts.get("nemesis_schedule") is not None or (strategy == "guided" and wanted):
+        return _planned(wanted, full, strategy)
     if len(wanted) <= 1:
         single: NemesisPackage = registry.load("nemeses", wanted[0] if wanted else "none")(full)
         return single
@@ -178,3 +183,26 @@ def compose(names: Sequence[str], opts: Mapping[str, Any], db: Any = None) -> Ne
     schedule = random_schedule(families, interval, int(max_faults) if max_faults else None)
     spec = gen.defer(lambda ctx: _Any([schedule, *(o.generator for o in others)]))
     return NemesisPackage(nemesis, spec)
+
+
+def _planned(names: Sequence[str], opts: Mapping[str, Any], strategy: str) -> NemesisPackage:
+    """An explicit schedule (``nemesis_schedule``, a ``Schedule``; its families join ``names``)
+    or the guided policy, over the families' ``Family`` records."""
+    from . import guided, schedule
+
+    plan: schedule.Schedule | None = opts.get("nemesis_schedule")
+    wanted = list(dict.fromkeys([*names, *(plan.families if plan is not None else [])]))
+    parts = {n: _family(n, opts) for n in wanted}
+    odd = [n for n, p in parts.items() if not isinstance(p, Family)]
+    if odd:
+        raise ConfigError(f"nemesis {odd[0]!r} has no fault family record: it cannot follow an "
+                          "explicit schedule or the guided strategy")
+    families = [p for p in parts.values() if isinstance(p, Family)]
+    nemesis = CombinedNemesis({f.name: f.nemesis for f in families})
+    if plan is not None:
+        return NemesisPackage(nemesis, schedule.replay(plan))
+    state = opts.get("guided_state")
+    limit = opts.get("time_limit")
+    return NemesisPackage(nemesis, guided.guided(families, float(opts.get("nemesis_interval", 5.0)),
+                                                 str(state) if state else None,
+                                                 float(limit) if limit else None))

@@ -137,6 +137,7 @@ def page_data(history: Sequence[Op], results: Mapping[str, Any], test_info: Mapp
         "operations": f"{ops['n']} client operations, {len(history)} history events",
         "timings": results.get("timings") if isinstance(results.get("timings"), dict) else None,
         "incomplete": results.get("incomplete"), "exit_code": results.get("exit_code"),
+        "reproducer_of": results.get("reproducer_of"),
         "stats": results.get("stats") if isinstance(results.get("stats"), dict) else None,
         "run_dir": str(run_dir) if run_dir is not None else results.get("run_dir"),
         "source": source,

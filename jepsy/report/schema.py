@@ -28,6 +28,8 @@ checker        the checker's result: ``{"valid": ..., "<name>": {...}, ...}`` fo
                ``checker.availability`` is in every run: ``windows``,
                ``recoveries``, ``worst_recovery_s`` (see
                ``jepsy.checkers.availability``)
+reproducer_of  (optional) written by ``jepsy shrink`` on its final run: one line naming
+               the run this run is a minimal reproducer of, and what was cut
 =============  =====================================================================
 
 ``check_results(results)`` lists how a results mapping departs from this
