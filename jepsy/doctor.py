@@ -87,8 +87,10 @@ def _check_node(remote: Remote, node: Node, db: Any) -> NodeReport:
         if ntp:
             rep.warnings.append(f"{n}: {', '.join(ntp)} is running; clock faults stop it for the "
                                 "test and restart it after")
-    if db is not None and hasattr(db, "preflight"):
-        problems = db.preflight(remote, n)
+    if db is not None and (hasattr(db, "preflight") or hasattr(db, "preflight_node")):
+        # preflight_node sees the inventory's variables (an existing deployment's).
+        problems = (db.preflight_node(remote, node) if hasattr(db, "preflight_node")
+                    else db.preflight(remote, n))
         rep.blockers += [f"{n}: {p}" for p in problems]
         rep.checks["db"] = not problems
     return rep
@@ -119,9 +121,12 @@ def diagnose(remote: Remote, nodes: list[Node], db: Any = None) -> list[NodeRepo
 @click.option("--nodes", default=None, help="Comma-separated node names.")
 @click.option("--nodes-file", default=None, help="File with one node name per line.")
 @click.option("--db", default=None, help="Also check that this database can be set up.")
+@click.option("--db-opt", "db_opt", multiple=True, metavar="NAME=VALUE",
+              help="Database option, as for jepsy test (e.g. existing=true: check the running "
+                   "deployment's PID file, start command and endpoints).")
 @click.option("--trust-on-first-use", is_flag=True, help="Accept and remember unknown host keys.")
 def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str | None,
-               trust_on_first_use: bool) -> None:
+               db_opt: tuple[str, ...], trust_on_first_use: bool) -> None:
     """Preflight every node: SSH, sudo, iptables, tc, clocks and NTP, disk, the database."""
     from rich.console import Console
     from rich.table import Table
@@ -130,7 +135,18 @@ def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None,
     from jepsy import registry
 
     node_list = inv.load(inventory, nodes, nodes_file)
-    the_db = registry.load("dbs", db)({}) if db else None
+    from jepsy.cli import _kv
+
+    db_opts = _kv(db_opt, "--db-opt")
+    if db_opts and not db:
+        raise click.UsageError("--db-opt needs --db")
+    the_db = None
+    if db:
+        from jepsy import options
+
+        factory = registry.load("dbs", db)
+        the_db = factory(options.resolve(f"database {db!r}", [options.declared(factory)], db_opts,
+                                         flag="--db-opt"))
     with SSHRemote(node_list, connect_timeout=10, trust_on_first_use=trust_on_first_use) as remote:
         reports = diagnose(remote, node_list, the_db)
     console = Console()
