@@ -49,7 +49,7 @@ from jepsy.options import Option
 from jepsy.protocols import Test
 
 __all__ = ["BUILD_OPTIONS", "DEPLOY_OPTIONS", "Build", "BuildSpec", "RemoteBuild", "cache_dir",
-           "install", "resolve"]
+           "install", "refuse", "resolve"]
 
 # The options of every module that takes a build (and ``existing``/``cleanup``, see
 # ``jepsy.dbs.existing``): each factory's ``@declare(...)`` includes ``*DEPLOY_OPTIONS``.
@@ -92,19 +92,17 @@ class BuildSpec:
 @dataclass(frozen=True)
 class Build:
     """A build checked on the control machine: ``archive`` is the one local file to
-    upload (an executable, a tar archive or a .deb), ``program`` the program's path
-    inside what it unpacks to."""
+    upload, ``unpack`` how it becomes a tree on the node (``copy``: one executable,
+    installed under the module's program name, since some programs look at their
+    own name; ``tar``; ``deb``: ``dpkg-deb -x``), ``program`` the program's path
+    in that tree."""
 
     kind: str
     source: str
     archive: Path
     program: str
     digest: str
-
-    @property
-    def unpack(self) -> str:
-        return "copy" if self.kind == "binary" and self.program == self.archive.name else (
-            "deb" if self.kind == "package" else "tar")
+    unpack: str = "tar"
 
 
 @dataclass(frozen=True)
@@ -285,10 +283,22 @@ def resolve(spec: BuildSpec, opts: Mapping[str, Any]) -> Build | None:
             return Build(kind, value, packed, program, _sha256(packed))
         if not os.access(path, os.X_OK):
             raise ConfigError(f"binary={value}: not executable (chmod +x it)")
-        return Build(kind, value, path, path.name, _sha256(path))
+        return Build(kind, value, path, spec.program, _sha256(path), unpack="copy")
     if kind == "tarball":
         return Build(kind, value, path, _tar_program(path, spec.program, f"tarball={value}"), _sha256(path))
-    return Build(kind, value, path, _deb_program(path, spec.program), _sha256(path))
+    return Build(kind, value, path, _deb_program(path, spec.program), _sha256(path), unpack="deb")
+
+
+def refuse(db: str, opts: Mapping[str, Any], existing: bool = False) -> None:
+    """For a module that runs only Debian's build (and, unless ``existing``, cannot test
+    an existing deployment): ``ConfigError`` in one line if the options ask for more."""
+    given = [k for k in KINDS if opts.get(k) not in (None, "")]
+    if given:
+        raise ConfigError(f"{db}: cannot honour {given[0]}= (this module runs Debian's package "
+                          "only; see the README's build options table)")
+    if not existing and _flag(opts, "existing"):
+        raise ConfigError(f"{db}: cannot honour existing=true (not supported by this module yet; "
+                          "see the README's build options table)")
 
 
 def install(test: Test, node: str, spec: BuildSpec, build: Build) -> RemoteBuild:
@@ -315,7 +325,7 @@ def install(test: Test, node: str, spec: BuildSpec, build: Build) -> RemoteBuild
     if not ran.ok or not ran.stdout.strip():
         err = (ran.stderr or ran.stdout).strip().splitlines()
         raise DBError(f"{node}: {build.kind}={build.source} does not run there "
-                      f"({program}: {err[-1][:300] if err else f'exit {ran.exit_code}'})")
+                      f"({err[-1][:300] if err else f'{program}: exit {ran.exit_code}'})")
     return RemoteBuild(directory, program)
 
 

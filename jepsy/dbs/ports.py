@@ -66,26 +66,28 @@ def check_free(test: Test, node: str, ports: Iterable[int], db: str) -> None:
                           f"--db-opt existing=true (jepsy starts its own {db} there)")
 
 
-def check_ours(test: Test, node: str, port: int, pidfile: Pidfile, db: str) -> None:
-    """``DBError`` unless the pidfile's process is alive and it (or its session) is what
-    listens on ``port``."""
-    pid_text = test.remote.execute(node, f"cat {pidfile.path} 2>/dev/null", sudo=True,
+def check_ours(test: Test, node: str, port: int, pid: Pidfile | str, db: str) -> None:
+    """``DBError`` unless the process jepsy started is alive and it (or its session) is
+    what listens on ``port``.  ``pid`` is its pidfile, or a shell command printing
+    its PID (PostgreSQL's ``postmaster.pid`` starts with it)."""
+    source = f"cat {pid.path}" if isinstance(pid, Pidfile) else pid
+    pid_text = test.remote.execute(node, f"{source} 2>/dev/null", sudo=True,
                                    check=False).stdout.strip()
     if not pid_text.isdigit() or not test.remote.execute(
             node, f"kill -0 {pid_text}", sudo=True, check=False).ok:
-        raise DBError(f"{node}: the {db} jepsy started is not running ({pidfile.path}: "
-                      f"{pid_text or 'missing'}), although port {port} answered")
+        raise DBError(f"{node}: the {db} jepsy started is not running (its PID: "
+                      f"{pid_text or 'none'}), although port {port} answered")
     ours = int(pid_text)
     held = listeners(test, node, port)
-    for pid, _ in held:
-        if pid == ours:
-            return
-    if held:
+    if any(p == ours for p, _ in held):
+        return
+    named = [p for p, _ in held if p]
+    if named:
         sids = test.remote.execute(
-            node, f"ps -o sid= -p {','.join(str(p) for p, _ in held if p)} 2>/dev/null",
+            node, f"ps -o sid= -p {','.join(str(p) for p in named)} 2>/dev/null",
             sudo=True, check=False).stdout.split()
         if str(ours) in sids:
             return
-    who = ", ".join(f"pid {pid} ({name})" for pid, name in held) or "nothing ss can see"
+    who = ", ".join(f"pid {p} ({name})" for p, name in held) or "nothing ss can see"
     raise DBError(f"{node}: port {port} is answered by {who}, not by the {db} jepsy started "
                   f"(pid {ours}); stop the other one, or test it with --db-opt existing=true")

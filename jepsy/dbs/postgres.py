@@ -25,6 +25,8 @@ from typing import Any
 
 from jepsy.control import Remote, sh
 from jepsy.dbs import ensure_package, faketime_prefix, wait_for
+from jepsy.dbs.build import refuse
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -102,8 +104,15 @@ class PostgresDB:
         if not init.ok:
             raise DBError(f"{node}: initdb failed: {init.describe()}")
         r.execute(node, f"echo 'host all all 0.0.0.0/0 scram-sha-256' >> {DATA_DIR}/pg_hba.conf", sudo=True)
-        r.execute(node, self._start_command(test, node, bindir), sudo=True)
+        self.start_checked(test, node, bindir)
+
+    def start_checked(self, test: Test, node: str, bindir: str) -> None:
+        """Start the server of a prepared data directory: the port free before, and
+        after, our postmaster (``postmaster.pid``'s first line) is what answers."""
+        check_free(test, node, (PORT,), "PostgreSQL")
+        test.remote.execute(node, self._start_command(test, node, bindir), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, PORT, f"head -n 1 {DATA_DIR}/postmaster.pid", "PostgreSQL")
 
     def _await_ready(self, test: Test, node: str) -> None:
         def answers() -> None:
@@ -164,5 +173,6 @@ class PostgresDB:
 
 
 def postgres_db(opts: Mapping[str, Any]) -> PostgresDB:
+    refuse("postgres", opts)
     return PostgresDB(opts)
 

@@ -41,6 +41,7 @@ from typing import Any
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -130,8 +131,10 @@ class ProcessDB(PidfileDaemon):
         r.execute(node, f"mkdir -p {BIN_DIR} && rm -f {LOG_FILE}", sudo=True)
         r.upload(node, self.local_bin, self.remote_bin)
         r.execute(node, f"chmod 755 {sh(self.remote_bin)}", sudo=True)
+        check_free(test, node, (self.port,), "program")
         r.execute(node, self._start_command(test, node), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, self.port, PID, "program")
 
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout

@@ -20,6 +20,12 @@ Kill, start, pause and resume act on ``redis-server`` by its pidfile (the
 sentinels keep running, as they would on their own hosts); ``primaries``
 names every server whose ``ROLE`` is ``master`` (two during a split brain).
 
+Which build runs: Debian's, or ``binary=`` (a ``redis-server``, or a build
+directory holding one), ``tarball=`` or ``package=`` (see ``jepsy.dbs.build``;
+Redis publishes sources only, so there is no ``version=``).  Both daemons run
+the same ``redis-server``.  Ports 6379 and 26379 must be free before the start,
+and our daemons must be what answers on them after (``jepsy.dbs.ports``).
+
 Options (``--db-opt``): ``down_after_ms`` (Sentinel's ``down-after-milliseconds``,
 default 2000), ``failover_timeout_ms`` (default 10000), ``op_timeout``
 (client, seconds, default 1), ``ready_timeout`` (default 60).
@@ -39,7 +45,9 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
+from jepsy.dbs.build import Build, BuildSpec, install, resolve
 from jepsy.dbs.pidfile import Pidfile
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -58,6 +66,8 @@ def _pidfile(daemon: str) -> Pidfile:
     return Pidfile(f"{PID_DIR}/{daemon}.pid")
 
 DAEMONS = ("redis", "sentinel")
+SPEC = BuildSpec(db="redis", program="redis-server", version_command="{program} --version",
+                 kinds=("binary", "tarball", "package"))
 
 
 def _conn(host: str, port: int, timeout: float) -> Any:
@@ -75,6 +85,17 @@ class RedisDB:
         self.ready_timeout = float(self.opts.get("ready_timeout", 60))
         self.down_after = int(self.opts.get("down_after_ms", 2000))
         self.failover_timeout = int(self.opts.get("failover_timeout_ms", 10000))
+        self.build: Build | None = resolve(SPEC, self.opts)
+        self.programs: dict[str, str] = {}
+
+    def program(self, node: str | None) -> str:
+        """The ``redis-server`` this node runs: the uploaded build's, else Debian's."""
+        return self.programs.get(node or "", "redis-server")
+
+    def version(self, test: Test, node: str) -> str:
+        """The version of the ``redis-server`` this node ran (asked of that binary)."""
+        return test.remote.execute(
+            node, SPEC.version_command.format(program=sh(self.program(node)))).stdout.strip()
 
     # -- configuration -------------------------------------------------------
     def primary(self, test: Test) -> str:
@@ -100,15 +121,18 @@ class RedisDB:
             f"sentinel parallel-syncs {MASTER_NAME} 1",
         ]) + "\n"
 
-    def _start_command(self, daemon: str) -> str:
+    def _start_command(self, daemon: str, node: str | None = None) -> str:
         conf = f"{DATA_DIR}/{daemon}.conf"
-        argv = ["redis-server", conf] + (["--sentinel"] if daemon == "sentinel" else [])
+        argv = [self.program(node), conf] + (["--sentinel"] if daemon == "sentinel" else [])
         pid, log = _pidfile(daemon), f"{LOG_DIR}/{daemon}.log"
         return (f"mkdir -p {PID_DIR} {LOG_DIR} && cd {DATA_DIR} && "
                 + pid.start(sh(*argv), log))
 
     # -- provisioning --------------------------------------------------------
     def install(self, test: Test, node: str) -> None:
+        if self.build is not None:
+            self.programs[node] = install(test, node, SPEC, self.build).program
+            return
         # The packages' postinst may start default instances on ports we need: not ours.
         ensure_package(test, node, "command -v redis-server && command -v redis-sentinel",
                        "redis-server redis-sentinel", "Redis", ("redis-sentinel", "redis-server"),
@@ -123,9 +147,12 @@ class RedisDB:
         r.execute(node, f"cat > {DATA_DIR}/redis.conf", sudo=True, stdin=self.server_conf(test, node))
         r.execute(node, f"cat > {DATA_DIR}/sentinel.conf", sudo=True,
                   stdin=self.sentinel_conf(test, node))
-        r.execute(node, self._start_command("redis"), sudo=True)
-        r.execute(node, self._start_command("sentinel"), sudo=True)
+        check_free(test, node, (PORT, SENTINEL_PORT), "Redis")
+        r.execute(node, self._start_command("redis", node), sudo=True)
+        r.execute(node, self._start_command("sentinel", node), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, PORT, _pidfile("redis"), "Redis")
+        check_ours(test, node, SENTINEL_PORT, _pidfile("sentinel"), "Redis Sentinel")
 
     def _await_ready(self, test: Test, node: str) -> None:
         """The server answers PING, and the sentinel knows the primary and all other sentinels."""
@@ -163,7 +190,7 @@ class RedisDB:
         test.remote.execute(node, self._stop("redis"), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
-        test.remote.execute(node, self._start_command("redis"), sudo=True)
+        test.remote.execute(node, self._start_command("redis", node), sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
         test.remote.execute(node, _pidfile("redis").signal("STOP"), sudo=True, check=False)

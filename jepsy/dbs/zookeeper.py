@@ -33,7 +33,9 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
+from jepsy.dbs.build import refuse
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -115,8 +117,10 @@ class ZooKeeperDB(PidfileDaemon):
         r.execute(node, f"mkdir -p {DATA_DIR} /var/log/jepsy && rm -f {LOG_FILE} && "
                         f"echo {test.nodes.index(node) + 1} > {DATA_DIR}/myid", sudo=True)
         r.execute(node, f"cat > {DATA_DIR}/zoo.cfg", sudo=True, stdin=self.config(test, node))
+        check_free(test, node, (CLIENT_PORT, 2888, 3888), "ZooKeeper")
         r.execute(node, self._start_command(), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, CLIENT_PORT, PID, "ZooKeeper")
 
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -152,4 +156,5 @@ class ZooKeeperDB(PidfileDaemon):
 
 
 def zookeeper_db(opts: Mapping[str, Any]) -> ZooKeeperDB:
+    refuse("zookeeper", opts)
     return ZooKeeperDB(opts)

@@ -128,7 +128,7 @@ def test_binary_file_or_build_directory(tmp_path: Path) -> None:
     exe.write_bytes(WRAPPER)
     exe.chmod(0o755)
     build = resolve(SPEC, {"binary": str(exe)})
-    assert build is not None and build.program == "etcd-custom" and build.unpack == "copy"
+    assert build is not None and build.program == "etcd" and build.unpack == "copy"
     exe.chmod(0o644)
     with pytest.raises(ConfigError, match="not executable"):
         resolve(SPEC, {"binary": str(exe)})
