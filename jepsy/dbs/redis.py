@@ -46,6 +46,7 @@ from typing import Any
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
 from jepsy.dbs.build import Build, BuildSpec, install, resolve
+from jepsy.dbs.existing import ExistingDeployment, is_existing, run_prefix
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import DBError
@@ -220,5 +221,65 @@ class RedisDB:
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
-def redis_db(opts: Mapping[str, Any]) -> RedisDB:
+class ExistingRedis(ExistingDeployment):
+    """A Redis that already runs: ``existing=true`` (see ``jepsy.dbs.existing``).
+
+    Endpoint variables: ``jepsy_db_client_port`` (default 6379); with
+    ``jepsy_db_sentinel_port`` clients follow that Sentinel to the primary named
+    ``jepsy_db_master_name`` (default ``mymaster``), else they talk to their own
+    node's server (writes to a replica fail).  Kill and pause act on the server
+    of ``jepsy_db_pidfile``; sentinels are left alone.
+    """
+
+    name = "Redis"
+
+    def _conn(self, test: Test, node: str) -> Any:
+        port = int(test.node_specs[node].vars.get("jepsy_db_client_port") or PORT)
+        return _conn(test.address(node), port, 2.0)
+
+    def answer(self, test: Test, node: str) -> None:
+        with self._conn(test, node) as server:
+            server.ping()
+
+    def version(self, test: Test, node: str) -> str:
+        with self._conn(test, node) as server:
+            info = server.info("server")
+        return f"Redis server v={info.get('redis_version', '?')} (running, existing deployment)"
+
+    def clean(self, test: Test) -> None:
+        """Delete this run's keys on every server that calls itself master."""
+        pattern = f"jepsy:{run_prefix(test)}:*"
+        for node in test.nodes:
+            try:
+                with self._conn(test, node) as server:
+                    if server.execute_command("ROLE")[0] != "master":
+                        continue
+                    keys = list(server.scan_iter(match=pattern, count=1000))
+                    if keys:
+                        server.delete(*keys)
+            except Exception as e:  # redis-py raises many kinds
+                test.log.warning("%s: cleanup=true could not delete %s: %s", node, pattern, e)
+
+    def primaries(self, test: Test) -> list[str]:
+        leaders = []
+        for node in test.nodes:
+            try:
+                with self._conn(test, node) as server:
+                    role = server.execute_command("ROLE")
+            except Exception:  # an unreachable or paused server names no role
+                continue
+            if role and role[0] == "master":
+                leaders.append(node)
+        return leaders
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.redis_clients import client_for
+
+        return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def redis_db(opts: Mapping[str, Any]) -> RedisDB | ExistingRedis:
+    if is_existing(opts):
+        resolve(SPEC, opts)  # refuses a build option next to existing=true
+        return ExistingRedis(opts)
     return RedisDB(opts)
