@@ -85,8 +85,9 @@ class Deployment:
                    tuple(str(g) for g in logs))
 
     def pid(self) -> str:
-        """Shell words for the PID the PID file names (empty if unreadable)."""
-        return f"$(cat {sh(self.pidfile or '/nonexistent')} 2>/dev/null)"
+        """Shell words for the PID the PID file names (empty if unreadable); its first
+        line, as PostgreSQL's ``postmaster.pid`` has more."""
+        return f"$(head -n 1 {sh(self.pidfile or '/nonexistent')} 2>/dev/null)"
 
     def alive(self) -> str:
         return f'p={self.pid()}; [ -n "$p" ] && kill -0 "$p"'
@@ -128,7 +129,8 @@ class ExistingDeployment:
         elif not remote.execute(n, f"[ -r {sh(d.pidfile)} ]", sudo=True, check=False).ok:
             out.append(f"jepsy_db_pidfile {d.pidfile}: missing or unreadable")
         elif not remote.execute(n, d.alive(), sudo=True, check=False).ok:
-            pid = remote.execute(n, f"cat {sh(d.pidfile)}", sudo=True, check=False).stdout.strip()
+            pid = remote.execute(n, f"head -n 1 {sh(d.pidfile)}", sudo=True,
+                                 check=False).stdout.strip()
             out.append(f"jepsy_db_pidfile {d.pidfile} names pid {pid or '(nothing)'}, "
                        "which is not running")
         if "kill" in nemeses or d.start is not None:
