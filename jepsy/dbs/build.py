@@ -145,17 +145,24 @@ def _fetch(url: str, dest: Path, what: str) -> None:
 
 
 def _tar_program(archive: Path, program: str, what: str) -> str:
-    """The shallowest regular file named ``program`` in the tar ``archive``; ``what`` is
-    the option that named it, for errors."""
+    """The regular file named ``program`` in the tar ``archive`` that is most likely the
+    program: executable first, then in a ``bin`` or ``sbin`` directory, then the
+    shallowest (a ``.deb`` also holds ``etc/default/etcd``); ``what`` is the option that
+    named it, for errors."""
     try:
         with tarfile.open(archive) as tar:
-            names = [m.name for m in tar.getmembers()
+            found = [m for m in tar.getmembers()
                      if m.isfile() and PurePosixPath(m.name).name == program]
     except (tarfile.TarError, OSError) as e:
         raise ConfigError(f"{what}: not a tar archive ({e})") from None
-    if not names:
+    if not found:
         raise ConfigError(f"{what}: the archive has no {program!r}")
-    return min(names, key=lambda n: (n.count("/"), n)).removeprefix("./")
+
+    def rank(m: tarfile.TarInfo) -> tuple[bool, bool, int, str]:
+        parent = PurePosixPath(m.name).parent.name
+        return (not m.mode & 0o111, parent not in ("bin", "sbin"), m.name.count("/"), m.name)
+
+    return min(found, key=rank).name.removeprefix("./")
 
 
 def _deb_program(deb: Path, program: str) -> str:

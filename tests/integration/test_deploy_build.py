@@ -120,6 +120,13 @@ def test_binary_tarball_version_and_bad_builds(tmp_path: Path, etcd_351: Path, m
         assert _versions(store) == {"etcd Version: 3.4.23+release"}
         assert (store / "cache" / "etcd" / "3.4.77" / "etcd-v3.4.77-linux-amd64.tar.gz").exists()
 
+        # 3b. A .deb (Debian's own etcd-server, when apt's cache has it): unpacked, not installed.
+        debs = sorted(Path("/var/cache/apt/archives").glob("etcd-server_*.deb"))
+        if debs:
+            got = _jepsy(inv, store, "--db-opt", f"package={debs[-1]}", "--time-limit", "3")
+            assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
+            assert _versions(store) == {"etcd Version: 3.4.23"}
+
         # 4. Bad builds: one line, exit 254.
         def refused(p: subprocess.CompletedProcess[str], *words: str) -> None:
             assert p.returncode == 254, p.stdout[-2000:] + p.stderr[-2000:]

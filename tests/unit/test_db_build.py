@@ -152,6 +152,8 @@ def test_package_is_read_with_dpkg_deb(tmp_path: Path) -> None:
     (root / "DEBIAN" / "control").write_text(
         "Package: etcd-custom\nVersion: 3.4.99\nArchitecture: amd64\nMaintainer: t <t@t>\n"
         "Description: test\n")
+    (root / "etc" / "default").mkdir(parents=True)
+    (root / "etc" / "default" / "etcd").write_text("ETCD_NAME=x\n")  # not the program
     (root / "usr" / "bin").mkdir(parents=True)
     (root / "usr" / "bin" / "etcd").write_bytes(WRAPPER)
     (root / "usr" / "bin" / "etcd").chmod(0o755)
