@@ -179,7 +179,12 @@ def _deb_program(deb: Path, program: str) -> str:
 
 
 def _checksum(sums: str, name: str) -> str:
-    """The hex digest for ``name`` in a checksum file (``HEX  name`` lines, or one bare HEX)."""
+    """The hex digest for ``name`` in a checksum file: ``HEX  name`` lines (``sha256sum``),
+    one bare HEX, or ``name: HEX HEX ...`` (``gpg --print-md``, older Apache releases)."""
+    if f"{name}:" in sums:
+        hexes = re.sub(r"\s+", "", sums.split(f"{name}:", 1)[1]).lower()
+        if re.fullmatch(r"[0-9a-f]{64}|[0-9a-f]{128}", hexes):
+            return hexes
     for line in sums.splitlines():
         words = line.split()
         if len(words) >= 2 and words[-1].lstrip("*").rsplit("/", 1)[-1] == name:

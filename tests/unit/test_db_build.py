@@ -215,3 +215,16 @@ def test_every_declared_database_takes_the_deploy_options() -> None:
         table = options.declared(registry.load("dbs", db))
         if table is not None:
             assert names <= set(table), f"{db} does not declare {sorted(names - set(table))}"
+
+
+def test_checksum_files_in_both_published_formats() -> None:
+    from jepsy.dbs.build import _checksum
+
+    hexes = "AB12" * 32
+    gpg = f"apache-zookeeper-3.8.4-bin.tar.gz: {' '.join(hexes[i:i + 8] for i in range(0, 128, 8))}"
+    assert _checksum(gpg[:60] + "\n" + gpg[60:], "apache-zookeeper-3.8.4-bin.tar.gz") == hexes.lower()
+    assert _checksum(f"{'c' * 64}  *etcd.tar.gz\n", "etcd.tar.gz") == "c" * 64
+    assert _checksum(f"{'d' * 64}\n", "anything.tar.gz") == "d" * 64
+    with pytest.raises(ValueError):
+        _checksum(f"{'c' * 64}  other.tar.gz\n", "etcd.tar.gz")
+
