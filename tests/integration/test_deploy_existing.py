@@ -4,8 +4,8 @@ kill and partition, and found as it was: running, its data intact, nothing of je
 own database layout created, and what the run wrote removed (``cleanup=true``).
 
 Then the bad inputs of an existing deployment, each one line and exit 254: a PID file
-that is missing, a start command that fails (its stderr quoted), ``existing=true`` with
-``binary=``; and ``jepsy doctor --db etcd --db-opt existing=true``.
+that is missing, ``existing=true`` with ``binary=``; ``jepsy doctor --db etcd --db-opt
+existing=true``; and (slow) a start command that fails, its stderr quoted.
 """
 
 from __future__ import annotations
@@ -16,13 +16,18 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from jepsy import inventory
 from jepsy.control import SSHRemote
+from jepsy.dbs import wait_for
+from jepsy.lab import Lab
 from tests.integration.conftest import lab_running
 
 JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
@@ -95,88 +100,108 @@ def _jepsy(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]
                           env={**os.environ, "NO_COLOR": "1"})
 
 
-def test_existing_etcd_under_kill_and_partition(tmp_path: Path) -> None:
-    with lab_running("hd2", SUBNET, nodes=3, packages=["etcd-server"]) as lab:
-        nodes = inventory.from_file(lab.inventory_path)
+@dataclass
+class Staging:
+    lab: Lab
+    remote: SSHRemote
+    inv: Path
+
+
+@pytest.fixture(scope="module")
+def staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
+    """The lab with its staging etcd cluster (started outside jepsy) and a key written."""
+    tmp = tmp_path_factory.mktemp("staging")
+    with lab_running("hd2", SUBNET, nodes=3, packages=["etcd-server"]) as lab, \
+            SSHRemote(inventory.from_file(lab.inventory_path)) as r:
         cluster = ",".join(f"{n}=http://{_ip(n)}:{PEER}" for n in NODES)
-        with SSHRemote(nodes) as r:
-            for n in NODES:
-                script = START.format(node=n, d=STAGING, ip=_ip(n), peer=PEER, client=CLIENT,
-                                      cluster=cluster)
-                r.execute(n, f"mkdir -p {STAGING} && cat > {STAGING}/start.sh && "
-                             f"chmod 755 {STAGING}/start.sh && cat > {STAGING}/broken.sh <<'EOF'\n"
-                             f"{BROKEN}EOF\nchmod 755 {STAGING}/broken.sh", stdin=script)
-            for n in NODES:
-                r.execute(n, f"{STAGING}/start.sh")
-            from jepsy.dbs import wait_for
+        for n in NODES:
+            script = START.format(node=n, d=STAGING, ip=_ip(n), peer=PEER, client=CLIENT,
+                                  cluster=cluster)
+            r.execute(n, f"mkdir -p {STAGING} && cat > {STAGING}/start.sh && "
+                         f"chmod 755 {STAGING}/start.sh && cat > {STAGING}/broken.sh <<'EOF'\n"
+                         f"{BROKEN}EOF\nchmod 755 {STAGING}/broken.sh", stdin=script)
+        for n in NODES:
+            r.execute(n, f"{STAGING}/start.sh")
+        wait_for(lambda: _kv("n1", "/v3/kv/put", {"key": _b64("staging/precious"),
+                                                  "value": _b64("42")})["header"], 60, "staging etcd")
+        yield Staging(lab, r, _inventory(lab.inventory_path, tmp / "staging.yaml"))
 
-            wait_for(lambda: _kv("n1", "/v3/kv/put", {"key": _b64("staging/precious"),
-                                                      "value": _b64("42")})["header"], 60,
-                     "staging etcd")
-            pids_before = {n: r.execute(n, f"cat {STAGING}/etcd.pid").stdout.strip() for n in NODES}
 
-            inv = _inventory(lab.inventory_path, tmp_path / "staging.yaml")
-            doc = _jepsy("doctor", "--inventory", str(inv), "--db", "etcd", "--db-opt", "existing=true")
-            assert doc.returncode == 0, doc.stdout[-2000:] + doc.stderr[-1000:]
+def one_line_254(p: subprocess.CompletedProcess[str], *words: str) -> None:
+    """Exit 254, the error (the last line of stderr, after the live view's) names ``words``."""
+    err = p.stderr.strip()
+    assert p.returncode == 254, p.stdout[-1500:] + p.stderr[-1500:]
+    assert "Traceback" not in err
+    assert all(w in err.splitlines()[-1] for w in words), p.stdout[-1500:] + err
 
-            store = tmp_path / "store"
-            proc = _jepsy("test", "--inventory", str(inv), "--db", "etcd", "--db-opt", "existing=true",
-                          "--db-opt", "cleanup=true", "--workload", "register",
-                          "--nemesis", "kill,partition", "--time-limit", "15",
-                          "--nemesis-interval", "3", "--recovery", "2", "--seed", "3",
-                          "--store", str(store))
-            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-            run = store / "latest"
-            ops = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
-            killed = [op["value"] for op in ops if op["f"] == "start-kill" and op["value"]]
-            assert killed, "the kill nemesis killed nothing"
-            info = json.loads((run / "test.json").read_text())
-            assert set(info["db_version"]) == set(NODES)
-            assert all("3.4" in v for v in info["db_version"].values()), info["db_version"]
-            assert (run / "nodes" / "n1" / "etcd.log").stat().st_size > 0
 
-            # As jepsy found it: every member runs (killed ones restarted, with new PIDs) ...
-            for n in NODES:
-                r.execute(n, f"kill -0 $(cat {STAGING}/etcd.pid)")
-                state = r.execute(n, f"ps -o stat= -p $(cat {STAGING}/etcd.pid)").stdout.strip()
-                assert not state.startswith("T"), f"{n}: etcd left stopped ({state})"
-            pids_after = {n: r.execute(n, f"cat {STAGING}/etcd.pid").stdout.strip() for n in NODES}
-            assert pids_after != pids_before
-            # ... its data is intact, what the run wrote is gone (cleanup=true) ...
-            for n in NODES:
-                assert _get(n, "staging/precious") == "42"
-            assert _count("n1", "jepsy/") == 0
-            # ... and nothing of jepsy's own etcd layout was created.
-            for n in NODES:
-                for path in ("/var/lib/jepsy/etcd", "/var/log/jepsy/etcd.log", "/run/jepsy/etcd.pid",
-                             "/opt/jepsy/etcd"):
-                    assert not r.execute(n, f"test -e {path}", check=False).ok, f"{n}: {path} exists"
+def test_existing_etcd_under_kill_and_partition(staging: Staging, tmp_path: Path) -> None:
+    r, inv = staging.remote, staging.inv
+    pids_before = {n: r.execute(n, f"cat {STAGING}/etcd.pid").stdout.strip() for n in NODES}
+    doc = _jepsy("doctor", "--inventory", str(inv), "--db", "etcd", "--db-opt", "existing=true")
+    assert doc.returncode == 0, doc.stdout[-2000:] + doc.stderr[-1000:]
 
-            # Bad input: one line, exit 254.
-            def one_line_254(p: subprocess.CompletedProcess[str], *words: str) -> None:
-                err = p.stderr.strip()
-                assert p.returncode == 254, p.stdout[-1500:] + p.stderr[-1500:]
-                assert all(w in p.stdout + err for w in words), p.stdout[-1500:] + err
-                assert "Traceback" not in err
+    store = tmp_path / "store"
+    proc = _jepsy("test", "--inventory", str(inv), "--db", "etcd", "--db-opt", "existing=true",
+                  "--db-opt", "cleanup=true", "--workload", "register",
+                  "--nemesis", "kill,partition", "--time-limit", "10",
+                  "--nemesis-interval", "2", "--recovery", "1", "--seed", "3",
+                  "--store", str(store))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    run = store / "latest"
+    ops = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    killed = [op["value"] for op in ops if op["f"] == "start-kill" and op["value"]]
+    assert killed, "the kill nemesis killed nothing"
+    info = json.loads((run / "test.json").read_text())
+    assert set(info["db_version"]) == set(NODES)
+    assert all("3.4" in v for v in info["db_version"].values()), info["db_version"]
+    assert (run / "nodes" / "n1" / "etcd.log").stat().st_size > 0
 
-            missing = _inventory(lab.inventory_path, tmp_path / "missing.yaml",
-                                 jepsy_db_pidfile=f"{STAGING}/nope.pid")
-            base = ["--db", "etcd", "--db-opt", "existing=true", "--workload", "register",
-                    "--time-limit", "3", "--store", str(store)]
-            one_line_254(_jepsy("test", "--inventory", str(missing), *base, "--nemesis", "kill"),
-                         "jepsy_db_pidfile", "nope.pid")
-            one_line_254(_jepsy("doctor", "--inventory", str(missing), "--db", "etcd",
-                                "--db-opt", "existing=true"), "nope.pid")
-            one_line_254(_jepsy("test", "--inventory", str(inv), *base,
-                                "--db-opt", "binary=/usr/bin/etcd"), "existing=true", "binary=")
-            broken = _inventory(lab.inventory_path, tmp_path / "broken.yaml",
-                                jepsy_db_start=f"{STAGING}/broken.sh")
-            got = _jepsy("test", "--inventory", str(broken), "--db", "etcd", "--db-opt",
-                         "existing=true", "--workload", "register", "--nemesis", "kill",
-                         "--nemesis-opt", "kill_targets=one", "--time-limit", "4",
-                         "--nemesis-interval", "1", "--store", str(store))
-            assert got.returncode == 254, got.stdout[-2000:] + got.stderr[-2000:]
-            assert "unit not found" in got.stdout + got.stderr
-            # jepsy could not restart it: the staging tooling does.
-            for n in NODES:
-                r.execute(n, f"{STAGING}/start.sh")
+    # As jepsy found it: every member runs (killed ones restarted, with new PIDs) ...
+    for n in NODES:
+        r.execute(n, f"kill -0 $(cat {STAGING}/etcd.pid)")
+        state = r.execute(n, f"ps -o stat= -p $(cat {STAGING}/etcd.pid)").stdout.strip()
+        assert not state.startswith("T"), f"{n}: etcd left stopped ({state})"
+    pids_after = {n: r.execute(n, f"cat {STAGING}/etcd.pid").stdout.strip() for n in NODES}
+    assert pids_after != pids_before
+    # ... its data is intact, what the run wrote is gone (cleanup=true) ...
+    for n in NODES:
+        assert _get(n, "staging/precious") == "42"
+    assert _count("n1", "jepsy/") == 0
+    # ... and nothing of jepsy's own etcd layout was created.
+    for n in NODES:
+        for path in ("/var/lib/jepsy/etcd", "/var/log/jepsy/etcd.log", "/run/jepsy/etcd.pid",
+                     "/opt/jepsy/etcd"):
+            assert not r.execute(n, f"test -e {path}", check=False).ok, f"{n}: {path} exists"
+
+    # Bad input: one line, exit 254.
+    missing = _inventory(staging.lab.inventory_path, tmp_path / "missing.yaml",
+                         jepsy_db_pidfile=f"{STAGING}/nope.pid")
+    base = ["--db", "etcd", "--db-opt", "existing=true", "--workload", "register",
+            "--time-limit", "3", "--store", str(store)]
+    one_line_254(_jepsy("test", "--inventory", str(missing), *base, "--nemesis", "kill"),
+                 "jepsy_db_pidfile", "nope.pid")
+    doc = _jepsy("doctor", "--inventory", str(missing), "--db", "etcd", "--db-opt", "existing=true")
+    said = " ".join(doc.stdout.split())  # the table may wrap lines
+    assert doc.returncode == 254 and "nope.pid: missing or unreadable" in said, doc.stdout
+    one_line_254(_jepsy("test", "--inventory", str(inv), *base, "--db-opt", "binary=/usr/bin/etcd"),
+                 "existing=true", "binary=")
+
+
+@pytest.mark.slow
+def test_existing_etcd_start_command_that_fails(staging: Staging, tmp_path: Path) -> None:
+    """A kill whose start command fails: the run ends with exit 254 quoting its stderr."""
+    broken = _inventory(staging.lab.inventory_path, tmp_path / "broken.yaml",
+                        jepsy_db_start=f"{STAGING}/broken.sh")
+    try:
+        got = _jepsy("test", "--inventory", str(broken), "--db", "etcd", "--db-opt", "existing=true",
+                     "--workload", "register", "--nemesis", "kill", "--nemesis-opt",
+                     "kill_targets=one", "--time-limit", "4", "--nemesis-interval", "1",
+                     "--store", str(tmp_path / "store"))
+        assert got.returncode == 254, got.stdout[-2000:] + got.stderr[-2000:]
+        assert "jepsy_db_start" in got.stdout + got.stderr
+        assert "unit not found" in got.stdout + got.stderr
+    finally:
+        # jepsy could not restart it: the staging tooling does.
+        for n in NODES:
+            staging.remote.execute(n, f"{STAGING}/start.sh")
