@@ -34,7 +34,6 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -243,7 +242,9 @@ def _pack_dir(directory: Path, program: str) -> tuple[Path, str]:
                    key=lambda p: (len(p.parts), str(p)))
     if not found:
         raise ConfigError(f"binary={directory}: no executable {program!r} in that directory")
-    out = cache_dir() / "packed" / f"{directory.name}-{os.getpid()}-{threading.get_ident()}.tar.gz"
+    # One pack per directory, replaced at every run (the cache does not grow with runs).
+    key = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+    out = cache_dir() / "packed" / f"{directory.name}-{key}.tar.gz"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(out, "w:gz") as tar:
         tar.add(directory, arcname=".")
