@@ -89,6 +89,10 @@ def lab() -> None:
 def _lab(name: str, directory: str | None, subnet: str) -> Any:
     from jepsy.lab import Lab
 
+    octets = subnet.split(".")
+    if len(octets) != 3 or not all(o.isdigit() and int(o) <= 255 for o in octets):
+        raise ConfigError(f"--subnet {subnet}: give the first three octets of the lab's /24, "
+                          "e.g. --subnet 10.78.0")
     kwargs: dict[str, Any] = {"name": name, "subnet": subnet, "host_names": name == "jepsy"}
     if directory:
         kwargs["dir"] = Path(directory)
@@ -99,7 +103,8 @@ def _lab(name: str, directory: str | None, subnet: str) -> Any:
 
 _lab_options = [
     click.option("--name", default="jepsy", show_default=True, help="Lab name (several labs may coexist)."),
-    click.option("--dir", "directory", default=None, help="Lab directory [default: /srv/jepsy-lab]."),
+    click.option("--dir", "directory", default=None,
+                 help="Lab directory [default: /srv/jepsy-lab; /srv/jepsy-lab-NAME for --name NAME]."),
     click.option("--subnet", default="10.77.0", show_default=True, help="First three octets of the lab /24."),
 ]
 
@@ -183,10 +188,12 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
 @click.option("--db-opt", multiple=True, help="name=value option for the database module.")
 @click.option("--workload-opt", multiple=True, help="name=value option for the workload.")
 @click.option("--nemesis-opt", multiple=True, help="name=value option for the nemesis.")
-@click.option("--bin", "program", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="With --db process: your program, uploaded to every node.")
+@click.option("--bin", "program", default=None, type=click.Path(exists=True),
+              help="With --db process or maelstrom: your program (a file, or a directory "
+                   "uploaded whole), uploaded to every node.")
 @click.option("--cmd", "command", default=None,
-              help="With --db process: how to run it, e.g. '{bin} --id {node} --peers {peers}'.")
+              help="With --db process or maelstrom: how to run it, e.g. "
+                   "'{bin} --id {node} --peers {peers}'.")
 @click.option("--test-count", default=1, show_default=True, type=click.IntRange(min=1),
               help="Run the test this many times (seed+1 each time when --seed is given).")
 @click.option("--keep-last", default=None, type=click.IntRange(min=1),
@@ -209,8 +216,8 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
     node_list = inv.load(inventory, nodes, nodes_file)
     db_opts = _kv(db_opt, "--db-opt")
     if program or command:
-        if db != "process":
-            raise ConfigError("--bin and --cmd go with --db process")
+        if db not in ("process", "maelstrom"):
+            raise ConfigError("--bin and --cmd go with --db process or --db maelstrom")
         db_opts.update({k: v for k, v in (("bin", program), ("cmd", command)) if v})
     spec = TestSpec(db=db, workload=workload, nemesis=nemesis, time_limit=time_limit,
                     concurrency=concurrency, rate=rate, seed=seed,

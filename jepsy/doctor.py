@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from jepsy.control import Remote, SSHRemote, on_nodes
-from jepsy.errors import ExitCode, JepsyError
+from jepsy.errors import ConfigError, ExitCode, JepsyError
 from jepsy.inventory import Node
 
 __all__ = ["NodeReport", "diagnose", "doctor_cmd", "local_warnings"]
@@ -121,12 +121,14 @@ def diagnose(remote: Remote, nodes: list[Node], db: Any = None) -> list[NodeRepo
 @click.option("--nodes", default=None, help="Comma-separated node names.")
 @click.option("--nodes-file", default=None, help="File with one node name per line.")
 @click.option("--db", default=None, help="Also check that this database can be set up.")
-@click.option("--db-opt", "db_opt", multiple=True, metavar="NAME=VALUE",
-              help="Database option, as for jepsy test (e.g. existing=true: check the running "
-                   "deployment's PID file, start command and endpoints).")
+@click.option("--db-opt", multiple=True, help="name=value option for the database module.")
+@click.option("--bin", "program", default=None, type=click.Path(exists=True),
+              help="With --db process or maelstrom: your program (a file or a directory).")
+@click.option("--cmd", "command", default=None, help="With --db process or maelstrom: how to run it.")
 @click.option("--trust-on-first-use", is_flag=True, help="Accept and remember unknown host keys.")
 def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str | None,
-               db_opt: tuple[str, ...], trust_on_first_use: bool) -> None:
+               db_opt: tuple[str, ...], program: str | None, command: str | None,
+               trust_on_first_use: bool) -> None:
     """Preflight every node: SSH, sudo, iptables, tc, clocks and NTP, disk, the database."""
     from rich.console import Console
     from rich.table import Table
@@ -138,8 +140,9 @@ def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None,
     from jepsy.cli import _kv
 
     db_opts = _kv(db_opt, "--db-opt")
+    db_opts.update({k: v for k, v in (("bin", program), ("cmd", command)) if v})
     if db_opts and not db:
-        raise click.UsageError("--db-opt needs --db")
+        raise ConfigError("--db-opt, --bin and --cmd go with --db")
     the_db = None
     if db:
         from jepsy import options

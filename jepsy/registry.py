@@ -35,6 +35,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "postgres-replicated": "jepsy.dbs.postgres_replicated:postgres_replicated_db",
         "zookeeper": "jepsy.dbs.zookeeper:zookeeper_db",
         "galera": "jepsy.dbs.galera:galera_db",
+        "maelstrom": "jepsy.dbs.maelstrom:maelstrom_db",
         "memory": "jepsy.testing:memory_db",
         "broken-memory": "jepsy.testing:broken_memory_db",
     },
@@ -47,6 +48,16 @@ BUILTINS: dict[str, dict[str, str]] = {
         "bank": "jepsy.workloads.bank:workload",
         "queue": "jepsy.workloads.queue:workload",
         "unique-ids": "jepsy.workloads.unique_ids:workload",
+        # Maelstrom's workloads by Maelstrom's names (workloads/maelstrom.py)
+        "echo": "jepsy.workloads.maelstrom:echo",
+        "broadcast": "jepsy.workloads.maelstrom:broadcast",
+        "g-set": "jepsy.workloads.maelstrom:g_set",
+        "g-counter": "jepsy.workloads.maelstrom:g_counter",
+        "pn-counter": "jepsy.workloads.maelstrom:pn_counter",
+        "lin-kv": "jepsy.workloads.maelstrom:lin_kv",
+        "txn-list-append": "jepsy.workloads.maelstrom:txn_list_append",
+        "txn-rw-register": "jepsy.workloads.maelstrom:txn_rw_register",
+        "kafka": "jepsy.workloads.maelstrom:kafka",
     },
     "nemeses": {
         "none": "jepsy.nemeses.partition:no_nemesis",
@@ -68,6 +79,8 @@ BUILTINS: dict[str, dict[str, str]] = {
         "total-queue": "jepsy.checkers.queues:total_queue",
         "unique-ids": "jepsy.checkers.unique_ids:unique_ids",
         "long-fork": "jepsy.checkers.long_fork:long_fork",
+        "kafka": "jepsy.checkers.kafka:kafka",
+        "eventual-counter": "jepsy.checkers.eventual_counter:eventual_counter",
     },
     "models": {
         "register": "jepsy.models:register",

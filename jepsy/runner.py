@@ -37,6 +37,7 @@ from jepsy.checkers.stats import stats
 from jepsy.control import on_nodes
 from jepsy.errors import ExitCode, JepsyError
 from jepsy.history import HistoryWriter, Op
+from jepsy.placement import with_nodes
 from jepsy.protocols import DB, Client, HasLogFiles, Nemesis, Test, Workload
 from jepsy.store import write_json
 
@@ -431,6 +432,7 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
             **(checker_opts or {})}
     checker: Checker = check_safe(plan.workload.checker)
     verdict = checker.check(history.ops, opts)
+    verdict = with_nodes(verdict, test.nodes, plan.concurrency)  # "process 15 (on n1)"
     timings["check_s"] = time.monotonic() - t3
     timings["total_s"] = time.monotonic() - t0
     valid = verdict.get("valid")

@@ -15,7 +15,9 @@ uploaded program, ``{node}`` this node's name, ``{index}`` its position in the
 inventory (from 0), ``{ip}`` its address, ``{port}`` the protocol port,
 ``{peers}`` the other nodes as ``name=ip:port,...``, ``{cluster}`` every node
 the same way (inventory order), ``{data}`` the node's data directory (wiped at
-teardown).
+teardown); ``{peer_port}``, ``{peer_peers}`` and ``{peer_cluster}`` the same with
+the system's own port between members (``--db-opt peer_port=``, default ``port``).
+``bin`` may be a directory, uploaded whole (``{bin}`` is then the directory).
 
 Options (``--db-opt``): ``bin`` (required), ``cmd`` (default
 ``{bin} --id {node} --port {port} --cluster {cluster} --data {data}``),
@@ -36,14 +38,18 @@ import shlex
 import string
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.dbs.ports import check_free, check_ours
+from jepsy.dbs.upload import bundle, first_program, interpreter, interpreter_check
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
+
+if TYPE_CHECKING:
+    from jepsy.control import Remote
 
 __all__ = ["ProcessDB", "process_db"]
 
@@ -53,7 +59,8 @@ LOG_FILE = "/var/log/jepsy/process.log"
 PID_FILE = "/run/jepsy/process.pid"
 PID = Pidfile(PID_FILE, group=True)
 DEFAULT_CMD = "{bin} --id {node} --port {port} --cluster {cluster} --data {data}"
-PLACEHOLDERS = frozenset({"bin", "node", "index", "ip", "port", "peers", "cluster", "data"})
+PLACEHOLDERS = frozenset({"bin", "node", "index", "ip", "port", "peers", "cluster", "data",
+                          "peer_port", "peer_peers", "peer_cluster"})
 
 
 def health(host: str, port: int, timeout: float = 2.0) -> dict[str, Any] | None:
@@ -88,8 +95,9 @@ class ProcessDB(PidfileDaemon):
         if not bin_opt:
             raise ConfigError("--db process needs the program to run: --db-opt bin=PATH")
         self.local_bin = os.path.abspath(str(bin_opt))
-        if not os.path.isfile(self.local_bin):
-            raise ConfigError(f"--db-opt bin={bin_opt}: no such file")
+        if not os.path.exists(self.local_bin):
+            raise ConfigError(f"--db-opt bin={bin_opt}: no such file or directory")
+        self.is_dir = os.path.isdir(self.local_bin)
         self.cmd = str(self.opts.get("cmd") or DEFAULT_CMD)
         try:
             used = {f for _, f, _, _ in string.Formatter().parse(self.cmd) if f is not None}
@@ -100,18 +108,24 @@ class ProcessDB(PidfileDaemon):
             raise ConfigError(f"--db-opt cmd: unknown placeholder {{{unknown[0]}}}; "
                               f"known: {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}")
         self.port = int(self.opts.get("port", 8080))
+        # The system's own port between members, when it has one (Raft's): {peer_peers}.
+        self.peer_port = int(self.opts.get("peer_port") or self.port)
         self.ready_timeout = float(self.opts.get("ready_timeout", 30))
-        self.remote_bin = f"{BIN_DIR}/{os.path.basename(self.local_bin)}"
+        self.remote_bin = f"{BIN_DIR}/{os.path.basename(self.local_bin.rstrip('/'))}"
+        self._tarball: str | None = None
 
     def command(self, test: Test, node: str) -> str:
         """The user's command for ``node``, placeholders filled in and shell-quoted."""
-        def addr(n: str) -> str:
-            return f"{n}={test.address(n)}:{self.port}"
+        def addr(n: str, port: int) -> str:
+            return f"{n}={test.address(n)}:{port}"
 
         values = {"bin": self.remote_bin, "node": node, "index": test.nodes.index(node),
                   "ip": test.address(node), "port": self.port,
-                  "peers": ",".join(addr(n) for n in test.nodes if n != node),
-                  "cluster": ",".join(addr(n) for n in test.nodes), "data": DATA_DIR}
+                  "peers": ",".join(addr(n, self.port) for n in test.nodes if n != node),
+                  "cluster": ",".join(addr(n, self.port) for n in test.nodes), "data": DATA_DIR,
+                  "peer_port": self.peer_port,
+                  "peer_peers": ",".join(addr(n, self.peer_port) for n in test.nodes if n != node),
+                  "peer_cluster": ",".join(addr(n, self.peer_port) for n in test.nodes)}
         return self.cmd.format(**{k: shlex.quote(str(v)) for k, v in values.items()})
 
     def _start_command(self, test: Test, node: str) -> str:
@@ -129,12 +143,34 @@ class ProcessDB(PidfileDaemon):
         self.teardown(test, node)
         r = test.remote
         r.execute(node, f"mkdir -p {BIN_DIR} && rm -f {LOG_FILE}", sudo=True)
-        r.upload(node, self.local_bin, self.remote_bin)
-        r.execute(node, f"chmod 755 {sh(self.remote_bin)}", sudo=True)
+        if self.is_dir:  # uploaded whole, as one tarball; {bin} is the directory
+            staged = f"/tmp/jepsy-process-{node}.tgz"
+            if self._tarball is None:  # made once, shared by every node
+                self._tarball = bundle({os.path.basename(self.remote_bin): self.local_bin})
+            r.upload(node, self._tarball, staged)
+            r.execute(node, f"rm -rf {sh(self.remote_bin)} && tar xzf {staged} -C {BIN_DIR} && "
+                            f"rm -f {staged}", sudo=True)
+        else:
+            r.upload(node, self.local_bin, self.remote_bin)
+            r.execute(node, f"chmod 755 {sh(self.remote_bin)}", sudo=True)
+        local = first_program(self.cmd, self.local_bin)
+        check = interpreter_check(local) if local else None
+        if local and check and not r.execute(node, check, check=False).ok:
+            raise DBError(f"{node}: {os.path.basename(local)} starts with '#!{interpreter(local)}', "
+                          "and that interpreter is not installed on the node")
         check_free(test, node, (self.port,), "program")
         r.execute(node, self._start_command(test, node), sudo=True)
         self._await_ready(test, node)
         check_ours(test, node, self.port, PID, "program")
+
+    def preflight(self, remote: Remote, node: str) -> list[str]:
+        """For ``jepsy doctor --db process --bin ...``: the program's ``#!`` interpreter."""
+        local = first_program(self.cmd, self.local_bin)
+        check = interpreter_check(local) if local else None
+        if local and check and not remote.execute(node, check, check=False).ok:
+            return [f"{os.path.basename(local)} starts with '#!{interpreter(local)}', "
+                    "and that interpreter is not installed"]
+        return []
 
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jepsy.history import Op
+from jepsy.placement import node_of
 from jepsy.report.faults import read_faults
 
 __all__ = ["faults_data", "jsonable", "ops_columns", "prune", "read_run_history", "time_divisor",
@@ -163,7 +164,8 @@ def _unit(divisor: int) -> str:
     return {0: "op", 1: "ns"}.get(divisor, "us")
 
 
-def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[str, Any]:
+def ops_columns(history: Sequence[Op], concurrency: int | None = None,
+                nodes: Sequence[str] = ()) -> dict[str, Any]:
     """The client operations of ``history`` as columns (see the module docstring).
 
     Never raises on a malformed history: a completion without an invoke is
@@ -215,12 +217,16 @@ def ops_columns(history: Sequence[Op], concurrency: int | None = None) -> dict[s
             err[i] = add(value_text(op.error))
     procs = cols["proc"]
     distinct = sorted(set(procs))
+    def on(p: int) -> str:  # the node a row's worker talks to, when the run says
+        node = node_of(p, nodes, concurrency or 0)
+        return f" ({node})" if node else ""
+
     if concurrency and len(distinct) > _MAX_PROCESS_LANES:
-        lanes = [f"worker {w}" for w in range(concurrency)]
+        lanes = [f"worker {w}{on(w)}" for w in range(concurrency)]
         lane = [p % concurrency for p in procs]
     else:
         rank = {p: i for i, p in enumerate(distinct)}
-        lanes = [f"p{p}" for p in distinct]
+        lanes = [f"p{p}{on(p)}" for p in distinct]
         lane = [rank[p] for p in procs]
     return {"n": len(procs), "lane": lane, **cols, "strings": strings.table, "fs": list(fs),
             "lanes": lanes, "time_unit": _unit(div)}

@@ -103,7 +103,9 @@ def page_data(history: Sequence[Op], results: Mapping[str, Any], test_info: Mapp
     """Everything the page draws, as plain JSON-able data."""
     options = test_info.get("options") if isinstance(test_info.get("options"), dict) else {}
     conc = options.get("concurrency") if isinstance(options, dict) else None
-    ops = ops_columns(history, conc if isinstance(conc, int) and conc > 0 else None)
+    nodes = test_info.get("nodes")
+    ops = ops_columns(history, conc if isinstance(conc, int) and conc > 0 else None,
+                      [str(n) for n in nodes] if isinstance(nodes, list) else ())
     row_of_invoke = {idx: row for row, idx in enumerate(ops["inv"])}
     checkers: list[dict[str, Any]] = []
     linear: dict[str, list[dict[str, Any]]] = {}
