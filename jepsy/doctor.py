@@ -87,8 +87,10 @@ def _check_node(remote: Remote, node: Node, db: Any) -> NodeReport:
         if ntp:
             rep.warnings.append(f"{n}: {', '.join(ntp)} is running; clock faults stop it for the "
                                 "test and restart it after")
-    if db is not None and hasattr(db, "preflight"):
-        problems = db.preflight(remote, n)
+    if db is not None and (hasattr(db, "preflight") or hasattr(db, "preflight_node")):
+        # preflight_node sees the inventory's variables (an existing deployment's).
+        problems = (db.preflight_node(remote, node) if hasattr(db, "preflight_node")
+                    else db.preflight(remote, n))
         rep.blockers += [f"{n}: {p}" for p in problems]
         rep.checks["db"] = not problems
     return rep

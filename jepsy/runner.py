@@ -448,7 +448,10 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
         valid = "unknown"
     results = {
         "valid": valid,
-        "exit_code": int(ExitCode.INTERNAL if crashed is not None and valid is not False
+        # A JepsyError during the run (an existing deployment's start command that
+        # fails) keeps its own code (254): the configuration, not jepsy, is at fault.
+        "exit_code": int((crashed.exit_code if isinstance(crashed, JepsyError) else ExitCode.INTERNAL)
+                         if crashed is not None and valid is not False
                          else ExitCode.for_valid(valid)),
         "incomplete": incomplete,
         "test": test.name,

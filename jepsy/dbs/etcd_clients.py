@@ -28,7 +28,7 @@ from typing import Any
 from jepsy.errors import ConfigError, JepsyError
 from jepsy.protocols import Client, Test
 
-__all__ = ["CLIENTS", "EtcdError", "client_for"]
+__all__ = ["CLIENTS", "EtcdError", "client_for", "port_of"]
 
 CLIENT_PORT = 2379
 _RETRIES = 10
@@ -85,11 +85,18 @@ class _Base:
         self.timeout = float(self.opts.get("op_timeout", 2.0))
         self.serializable = str(self.opts.get("serializable", "false")).lower() in ("1", "true", "yes")
         self.host: str | None = None
+        self.port = CLIENT_PORT
         self.conn: http.client.HTTPConnection | None = None
 
     def open(self, test: Test, node: str) -> Client:
         c = type(self)(self.opts)
         c.host = test.address(node)
+        c.port = port_of(test, node)
+        if str(self.opts.get("existing", "false")).lower() in ("1", "true", "yes"):
+            # On a deployment jepsy did not create: only under this run's own prefix.
+            from jepsy.dbs.existing import run_prefix
+
+            c.prefix = f"jepsy/{run_prefix(test)}/"
         return c
 
     def setup(self, test: Test) -> None:
@@ -106,7 +113,7 @@ class _Base:
     def call(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         assert self.host is not None, "invoke before open"
         if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.host, CLIENT_PORT, timeout=self.timeout)
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             return post(self.conn, path, body)
         except BaseException:
@@ -355,6 +362,12 @@ CLIENTS: dict[str, type[_Base]] = {
     "queue": QueueClient,
     "unique-ids": UniqueIdsClient,
 }
+
+
+def port_of(test: Test, node: str) -> int:
+    """The client port of ``node``: ``jepsy_db_client_port`` in the inventory, else 2379."""
+    spec = test.node_specs.get(node)
+    return int((spec.vars.get("jepsy_db_client_port") if spec else None) or CLIENT_PORT)
 
 
 def client_for(workload: str, opts: Mapping[str, Any]) -> Client:

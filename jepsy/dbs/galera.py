@@ -37,7 +37,9 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
+from jepsy.dbs.build import refuse
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
@@ -125,6 +127,7 @@ class GaleraDB(PidfileDaemon):
         if not init.ok:
             raise DBError(f"{node}: mariadb-install-db failed: {init.describe()}")
         first = node == test.nodes[0]
+        check_free(test, node, (PORT, 4567), "MariaDB/Galera")
         if not first:
             self._await_ready(test, test.nodes[0])  # join only a cluster that exists
         r.execute(node, self._start_command(bootstrap=first), sudo=True)
@@ -134,6 +137,7 @@ class GaleraDB(PidfileDaemon):
                    f"GRANT ALL ON *.* TO '{USER}'@'%'; CREATE DATABASE IF NOT EXISTS {DATABASE};")
             r.execute(node, f"mariadb --socket={SOCKET} -u root", sudo=True, stdin=sql)
         self._await_ready(test, node)
+        check_ours(test, node, PORT, PID, "MariaDB/Galera")
 
     def _await_socket(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -202,4 +206,5 @@ class GaleraDB(PidfileDaemon):
 
 
 def galera_db(opts: Mapping[str, Any]) -> GaleraDB:
+    refuse("galera", opts)
     return GaleraDB(opts)

@@ -19,16 +19,21 @@ transaction back); a lost connection or timeout during COMMIT is ``info``.
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import Remote, sh
 from jepsy.dbs import ensure_package, faketime_prefix, wait_for
+from jepsy.dbs.build import refuse
+from jepsy.dbs.existing import ExistingDeployment, is_existing, run_prefix
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
 
-__all__ = ["PostgresDB", "postgres_db"]
+__all__ = ["ExistingPostgres", "PostgresDB", "postgres_db"]
 
 DATA_DIR = "/var/lib/jepsy/pg"
 LOG_FILE = "/var/log/jepsy/postgres.log"
@@ -104,8 +109,15 @@ class PostgresDB:
         if not init.ok:
             raise DBError(f"{node}: initdb failed: {init.describe()}")
         r.execute(node, f"echo 'host all all 0.0.0.0/0 scram-sha-256' >> {DATA_DIR}/pg_hba.conf", sudo=True)
-        r.execute(node, self._start_command(test, node, bindir), sudo=True)
+        self.start_checked(test, node, bindir)
+
+    def start_checked(self, test: Test, node: str, bindir: str) -> None:
+        """Start the server of a prepared data directory: the port free before, and
+        after, our postmaster (``postmaster.pid``'s first line) is what answers."""
+        check_free(test, node, (PORT,), "PostgreSQL")
+        test.remote.execute(node, self._start_command(test, node, bindir), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, PORT, f"head -n 1 {DATA_DIR}/postmaster.pid", "PostgreSQL")
 
     def _await_ready(self, test: Test, node: str) -> None:
         def answers() -> None:
@@ -165,6 +177,96 @@ class PostgresDB:
         return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
-def postgres_db(opts: Mapping[str, Any]) -> PostgresDB:
+class ExistingPostgres(ExistingDeployment):
+    """A PostgreSQL server that already runs: ``existing=true`` (see ``jepsy.dbs.existing``).
+
+    Endpoint variables (of the first node, the server the clients use):
+    ``jepsy_db_client_port`` (default 5432), ``jepsy_db_user`` (default ``postgres``),
+    ``jepsy_db_name`` (the database, default ``postgres``) and
+    ``jepsy_db_password_env`` (the environment variable holding the password,
+    never the password itself).  Everything a run creates is in a schema of its
+    own, ``jepsy_<test>_<run>`` (every connection sets ``search_path`` to it), so
+    ``cleanup=true`` is one ``DROP SCHEMA ... CASCADE``.  The PID file may be
+    PostgreSQL's ``postmaster.pid`` (its first line is the postmaster's PID).
+    """
+
+    name = "PostgreSQL"
+
+    def __init__(self, opts: Mapping[str, Any]) -> None:
+        super().__init__(opts)
+        self.level = PostgresDB(opts).level
+        self.params: dict[str, Any] = {}
+        self.schema: str | None = None
+
+    def primary(self, test: Test) -> str:
+        return test.nodes[0]
+
+    def _learn(self, test: Test) -> None:
+        v = test.node_specs[test.nodes[0]].vars
+        env = v.get("jepsy_db_password_env")
+        password = os.environ.get(str(env)) if env else None
+        if env and password is None:
+            raise ConfigError(f"jepsy_db_password_env names {env}, which is not set")
+        self.params = {"user": str(v.get("jepsy_db_user") or "postgres"),
+                       "database": str(v.get("jepsy_db_name") or "postgres"),
+                       "port": int(v.get("jepsy_db_client_port") or PORT), "password": password}
+
+    def connect(self, host: str, timeout: float | None = None) -> Any:
+        import pg8000.native
+
+        conn = pg8000.native.Connection(host=host, timeout=timeout or float(
+            self.opts.get("op_timeout", 5.0)), **self.params)
+        if self.schema is not None:
+            conn.run(f'SET search_path TO "{self.schema}"')
+        return conn
+
+    def answer(self, test: Test, node: str) -> None:
+        if not self.params:
+            self._learn(test)
+        conn = self.connect(test.address(node), 2.0)
+        try:
+            conn.run("SELECT 1")
+        finally:
+            conn.close()
+
+    def setup(self, test: Test, node: str) -> None:
+        self._learn(test)
+        super().setup(test, node)
+        if node == self.primary(test):
+            schema = "jepsy_" + re.sub(r"[^a-z0-9]+", "_", run_prefix(test).lower())[:50]
+            conn = self.connect(test.address(node))
+            try:
+                conn.run(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            finally:
+                conn.close()
+            self.schema = schema
+
+    def version(self, test: Test, node: str) -> str:
+        conn = self.connect(test.address(node), 5.0)
+        try:
+            got = conn.run("SHOW server_version")[0][0]
+        finally:
+            conn.close()
+        return f"PostgreSQL {got} (running, existing deployment)"
+
+    def clean(self, test: Test) -> None:
+        if self.schema is None:
+            return
+        conn = self.connect(test.address(self.primary(test)), 10.0)
+        try:
+            conn.run(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        finally:
+            conn.close()
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.postgres_clients import client_for
+
+        return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
+def postgres_db(opts: Mapping[str, Any]) -> PostgresDB | ExistingPostgres:
+    refuse("postgres", opts, existing=True)
+    if is_existing(opts):
+        return ExistingPostgres(opts)
     return PostgresDB(opts)
 

@@ -25,7 +25,7 @@ from jepsy.errors import ConfigError
 from jepsy.protocols import Client, Test
 
 if TYPE_CHECKING:
-    from jepsy.dbs.postgres import PostgresDB
+    from jepsy.dbs.postgres import ExistingPostgres, PostgresDB
 
 __all__ = ["client_for"]
 
@@ -43,7 +43,7 @@ class _Abort(Exception):
 class PostgresClient:
     """One connection to the primary; ``body(conn, value)`` runs inside the transaction."""
 
-    def __init__(self, db: PostgresDB, workload: str, opts: Mapping[str, Any]) -> None:
+    def __init__(self, db: PostgresDB | ExistingPostgres, workload: str, opts: Mapping[str, Any]) -> None:
         self.db, self.workload, self.opts = db, workload, dict(opts)
         self.conn: Any = None
         self.host: str | None = None
@@ -172,7 +172,7 @@ BODIES: dict[tuple[str, str], Callable[[Any, Any], Any]] = {
 }
 
 
-def client_for(workload: str, db: PostgresDB, opts: Mapping[str, Any]) -> Client:
+def client_for(workload: str, db: PostgresDB | ExistingPostgres, opts: Mapping[str, Any]) -> Client:
     if workload not in SCHEMA:
         raise ConfigError(f"postgres has no client for workload {workload!r} "
                           f"(it speaks: {', '.join(sorted(SCHEMA))})")

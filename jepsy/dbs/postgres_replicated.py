@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import sh
+from jepsy.dbs.build import refuse
 from jepsy.dbs.postgres import DATA_DIR, LOG_FILE, PORT, USER, PostgresDB
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
@@ -122,8 +123,7 @@ class ReplicatedPostgresDB:
             self._await_primary(test)
         else:
             raise DBError(f"{node}: pg_basebackup from {primary} failed: {backup.describe()}")
-        r.execute(node, self.single._start_command(test, node, bindir), sudo=True)
-        self.single._await_ready(test, node)
+        self.single.start_checked(test, node, bindir)
 
     def _await_primary(self, test: Test) -> None:
         """Replicas are set up in parallel with the primary: wait until it accepts replication."""
@@ -184,4 +184,5 @@ class ReplicatedPostgresDB:
 
 
 def postgres_replicated_db(opts: Mapping[str, Any]) -> ReplicatedPostgresDB:
+    refuse("postgres-replicated", opts)
     return ReplicatedPostgresDB(opts)

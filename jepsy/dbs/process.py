@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.dbs.upload import bundle, first_program, interpreter, interpreter_check
 from jepsy.errors import ConfigError, DBError
 from jepsy.protocols import Client, Test
@@ -159,8 +160,10 @@ class ProcessDB(PidfileDaemon):
         if local and check and not r.execute(node, check, check=False).ok:
             raise DBError(f"{node}: {os.path.basename(local)} starts with '#!{interpreter(local)}', "
                           "and that interpreter is not installed on the node")
+        check_free(test, node, (self.port,), "program")
         r.execute(node, self._start_command(test, node), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, self.port, PID, "program")
 
     def preflight(self, remote: Remote, node: str) -> list[str]:
         """For ``jepsy doctor --db process --bin ...``: the program's ``#!`` interpreter."""

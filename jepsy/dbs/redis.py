@@ -20,6 +20,12 @@ Kill, start, pause and resume act on ``redis-server`` by its pidfile (the
 sentinels keep running, as they would on their own hosts); ``primaries``
 names every server whose ``ROLE`` is ``master`` (two during a split brain).
 
+Which build runs: Debian's, or ``binary=`` (a ``redis-server``, or a build
+directory holding one), ``tarball=`` or ``package=`` (see ``jepsy.dbs.build``;
+Redis publishes sources only, so there is no ``version=``).  Both daemons run
+the same ``redis-server``.  Ports 6379 and 26379 must be free before the start,
+and our daemons must be what answers on them after (``jepsy.dbs.ports``).
+
 Options (``--db-opt``): ``down_after_ms`` (Sentinel's ``down-after-milliseconds``,
 default 2000), ``failover_timeout_ms`` (default 10000), ``op_timeout``
 (client, seconds, default 1), ``ready_timeout`` (default 60).
@@ -39,7 +45,10 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
+from jepsy.dbs.build import DEPLOY_OPTIONS, Build, BuildSpec, install, resolve
+from jepsy.dbs.existing import ExistingDeployment, is_existing, run_prefix
 from jepsy.dbs.pidfile import Pidfile
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import ConfigError, DBError
 from jepsy.options import Option, choice, declare, integer, number
 from jepsy.protocols import Client, Test
@@ -59,6 +68,8 @@ def _pidfile(daemon: str) -> Pidfile:
     return Pidfile(f"{PID_DIR}/{daemon}.pid")
 
 DAEMONS = ("redis", "sentinel")
+SPEC = BuildSpec(db="redis", program="redis-server", version_command="{program} --version",
+                 kinds=("binary", "tarball", "package"))
 
 
 def _conn(host: str, port: int, timeout: float) -> Any:
@@ -81,6 +92,17 @@ class RedisDB:
         self.appendfsync = str(self.opts.get("appendfsync", "everysec"))  # always | everysec | no
         if self.appendfsync not in ("always", "everysec", "no"):
             raise ConfigError(f"unknown appendfsync {self.appendfsync!r}; known: always, everysec, no")
+        self.build: Build | None = resolve(SPEC, self.opts)
+        self.programs: dict[str, str] = {}
+
+    def program(self, node: str | None) -> str:
+        """The ``redis-server`` this node runs: the uploaded build's, else Debian's."""
+        return self.programs.get(node or "", "redis-server")
+
+    def version(self, test: Test, node: str) -> str:
+        """The version of the ``redis-server`` this node ran (asked of that binary)."""
+        return test.remote.execute(
+            node, SPEC.version_command.format(program=sh(self.program(node)))).stdout.strip()
 
     # -- configuration -------------------------------------------------------
     def primary(self, test: Test) -> str:
@@ -106,15 +128,18 @@ class RedisDB:
             f"sentinel parallel-syncs {MASTER_NAME} 1",
         ]) + "\n"
 
-    def _start_command(self, daemon: str) -> str:
+    def _start_command(self, daemon: str, node: str | None = None) -> str:
         conf = f"{DATA_DIR}/{daemon}.conf"
-        argv = ["redis-server", conf] + (["--sentinel"] if daemon == "sentinel" else [])
+        argv = [self.program(node), conf] + (["--sentinel"] if daemon == "sentinel" else [])
         pid, log = _pidfile(daemon), f"{LOG_DIR}/{daemon}.log"
         return (f"mkdir -p {PID_DIR} {LOG_DIR} && cd {DATA_DIR} && "
                 + pid.start(sh(*argv), log))
 
     # -- provisioning --------------------------------------------------------
     def install(self, test: Test, node: str) -> None:
+        if self.build is not None:
+            self.programs[node] = install(test, node, SPEC, self.build).program
+            return
         # The packages' postinst may start default instances on ports we need: not ours.
         ensure_package(test, node, "command -v redis-server && command -v redis-sentinel",
                        "redis-server redis-sentinel", "Redis", ("redis-sentinel", "redis-server"),
@@ -129,9 +154,12 @@ class RedisDB:
         r.execute(node, f"cat > {DATA_DIR}/redis.conf", sudo=True, stdin=self.server_conf(test, node))
         r.execute(node, f"cat > {DATA_DIR}/sentinel.conf", sudo=True,
                   stdin=self.sentinel_conf(test, node))
-        r.execute(node, self._start_command("redis"), sudo=True)
-        r.execute(node, self._start_command("sentinel"), sudo=True)
+        check_free(test, node, (PORT, SENTINEL_PORT), "Redis")
+        r.execute(node, self._start_command("redis", node), sudo=True)
+        r.execute(node, self._start_command("sentinel", node), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, PORT, _pidfile("redis"), "Redis")
+        check_ours(test, node, SENTINEL_PORT, _pidfile("sentinel"), "Redis Sentinel")
 
     def _await_ready(self, test: Test, node: str) -> None:
         """The server answers PING, and the sentinel knows the primary and all other sentinels."""
@@ -169,7 +197,7 @@ class RedisDB:
         test.remote.execute(node, self._stop("redis"), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
-        test.remote.execute(node, self._start_command("redis"), sudo=True)
+        test.remote.execute(node, self._start_command("redis", node), sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
         test.remote.execute(node, _pidfile("redis").signal("STOP"), sudo=True, check=False)
@@ -199,12 +227,73 @@ class RedisDB:
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+class ExistingRedis(ExistingDeployment):
+    """A Redis that already runs: ``existing=true`` (see ``jepsy.dbs.existing``).
+
+    Endpoint variables: ``jepsy_db_client_port`` (default 6379); with
+    ``jepsy_db_sentinel_port`` clients follow that Sentinel to the primary named
+    ``jepsy_db_master_name`` (default ``mymaster``), else they talk to their own
+    node's server (writes to a replica fail).  Kill and pause act on the server
+    of ``jepsy_db_pidfile``; sentinels are left alone.
+    """
+
+    name = "Redis"
+
+    def _conn(self, test: Test, node: str) -> Any:
+        port = int(test.node_specs[node].vars.get("jepsy_db_client_port") or PORT)
+        return _conn(test.address(node), port, 2.0)
+
+    def answer(self, test: Test, node: str) -> None:
+        with self._conn(test, node) as server:
+            server.ping()
+
+    def version(self, test: Test, node: str) -> str:
+        with self._conn(test, node) as server:
+            info = server.info("server")
+        return f"Redis server v={info.get('redis_version', '?')} (running, existing deployment)"
+
+    def clean(self, test: Test) -> None:
+        """Delete this run's keys on every server that calls itself master."""
+        pattern = f"jepsy:{run_prefix(test)}:*"
+        for node in test.nodes:
+            try:
+                with self._conn(test, node) as server:
+                    if server.execute_command("ROLE")[0] != "master":
+                        continue
+                    keys = list(server.scan_iter(match=pattern, count=1000))
+                    if keys:
+                        server.delete(*keys)
+            except Exception as e:  # redis-py raises many kinds
+                test.log.warning("%s: cleanup=true could not delete %s: %s", node, pattern, e)
+
+    def primaries(self, test: Test) -> list[str]:
+        leaders = []
+        for node in test.nodes:
+            try:
+                with self._conn(test, node) as server:
+                    role = server.execute_command("ROLE")
+            except Exception:  # an unreachable or paused server names no role
+                continue
+            if role and role[0] == "master":
+                leaders.append(node)
+        return leaders
+
+    def client(self, workload: str, test: Test) -> Client:
+        from jepsy.dbs.redis_clients import client_for
+
+        return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
+
+
 @declare(
     Option("appendfsync", "everysec", "when Redis fsyncs its AOF", parse=choice("always", "everysec", "no")),
     Option("ready_timeout", 60.0, "seconds to wait for each node at setup", parse=number),
     Option("down_after_ms", 2000, "Sentinel's down-after-milliseconds", parse=integer),
     Option("failover_timeout_ms", 10000, "Sentinel's failover-timeout", parse=integer),
     Option("op_timeout", 1.0, "seconds each client operation may take", parse=number),
+    *DEPLOY_OPTIONS,
 )
-def redis_db(opts: Mapping[str, Any]) -> RedisDB:
+def redis_db(opts: Mapping[str, Any]) -> RedisDB | ExistingRedis:
+    if is_existing(opts):
+        resolve(SPEC, opts)  # refuses a build option next to existing=true
+        return ExistingRedis(opts)
     return RedisDB(opts)

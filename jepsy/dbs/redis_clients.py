@@ -53,11 +53,27 @@ class _Base:
         self.conn: Any = None
         self.where: tuple[str, int] | None = None
         self.sentinel_conns: dict[str, Any] = {}
+        # Where to ask and what to write: jepsy's own deployment unless existing=true,
+        # where the inventory's endpoint variables say it and keys carry the run's name.
+        self.sentinel_port, self.master, self.port = SENTINEL_PORT, MASTER_NAME, PORT
+        self.direct: str | None = None  # no Sentinel: this node's own server
+        self.prefix = "jepsy-"
 
     def open(self, test: Test, node: str) -> Client:
         c = type(self)(self.opts)
         own = test.address(node)
         c.sentinels = [own] + [test.address(n) for n in test.nodes if n != node]
+        if str(self.opts.get("existing", "false")).lower() in ("1", "true", "yes"):
+            from jepsy.dbs.existing import run_prefix
+
+            v = test.node_specs[node].vars
+            c.port = int(v.get("jepsy_db_client_port") or PORT)
+            c.master = str(v.get("jepsy_db_master_name") or "mymaster")
+            if v.get("jepsy_db_sentinel_port"):
+                c.sentinel_port = int(v["jepsy_db_sentinel_port"])
+            else:
+                c.sentinels, c.direct = [], own
+            c.prefix = f"jepsy:{run_prefix(test)}:"
         return c
 
     def setup(self, test: Test) -> None:
@@ -87,15 +103,15 @@ class _Base:
         """
         import redis
 
-        addr = None
+        addr: Any = [self.direct, self.port] if self.direct else None
         for host in self.sentinels:
             try:
                 if host not in self.sentinel_conns:
                     self.sentinel_conns[host] = redis.Redis(
-                        host=host, port=SENTINEL_PORT, socket_timeout=self.timeout,
+                        host=host, port=self.sentinel_port, socket_timeout=self.timeout,
                         socket_connect_timeout=self.timeout, decode_responses=True)
                 addr = self.sentinel_conns[host].execute_command(
-                    "SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
+                    "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master)
             except redis.RedisError:
                 dead = self.sentinel_conns.pop(host, None)
                 if dead is not None:
@@ -105,7 +121,7 @@ class _Base:
                 break
         if not addr:
             raise NotSent("no sentinel named a primary")
-        where = (str(addr[0]), int(addr[1] or PORT))
+        where = (str(addr[0]), int(addr[1] or self.port))
         if self.conn is not None and self.where == where:
             return self.conn
         self.close_primary()
@@ -150,10 +166,10 @@ class SetClient(_Base):
     def do(self, f: str, value: Any) -> Any:
         conn = self.primary()
         if f == "add":
-            conn.sadd("jepsy-set", int(value))
+            conn.sadd(f"{self.prefix}set", int(value))
             return value
         if f == "read":
-            return sorted(int(x) for x in conn.smembers("jepsy-set"))
+            return sorted(int(x) for x in conn.smembers(f"{self.prefix}set"))
         raise ConfigError(f"the Redis set client cannot do {f!r}")
 
 
@@ -163,7 +179,7 @@ class RegisterClient(_Base):
     def do(self, f: str, value: Any) -> Any:
         conn = self.primary()
         k, arg = value
-        key = f"jepsy-register-{k}"
+        key = f"{self.prefix}register-{k}"
         if f == "read":
             got = conn.get(key)
             return [k, None if got is None else json.loads(got)]

@@ -20,6 +20,15 @@ keeps serving reads until it notices, up to about ``tick_ms * sync_limit``),
 Kill, start, pause and resume act on the PID in the pidfile, never by name;
 ``primaries`` names the node whose ``srvr`` says ``Mode: leader``.
 
+Which build runs: Debian's, or an upstream binary distribution
+(``apache-zookeeper-X-bin.tar.gz``) as ``tarball=``, ``version=X`` (from
+archive.apache.org, checked against its ``.sha512``) or ``binary=`` (the
+unpacked distribution's directory); its ``bin/zkServer.sh`` marks the root,
+``lib/*`` and ``conf/`` (its logging configuration) are the classpath, and
+``org.apache.zookeeper.Version`` of that classpath is the recorded version.
+The nodes need a JRE (``java``).  Ports 2181, 2888 and 3888 must be free before
+the start, and our JVM must be what answers after (``jepsy.dbs.ports``).
+
 Not started under libfaketime for lab clock faults: its JVM then stops
 accepting client sessions; test its clock on VMs.
 """
@@ -33,7 +42,9 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
+from jepsy.dbs.build import Build, BuildSpec, install, refuse, resolve
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
+from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import DBError
 from jepsy.protocols import Client, Test
 
@@ -45,6 +56,13 @@ LOG_FILE = "/var/log/jepsy/zookeeper.log"
 PID_FILE = "/run/jepsy/zookeeper.pid"
 PID = Pidfile(PID_FILE)
 JAR = "/usr/share/java/zookeeper.jar"
+SPEC = BuildSpec(
+    db="zookeeper", program="zkServer.sh",
+    version_command="java -cp \"$(dirname $(dirname {program}))/lib/*\" "
+                    "org.apache.zookeeper.Version 2>/dev/null | head -n 1",
+    kinds=("binary", "tarball", "version"), mirror="https://archive.apache.org/dist/zookeeper",
+    release_url="{mirror}/zookeeper-{version}/apache-zookeeper-{version}-bin.tar.gz",
+    checksum_url="{mirror}/zookeeper-{version}/apache-zookeeper-{version}-bin.tar.gz.sha512")
 
 
 def four_letter(host: str, word: str = "srvr", timeout: float = 2.0) -> str:
@@ -84,6 +102,17 @@ class ZooKeeperDB(PidfileDaemon):
         self.heap_mb = int(self.opts.get("heap_mb", 128))
         self.ready_timeout = float(self.opts.get("ready_timeout", 90))
         self.readers: Any = None  # the clients' shared read sessions, made with the first client
+        self.build: Build | None = resolve(SPEC, self.opts)
+        self.roots: dict[str, str] = {}  # node -> root of the uploaded distribution
+
+    def version(self, test: Test, node: str) -> str:
+        """The version of the ZooKeeper this node ran (from its own jars)."""
+        if node in self.roots:
+            program = f"{self.roots[node]}/bin/zkServer.sh"
+            return test.remote.execute(node, SPEC.version_command.format(program=sh(program)),
+                                       check=False).stdout.strip() or "unknown"
+        return test.remote.execute(node, f"java -cp {JAR} org.apache.zookeeper.Version 2>/dev/null "
+                                         "| head -n 1", check=False).stdout.strip() or "unknown"
 
     def config(self, test: Test, node: str) -> str:
         lines = [f"tickTime={self.tick_ms}", "initLimit=10", f"syncLimit={self.sync_limit}",
@@ -94,19 +123,31 @@ class ZooKeeperDB(PidfileDaemon):
         lines += [f"server.{i + 1}={test.address(n)}:2888:3888" for i, n in enumerate(test.nodes)]
         return "\n".join(lines) + "\n"
 
-    def _start_command(self) -> str:
+    def _start_command(self, node: str | None = None) -> str:
+        root = self.roots.get(node or "")
+        if root is not None:
+            # An upstream distribution: its jars and its own logging configuration.
+            logging = ["-cp", f"{root}/conf:{root}/lib/*"]
+        else:
+            logging = ["-Dlog4j.configuration=file:/etc/zookeeper/conf/log4j.properties",
+                       # The log4j binding of slf4j: without it ZooKeeper logs nothing at all
+                       # (missing entries on other installations are ignored by the JVM).
+                       "-cp", f"/etc/zookeeper/conf:{JAR}:/usr/share/java/slf4j-log4j12.jar:"
+                              "/usr/share/java/log4j-1.2.jar"]
         argv = ["java", f"-Xmx{self.heap_mb}m", f"-Xms{min(self.heap_mb, 64)}m", "-XX:+UseSerialGC",
                 "-Dzookeeper.root.logger=INFO,CONSOLE", "-Dzookeeper.log.dir=/var/log/jepsy",
-                "-Dlog4j.configuration=file:/etc/zookeeper/conf/log4j.properties",
-                # The log4j binding of slf4j: without it ZooKeeper logs nothing at all
-                # (missing entries on other installations are ignored by the JVM).
-                "-cp", f"/etc/zookeeper/conf:{JAR}:/usr/share/java/slf4j-log4j12.jar:"
-                       "/usr/share/java/log4j-1.2.jar",
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{DATA_DIR}/zoo.cfg"]
+                *logging, "org.apache.zookeeper.server.quorum.QuorumPeerMain", f"{DATA_DIR}/zoo.cfg"]
         return (f"mkdir -p /var/log/jepsy /run/jepsy && cd {DATA_DIR} && "
                 + PID.start(sh(*argv), LOG_FILE))
 
     def install(self, test: Test, node: str) -> None:
+        if self.build is not None:
+            if not test.remote.execute(node, "command -v java", check=False).ok:
+                raise DBError(f"{node}: a ZooKeeper build needs java on the node "
+                              "(apt-get install default-jre-headless)")
+            program = install(test, node, SPEC, self.build).program
+            self.roots[node] = program.rsplit("/", 2)[0]
+            return
         ensure_package(test, node, f"[ -f {JAR} ] && command -v java", "zookeeper", "ZooKeeper",
                        ("zookeeper",))
 
@@ -117,8 +158,10 @@ class ZooKeeperDB(PidfileDaemon):
         r.execute(node, f"mkdir -p {DATA_DIR} /var/log/jepsy && rm -f {LOG_FILE} && "
                         f"echo {test.nodes.index(node) + 1} > {DATA_DIR}/myid", sudo=True)
         r.execute(node, f"cat > {DATA_DIR}/zoo.cfg", sudo=True, stdin=self.config(test, node))
-        r.execute(node, self._start_command(), sudo=True)
+        check_free(test, node, (CLIENT_PORT, 2888, 3888), "ZooKeeper")
+        r.execute(node, self._start_command(node), sudo=True)
         self._await_ready(test, node)
+        check_ours(test, node, CLIENT_PORT, PID, "ZooKeeper")
 
     def _await_ready(self, test: Test, node: str) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -140,7 +183,7 @@ class ZooKeeperDB(PidfileDaemon):
 
     # -- optional powers (kill, pause, resume, log files: PidfileDaemon) ----
     def start(self, test: Test, node: str) -> None:
-        test.remote.execute(node, self._start_command(), sudo=True)
+        test.remote.execute(node, self._start_command(node), sudo=True)
 
     def primaries(self, test: Test) -> list[str]:
         return [n for n in test.nodes if mode(test.address(n)) in ("leader", "standalone")]
@@ -154,4 +197,5 @@ class ZooKeeperDB(PidfileDaemon):
 
 
 def zookeeper_db(opts: Mapping[str, Any]) -> ZooKeeperDB:
+    refuse("zookeeper", {"existing": opts.get("existing")})  # existing=true: not yet
     return ZooKeeperDB(opts)
