@@ -278,12 +278,12 @@ class HistoryWriter:
         return _time.monotonic_ns() - self.start_ns
 
     def record(self, type: str, process: int | str, f: str, value: Any = None,
-               error: Any = None) -> Op:
+               error: Any = None, extra: dict[str, Any] | None = None) -> Op:
         if type not in TYPES:
             raise ValueError(f"unknown op type {type!r}")
         with self._lock:
             op = Op(index=len(self.ops), time=self.now(), type=type, process=process,
-                    f=f, value=value, error=error)
+                    f=f, value=value, error=error, extra=extra or {})
             self._file.write(json.dumps(op.to_json(), default=str) + "\n")
             self._file.flush()
             self.ops.append(op)

@@ -34,6 +34,7 @@ from typing import Any
 from jepsy import generator as gen
 from jepsy.checkers import Checker, check_safe
 from jepsy.checkers.stats import stats
+from jepsy.claims import Applied, fault_tally, never_took_effect, why_unknown
 from jepsy.control import on_nodes
 from jepsy.errors import ExitCode, JepsyError
 from jepsy.history import HistoryWriter, Op
@@ -279,13 +280,16 @@ class _Engine:
     def nemesis_op(self, nem: Nemesis, op: dict[str, Any]) -> None:
         f = str(op["f"])
         self.history.record("info", "nemesis", f, op.get("value"))
+        extra: dict[str, Any] | None = None
         try:
             value = nem.invoke(self.test, op)
             error = None
+            if isinstance(value, Applied):  # the nemesis says where its fault took effect
+                value, extra = value.value, value.extra()
         except JepsyError as e:
             value, error = None, str(e)
             self.test.log.warning("nemesis %s failed: %s", f, e)
-        self.history.record("info", "nemesis", f, value, error)
+        self.history.record("info", "nemesis", f, value, error, extra)
         with self.state.lock:
             kind = f.split("-", 1)[-1]
             if f.startswith("start-") and error is None:
@@ -438,6 +442,10 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
         incomplete = f"crashed: {type(crashed).__name__}: {crashed}"
     if incomplete and valid is True:
         valid = "unknown"
+    tally = fault_tally(history.ops)
+    not_in_force = never_took_effect(tally)
+    if not_in_force and valid is True:  # the faults the verdict is about did not happen
+        valid = "unknown"
     results = {
         "valid": valid,
         "exit_code": int(ExitCode.INTERNAL if crashed is not None and valid is not False
@@ -450,7 +458,10 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "logs": {n: v if isinstance(v, list) else str(v) for n, v in logs.items()},
         "checker": verdict,
+        "faults": tally,
     }
+    results["reason"] = (why_unknown(results, not_in_force, run_dir)
+                         if valid not in (True, False) else None)
     write_json(run_dir / "results.json", results)
     state.phase = "report"
     from jepsy.report import write_all

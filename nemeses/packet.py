@@ -25,7 +25,8 @@ and impossible behaviours the user named explicitly fail setup.  On such nodes
 ``loss`` becomes a random-drop rule in the iptables chain ``jepsy-loss``
 (packets from the other nodes only) and ``rate`` a ``tbf`` qdisc, still with
 handle ``fa17:``.  The completion value maps each target node to what was
-applied there (``"eth0: netem delay 50ms 10ms 25% distribution normal"``).
+applied there (``"eth0: netem delay 50ms 10ms 25% distribution normal"``), or
+why it could not be (those nodes are ``missed``; see ``jepsy.claims``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from jepsy.claims import Applied
 from jepsy.control import on_nodes, sh
 from jepsy.errors import CommandFailed, ConfigError
 from jepsy.protocols import NemesisPackage, Test
@@ -189,8 +191,12 @@ class PacketNemesis:
             behaviours, spec = self.request(test, op.get("value"))
             nodes = pick(spec, test.nodes, test.rng, test)
             args = netem_args(behaviours)
-            done = on_nodes(nodes, lambda n: self.apply(test, n, behaviours, args))
-            return {n: done[n] for n in nodes}
+            done = on_nodes(nodes, lambda n: self.apply(test, n, behaviours, args), raise_errors=False)
+            failed = {n: " ".join(str(r).split()) for n, r in done.items() if isinstance(r, Exception)}
+            if nodes and len(failed) == len(nodes):  # nothing went in anywhere: the op failed
+                raise next(e for e in done.values() if isinstance(e, Exception))
+            return Applied({n: failed.get(n, done[n]) for n in nodes},
+                           [n for n in nodes if n not in failed], failed)
         if op["f"] == "stop-packet":
             self.heal(test)
             return None

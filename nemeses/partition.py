@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jepsy import generator as gen
+from jepsy.claims import Applied
 from jepsy.control import on_nodes, sh
 from jepsy.errors import ConfigError
 from jepsy.protocols import HasPrimaries, NemesisPackage, Test
@@ -192,16 +193,26 @@ class PartitionNemesis:
     def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
         if op["f"] == "start-partition":
             g = self.grudge_for(test, op.get("value"))
-            self.apply(test, g)
-            return g
+            return self.apply(test, g)
         if op["f"] == "stop-partition":
             self.heal(test)
             return None
         raise ConfigError(f"partition nemesis cannot do {op['f']!r}")
 
-    def apply(self, test: Test, g: Mapping[str, Sequence[str]]) -> None:
-        on_nodes(test.nodes, lambda n: test.remote.execute(
-            n, drop_command([test.address(m) for m in g.get(n, [])]), sudo=True))
+    def apply(self, test: Test, g: Mapping[str, Sequence[str]]) -> Applied:
+        """Rules on every node; the grudge, with the nodes whose rules failed ``missed``.
+
+        A node that drops nothing is in neither list; the partition took
+        effect where a node's rules to drop someone went in.
+        """
+        got = on_nodes(test.nodes, lambda n: test.remote.execute(
+            n, drop_command([test.address(m) for m in g.get(n, [])]), sudo=True),
+            raise_errors=False)
+        missed = {n: f"iptables failed: {' '.join(str(r).split())}" for n, r in got.items()
+                  if isinstance(r, Exception)}
+        if len(missed) == len(got):  # nothing went in anywhere: the op failed
+            raise next(e for e in got.values() if isinstance(e, Exception))
+        return Applied(dict(g), [n for n in test.nodes if g.get(n) and n not in missed], missed)
 
     def heal(self, test: Test) -> None:
         on_nodes(test.nodes, lambda n: test.remote.execute(n, HEAL_COMMAND, sudo=True))

@@ -25,6 +25,12 @@ checker        the checker's result: ``{"valid": ..., "<name>": {...}, ...}`` fo
                ``valid`` and, when invalid, its explanation (``explanation.text``
                for linearizability, ``anomaly_types`` / ``anomalies`` for
                transactional checkers), or ``error`` when a checker crashed
+reason         ``null``, or (whenever ``valid`` is ``"unknown"``) one sentence saying
+               why, e.g. "no operation succeeded after setup; n1's process.log ends
+               with: ..." (added later: absent from older runs)
+faults         {family: {``started``, ``took_effect``, ``failed``, ``missed``
+               {node: why}}}: the faults started and those that took effect on at
+               least one node (see ``jepsy.claims``; absent from older runs)
 =============  =====================================================================
 
 ``check_results(results)`` lists how a results mapping departs from this
