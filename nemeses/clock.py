@@ -28,10 +28,11 @@ Ops: ``start-clock`` with value ``{"mode": "bump" | "strobe" | "scramble", ...}`
 ``check-clock`` (measure only).  Every completion value maps each node to
 ``{"offset": seconds, ...}``: the offset measured on that node (what a libc
 program started there sees, minus this machine's time, half the round trip
-taken off), so the report can plot them.  A bump's entries also hold
-``requested`` (the offset asked for: the node's offset before plus the bump)
-and the op is an ``Applied``: a node whose measured offset is not where it was
-sent (by more than a quarter of the bump, and at least 100 ms) is ``missed``
+taken off), so the report can plot them.  Bump and scramble entries also
+hold ``requested`` (where the clock was sent: the node's reference, or 0 under
+faketime, plus jepsy's total offset), and the op is an ``Applied``: a node whose
+measured offset is not where it was sent (by more than a quarter of the step,
+half the measuring round trip, and at least 100 ms) is ``missed``
 ("clock did not move"), as is every node of a database that libfaketime
 cannot reach (Go programs).
 
@@ -44,10 +45,13 @@ cannot reach (Go programs).
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 import shlex
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from jepsy.claims import Applied
@@ -68,7 +72,7 @@ from .nodestate import (
 )
 from .targets import pick
 
-__all__ = ["GO_DATABASES", "ClockNemesis", "faketime_env", "family", "nemesis"]
+__all__ = ["GO_DATABASES", "ClockNemesis", "faketime_env", "family", "install_clockfix", "nemesis"]
 
 MODES = ("bump", "strobe", "scramble")
 # Databases written in Go: libfaketime cannot move their clock.
@@ -77,15 +81,45 @@ GO_NOTE = ("{db} is a Go program: it reads the clock without libc, so libfaketim
            "its clock; the offset is what libc programs under this node's faketime see")
 
 
+CLOCKFIX = "/run/jepsy/clockfix.so"
+
+
 def faketime_env() -> str:
     """Shell words putting a command under this node's libfaketime control file.
 
     The library is looked up on the node (its path differs by architecture);
-    the monotonic clock is left alone, as a real step of the wall clock would.
+    the monotonic clocks are left alone, as a real step of the wall clock
+    would.  jepsy's ``clockfix`` shim (``install_clockfix``) is preloaded
+    first where it was installed: without it, libfaketime 0.9.10 breaks
+    sleeps until a monotonic deadline (``nemeses/_clockfix.c``).
     """
-    return ("env LD_PRELOAD=\"$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)\" "
+    return (f"env LD_PRELOAD=\"$([ -r {CLOCKFIX} ] && echo {CLOCKFIX}) "
+            "$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)\" "
             f"FAKETIME_TIMESTAMP_FILE={FAKETIME_CONTROL} FAKETIME_NO_CACHE=1 "
             "FAKETIME_DONT_FAKE_MONOTONIC=1")
+
+
+def clockfix_library() -> Path | None:
+    """The built shim on this machine (None when pip could not build it: no C compiler)."""
+    spec = importlib.util.find_spec("jepsy.nemeses._clockfix")
+    return Path(spec.origin) if spec is not None and spec.origin else None
+
+
+def install_clockfix(test: Test, node: str) -> bool:
+    """Put the shim at ``CLOCKFIX`` on ``node`` (staged in /tmp: the SSH user may not be root).
+
+    Returns False, and changes nothing, when the shim was not built here.  The
+    node must share this machine's architecture and C library, as lab nodes do;
+    elsewhere the dynamic loader ignores a shim it cannot load, with a warning.
+    """
+    lib = clockfix_library()
+    if lib is None:
+        return False
+    staged = f"/tmp/jepsy-clockfix-{os.getpid()}.so"
+    test.remote.upload(node, str(lib), staged)
+    test.remote.execute(node, f"mkdir -p /run/jepsy && install -m 0644 {staged} {CLOCKFIX} && "
+                        f"rm -f {staged}", sudo=True)
+    return True
 
 
 def _fmt(seconds: float) -> str:
@@ -145,6 +179,7 @@ class ClockNemesis:
         # Measured before any fault (real clocks heal back to it) and after the last op.
         self.reference: dict[str, float] = {}
         self.measured: dict[str, float] = {}
+        self.rtt: dict[str, float] = {}
 
     # -- setup ---------------------------------------------------------------
     def setup(self, test: Test) -> None:
@@ -188,7 +223,12 @@ class ClockNemesis:
         t0 = time.time()
         out = test.remote.execute(node, prefix + "date +%s.%N", sudo=True).stdout
         t1 = time.time()
+        self.rtt[node] = t1 - t0  # the measurement is uncertain by up to half of it
         return round(float(out.strip()) - (t0 + t1) / 2, 3)
+
+    def base(self, node: str) -> float:
+        """Offset 0 of ``node``: its reference on a real clock, exactly 0 under faketime."""
+        return self.reference.get(node, 0.0) if self.modes.get(node) == "real" else 0.0
 
     def report(self, test: Test, extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
         got = on_nodes(test.nodes, lambda n: self.measure(test, n))
@@ -214,7 +254,8 @@ class ClockNemesis:
         if why:
             return False, why
         delta = requested - before
-        if abs(after - requested) > max(HEAL_TOLERANCE_S, abs(delta) / 4):
+        slack = max(HEAL_TOLERANCE_S, self.rtt.get(node, 0.0) / 2 + 0.05, abs(delta) / 4)
+        if abs(after - requested) > slack:
             return False, (f"clock did not move as asked: requested {requested:+.3f} s, "
                            f"measured {after:+.3f} s (was {before:+.3f} s)")
         return True, f"offset {after:+.3f} s (requested {requested:+.3f} s)"
@@ -254,7 +295,7 @@ class ClockNemesis:
             before = {n: self.measured.get(n, 0.0) for n in deltas}
             on_nodes(list(deltas), lambda n: self.set_offset(
                 test, n, self.offsets.get(n, 0.0) + float(deltas[n])))
-            requested = {n: round(before[n] + float(d), 3) for n, d in deltas.items()}
+            requested = {n: round(self.base(n) + self.offsets[n], 3) for n in deltas}
             value = self.report(test, {n: {"bumped": float(d), "requested": requested[n]}
                                        for n, d in deltas.items()})
             return self.account(value, before, requested)
@@ -262,9 +303,7 @@ class ClockNemesis:
             spread = float(req.get("spread", self.scramble_s))
             targets = {n: round(rng.uniform(-spread, spread), 3) for n in test.nodes}
             before = {n: self.measured.get(n, 0.0) for n in test.nodes}
-            # The requested offset is relative to the node's reference (0 in faketime).
-            requested = {n: round(self.reference.get(n, 0.0) + targets[n], 3)
-                         if self.modes.get(n) == "real" else targets[n] for n in test.nodes}
+            requested = {n: round(self.base(n) + targets[n], 3) for n in test.nodes}
             on_nodes(test.nodes, lambda n: self.set_offset(test, n, targets[n]))
             value = self.report(test, {n: {"requested": requested[n]} for n in test.nodes})
             return self.account(value, before, requested)
