@@ -152,8 +152,8 @@ def why_unknown(results: Mapping[str, Any], faults: str | None = None,
         return _clip(faults)
     stats = results.get("stats") if isinstance(results.get("stats"), dict) else {}
     if stats and not stats.get("ok"):
-        logs = results.get("logs") if isinstance(results.get("logs"), dict) else {}
-        tail = log_tail(run_dir, logs)
+        logs = results.get("logs")
+        tail = log_tail(run_dir, logs if isinstance(logs, dict) else {})
         head = (f"no operation succeeded after setup ({stats.get('fail', 0)} failed, "
                 f"{stats.get('info', 0)} indeterminate)")
         return _clip(f"{head}; {tail}" if tail else head)

@@ -7,8 +7,8 @@ line, never an exception.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import re
+from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["checker_results", "headline", "verdict_word"]
