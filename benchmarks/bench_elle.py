@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def one_size(n: int, processes: int, keys: int, workload: str) -> dict[str, object]:

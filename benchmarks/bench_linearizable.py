@@ -36,7 +36,7 @@ from jepsy.checkers.linearizable import _partition, check_history
 from jepsy.history import read_history
 from jepsy.models import Model, cas_register, kv, multi_register, mutex
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PORCUPINE_MS = {"knossos": 17.0, "c50-ok": 129.0, "c50-bad": 16.0}
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from jepsy import __version__, registry
+from jepsy import __version__, options, registry
 from jepsy.errors import ConfigError, ExitCode, JepsyError
 
 __all__ = ["cli", "main"]
@@ -274,12 +274,14 @@ def check_cmd(history: str, model: str | None, init: str | None, checker: str | 
         the_checker = linearizable(the_model, timeout=timeout, all_keys=all_keys)
     else:
         assert checker is not None
-        opts = _kv(opt, "--opt")
+        factory = registry.load("checkers", checker)
+        opts = options.resolve(f"checker {checker!r}", [options.declared(factory)],
+                               _kv(opt, "--opt"), flag="--opt")
         if consistency_model is not None:
             opts["consistency_model"] = consistency_model
         if timeout is not None:
             opts["timeout"] = timeout
-        the_checker = registry.load("checkers", checker)(**opts)
+        the_checker = factory(**opts)
     result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))
     if report_path:

@@ -17,11 +17,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jepsy import __version__, registry
+from jepsy import __version__, options, registry
 from jepsy.errors import ExitCode
 from jepsy.inventory import Node
 
 __all__ = ["TestSpec", "run_one", "suite_exit_code"]
+
+# Options of the composed fault schedule itself (``jepsy.nemeses.combined``), whichever
+# families it mixes.
+SCHEDULE_OPTIONS = {o.name: o for o in (
+    options.Option("nemesis_max_faults", None,
+                   "at most this many faults in force at once (default: one per family)",
+                   parse=options.integer),
+)}
 
 
 @dataclass
@@ -80,11 +88,19 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     nemeses = spec.nemeses
     common = {"time_limit": spec.time_limit, "concurrency": concurrency, "rate": spec.rate,
               "seed": seed, "nemesis_interval": spec.nemesis_interval}
-    db_opts = {**common, **spec.db_opts}
-    wl_opts = {**common, **spec.workload_opts}
-    nem_opts = {**common, **spec.nemesis_opts}
-    the_db = registry.load("dbs", spec.db)(db_opts)
-    the_workload = registry.load("workloads", spec.workload)(wl_opts)
+    db_factory = registry.load("dbs", spec.db)
+    wl_factory = registry.load("workloads", spec.workload)
+    db_opts = {**common, **options.resolve(f"database {spec.db!r}", [options.declared(db_factory)],
+                                           spec.db_opts, flag="--db-opt")}
+    wl_opts = {**common, **options.resolve(f"workload {spec.workload!r}",
+                                           [options.declared(wl_factory)],
+                                           spec.workload_opts, flag="--workload-opt")}
+    nem_tables = [options.declared(registry.load("nemeses", n)) for n in nemeses]
+    nem_tables.append(SCHEDULE_OPTIONS)
+    nem_opts = {**common, **options.resolve(f"nemesis {','.join(nemeses)!r}", nem_tables,
+                                            spec.nemesis_opts, flag="--nemesis-opt")}
+    the_db = db_factory(db_opts)
+    the_workload = wl_factory(wl_opts)
     # jepsy.nemeses maps a folder mypy does not see as part of jepsy: import by name.
     compose = importlib.import_module("jepsy.nemeses.combined").compose
     package = compose(nemeses, nem_opts, the_db)

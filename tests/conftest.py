@@ -2,8 +2,9 @@
 
 Every test runs with HOME pointing at an empty directory (so ``~/.ssh/config``
 and ``~/.ssh/known_hosts`` of the machine are invisible to fabric and paramiko)
-and without an SSH agent.  ``SHARED_DATA`` is where the public corpora live
-(``../shared/data`` beside the checkout); tests that need it skip without it.
+and without an SSH agent.  ``DATA`` is where the public corpora the tests use live:
+``tests/data`` in the repository (where each came from, and its licence, is in
+``tests/data/README.md``), so a plain clone tests itself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,9 @@
 """Other people's transactional histories and their expected verdicts.
 
-The table mirrors ``../shared/data/elle/README.md``: Elle's own histories,
+The table mirrors ``tests/data/elle/README.md``: Elle's own histories,
 elle-cli's test expectations, Plume's 14 minimal anomaly cases (both formats),
 real bug histories (MongoDB via Viper, MariaDB Galera, YugabyteDB, Dgraph,
-AntidoteDB) and Plume's valid performance corpora.  Skips when the shared data
-is absent.
+AntidoteDB) and Plume's valid performance corpora, carried in ``tests/data``.
 """
 
 from __future__ import annotations
@@ -19,10 +18,9 @@ from jepsy.checkers.elle import list_append, rw_register
 from jepsy.checkers.elle.models import impossible_models
 from jepsy.history import Op, read_history
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 ELLE = DATA / "elle"
 
-pytestmark = pytest.mark.skipif(not ELLE.is_dir(), reason="shared data not present")
 
 
 @lru_cache(maxsize=8)
@@ -210,8 +208,9 @@ def test_text_format_bug_histories_invalid(path: str) -> None:
 
 # --- B6: Plume's performance corpora --------------------------------------------------------
 
-# The small ones here; benchmarks/bench_elle.py checks all 15.
-FIG10 = sorted((ELLE / "plume/figure/fig_10").glob("sess[25]/history*.edn")) if ELLE.is_dir() else []
+# The small ones here (carried in tests/data); `benchmarks/bench_elle.py --data ../shared/data`
+# checks all 15.
+FIG10 = sorted((ELLE / "plume/figure/fig_10").glob("sess[25]/history*.edn"))
 
 
 @pytest.mark.parametrize("path", FIG10, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -2,8 +2,7 @@
 
 Models as in ``knossos/core_test.clj``: ``cas-register`` with initial value 0
 (Knossos's reading of an ``:ok :read nil``: it learned nothing), the
-multi-register with ``{x 0, y 0}``, and the mutex.  Skipped when the shared
-data directory is absent.
+multi-register with ``{x 0, y 0}``, and the mutex.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from jepsy.history import read_history
 from jepsy.models import Model, cas_register, multi_register, mutex
 from tests.property.test_linear_native import assert_same_search
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "knossos"
+DATA = Path(__file__).resolve().parents[1] / "data" / "knossos"
 # The verdict tests run once per search engine (compiled and Python).
 pytestmark = pytest.mark.usefixtures("linear_engine")
 
@@ -43,9 +42,7 @@ def _model(path: str) -> Model:
     return cas_register(0)
 
 
-def test_corpus_present_or_skipped() -> None:
-    if not DATA.exists():
-        pytest.skip(f"{DATA} absent")
+def test_corpus_is_all_there() -> None:
     assert len(ROWS) == 122
 
 
@@ -61,8 +58,6 @@ def test_knossos_verdict(path: str, expected: bool) -> None:
 def test_cas_failure_points_at_the_documented_read() -> None:
     """VERDICTS.md: the failing op of cas-failure.edn is process 70's read of 0 (index 491)."""
     path = DATA / "cas-register/bad/cas-failure.edn"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
     result = check_history(read_history(path), cas_register(0), workers=1)
     op = result["explanation"]["op"]
     assert (op["process"], op["f"], op["output"]) == (70, "read", 0)
@@ -71,8 +66,6 @@ def test_cas_failure_points_at_the_documented_read() -> None:
 
 def test_immediate_failure_explains_the_read() -> None:
     path = DATA / "cas-register/bad/immediate-failure.edn"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
     result = check_history(read_history(path), cas_register(0), workers=1)
     assert result["explanation"]["states"] == [0]
     assert "read of 3" in result["text"] and "hold 0" in result["text"]
@@ -81,8 +74,6 @@ def test_immediate_failure_explains_the_read() -> None:
 @pytest.mark.skipif(not linear_native.AVAILABLE, reason="the compiled search is not built")
 def test_both_engines_search_alike_on_every_file() -> None:
     """Long histories (bitsets of many words): the C loop finds what the Python one finds."""
-    if not DATA.exists():
-        pytest.skip(f"{DATA} absent")
     for path, _ in ROWS:
         history = read_history(DATA / path)
         assert_same_search(history, _model(path))

@@ -2,7 +2,7 @@
 
 ``c01-ok``, ``c10-ok``, ``c50-ok`` are linearizable; the ``-bad`` ones are not
 (porcupine_test.go, with its kv model: per-key string, get of a missing key is
-"").  Skipped when the shared data directory is absent.
+"").
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from jepsy.history import read_history
 from jepsy.models import kv
 from tests.property.test_linear_native import assert_same_search
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "porcupine-kv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "porcupine-kv"
 # The verdict tests run once per search engine (compiled and Python).
 pytestmark = pytest.mark.usefixtures("linear_engine")
 CASES = [(f"c{n}-{v}", v == "ok") for n in ("01", "10", "50") for v in ("ok", "bad")]
@@ -27,8 +27,6 @@ CASES = [(f"c{n}-{v}", v == "ok") for n in ("01", "10", "50") for v in ("ok", "b
 @pytest.mark.parametrize("workers", [1, 2])
 def test_kv_verdict(name: str, expected: bool, workers: int) -> None:
     path = DATA / f"{name}.txt"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
     result = check_history(read_history(path), kv(), timeout=120, workers=workers)
     assert result["valid"] is expected, result.get("text")
     if expected:
@@ -41,8 +39,6 @@ def test_kv_verdict(name: str, expected: bool, workers: int) -> None:
 
 def test_all_keys_gives_every_verdict() -> None:
     path = DATA / "c10-bad.txt"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
     result = check_history(read_history(path), kv(), all_keys=True, workers=1)
     assert result["valid"] is False
     assert all(v["valid"] in (True, False) for v in result["keys"].values())
@@ -53,6 +49,4 @@ def test_all_keys_gives_every_verdict() -> None:
 @pytest.mark.parametrize("name", ["c01-ok", "c01-bad", "c10-ok", "c10-bad"])  # c50: memory-bound
 def test_both_engines_search_alike(name: str) -> None:
     path = DATA / f"{name}.txt"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
     assert_same_search(read_history(path), kv())

@@ -22,7 +22,7 @@ import pytest
 
 from jepsy.report import write_all, write_report
 from jepsy.report.samples import write_sample_run
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import DATA, REPO
 
 pytestmark = pytest.mark.integration
 
@@ -97,9 +97,7 @@ def test_hostile_values_are_shown_not_run(tmp_path: Path) -> None:
 
 
 def test_transactional_anomaly_report_renders(tmp_path: Path) -> None:
-    source = SHARED_DATA / "elle" / "elle-cli" / "elle" / "paper-example.edn"
-    if not source.is_file():
-        pytest.skip(f"{source} not present")
+    source = DATA / "elle" / "elle-cli" / "elle" / "paper-example.edn"
     from jepsy import registry
     from jepsy.history import read_history
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from jepsy.cli import cli, main
 
-KNOSSOS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "knossos"
+KNOSSOS = Path(__file__).resolve().parents[1] / "data" / "knossos"
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -103,8 +103,6 @@ def test_malformed_history_exits_254_without_traceback(tmp_path: Path, lines: li
 
 def test_knossos_file_with_init(tmp_path: Path) -> None:
     path = KNOSSOS / "cas-register" / "bad" / "rethink-fail-minimal.edn"
-    if not path.exists():
-        pytest.skip(f"{path} absent")
     code, out = run("check", str(path), "--model", "cas-register", "--init", "0")
     assert code == 1
     assert "read of 3 by process 1" in out
