@@ -36,7 +36,11 @@ def _shown(v: Any) -> str:
 
 def describe(table: dict[str, options.Option] | None) -> list[tuple[str, str, str, str]]:
     """``(name, type, default, help)`` rows, sorted by name (empty: nothing declared)."""
-    return [(o.name, o.kind, _shown(o.default), o.help) for _, o in sorted((table or {}).items())]
+    def kind(o: options.Option) -> str:
+        doc = getattr(o.parse, "__doc__", None)  # a choice says what it allows
+        return doc if o.kind == "choice" and doc else o.kind
+
+    return [(o.name, kind(o), _shown(o.default), o.help) for _, o in sorted((table or {}).items())]
 
 
 def _modules(name: str) -> list[tuple[str, Any]]:

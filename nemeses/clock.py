@@ -57,6 +57,7 @@ from typing import Any
 from jepsy.claims import Applied
 from jepsy.control import on_nodes
 from jepsy.errors import ConfigError, JepsyError
+from jepsy.options import Option, choice, declare, names, number, read
 from jepsy.protocols import NemesisPackage, Test
 
 from .family import Family, chooser, package
@@ -162,17 +163,30 @@ def strobe_loop(mode: str, base: float, delta: float, period: float, duration: f
             f"echo $! > {STATE_DIR}/clock.strobe.pid")
 
 
+OPTIONS = (
+    Option("clock_modes", ",".join(MODES), "modes to draw from, comma-separated", parse=names),
+    Option("clock_mode", "auto", "how clocks move: auto (faketime on nodes sharing this "
+           "machine's kernel, the real clock elsewhere), faketime or real",
+           parse=choice("auto", "faketime", "real")),
+    Option("clock_scramble_s", 60.0, "a scramble sets offsets within ± this many seconds",
+           parse=number),
+    Option("clock_strobe_s", None, "seconds a strobe lasts (default: the nemesis interval)",
+           parse=number),
+)
+
+
 class ClockNemesis:
     """``start-clock``, ``stop-clock``, ``check-clock``; see the module docstring."""
 
     fs = frozenset({"start-clock", "stop-clock", "check-clock"})
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.mode_opt = str(opts.get("clock_mode", "auto"))
+        opts = read(OPTIONS, opts)
+        self.mode_opt = str(opts["clock_mode"])
         if self.mode_opt not in ("auto", "faketime", "real"):
             raise ConfigError("clock_mode is auto, faketime or real")
-        self.scramble_s = float(opts.get("clock_scramble_s", 60.0))
-        self.strobe_s = float(opts.get("clock_strobe_s", opts.get("nemesis_interval", 5.0)))
+        self.scramble_s = float(opts["clock_scramble_s"])
+        self.strobe_s = float(opts["clock_strobe_s"] or opts.get("nemesis_interval", 5.0))
         self.db_name = str(opts.get("db") or "")
         self.modes: dict[str, str] = {}
         self.offsets: dict[str, float] = {}
@@ -382,13 +396,14 @@ class ClockNemesis:
 
 def family(opts: Mapping[str, Any]) -> Family:
     """Options ``clock_modes`` (bump,strobe,scramble), ``clock_mode`` (auto|faketime|real)."""
-    modes = [m.strip() for m in str(opts.get("clock_modes") or ",".join(MODES)).split(",") if m.strip()]
+    modes = read(OPTIONS, opts)["clock_modes"]
     for m in modes:
         if m not in MODES:
             raise ConfigError(f"unknown clock mode {m!r}; known: {', '.join(MODES)}")
     return Family("clock", ClockNemesis(opts), chooser("start-clock", modes), {"f": "stop-clock"})
 
 
+@declare(*OPTIONS)
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis clock``: a clock fault every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))

@@ -38,6 +38,7 @@ from typing import Any
 from jepsy.claims import Applied
 from jepsy.control import on_nodes, sh
 from jepsy.errors import CommandFailed, ConfigError
+from jepsy.options import Option, declare, names, read
 from jepsy.protocols import NemesisPackage, Test
 
 from .family import Family, package
@@ -231,8 +232,17 @@ class PacketNemesis:
         """Nothing beyond healing."""
 
 
+OPTIONS = (
+    Option("packet_behaviours", None, "behaviours to draw from, comma-separated: "
+           + ", ".join(BEHAVIOURS) + " (default: all that the kernel can do)", parse=names),
+    Option("packet_targets", None, "targets to draw from, comma-separated (default: "
+           + ",".join(DEFAULT_TARGETS) + ")", parse=names),
+)
+
+
 def family(opts: Mapping[str, Any]) -> Family:
     """Options ``packet_behaviours`` and ``packet_targets`` (comma-separated)."""
+    opts = read(OPTIONS, opts)
     behaviours = parse_list(opts.get("packet_behaviours"), list(BEHAVIOURS))
     targets = parse_list(opts.get("packet_targets"), DEFAULT_TARGETS)
     nem = PacketNemesis(behaviours, targets, explicit=bool(opts.get("packet_behaviours")))
@@ -245,6 +255,7 @@ def family(opts: Mapping[str, Any]) -> Family:
     return Family("packet", nem, start, {"f": "stop-packet"})
 
 
+@declare(*OPTIONS)
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis packet``: a packet fault every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))

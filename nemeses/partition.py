@@ -40,6 +40,7 @@ from jepsy import generator as gen
 from jepsy.claims import Applied
 from jepsy.control import on_nodes, sh
 from jepsy.errors import ConfigError
+from jepsy.options import Option, declare, names, read
 from jepsy.protocols import HasPrimaries, NemesisPackage, Test
 
 from .family import Family, package
@@ -252,9 +253,16 @@ def schedule(interval: float, start: Any, stop: Any) -> Any:
     return gen.cycle([gen.sleep(interval), op(start), gen.sleep(interval), op(stop)])
 
 
+OPTIONS = (
+    Option("partition_shapes", None, "shapes to draw from, comma-separated (default: all; "
+           "primaries only when the database names its leader)", parse=names),
+)
+
+
 def family(opts: Mapping[str, Any]) -> Family:
     """Options ``partition_shapes`` (comma-separated; by default every shape, ``primaries``
     only when the database can name its leaders) and ``database``."""
+    opts = read(OPTIONS, opts)
     db = opts.get("database")
     default = [*DEFAULT_SHAPES, *(["primaries"] if isinstance(db, HasPrimaries) else [])]
     nem = PartitionNemesis(parse_list(opts.get("partition_shapes"), default), db)
@@ -264,10 +272,12 @@ def family(opts: Mapping[str, Any]) -> Family:
                   {"f": "stop-partition"})
 
 
+@declare(*OPTIONS)
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis partition``: a partition of a random shape every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))
 
 
+@declare()
 def no_nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     return NemesisPackage(NoNemesis(), None)

@@ -35,6 +35,7 @@ from jepsy.claims import Applied
 from jepsy.control import on_nodes
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import ConfigError
+from jepsy.options import Option, declare, names, read
 from jepsy.protocols import HasPrimaries, Killable, NemesisPackage, Pausable, Test
 
 from .family import Family, chooser, package
@@ -78,9 +79,19 @@ def account(outcomes: Mapping[str, tuple[bool, str]]) -> Applied:
                    {n: what for n, (ok, what) in outcomes.items() if not ok})
 
 
+def _option(key: str, what: str) -> Option:
+    return Option(key, None, f"whom {what} hits, drawn from this comma-separated list: "
+                  f"{', '.join(TARGETS)} (default: {','.join(DEFAULT_TARGETS)}, and primaries "
+                  "when the database names its leader)", parse=names)
+
+
+KILL_OPTIONS = (_option("kill_targets", "a kill"),)
+PAUSE_OPTIONS = (_option("pause_targets", "a pause"),)
+
+
 def _targets(opts: Mapping[str, Any], key: str, db: Any) -> list[str]:
     default = [*DEFAULT_TARGETS, *(["primaries"] if isinstance(db, HasPrimaries) else [])]
-    chosen = parse_list(opts.get(key), default)
+    chosen = parse_list(read(KILL_OPTIONS + PAUSE_OPTIONS, opts)[key], default)
     unknown = [t for t in chosen if t not in TARGETS]
     if unknown:
         raise ConfigError(f"unknown {key} {unknown[0]!r}; known: {', '.join(TARGETS)}")
@@ -222,11 +233,13 @@ def pause_family(opts: Mapping[str, Any]) -> Family:
                   {"f": "stop-pause"})
 
 
+@declare(*KILL_OPTIONS)
 def kill(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis kill``: kill and restart the database every ``nemesis_interval`` seconds."""
     return package(kill_family(opts), float(opts.get("nemesis_interval", 5.0)))
 
 
+@declare(*PAUSE_OPTIONS)
 def pause(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis pause``: freeze and thaw the database every ``nemesis_interval`` seconds."""
     return package(pause_family(opts), float(opts.get("nemesis_interval", 5.0)))

@@ -14,13 +14,21 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import Option, declare, number, read
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
 
 
+OPTIONS = (
+    Option("dequeue_fraction", 0.5, "share of operations that dequeue", parse=number),
+)
+
+
+@declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
-    fraction = float(opts.get("dequeue_fraction", 0.5))
+    opts = read(OPTIONS, opts)
+    fraction = float(opts["dequeue_fraction"])
     counter = iter(range(1, 2**62))
 
     def ops(ctx: gen.Context) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from jepsy.checkers._util import Call, calls, freeze
 from jepsy.history import Op
+from jepsy.options import declare
 
 __all__ = ["QueueChecker", "TotalQueueChecker", "queue", "total_queue"]
 
@@ -99,11 +100,13 @@ class TotalQueueChecker:
         }
 
 
+@declare()
 def queue(**_: Any) -> QueueChecker:
     """Factory for ``--checker queue``."""
     return QueueChecker()
 
 
+@declare()
 def total_queue(**_: Any) -> TotalQueueChecker:
     """Factory for ``--checker total-queue``."""
     return TotalQueueChecker()

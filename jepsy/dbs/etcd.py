@@ -24,6 +24,7 @@ from jepsy.dbs import ensure_package, faketime_prefix, wait_for
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, client_for, post
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.errors import DBError
+from jepsy.options import Option, boolean, declare, integer, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["EtcdDB", "etcd_db"]
@@ -35,6 +36,16 @@ PID = Pidfile(PID_FILE)
 PEER_PORT = 2380
 
 
+OPTIONS = (
+    Option("ready_timeout", 60.0, "seconds to wait for every member to answer", parse=number),
+    Option("election_ms", 1000, "etcd's --election-timeout, in ms", parse=integer),
+    Option("heartbeat_ms", 100, "etcd's --heartbeat-interval, in ms", parse=integer),
+    Option("serializable", False, "serializable reads: any member answers, without the leader "
+           "(linearizable reads otherwise)", parse=boolean),
+    Option("op_timeout", 2.0, "seconds the client waits for each answer", parse=number),
+)
+
+
 class EtcdDB(PidfileDaemon):
     """The DB protocol for etcd, plus Killable, Pausable, HasLogFiles and HasPrimaries."""
 
@@ -42,8 +53,8 @@ class EtcdDB(PidfileDaemon):
     log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.ready_timeout = float(self.opts.get("ready_timeout", 60))
+        self.opts = read(OPTIONS, opts)
+        self.ready_timeout = float(self.opts["ready_timeout"])
 
     # -- provisioning --------------------------------------------------------
     def _start_command(self, test: Test, node: str) -> str:
@@ -57,8 +68,8 @@ class EtcdDB(PidfileDaemon):
             "--advertise-client-urls", f"http://{ip}:{CLIENT_PORT}",
             "--initial-cluster", cluster, "--initial-cluster-state", "new",
             "--initial-cluster-token", f"jepsy-{test.name}",
-            "--heartbeat-interval", str(self.opts.get("heartbeat_ms", 100)),
-            "--election-timeout", str(self.opts.get("election_ms", 1000)),
+            "--heartbeat-interval", str(self.opts["heartbeat_ms"]),
+            "--election-timeout", str(self.opts["election_ms"]),
         ]
         # etcd is a Go program and reads the clock without libc, so libfaketime does not
         # move its clock; it runs under it all the same, and the clock nemesis says so.
@@ -136,6 +147,7 @@ class EtcdDB(PidfileDaemon):
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(*OPTIONS)
 def etcd_db(opts: Mapping[str, Any]) -> EtcdDB:
     return EtcdDB(opts)
 

@@ -41,6 +41,7 @@ from jepsy.control import sh
 from jepsy.dbs import ensure_package
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import DBError
+from jepsy.options import Option, declare, integer, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["MASTER_NAME", "PORT", "SENTINEL_PORT", "RedisDB", "redis_db"]
@@ -67,14 +68,23 @@ def _conn(host: str, port: int, timeout: float) -> Any:
                        decode_responses=True)
 
 
+OPTIONS = (
+    Option("ready_timeout", 60.0, "seconds to wait for Redis and Sentinel on every node",
+           parse=number),
+    Option("down_after_ms", 2000, "Sentinel's down-after-milliseconds", parse=integer),
+    Option("failover_timeout_ms", 10000, "Sentinel's failover-timeout, in ms", parse=integer),
+    Option("op_timeout", 1.0, "seconds the client waits for each answer", parse=number),
+)
+
+
 class RedisDB:
     """The DB protocol for Redis with Sentinel, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.ready_timeout = float(self.opts.get("ready_timeout", 60))
-        self.down_after = int(self.opts.get("down_after_ms", 2000))
-        self.failover_timeout = int(self.opts.get("failover_timeout_ms", 10000))
+        self.opts = read(OPTIONS, opts)
+        self.ready_timeout = float(self.opts["ready_timeout"])
+        self.down_after = int(self.opts["down_after_ms"])
+        self.failover_timeout = int(self.opts["failover_timeout_ms"])
 
     # -- configuration -------------------------------------------------------
     def primary(self, test: Test) -> str:
@@ -193,5 +203,6 @@ class RedisDB:
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(*OPTIONS)
 def redis_db(opts: Mapping[str, Any]) -> RedisDB:
     return RedisDB(opts)
