@@ -164,7 +164,7 @@ def strobe_loop(mode: str, base: float, delta: float, period: float, duration: f
 
 
 OPTIONS = (
-    Option("clock_modes", ",".join(MODES), "modes to draw from, comma-separated", parse=names),
+    Option("clock_modes", MODES, "modes to draw from, comma-separated", parse=names),
     Option("clock_mode", "auto", "how clocks move: auto (faketime on nodes sharing this "
            "machine's kernel, the real clock elsewhere), faketime or real",
            parse=choice("auto", "faketime", "real")),
@@ -396,7 +396,7 @@ class ClockNemesis:
 
 def family(opts: Mapping[str, Any]) -> Family:
     """Options ``clock_modes`` (bump,strobe,scramble), ``clock_mode`` (auto|faketime|real)."""
-    modes = read(OPTIONS, opts)["clock_modes"]
+    modes = list(read(OPTIONS, opts)["clock_modes"])
     for m in modes:
         if m not in MODES:
             raise ConfigError(f"unknown clock mode {m!r}; known: {', '.join(MODES)}")
