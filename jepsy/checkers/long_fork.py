@@ -82,8 +82,8 @@ def _show(items: list[tuple[Any, Any]]) -> str:
     return ", ".join(f"key {k} = {v}" for k, v in items) or "nothing"
 
 
-@declare(Option("group_size", None, "keys per group, as in Jepsen (default: group reads by the keys they read)",
-                parse=integer))
+@declare(Option("group_size", None, "keys per group, as in Jepsen (default: group reads by "
+                "the keys they read)", parse=integer))
 def long_fork(group_size: int | None = None, **_: Any) -> LongForkChecker:
     """Factory for ``--checker long-fork``; ``group_size`` as in Jepsen (keys per group)."""
     return LongForkChecker(group_size)
