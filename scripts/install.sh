@@ -12,17 +12,14 @@
 #     gcc and Python's headers build the linearizability checker's optional C
 #     search loop (jepsy/checkers/_linear.c; without them it runs in Python).
 set -euo pipefail
+source "$(dirname "$0")/as-root.sh"
+as_root "$@"
 cd "$(dirname "$0")/.."
 
 DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
       sudo rsync etcd-server etcd-client postgresql redis-server redis-sentinel zookeeper
       mariadb-server galera-4 python3-venv python3-dev gcc ca-certificates)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install.sh: run as root (the lab needs namespaces, bridges and mounts)" >&2
-  exit 254
-fi
 
 missing=()
 for p in "${DEBS[@]}"; do
