@@ -20,6 +20,7 @@ does); ``--skip-etcd`` runs the memory phase alone, without a lab.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -58,10 +59,8 @@ def soak(name: str, args: list[str], minutes: float, every: float, store: Path) 
             if rss is not None:
                 samples.append((time.monotonic() - t0, rss))
                 print(f"  {name:6} t={samples[-1][0]:7.0f} s  rss {rss:7.1f} MiB", flush=True)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=every)
-            except subprocess.TimeoutExpired:
-                pass
     mark = min(300.0, minutes * 60 / 3)
     base = next((r for t, r in samples if t >= mark), samples[-1][1] if samples else 0.0)
     later = [r for t, r in samples if t >= mark] or [base]
