@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jepsy.errors import JepsyError
 from jepsy.history import Op
 
-__all__ = ["Applied", "fault_tally", "log_tail", "never_took_effect", "why_unknown"]
+__all__ = ["Applied", "HealFailed", "fault_tally", "log_tail", "never_took_effect", "unhealed_from",
+           "why_unknown"]
 
 _MAX_WHY = 300
 
@@ -49,6 +51,36 @@ class Applied:
     def extra(self) -> dict[str, Any]:
         """The fields the runner adds to the completion op."""
         return {"took-effect": list(self.took_effect), "missed": dict(self.missed)}
+
+
+class HealFailed(JepsyError):
+    """Some fault families could not be healed: ``failures`` lists (family, the error),
+    each error a ``RemoteError`` naming its nodes when it has them."""
+
+    def __init__(self, message: str, failures: Sequence[tuple[str, BaseException]]) -> None:
+        super().__init__(message)
+        self.failures = list(failures)
+
+
+def unhealed_from(error: BaseException, family: str = "faults") -> dict[str, list[str]]:
+    """What a failed heal left, per node: ``{"n2": ["partition: cannot connect ..."]}``.
+
+    Reads the per-node results a ``RemoteError`` carries (``on_nodes`` puts them
+    there); an error that names no node is filed under ``"*"`` (every node may
+    still carry the fault).
+    """
+    if isinstance(error, HealFailed):
+        out: dict[str, list[str]] = {}
+        for fam, e in error.failures:
+            for node, lines in unhealed_from(e, fam).items():
+                out.setdefault(node, []).extend(lines)
+        return out
+    results = getattr(error, "results", None)
+    if isinstance(results, dict):
+        bad = {str(n): r for n, r in results.items() if isinstance(r, BaseException)}
+        if bad:
+            return {n: [f"{family}: {' '.join(str(r).split())}"] for n, r in bad.items()}
+    return {"*": [f"{family}: {' '.join(str(error).split())}"]}
 
 
 def _family(f: str) -> str | None:
@@ -146,6 +178,12 @@ def why_unknown(results: Mapping[str, Any], faults: str | None = None,
     (with the last line of a node's log, which usually says why); what the
     undecided checkers said.
     """
+    unhealed = results.get("unhealed")
+    if isinstance(unhealed, dict) and unhealed:
+        where = "; ".join(f"{n}: {', '.join(v)}" if n != "*" else ", ".join(v)
+                          for n, v in unhealed.items())
+        return _clip(f"faults may still be in force, the heal failed on {where}; "
+                     "run 'jepsy heal' on this inventory")
     if results.get("incomplete"):
         return _clip(f"the run did not finish: {results['incomplete']}")
     if faults:

@@ -241,6 +241,12 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
                                               if isinstance(v, (int, float))), highlight=False)
     if results.get("incomplete"):
         console.print(Text(f"incomplete: {results['incomplete']}", style="yellow" if fancy else ""))
+    unhealed = results.get("unhealed")
+    if isinstance(unhealed, dict) and unhealed:
+        for node, what in unhealed.items():
+            console.print(Text(f"NOT HEALED on {node}: {', '.join(map(str, what))}",
+                               style="bold red" if fancy else ""), soft_wrap=not fancy)
+        console.print("run 'jepsy heal' on this inventory to end them", highlight=False)
     if results.get("reason"):
         console.print(Text(f"why unknown: {results['reason']}", style="yellow" if fancy else ""),
                       soft_wrap=not fancy)

@@ -125,3 +125,61 @@ def test_applied_extra_is_plain_data() -> None:
     a = Applied({"n1": "killed pid 7"}, ["n1"], {})
     assert a.extra() == {"took-effect": ["n1"], "missed": {}}
     json.dumps(a.extra())
+
+
+class LostNode:
+    """A nemesis whose heal cannot reach n2 for the first ``down`` tries."""
+
+    fs: frozenset[str] = frozenset()
+
+    def __init__(self, down: int) -> None:
+        self.down, self.tries = down, 0
+
+    def setup(self, test: RunSpec) -> None: ...
+
+    def invoke(self, test: RunSpec, op: Mapping[str, Any]) -> Any: ...
+
+    def heal(self, test: RunSpec) -> None:
+        from jepsy.errors import ConnectError, RemoteError
+
+        self.tries += 1
+        if self.tries <= self.down:
+            lost = ConnectError("n2: cannot connect to 10.9.0.12:22 (No route to host)")
+            raise RemoteError("1 of 3 nodes failed", {"n1": None, "n2": lost, "n3": None})
+
+    def teardown(self, test: RunSpec) -> None: ...
+
+
+def heal_with(nem: LostNode, tmp_path: Path) -> tuple[dict[str, list[str]], list[Op]]:
+    from jepsy.history import HistoryWriter
+    from jepsy.runner import RunState, _heal
+
+    plan = Plan(test=fake_test(3), db=MemoryDB(0.0), workload=register({}), nemesis=nem,
+                nemesis_generator=None, concurrency=1, time_limit=0)
+    with HistoryWriter(tmp_path / "h.jsonl") as h:
+        got = _heal(plan, h, RunState(), tries=3, pause=0.0)
+        return got, h.ops
+
+
+def test_a_node_lost_for_a_while_is_healed_when_it_comes_back(tmp_path: Path) -> None:
+    nem = LostNode(down=2)
+    unhealed, ops = heal_with(nem, tmp_path)
+    assert unhealed == {} and nem.tries == 3 and [op.f for op in ops] == ["heal"]
+
+
+def test_what_could_not_be_healed_is_named_per_node(tmp_path: Path) -> None:
+    unhealed, ops = heal_with(LostNode(down=99), tmp_path)
+    assert unhealed == {"n2": ["faults: n2: cannot connect to 10.9.0.12:22 (No route to host)"]}
+    assert [op.f for op in ops] == ["heal-incomplete"]  # not "heal": the faults may be in force
+    results = {"valid": "unknown", "unhealed": unhealed, "incomplete": None}
+    assert why_unknown(results).startswith(
+        "faults may still be in force, the heal failed on n2: faults: n2: cannot connect")
+
+
+def test_combined_heal_failures_name_family_and_node() -> None:
+    from jepsy.claims import HealFailed, unhealed_from
+    from jepsy.errors import ConnectError, RemoteError
+
+    e = HealFailed("heal failed", [("partition", RemoteError("x", {"n1": None, "n2": ConnectError(
+        "n2: lost")})), ("clock", RemoteError("n3: boom"))])
+    assert unhealed_from(e) == {"n2": ["partition: n2: lost"], "*": ["clock: n3: boom"]}
