@@ -364,7 +364,7 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
     test.log.addHandler(handler)
     test.log.setLevel(logging.INFO)
-    history = HistoryWriter(run_dir / "history.jsonl")
+    history = HistoryWriter(run_dir / "history.jsonl", keep=False)  # read back after the run
     stop = threading.Event()
     engine = _Engine(plan, history, state, stop)
     clients: list[Client | None] = []
