@@ -247,6 +247,8 @@ class SSHRemote:
                 r = self._run(conn, full, timeout, data)
                 break
             except CommandTimedOut:
+                # Its channel is stuck (a lost link looks like this): reconnect next time.
+                self._drop(node)
                 raise CommandTimeout(f"{node}: `{command}` did not finish in {timeout:g} s") from None
             except _TRANSIENT as e:
                 self._drop(node)

@@ -63,6 +63,7 @@ from jepsy.protocols import NemesisPackage, Test
 from .family import Family, chooser, package
 from .nodestate import (
     FAKETIME_CONTROL,
+    HEAL_TIMEOUT,
     NTP_SERVICES,
     STATE_DIR,
     STROBE_END,
@@ -357,10 +358,10 @@ class ClockNemesis:
         """End strobes, set every offset back to 0 (real clocks: step back by the recorded total)."""
         def reset(node: str) -> None:
             if self.modes.get(node) == "real":
-                test.remote.execute(node, clock_reset_script(), sudo=True)
+                test.remote.execute(node, clock_reset_script(), sudo=True, timeout=HEAL_TIMEOUT)
                 self.settle(test, node)
             else:
-                test.remote.execute(node, heal_script(["clock"]), sudo=True)
+                test.remote.execute(node, heal_script(["clock"]), sudo=True, timeout=HEAL_TIMEOUT)
             self.offsets[node] = 0.0
 
         on_nodes(test.nodes, reset)
@@ -388,7 +389,8 @@ class ClockNemesis:
     def heal(self, test: Test) -> None:
         """Offsets to 0, strobes ended, and on real clocks NTP restarted."""
         self.heal_offsets(test)
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["clock"]), sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["clock"]), sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing."""

@@ -29,6 +29,7 @@ from pathlib import Path
 __all__ = [
     "FAKETIME_CONTROL",
     "FAMILIES",
+    "HEAL_TIMEOUT",
     "LOSS_CHAIN",
     "NTP_SERVICES",
     "PARTITION_CHAIN",
@@ -50,6 +51,10 @@ QDISC_HANDLE = "fa17:"
 STROBE_MARK = "jepsy-strobe"
 NTP_SERVICES = ("chrony", "chronyd", "ntp", "ntpd", "ntpsec", "openntpd", "systemd-timesyncd")
 FAMILIES = ("partition", "packet", "clock", "pause", "kill")
+# Seconds a heal command may take on one node.  Heal scripts take milliseconds; a node
+# that does not answer within this is unreachable, and the runner tries the heal again
+# (reconnecting) rather than waiting out the Remote's default minute each time.
+HEAL_TIMEOUT = 20.0
 
 
 def local_boot_id() -> str:

@@ -42,7 +42,7 @@ from jepsy.options import Option, declare, names, read
 from jepsy.protocols import NemesisPackage, Test
 
 from .family import Family, package
-from .nodestate import LOSS_CHAIN, QDISC_HANDLE, heal_script
+from .nodestate import HEAL_TIMEOUT, LOSS_CHAIN, QDISC_HANDLE, heal_script
 from .targets import TARGETS, parse_list, pick
 
 __all__ = ["BEHAVIOURS", "PacketNemesis", "family", "nemesis", "netem_args", "root_guard"]
@@ -226,7 +226,8 @@ class PacketNemesis:
         return done
 
     def heal(self, test: Test) -> None:
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["packet"]), sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["packet"]), sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing."""

@@ -44,7 +44,7 @@ from jepsy.options import Option, declare, names, read
 from jepsy.protocols import HasPrimaries, NemesisPackage, Test
 
 from .family import Family, package
-from .nodestate import PARTITION_CHAIN, heal_script
+from .nodestate import HEAL_TIMEOUT, PARTITION_CHAIN, heal_script
 from .targets import parse_list
 
 __all__ = ["PartitionNemesis", "family", "grudge", "nemesis", "no_nemesis", "schedule"]
@@ -216,7 +216,8 @@ class PartitionNemesis:
         return Applied(dict(g), [n for n in test.nodes if g.get(n) and n not in missed], missed)
 
     def heal(self, test: Test) -> None:
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, HEAL_COMMAND, sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, HEAL_COMMAND, sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing, which the runner always does."""

@@ -39,7 +39,7 @@ from jepsy.options import Option, declare, names, read
 from jepsy.protocols import HasPrimaries, Killable, NemesisPackage, Pausable, Test
 
 from .family import Family, chooser, package
-from .nodestate import STATE_DIR, heal_script
+from .nodestate import HEAL_TIMEOUT, STATE_DIR, heal_script
 from .targets import TARGETS, parse_list, pick
 
 __all__ = ["KillNemesis", "PauseNemesis", "kill", "kill_family", "pause", "pause_family"]
@@ -205,7 +205,7 @@ class PauseNemesis:
 
         def resume_one(node: str) -> tuple[bool, str]:
             self.db.resume(test, node)
-            test.remote.execute(node, heal_script(["pause"]), sudo=True)
+            test.remote.execute(node, heal_script(["pause"]), sudo=True, timeout=HEAL_TIMEOUT)
             self.paused.discard(node)
             return True, "resumed"
 
@@ -214,7 +214,8 @@ class PauseNemesis:
     def heal(self, test: Test) -> None:
         """Thaw what this run paused, and any PID a previous run recorded on any node."""
         self.resume(test)
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["pause"]), sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["pause"]), sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing."""
