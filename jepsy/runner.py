@@ -319,7 +319,8 @@ def _heal(plan: Plan, history: HistoryWriter, state: RunState, tries: int = 3,
                 test.log.warning("healed on try %d after: %s", attempt, unhealed)
             return {}
         except Exception as e:
-            unhealed = unhealed_from(e)
+            names = test.opts.get("nemesis")
+            unhealed = unhealed_from(e, ",".join(names) if isinstance(names, list) else "faults")
             test.log.error("heal try %d of %d failed: %s", attempt, tries, e)
             if attempt < tries:
                 time.sleep(pause)
