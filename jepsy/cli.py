@@ -446,8 +446,15 @@ def _explanation_text(result: dict[str, Any]) -> str:
 # ---- list --------------------------------------------------------------------
 
 @cli.command("list")
-def list_cmd() -> None:
+@click.option("--options", "module", default=None, metavar="MODULE",
+              help="Show the options MODULE declares (type, default, help) instead.")
+def list_cmd(module: str | None) -> None:
     """Databases, workloads, nemeses, checkers and models available."""
+    if module is not None:
+        from jepsy.optiondocs import listing
+
+        click.echo(listing(module))
+        return
     for group in registry.GROUPS:
         click.echo(f"{group}: {', '.join(registry.names(group)) or '-'}")
 

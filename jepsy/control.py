@@ -218,10 +218,18 @@ class SSHRemote:
                                f"({reason})") from None
         # Commands are small request/response exchanges: without TCP_NODELAY, Nagle's
         # algorithm meets delayed ACKs and every command waits ~40 ms more (measured).
-        sock = getattr(conn.client.get_transport(), "sock", None)
+        transport = conn.client.get_transport()
+        sock = getattr(transport, "sock", None)
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # A node whose link is cut must not hang a command (or a heal) forever: SSH
+            # keepalives keep data in flight, and the kernel gives the connection up when
+            # it stays unacknowledged for 15 s; the command then fails as a lost
+            # connection and the next one reconnects.
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 15000)
+                transport.set_keepalive(5)
         return conn
 
     def _drop(self, name: str) -> None:
@@ -253,6 +261,8 @@ class SSHRemote:
                 r = self._run(conn, full, timeout, data)
                 break
             except CommandTimedOut:
+                # Its channel is stuck (a lost link looks like this): reconnect next time.
+                self._drop(node)
                 raise CommandTimeout(f"{node}: `{command}` did not finish in {timeout:g} s") from None
             except _TRANSIENT as e:
                 self._drop(node)

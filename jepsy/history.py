@@ -433,30 +433,44 @@ class HistoryWriter:
     """Append-only, thread-safe, flushed JSONL history.
 
     ``record`` assigns ``index`` and ``time`` (ns since ``start``, monotonic) under
-    one lock, so the file order is the history order.  Also keeps the ops in
-    memory for the checkers.
+    one lock, so the file order is the history order.  With ``keep`` (the default)
+    it also keeps the ops in memory (``ops``); without it, memory stays flat however
+    long the run (the soak benchmark measured about 1 MiB per second of a full-rate
+    run otherwise) and ``ops`` is the file read back, once it is closed.
     """
 
-    def __init__(self, path: str | os.PathLike[str], start_ns: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], start_ns: int | None = None,
+                 keep: bool = True) -> None:
         self.path = Path(path)
         self.start_ns = _time.monotonic_ns() if start_ns is None else start_ns
         self._lock = threading.Lock()
         self._file: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self.ops: list[Op] = []
+        self.keep = keep
+        self.count = 0
+        self._ops: list[Op] = []
+
+    @property
+    def ops(self) -> list[Op]:
+        """Every op recorded (without ``keep``: read back from the file once it is closed)."""
+        if not self.keep and self._file.closed and len(self._ops) != self.count:
+            self._ops = read_history(self.path)
+        return self._ops
 
     def now(self) -> int:
         return _time.monotonic_ns() - self.start_ns
 
     def record(self, type: str, process: int | str, f: str, value: Any = None,
-               error: Any = None) -> Op:
+               error: Any = None, extra: dict[str, Any] | None = None) -> Op:
         if type not in TYPES:
             raise ValueError(f"unknown op type {type!r}")
         with self._lock:
-            op = Op(index=len(self.ops), time=self.now(), type=type, process=process,
-                    f=f, value=value, error=error)
+            op = Op(index=self.count, time=self.now(), type=type, process=process,
+                    f=f, value=value, error=error, extra=extra or {})
             self._file.write(json.dumps(op.to_json(), default=str) + "\n")
             self._file.flush()
-            self.ops.append(op)
+            self.count += 1
+            if self.keep:
+                self._ops.append(op)
             return op
 
     def close(self) -> None:

@@ -219,14 +219,13 @@ def _anomaly_lines(result: dict[str, Any]) -> list[str]:
             text = first.get("text") if isinstance(first, dict) else None
             n = counts.get(kind) if counts else None
             n = n if isinstance(n, int) else len(items) if isinstance(items, list) else 1
-            words = " ".join(str(text).split()) if text else ""
-            words = words if len(words) <= 240 else words[:239] + "…"
+            words = " ".join(str(text).split()) if text else ""  # whole: the terminal folds it
             lines.append(f"{kind} ×{n}" + (f": {words}" if words else ""))
     keys = result.get("keys")
     if isinstance(keys, dict):  # linearizability: one line per key that is not linearizable
         bad = [(k, e) for k, e in keys.items() if isinstance(e, dict) and e.get("valid") is False]
         if len(bad) > 1:  # a single one is the checker's headline already
-            lines += [f"key {k}: {headline(e)}" for k, e in bad[:10]]
+            lines += [f"key {k}: {headline(e, None)}" for k, e in bad[:10]]
             if len(bad) > 10:
                 lines.append(f"and {len(bad) - 10} more keys")
     return lines
@@ -246,12 +245,12 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
         table.add_column("verdict")
         table.add_column("what it found", overflow="fold")
         for name, res in checkers:
-            table.add_row(name, _verdict(res.get("valid"), True), Text(headline(res)))
+            table.add_row(name, _verdict(res.get("valid"), True), Text(headline(res, None)))
         console.print(table)
     else:
         console.print(f"jepsy: {results.get('test')}", markup=False, highlight=False)
         for name, res in checkers:
-            console.print(f"  {name}: {verdict_word(res.get('valid'))}: {headline(res)}",
+            console.print(f"  {name}: {verdict_word(res.get('valid'))}: {headline(res, None)}",
                           markup=False, highlight=False, soft_wrap=True)
     for name, res in checkers:
         for line in _anomaly_lines(res):
@@ -264,6 +263,15 @@ def print_summary(results: dict[str, Any], console: Console | None = None) -> No
                                               if isinstance(v, (int, float))), highlight=False)
     if results.get("incomplete"):
         console.print(Text(f"incomplete: {results['incomplete']}", style="yellow" if fancy else ""))
+    unhealed = results.get("unhealed")
+    if isinstance(unhealed, dict) and unhealed:
+        for node, what in unhealed.items():
+            console.print(Text(f"NOT HEALED on {node}: {', '.join(map(str, what))}",
+                               style="bold red" if fancy else ""), soft_wrap=not fancy)
+        console.print("run 'jepsy heal' on this inventory to end them", highlight=False)
+    if results.get("reason"):
+        console.print(Text(f"why unknown: {results['reason']}", style="yellow" if fancy else ""),
+                      soft_wrap=not fancy)
     console.print(f"verdict: {_verdict(results.get('valid'), fancy)}", highlight=False)
     if run_dir:
         run = Path(str(run_dir))

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from jepsy.errors import ConfigError
 
 __all__ = ["COMMON", "Option", "boolean", "choice", "declare", "declared", "integer", "names",
-           "number", "resolve", "text"]
+           "number", "read", "resolve", "text"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTR = "__jepsy_options__"
@@ -173,3 +173,25 @@ def resolve(what: str, tables: Iterable[Mapping[str, Option] | None],
         except ValueError as e:
             raise ConfigError(f"{flag} {key}={value}: {e}") from None
     return out
+
+
+def read(table: Iterable[Option], given: Mapping[str, Any]) -> dict[str, Any]:
+    """What a module reads: ``given`` with every option of ``table`` parsed (its default
+    when absent or ``None``), other keys as they are.
+
+    Parsing a value ``resolve`` already parsed gives it back, so a module built directly
+    (a test, a plugin, a matrix file) reads its options exactly as one built by
+    ``jepsy test``, through the one parser its declaration names.
+    """
+    out = dict(given)
+    for o in table:
+        value = given.get(o.name)
+        if value is None:
+            out[o.name] = o.default
+            continue
+        try:
+            out[o.name] = o.parse(value)
+        except ValueError as e:
+            raise ConfigError(f"option {o.name}={value}: {e}") from None
+    return out
+

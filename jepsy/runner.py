@@ -35,6 +35,7 @@ from jepsy import generator as gen
 from jepsy.checkers import Checker, check_safe
 from jepsy.checkers.availability import AvailabilityChecker, with_availability
 from jepsy.checkers.stats import stats
+from jepsy.claims import Applied, fault_tally, never_took_effect, unhealed_from, why_unknown
 from jepsy.control import on_nodes
 from jepsy.errors import ExitCode, JepsyError
 from jepsy.history import HistoryWriter, Op
@@ -284,19 +285,54 @@ class _Engine:
     def nemesis_op(self, nem: Nemesis, op: dict[str, Any]) -> None:
         f = str(op["f"])
         self.history.record("info", "nemesis", f, op.get("value"))
+        extra: dict[str, Any] | None = None
         try:
             value = nem.invoke(self.test, op)
             error = None
+            if isinstance(value, Applied):  # the nemesis says where its fault took effect
+                value, extra = value.value, value.extra()
         except JepsyError as e:
             value, error = None, str(e)
             self.test.log.warning("nemesis %s failed: %s", f, e)
-        self.history.record("info", "nemesis", f, value, error)
+        self.history.record("info", "nemesis", f, value, error, extra)
         with self.state.lock:
             kind = f.split("-", 1)[-1]
             if f.startswith("start-") and error is None:
                 self.state.faults[kind] = value
             elif f.startswith("stop-"):
                 self.state.faults.pop(kind, None)
+
+
+def _heal(plan: Plan, history: HistoryWriter, state: RunState, tries: int = 3,
+          pause: float = 2.0) -> dict[str, list[str]]:
+    """Heal every fault; what could not be healed, per node (empty: all healed).
+
+    A node the control machine lost (its link cut, its sshd gone) may come back:
+    healing is idempotent, so it is tried again (the Remote reconnects) after a
+    pause, ``tries`` times in all.  What still fails is named node by node in
+    ``results.json`` (``unhealed``) and the log, for ``jepsy heal`` to clear.
+    """
+    test = plan.test
+    unhealed: dict[str, list[str]] = {}
+    for attempt in range(1, tries + 1):
+        try:
+            plan.nemesis.heal(test)
+            history.record("info", "nemesis", "heal", None)
+            with state.lock:
+                state.faults.clear()
+            if unhealed:
+                test.log.warning("healed on try %d after: %s", attempt, unhealed)
+            return {}
+        except Exception as e:
+            names = test.opts.get("nemesis")
+            unhealed = unhealed_from(e, ",".join(names) if isinstance(names, list) else "faults")
+            test.log.error("heal try %d of %d failed: %s", attempt, tries, e)
+            if attempt < tries:
+                time.sleep(pause)
+    # Not "heal": the fault periods of the history stay open, as they may well be.
+    history.record("info", "nemesis", "heal-incomplete", unhealed)
+    test.log.error("HEAL FAILED on %s; run 'jepsy heal' on this inventory", ", ".join(unhealed))
+    return unhealed
 
 
 def _collect_logs(plan: Plan, run_dir: Path) -> dict[str, Any]:
@@ -334,13 +370,14 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
     test.log.addHandler(handler)
     test.log.setLevel(logging.INFO)
-    history = HistoryWriter(run_dir / "history.jsonl")
+    history = HistoryWriter(run_dir / "history.jsonl", keep=False)  # read back after the run
     stop = threading.Event()
     engine = _Engine(plan, history, state, stop)
     clients: list[Client | None] = []
     incomplete: str | None = None
     crashed: BaseException | None = None
     db_started = False
+    unhealed: dict[str, list[str]] = {}
     t0 = time.monotonic()
     timings: dict[str, float] = {}
     try:
@@ -391,18 +428,12 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
                     # it would outlive it: wait for the nemesis thread first.
                     if engine.join(timeout=120, only="nemesis"):
                         test.log.error("the nemesis thread is still busy after 120 s; healing anyway")
-                    try:
-                        plan.nemesis.heal(test)
-                        history.record("info", "nemesis", "heal", None)
-                        with state.lock:
-                            state.faults.clear()
-                    except Exception as e:
-                        test.log.error("HEAL FAILED: %s; run 'jepsy heal' on this inventory", e)
-                        crashed = crashed or e
+                    unhealed = _heal(plan, history, state)
                     timings["heal_s"] = time.monotonic() - t2
                     if pending and incomplete is None:
                         incomplete = f"interrupted by {signal.Signals(pending[0]).name}"
-            if incomplete is None and crashed is None and plan.workload.final_generator is not None:
+            if (incomplete is None and crashed is None and not unhealed
+                    and plan.workload.final_generator is not None):
                 state.phase = "recovering"
                 time.sleep(plan.recovery)
                 state.phase = "final reads"
@@ -446,6 +477,12 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
         incomplete = f"crashed: {type(crashed).__name__}: {crashed}"
     if incomplete and valid is True:
         valid = "unknown"
+    tally = fault_tally(history.ops)
+    not_in_force = never_took_effect(tally)
+    if not_in_force and valid is True:  # the faults the verdict is about did not happen
+        valid = "unknown"
+    if unhealed and valid is True:  # the cluster may still be partitioned, paused, skewed
+        valid = "unknown"
     results = {
         "valid": valid,
         # A JepsyError during the run (an existing deployment's start command that
@@ -461,7 +498,11 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
         "timings": {k: round(v, 3) for k, v in timings.items()},
         "logs": {n: v if isinstance(v, list) else str(v) for n, v in logs.items()},
         "checker": verdict,
+        "faults": tally,
+        "unhealed": unhealed or None,
     }
+    results["reason"] = (why_unknown(results, not_in_force, run_dir)
+                         if valid not in (True, False) else None)
     write_json(run_dir / "results.json", results)
     state.phase = "report"
     from jepsy.report import write_all

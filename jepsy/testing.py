@@ -23,6 +23,7 @@ from typing import Any
 
 from jepsy.control import Result
 from jepsy.errors import CommandFailed, ConfigError
+from jepsy.options import Option, declare, number
 from jepsy.protocols import Client, Test
 
 __all__ = ["FakeRemote", "broken_memory_db", "memory_db"]
@@ -163,11 +164,13 @@ class MemoryDB:
         return _MemoryClient(self.store)
 
 
+@declare()
 def memory_db(opts: Mapping[str, Any]) -> MemoryDB:
     """Linearizable in-process registers."""
     return MemoryDB(lag=0.0)
 
 
+@declare(Option("lag", 0.05, "seconds before a write reaches the other replicas", parse=number))
 def broken_memory_db(opts: Mapping[str, Any]) -> MemoryDB:
     """Asynchronously replicated registers: stale reads, so not linearizable."""
     return MemoryDB(lag=float(opts.get("lag", 0.05)))

@@ -10,18 +10,31 @@ Two ways to move a node's clock, chosen per node at setup:
   is "12.5 s ahead").  Only programs that read time through libc see it: Go
   programs (etcd among them) read the clock without libc and are NOT moved;
   the op values say so for such databases instead of pretending.
-* ``real`` (other hosts): the real clock, stepped with ``date -s``, NTP
-  services stopped at setup and restarted at heal.  The total offset jepsy
-  applied is kept in ``/run/jepsy/faults/clock.offset`` so that a heal (also
-  ``jepsy heal`` after a crash) steps it back.  A node reporting this
-  machine's boot id shares its kernel and is never put in this mode.
+* ``real`` (other hosts): the real clock, NTP services stopped at setup and
+  restarted at heal.  A step is one relative ``date -s "+2.5 seconds"``: one
+  process reads the clock and sets it microseconds later (an earlier
+  read-in-one-process, set-in-another version fell 1.1 to 1.8 s short on
+  emulated VMs).  The total offset jepsy applied is kept in
+  ``/run/jepsy/faults/clock.offset`` so that ``jepsy heal`` after a crash
+  steps it back.  Setup measures each node's offset from this machine (the
+  *reference*, as ``jepsy doctor`` measures it); the nemesis's own heal steps
+  back, measures, and corrects until the node is within ``HEAL_TOLERANCE_S``
+  of its reference, or fails naming the node and its residue.  A node
+  reporting this machine's boot id shares its kernel and is never put in
+  this mode.
 
 Ops: ``start-clock`` with value ``{"mode": "bump" | "strobe" | "scramble", ...}``
 (or None: a random mode), ``stop-clock`` (reset every node to offset 0) and
 ``check-clock`` (measure only).  Every completion value maps each node to
 ``{"offset": seconds, ...}``: the offset measured on that node (what a libc
 program started there sees, minus this machine's time, half the round trip
-taken off), so the report can plot them.
+taken off), so the report can plot them.  Bump and scramble entries also
+hold ``requested`` (where the clock was sent: the node's reference, or 0 under
+faketime, plus jepsy's total offset), and the op is an ``Applied``: a node whose
+measured offset is not where it was sent (by more than a quarter of the step,
+half the measuring round trip, and at least 100 ms) is ``missed``
+("clock did not move"), as is every node of a database that libfaketime
+cannot reach (Go programs).
 
 * bump: a random subset of nodes, each moved by ±(5 ms .. 5 min, log-uniform);
 * strobe: the targets oscillate between their offset and offset + delta every
@@ -32,29 +45,36 @@ taken off), so the report can plot them.
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 import shlex
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from jepsy.claims import Applied
 from jepsy.control import on_nodes
-from jepsy.errors import ConfigError
+from jepsy.errors import ConfigError, JepsyError
+from jepsy.options import Option, choice, declare, names, number, read
 from jepsy.protocols import NemesisPackage, Test
 
 from .family import Family, chooser, package
 from .nodestate import (
     FAKETIME_CONTROL,
+    HEAL_TIMEOUT,
     NTP_SERVICES,
     STATE_DIR,
     STROBE_END,
     STROBE_MARK,
+    clock_reset_script,
     heal_script,
     local_boot_id,
 )
 from .targets import pick
 
-__all__ = ["GO_DATABASES", "ClockNemesis", "faketime_env", "family", "nemesis"]
+__all__ = ["GO_DATABASES", "ClockNemesis", "faketime_env", "family", "install_clockfix", "nemesis"]
 
 MODES = ("bump", "strobe", "scramble")
 # Databases written in Go: libfaketime cannot move their clock.
@@ -63,15 +83,45 @@ GO_NOTE = ("{db} is a Go program: it reads the clock without libc, so libfaketim
            "its clock; the offset is what libc programs under this node's faketime see")
 
 
+CLOCKFIX = "/run/jepsy/clockfix.so"
+
+
 def faketime_env() -> str:
     """Shell words putting a command under this node's libfaketime control file.
 
     The library is looked up on the node (its path differs by architecture);
-    the monotonic clock is left alone, as a real step of the wall clock would.
+    the monotonic clocks are left alone, as a real step of the wall clock
+    would.  jepsy's ``clockfix`` shim (``install_clockfix``) is preloaded
+    first where it was installed: without it, libfaketime 0.9.10 breaks
+    sleeps until a monotonic deadline (``nemeses/_clockfix.c``).
     """
-    return ("env LD_PRELOAD=\"$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)\" "
+    return (f"env LD_PRELOAD=\"$([ -r {CLOCKFIX} ] && echo {CLOCKFIX}) "
+            "$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)\" "
             f"FAKETIME_TIMESTAMP_FILE={FAKETIME_CONTROL} FAKETIME_NO_CACHE=1 "
             "FAKETIME_DONT_FAKE_MONOTONIC=1")
+
+
+def clockfix_library() -> Path | None:
+    """The built shim on this machine (None when pip could not build it: no C compiler)."""
+    spec = importlib.util.find_spec("jepsy.nemeses._clockfix")
+    return Path(spec.origin) if spec is not None and spec.origin else None
+
+
+def install_clockfix(test: Test, node: str) -> bool:
+    """Put the shim at ``CLOCKFIX`` on ``node`` (staged in /tmp: the SSH user may not be root).
+
+    Returns False, and changes nothing, when the shim was not built here.  The
+    node must share this machine's architecture and C library, as lab nodes do;
+    elsewhere the dynamic loader ignores a shim it cannot load, with a warning.
+    """
+    lib = clockfix_library()
+    if lib is None:
+        return False
+    staged = f"/tmp/jepsy-clockfix-{os.getpid()}.so"
+    test.remote.upload(node, str(lib), staged)
+    test.remote.execute(node, f"mkdir -p /run/jepsy && install -m 0644 {staged} {CLOCKFIX} && "
+                        f"rm -f {staged}", sudo=True)
+    return True
 
 
 def _fmt(seconds: float) -> str:
@@ -83,12 +133,18 @@ def faketime_write(offset: float) -> str:
 
 
 def real_step(delta: float) -> str:
-    """Step the real clock by ``delta`` seconds and add it to the recorded total."""
+    """Step the real clock by ``delta`` seconds in one process, and add it to the recorded total.
+
+    GNU ``date -s "+D seconds"`` reads the clock and sets it in the same
+    process, so the step lands where it is aimed (to within microseconds).
+    """
     d = STATE_DIR
-    return (f"mkdir -p {d} && now=$(date +%s.%N) && "
-            f"date -s \"@$(awk -v n=\"$now\" -v d={delta:.6f} 'BEGIN{{printf \"%.6f\", n + d}}')\" "
-            f">/dev/null && old=$(cat {d}/clock.offset 2>/dev/null || echo 0) && "
+    return (f"mkdir -p {d} && date -s '{delta:+.6f} seconds' >/dev/null && "
+            f"old=$(cat {d}/clock.offset 2>/dev/null || echo 0) && "
             f"awk -v o=\"$old\" -v d={delta:.6f} 'BEGIN{{printf \"%.6f\\n\", o + d}}' > {d}/clock.offset")
+
+
+HEAL_TOLERANCE_S = 0.1
 
 
 def strobe_loop(mode: str, base: float, delta: float, period: float, duration: float) -> str:
@@ -108,20 +164,37 @@ def strobe_loop(mode: str, base: float, delta: float, period: float, duration: f
             f"echo $! > {STATE_DIR}/clock.strobe.pid")
 
 
+OPTIONS = (
+    Option("clock_modes", MODES, "modes to draw from, comma-separated", parse=names),
+    Option("clock_mode", "auto", "how clocks move: auto (faketime on nodes sharing this "
+           "machine's kernel, the real clock elsewhere), faketime or real",
+           parse=choice("auto", "faketime", "real")),
+    Option("clock_scramble_s", 60.0, "a scramble sets offsets within ± this many seconds",
+           parse=number),
+    Option("clock_strobe_s", None, "seconds a strobe lasts (default: the nemesis interval)",
+           parse=number),
+)
+
+
 class ClockNemesis:
     """``start-clock``, ``stop-clock``, ``check-clock``; see the module docstring."""
 
     fs = frozenset({"start-clock", "stop-clock", "check-clock"})
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.mode_opt = str(opts.get("clock_mode", "auto"))
+        opts = read(OPTIONS, opts)
+        self.mode_opt = str(opts["clock_mode"])
         if self.mode_opt not in ("auto", "faketime", "real"):
             raise ConfigError("clock_mode is auto, faketime or real")
-        self.scramble_s = float(opts.get("clock_scramble_s", 60.0))
-        self.strobe_s = float(opts.get("clock_strobe_s", opts.get("nemesis_interval", 5.0)))
+        self.scramble_s = float(opts["clock_scramble_s"])
+        self.strobe_s = float(opts["clock_strobe_s"] or opts.get("nemesis_interval", 5.0))
         self.db_name = str(opts.get("db") or "")
         self.modes: dict[str, str] = {}
         self.offsets: dict[str, float] = {}
+        # Measured before any fault (real clocks heal back to it) and after the last op.
+        self.reference: dict[str, float] = {}
+        self.measured: dict[str, float] = {}
+        self.rtt: dict[str, float] = {}
 
     # -- setup ---------------------------------------------------------------
     def setup(self, test: Test) -> None:
@@ -152,6 +225,9 @@ class ClockNemesis:
 
         self.modes = {n: m for n, m in on_nodes(test.nodes, prepare).items() if isinstance(m, str)}
         self.offsets = dict.fromkeys(test.nodes, 0.0)
+        self.reference = {n: float(v) for n, v in
+                          on_nodes(test.nodes, lambda n: self.measure(test, n)).items()}
+        self.measured = dict(self.reference)
         if self.db_name in GO_DATABASES and "faketime" in self.modes.values():
             test.log.warning(GO_NOTE.format(db=self.db_name))
 
@@ -162,7 +238,12 @@ class ClockNemesis:
         t0 = time.time()
         out = test.remote.execute(node, prefix + "date +%s.%N", sudo=True).stdout
         t1 = time.time()
+        self.rtt[node] = t1 - t0  # the measurement is uncertain by up to half of it
         return round(float(out.strip()) - (t0 + t1) / 2, 3)
+
+    def base(self, node: str) -> float:
+        """Offset 0 of ``node``: its reference on a real clock, exactly 0 under faketime."""
+        return self.reference.get(node, 0.0) if self.modes.get(node) == "real" else 0.0
 
     def report(self, test: Test, extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
         got = on_nodes(test.nodes, lambda n: self.measure(test, n))
@@ -173,7 +254,26 @@ class ClockNemesis:
             if self.modes.get(n) == "faketime" and self.db_name in GO_DATABASES:
                 entry["note"] = GO_NOTE.format(db=self.db_name)
             out[n] = entry
+        self.measured.update({n: float(v) for n, v in got.items()})
         return out
+
+    def unreachable(self, node: str) -> str | None:
+        """Why the database on ``node`` cannot see this node's clock faults (None: it can)."""
+        if self.modes.get(node) == "faketime" and self.db_name in GO_DATABASES:
+            return f"{self.db_name} is a Go program: libfaketime does not move its clock"
+        return None
+
+    def moved(self, node: str, before: float, after: float, requested: float) -> tuple[bool, str]:
+        """Whether ``node``'s clock went where it was sent; (took effect, what happened)."""
+        why = self.unreachable(node)
+        if why:
+            return False, why
+        delta = requested - before
+        slack = max(HEAL_TOLERANCE_S, self.rtt.get(node, 0.0) / 2 + 0.05, abs(delta) / 4)
+        if abs(after - requested) > slack:
+            return False, (f"clock did not move as asked: requested {requested:+.3f} s, "
+                           f"measured {after:+.3f} s (was {before:+.3f} s)")
+        return True, f"offset {after:+.3f} s (requested {requested:+.3f} s)"
 
     # -- faults ------------------------------------------------------------------
     def set_offset(self, test: Test, node: str, offset: float) -> None:
@@ -207,14 +307,21 @@ class ClockNemesis:
         if mode == "bump":
             nodes = pick(req.get("targets", "random"), test.nodes, rng, test)
             deltas = req.get("deltas") or {n: self.bump_delta(rng) for n in nodes}
+            before = {n: self.measured.get(n, 0.0) for n in deltas}
             on_nodes(list(deltas), lambda n: self.set_offset(
                 test, n, self.offsets.get(n, 0.0) + float(deltas[n])))
-            return self.report(test, {n: {"bumped": float(d)} for n, d in deltas.items()})
+            requested = {n: round(self.base(n) + self.offsets[n], 3) for n in deltas}
+            value = self.report(test, {n: {"bumped": float(d), "requested": requested[n]}
+                                       for n, d in deltas.items()})
+            return self.account(value, before, requested)
         if mode == "scramble":
             spread = float(req.get("spread", self.scramble_s))
             targets = {n: round(rng.uniform(-spread, spread), 3) for n in test.nodes}
+            before = {n: self.measured.get(n, 0.0) for n in test.nodes}
+            requested = {n: round(self.base(n) + targets[n], 3) for n in test.nodes}
             on_nodes(test.nodes, lambda n: self.set_offset(test, n, targets[n]))
-            return self.report(test)
+            value = self.report(test, {n: {"requested": requested[n]} for n in test.nodes})
+            return self.account(value, before, requested)
         if mode == "strobe":
             nodes = pick(req.get("targets", "random"), test.nodes, rng, test)
             delta = float(req.get("delta") or abs(self.bump_delta(rng)))
@@ -227,31 +334,63 @@ class ClockNemesis:
                     sudo=True)
 
             on_nodes(nodes, strobe)
-            return self.report(test, {n: {"strobe": {"delta": delta, "period": round(period, 3),
-                                                     "duration": duration}} for n in nodes})
+            value = self.report(test, {n: {"strobe": {"delta": delta, "period": round(period, 3),
+                                                      "duration": duration}} for n in nodes})
+            # Where the strobe stands at any moment is not knowable from one sample:
+            # its nodes are taken at their word, except where libfaketime cannot reach.
+            out = {n: why for n in nodes if (why := self.unreachable(n))}
+            return Applied(value, [n for n in nodes if n not in out], out)
         raise ConfigError(f"unknown clock mode {mode!r}; known: {', '.join(MODES)}")
+
+    def account(self, value: dict[str, Any], before: Mapping[str, float],
+                requested: Mapping[str, float]) -> Applied:
+        """The ``Applied`` of a bump or scramble: which clocks went where they were sent."""
+        took, missed = [], {}
+        for n, req in requested.items():
+            ok, what = self.moved(n, before[n], float(value[n]["offset"]), req)
+            if ok:
+                took.append(n)
+            else:
+                missed[n] = what
+        return Applied(value, took, missed)
 
     def heal_offsets(self, test: Test) -> None:
         """End strobes, set every offset back to 0 (real clocks: step back by the recorded total)."""
         def reset(node: str) -> None:
             if self.modes.get(node) == "real":
-                test.remote.execute(node, f"if [ -f {STATE_DIR}/clock.strobe.pid ]; then "
-                                    f"kill $(cat {STATE_DIR}/clock.strobe.pid) 2>/dev/null; "
-                                    f"rm -f {STATE_DIR}/clock.strobe.pid; fi; "
-                                    f"off=$(cat {STATE_DIR}/clock.offset 2>/dev/null || echo 0); "
-                                    "[ \"$off\" = 0 ] || { now=$(date +%s.%N); date -s \"@$(awk "
-                                    "-v n=\"$now\" -v d=\"$off\" 'BEGIN{printf \"%.6f\", n - d}')\" "
-                                    f">/dev/null; }}; echo 0 > {STATE_DIR}/clock.offset", sudo=True)
+                test.remote.execute(node, clock_reset_script(), sudo=True, timeout=HEAL_TIMEOUT)
+                self.settle(test, node)
             else:
-                test.remote.execute(node, heal_script(["clock"]), sudo=True)
+                test.remote.execute(node, heal_script(["clock"]), sudo=True, timeout=HEAL_TIMEOUT)
             self.offsets[node] = 0.0
 
         on_nodes(test.nodes, reset)
 
+    def settle(self, test: Test, node: str, tries: int = 3) -> float:
+        """Step ``node``'s real clock until it is within ``HEAL_TOLERANCE_S`` of its reference.
+
+        Measured as ``jepsy doctor`` measures (half the round trip taken off);
+        the corrections are not jepsy's fault offsets, so ``clock.offset`` is
+        reset after them.  Returns the residue; raises when it stays too large.
+        """
+        ref = self.reference.get(node, 0.0)
+        residue = self.measure(test, node) - ref
+        for _ in range(tries):
+            if abs(residue) <= HEAL_TOLERANCE_S:
+                break
+            test.remote.execute(node, real_step(-residue) + f"; echo 0 > {STATE_DIR}/clock.offset",
+                                sudo=True)
+            residue = self.measure(test, node) - ref
+        if abs(residue) > HEAL_TOLERANCE_S:
+            raise JepsyError(f"{node}: clock still {residue * 1000:+.0f} ms from its reference "
+                             f"({ref * 1000:+.0f} ms before the test) after {tries} corrections")
+        return residue
+
     def heal(self, test: Test) -> None:
         """Offsets to 0, strobes ended, and on real clocks NTP restarted."""
         self.heal_offsets(test)
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["clock"]), sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["clock"]), sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing."""
@@ -259,13 +398,14 @@ class ClockNemesis:
 
 def family(opts: Mapping[str, Any]) -> Family:
     """Options ``clock_modes`` (bump,strobe,scramble), ``clock_mode`` (auto|faketime|real)."""
-    modes = [m.strip() for m in str(opts.get("clock_modes") or ",".join(MODES)).split(",") if m.strip()]
+    modes = list(read(OPTIONS, opts)["clock_modes"])
     for m in modes:
         if m not in MODES:
             raise ConfigError(f"unknown clock mode {m!r}; known: {', '.join(MODES)}")
     return Family("clock", ClockNemesis(opts), chooser("start-clock", modes), {"f": "stop-clock"})
 
 
+@declare(*OPTIONS)
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis clock``: a clock fault every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))

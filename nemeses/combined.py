@@ -24,7 +24,8 @@ from typing import Any
 
 from jepsy import generator as gen
 from jepsy import registry
-from jepsy.errors import ConfigError, JepsyError
+from jepsy.claims import HealFailed
+from jepsy.errors import ConfigError
 from jepsy.protocols import Nemesis, NemesisPackage, PreparesNodes, Test
 
 from .family import Family
@@ -89,7 +90,7 @@ class CombinedNemesis:
             errors = [(name, e) for name, fut in futures if (e := fut.result()) is not None]
         if errors:
             detail = "; ".join(f"{n}: {e}" for n, e in errors)
-            raise JepsyError(f"heal failed for {len(errors)} fault families: {detail}")
+            raise HealFailed(f"heal failed for {len(errors)} fault families: {detail}", errors)
 
     def teardown(self, test: Test) -> None:
         for nem in self.nemeses.values():

@@ -32,6 +32,7 @@ from pathlib import Path
 __all__ = [
     "FAKETIME_CONTROL",
     "FAMILIES",
+    "HEAL_TIMEOUT",
     "LOSS_CHAIN",
     "NTP_SERVICES",
     "PARTITION_CHAIN",
@@ -39,6 +40,7 @@ __all__ = [
     "STATE_DIR",
     "STROBE_END",
     "STROBE_MARK",
+    "clock_reset_script",
     "heal_script",
     "local_boot_id",
     "parse_healed",
@@ -53,6 +55,10 @@ STROBE_MARK = "jepsy-strobe"
 NTP_SERVICES = ("chrony", "chronyd", "ntp", "ntpd", "ntpsec", "openntpd", "systemd-timesyncd")
 FAMILIES = ("partition", "packet", "clock", "pause", "kill", "power")
 POWER_FS_TYPE = "fuse.jepsy-power"
+# Seconds a heal command may take on one node.  Heal scripts take milliseconds; a node
+# that does not answer within this is unreachable, and the runner tries the heal again
+# (reconnecting) rather than waiting out the Remote's default minute each time.
+HEAL_TIMEOUT = 20.0
 
 
 def local_boot_id() -> str:
@@ -87,7 +93,7 @@ STROBE_END = (
 )
 
 
-def _clock(boot_id: str) -> str:
+def _clock_offsets(boot_id: str) -> str:
     guard = f'[ "$(cat /proc/sys/kernel/random/boot_id)" != {shlex.quote(boot_id)} ]'
     d = STATE_DIR
     return (
@@ -98,11 +104,19 @@ def _clock(boot_id: str) -> str:
         # A real clock is stepped back by the total offset jepsy applied, never on
         # a machine that shares the controlling host's kernel.
         f"if [ -f {d}/clock.offset ]; then off=$(cat {d}/clock.offset); "
-        f"if {guard}; then if awk -v o=\"$off\" 'BEGIN{{exit (o + 0 == 0)}}'; then now=$(date +%s.%N); "
-        "date -s \"@$(awk -v n=\"$now\" -v d=\"$off\" 'BEGIN{printf \"%.6f\", n - d}')\" >/dev/null "
+        # One relative step (``date`` reads and sets the clock in one process).
+        f"if {guard}; then if awk -v o=\"$off\" 'BEGIN{{exit (o + 0 == 0)}}'; then "
+        "back=$(awk -v d=\"$off\" 'BEGIN{printf \"%+.6f\", -d}'); "
+        "date -s \"$back seconds\" >/dev/null "
         f"&& echo \"healed clock: stepped back by $off s\"; fi; "
         f"else echo 'healed clock: REFUSED to step a clock shared with the control host'; fi; "
-        f"rm -f {d}/clock.offset; fi; "
+        f"rm -f {d}/clock.offset; fi"
+    )
+
+
+def _clock_ntp() -> str:
+    d = STATE_DIR
+    return (
         f"if [ -f {d}/clock.ntp ]; then for s in $(cat {d}/clock.ntp); do "
         "(systemctl start \"$s\" 2>/dev/null || service \"$s\" start >/dev/null 2>&1) "
         f"&& echo \"healed clock: restarted $s\"; done; rm -f {d}/clock.ntp; fi"
@@ -142,10 +156,16 @@ def heal_script(families: Iterable[str] = FAMILIES, boot_id: str | None = None) 
     ``boot_id`` is the controlling machine's (default: this one's); real-clock
     steps are refused on a node that reports the same one.
     """
-    parts = {"partition": _PARTITION, "packet": _PACKET, "clock": _clock(boot_id or local_boot_id()),
+    clock = _clock_offsets(boot_id or local_boot_id()) + "; " + _clock_ntp()
+    parts = {"partition": _PARTITION, "packet": _PACKET, "clock": clock,
              "pause": _PAUSE, "kill": _KILL, "power": _POWER}
     chosen = [parts[f] for f in FAMILIES if f in set(families)]
     return "; ".join([f"mkdir -p {STATE_DIR}", *chosen, "true"])
+
+
+def clock_reset_script(boot_id: str | None = None) -> str:
+    """The clock part of ``heal_script`` without restarting NTP: offsets back, strobes ended."""
+    return f"mkdir -p {STATE_DIR}; " + _clock_offsets(boot_id or local_boot_id())
 
 
 def parse_healed(stdout: str) -> list[str]:

@@ -25,7 +25,8 @@ and impossible behaviours the user named explicitly fail setup.  On such nodes
 ``loss`` becomes a random-drop rule in the iptables chain ``jepsy-loss``
 (packets from the other nodes only) and ``rate`` a ``tbf`` qdisc, still with
 handle ``fa17:``.  The completion value maps each target node to what was
-applied there (``"eth0: netem delay 50ms 10ms 25% distribution normal"``).
+applied there (``"eth0: netem delay 50ms 10ms 25% distribution normal"``), or
+why it could not be (those nodes are ``missed``; see ``jepsy.claims``).
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from jepsy.claims import Applied
 from jepsy.control import on_nodes, sh
 from jepsy.errors import CommandFailed, ConfigError
+from jepsy.options import Option, declare, names, read
 from jepsy.protocols import NemesisPackage, Test
 
 from .family import Family, package
-from .nodestate import LOSS_CHAIN, QDISC_HANDLE, heal_script
+from .nodestate import HEAL_TIMEOUT, LOSS_CHAIN, QDISC_HANDLE, heal_script
 from .targets import TARGETS, parse_list, pick
 
 __all__ = ["BEHAVIOURS", "PacketNemesis", "family", "nemesis", "netem_args", "root_guard"]
@@ -189,8 +192,12 @@ class PacketNemesis:
             behaviours, spec = self.request(test, op.get("value"))
             nodes = pick(spec, test.nodes, test.rng, test)
             args = netem_args(behaviours)
-            done = on_nodes(nodes, lambda n: self.apply(test, n, behaviours, args))
-            return {n: done[n] for n in nodes}
+            done = on_nodes(nodes, lambda n: self.apply(test, n, behaviours, args), raise_errors=False)
+            failed = {n: " ".join(str(r).split()) for n, r in done.items() if isinstance(r, Exception)}
+            if nodes and len(failed) == len(nodes):  # nothing went in anywhere: the op failed
+                raise next(e for e in done.values() if isinstance(e, Exception))
+            return Applied({n: failed.get(n, done[n]) for n in nodes},
+                           [n for n in nodes if n not in failed], failed)
         if op["f"] == "stop-packet":
             self.heal(test)
             return None
@@ -219,14 +226,24 @@ class PacketNemesis:
         return done
 
     def heal(self, test: Test) -> None:
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["packet"]), sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["packet"]), sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing."""
 
 
+OPTIONS = (
+    Option("packet_behaviours", None, "behaviours to draw from, comma-separated: "
+           + ", ".join(BEHAVIOURS) + " (default: all that the kernel can do)", parse=names),
+    Option("packet_targets", None, "targets to draw from, comma-separated (default: "
+           + ",".join(DEFAULT_TARGETS) + ")", parse=names),
+)
+
+
 def family(opts: Mapping[str, Any]) -> Family:
     """Options ``packet_behaviours`` and ``packet_targets`` (comma-separated)."""
+    opts = read(OPTIONS, opts)
     behaviours = parse_list(opts.get("packet_behaviours"), list(BEHAVIOURS))
     targets = parse_list(opts.get("packet_targets"), DEFAULT_TARGETS)
     nem = PacketNemesis(behaviours, targets, explicit=bool(opts.get("packet_behaviours")))
@@ -239,6 +256,7 @@ def family(opts: Mapping[str, Any]) -> Family:
     return Family("packet", nem, start, {"f": "stop-packet"})
 
 
+@declare(*OPTIONS)
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis packet``: a packet fault every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))

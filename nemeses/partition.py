@@ -37,12 +37,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jepsy import generator as gen
+from jepsy.claims import Applied
 from jepsy.control import on_nodes, sh
 from jepsy.errors import ConfigError
+from jepsy.options import Option, declare, names, read
 from jepsy.protocols import HasPrimaries, NemesisPackage, Test
 
 from .family import Family, package
-from .nodestate import PARTITION_CHAIN, heal_script
+from .nodestate import HEAL_TIMEOUT, PARTITION_CHAIN, heal_script
 from .targets import parse_list
 
 __all__ = ["PartitionNemesis", "family", "grudge", "nemesis", "no_nemesis", "schedule"]
@@ -192,19 +194,30 @@ class PartitionNemesis:
     def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
         if op["f"] == "start-partition":
             g = self.grudge_for(test, op.get("value"))
-            self.apply(test, g)
-            return g
+            return self.apply(test, g)
         if op["f"] == "stop-partition":
             self.heal(test)
             return None
         raise ConfigError(f"partition nemesis cannot do {op['f']!r}")
 
-    def apply(self, test: Test, g: Mapping[str, Sequence[str]]) -> None:
-        on_nodes(test.nodes, lambda n: test.remote.execute(
-            n, drop_command([test.address(m) for m in g.get(n, [])]), sudo=True))
+    def apply(self, test: Test, g: Mapping[str, Sequence[str]]) -> Applied:
+        """Rules on every node; the grudge, with the nodes whose rules failed ``missed``.
+
+        A node that drops nothing is in neither list; the partition took
+        effect where a node's rules to drop someone went in.
+        """
+        got = on_nodes(test.nodes, lambda n: test.remote.execute(
+            n, drop_command([test.address(m) for m in g.get(n, [])]), sudo=True),
+            raise_errors=False)
+        missed = {n: f"iptables failed: {' '.join(str(r).split())}" for n, r in got.items()
+                  if isinstance(r, Exception)}
+        if len(missed) == len(got):  # nothing went in anywhere: the op failed
+            raise next(e for e in got.values() if isinstance(e, Exception))
+        return Applied(dict(g), [n for n in test.nodes if g.get(n) and n not in missed], missed)
 
     def heal(self, test: Test) -> None:
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, HEAL_COMMAND, sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, HEAL_COMMAND, sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing, which the runner always does."""
@@ -241,9 +254,16 @@ def schedule(interval: float, start: Any, stop: Any) -> Any:
     return gen.cycle([gen.sleep(interval), op(start), gen.sleep(interval), op(stop)])
 
 
+OPTIONS = (
+    Option("partition_shapes", None, "shapes to draw from, comma-separated (default: all; "
+           "primaries only when the database names its leader)", parse=names),
+)
+
+
 def family(opts: Mapping[str, Any]) -> Family:
     """Options ``partition_shapes`` (comma-separated; by default every shape, ``primaries``
     only when the database can name its leaders) and ``database``."""
+    opts = read(OPTIONS, opts)
     db = opts.get("database")
     default = [*DEFAULT_SHAPES, *(["primaries"] if isinstance(db, HasPrimaries) else [])]
     nem = PartitionNemesis(parse_list(opts.get("partition_shapes"), default), db)
@@ -253,10 +273,12 @@ def family(opts: Mapping[str, Any]) -> Family:
                   {"f": "stop-partition"})
 
 
+@declare(*OPTIONS)
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis partition``: a partition of a random shape every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))
 
 
+@declare()
 def no_nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     return NemesisPackage(NoNemesis(), None)

@@ -12,6 +12,13 @@ restarts whatever is still down, because the final reads and the log
 collection need the database back.  ``start-pause`` freezes, ``stop-pause``
 and ``heal`` thaw.
 
+Every op's completion says what happened on each node, and is an ``Applied``
+(``jepsy.claims``): ``{"n2": "killed pid 4711", "n3": "not running; nothing
+killed"}``.  Whether the database was running is asked of the DB module
+(``running(test, node)``, which ``PidfileDaemon`` has); a module that cannot
+tell is taken at its word.  A pause took effect where some process went to
+state T.
+
 State on the nodes, for ``jepsy heal`` after a jepsy that died: ``killed``
 marks a node whose database jepsy killed; ``paused`` lists the PIDs that the
 pause actually stopped (the processes in state T after the pause that were not
@@ -22,14 +29,17 @@ somebody else stopped.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
+from jepsy.claims import Applied
 from jepsy.control import on_nodes
+from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import ConfigError
+from jepsy.options import Option, declare, names, read
 from jepsy.protocols import HasPrimaries, Killable, NemesisPackage, Pausable, Test
 
 from .family import Family, chooser, package
-from .nodestate import STATE_DIR, heal_script
+from .nodestate import HEAL_TIMEOUT, STATE_DIR, heal_script
 from .targets import TARGETS, parse_list, pick
 
 __all__ = ["KillNemesis", "PauseNemesis", "kill", "kill_family", "pause", "pause_family"]
@@ -38,9 +48,50 @@ DEFAULT_TARGETS = ("one", "minority", "random", "majority", "all")
 STOPPED_PIDS = "ps -eo pid=,stat= | awk '$2 ~ /^T/ {print $1}'"
 
 
+NOT_RUNNING_KILL = "not running; nothing killed"
+
+
+@runtime_checkable
+class Observable(Protocol):
+    """A DB module that can tell whether its database runs on a node."""
+
+    def running(self, test: Test, node: str) -> bool: ...
+
+
+def is_running(db: Any, test: Test, node: str) -> bool | None:
+    """Whether the database runs on ``node``; None when the module cannot tell."""
+    return db.running(test, node) if isinstance(db, Observable) else None
+
+
+def pid_of(db: Any, test: Test, node: str) -> str:
+    """The PID the module's pidfile names ("" when it has none or cannot be read)."""
+    pidfile = getattr(db, "pidfile", None)
+    if not isinstance(pidfile, Pidfile):
+        return ""
+    got = test.remote.execute(node, f"cat {pidfile.path} 2>/dev/null", sudo=True, check=False)
+    return got.stdout.strip() if got.ok else ""
+
+
+def account(outcomes: Mapping[str, tuple[bool, str]]) -> Applied:
+    """``{node: (took effect, what happened)}`` as an ``Applied``."""
+    return Applied({n: what for n, (_, what) in outcomes.items()},
+                   [n for n, (ok, _) in outcomes.items() if ok],
+                   {n: what for n, (ok, what) in outcomes.items() if not ok})
+
+
+def _option(key: str, what: str) -> Option:
+    return Option(key, None, f"whom {what} hits, drawn from this comma-separated list: "
+                  f"{', '.join(TARGETS)} (default: {','.join(DEFAULT_TARGETS)}, and primaries "
+                  "when the database names its leader)", parse=names)
+
+
+KILL_OPTIONS = (_option("kill_targets", "a kill"),)
+PAUSE_OPTIONS = (_option("pause_targets", "a pause"),)
+
+
 def _targets(opts: Mapping[str, Any], key: str, db: Any) -> list[str]:
     default = [*DEFAULT_TARGETS, *(["primaries"] if isinstance(db, HasPrimaries) else [])]
-    chosen = parse_list(opts.get(key), default)
+    chosen = parse_list(read(KILL_OPTIONS + PAUSE_OPTIONS, opts)[key], default)
     unknown = [t for t in chosen if t not in TARGETS]
     if unknown:
         raise ConfigError(f"unknown {key} {unknown[0]!r}; known: {', '.join(TARGETS)}")
@@ -68,28 +119,41 @@ class KillNemesis:
             spec = op.get("value") or test.rng.choice(self.targets)
             nodes = pick(spec, test.nodes, test.rng, test, self.db)
 
-            def kill_one(node: str) -> None:
-                test.remote.execute(node, f"mkdir -p {STATE_DIR} && date +%s > {STATE_DIR}/killed",
-                                    sudo=True)
-                self.killed.add(node)
-                self.db.kill(test, node)
-
-            on_nodes(nodes, kill_one)
-            return nodes
+            return account(on_nodes(nodes, lambda n: self.kill_one(test, n)))
         if op["f"] == "stop-kill":
             return self.restart(test)
         raise ConfigError(f"kill nemesis cannot do {op['f']!r}")
 
-    def restart(self, test: Test) -> list[str]:
+    def kill_one(self, test: Test, node: str) -> tuple[bool, str]:
+        """Kill the database on ``node``; (took effect, what happened).
+
+        Restarted at ``stop-kill`` even when it was not running: the final
+        reads need it up either way.
+        """
+        was = is_running(self.db, test, node)
+        pid = pid_of(self.db, test, node) if was else ""
+        test.remote.execute(node, f"mkdir -p {STATE_DIR} && date +%s > {STATE_DIR}/killed", sudo=True)
+        self.killed.add(node)
+        self.db.kill(test, node)
+        if was is False:
+            return False, NOT_RUNNING_KILL
+        if is_running(self.db, test, node):
+            return False, "still running after SIGKILL"
+        return True, f"killed pid {pid}" if pid else "killed"
+
+    def restart(self, test: Test) -> Applied:
+        """Start the database again where this nemesis killed it; say where it runs again."""
         nodes = [n for n in test.nodes if n in self.killed]
 
-        def start_one(node: str) -> None:
+        def start_one(node: str) -> tuple[bool, str]:
             self.db.start(test, node)
             test.remote.execute(node, f"rm -f {STATE_DIR}/killed", sudo=True)
             self.killed.discard(node)
+            if is_running(self.db, test, node) is False:
+                return False, "started, but not running"
+            return True, "restarted"
 
-        on_nodes(nodes, start_one)
-        return nodes
+        return account(on_nodes(nodes, start_one))
 
     def heal(self, test: Test) -> None:
         self.restart(test)
@@ -117,8 +181,9 @@ class PauseNemesis:
         if op["f"] == "start-pause":
             spec = op.get("value") or test.rng.choice(self.targets)
             nodes = pick(spec, test.nodes, test.rng, test, self.db)
-            on_nodes(nodes, lambda n: self.pause_one(test, n))
-            return nodes
+            stopped = on_nodes(nodes, lambda n: self.pause_one(test, n))
+            return account({n: (True, f"paused pids {', '.join(p)}") if p else
+                            (False, "no process stopped; not running?") for n, p in stopped.items()})
         if op["f"] == "stop-pause":
             return self.resume(test)
         raise ConfigError(f"pause nemesis cannot do {op['f']!r}")
@@ -135,21 +200,22 @@ class PauseNemesis:
                                       f">> {STATE_DIR}/paused", sudo=True)
         return new
 
-    def resume(self, test: Test) -> list[str]:
+    def resume(self, test: Test) -> Applied:
         nodes = sorted(self.paused, key=test.nodes.index)
 
-        def resume_one(node: str) -> None:
+        def resume_one(node: str) -> tuple[bool, str]:
             self.db.resume(test, node)
-            test.remote.execute(node, heal_script(["pause"]), sudo=True)
+            test.remote.execute(node, heal_script(["pause"]), sudo=True, timeout=HEAL_TIMEOUT)
             self.paused.discard(node)
+            return True, "resumed"
 
-        on_nodes(nodes, resume_one)
-        return nodes
+        return account(on_nodes(nodes, resume_one))
 
     def heal(self, test: Test) -> None:
         """Thaw what this run paused, and any PID a previous run recorded on any node."""
         self.resume(test)
-        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["pause"]), sudo=True))
+        on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["pause"]), sudo=True,
+                                                            timeout=HEAL_TIMEOUT))
 
     def teardown(self, test: Test) -> None:
         """Nothing beyond healing."""
@@ -168,11 +234,13 @@ def pause_family(opts: Mapping[str, Any]) -> Family:
                   {"f": "stop-pause"})
 
 
+@declare(*KILL_OPTIONS)
 def kill(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis kill``: kill and restart the database every ``nemesis_interval`` seconds."""
     return package(kill_family(opts), float(opts.get("nemesis_interval", 5.0)))
 
 
+@declare(*PAUSE_OPTIONS)
 def pause(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis pause``: freeze and thaw the database every ``nemesis_interval`` seconds."""
     return package(pause_family(opts), float(opts.get("nemesis_interval", 5.0)))

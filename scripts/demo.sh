@@ -2,8 +2,11 @@
 # The main job, end to end: install, start a 5-node local lab, run a real etcd
 # register test under network partitions, print the verdict, store the run,
 # and take the lab down again (also on failure or Ctrl-C).
-# Usage: sudo scripts/demo.sh [extra 'jepsy test' options, e.g. --time-limit 60]
+# Usage, as root: scripts/demo.sh [extra 'jepsy test' options, e.g. --time-limit 60]
+# (as a user with sudo, it runs itself through sudo).
 set -euo pipefail
+source "$(dirname "$0")/as-root.sh"
+as_root "$@"
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 JEPSY=.venv/bin/jepsy

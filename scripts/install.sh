@@ -12,6 +12,8 @@
 #     gcc and Python's headers build the linearizability checker's optional C
 #     search loop (jepsy/checkers/_linear.c; without them it runs in Python).
 set -euo pipefail
+source "$(dirname "$0")/as-root.sh"
+as_root "$@"
 cd "$(dirname "$0")/.."
 
 DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
@@ -21,11 +23,6 @@ DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
 # PyPI) and RabbitMQ for the rabbitmq module.
 DEBS+=(fuse3 rabbitmq-server)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
-
-if [[ $(id -u) -ne 0 ]]; then
-  echo "install.sh: run as root (the lab needs namespaces, bridges and mounts)" >&2
-  exit 254
-fi
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -3,6 +3,8 @@
 # needed, then lint, type-check and run every test that is not marked slow.
 # Integration tests start their own small labs and always tear them down.
 set -euo pipefail
+source "$(dirname "$0")/as-root.sh"
+as_root "$@"
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 .venv/bin/ruff check jepsy workloads nemeses tests benchmarks examples

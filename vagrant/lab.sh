@@ -1,12 +1,15 @@
 #!/bin/bash
 # The Vagrant lab on libvirt, on a machine without systemd as PID 1, with full cleanup.
 #
-#   sudo vagrant/lab.sh up [N]      libvirt daemons, box (built once), 'vagrant up' of n1..nN
-#                                   (default JEPSY_NODES or 3), then 'jepsy inventory
-#                                   from-vagrant'; prints the inventory path
-#   sudo vagrant/lab.sh down        destroy the VMs and undo everything 'up' did to this host
-#   sudo vagrant/lab.sh status      what of the lab exists now
-#   sudo vagrant/lab.sh libvirt-up | libvirt-down | box
+#   vagrant/lab.sh up [N]       checks first (root, tools, jepsy's virtualenv), then libvirt
+#                               daemons, box (built once), 'vagrant up' of n1..nN (default
+#                               JEPSY_NODES or 3), 'jepsy inventory from-vagrant'; prints the
+#                               inventory path; Vagrant's own output goes to $STATE/vagrant.log
+#   vagrant/lab.sh down         destroy the VMs and undo everything 'up' did to this host
+#   vagrant/lab.sh status       what of the lab exists now
+#   vagrant/lab.sh remove-box   delete the box from Vagrant and its built file (both copies)
+#   vagrant/lab.sh libvirt-up | libvirt-down | box | check
+# (as root; run from a user with sudo, it runs itself through sudo)
 #
 # What 'up' changes on this host, and 'down' undoes (also after a failed 'up'):
 # * virtlogd and libvirtd, started here as daemons (no systemd): ended by the PIDs
@@ -24,6 +27,9 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+case "${1:-}" in
+  up|down|remove-box|libvirt-up|libvirt-down|box) source "$HERE/../scripts/as-root.sh"; as_root "$@" ;;
+esac
 STATE=${JEPSY_VAGRANT_STATE:-/var/tmp/jepsy-vagrant/lab}
 POOL=jvg
 POOL_DIR=/var/lib/libvirt/images/jvg
@@ -34,6 +40,8 @@ BOX_FILE=${JEPSY_BOX_FILE:-/var/tmp/jepsy-vagrant/jepsy-debian12.box}
 JEPSY=${JEPSY:-$HERE/../.venv/bin/jepsy}
 URI=qemu:///system
 export LIBVIRT_DEFAULT_URI=$URI
+
+VLOG=$STATE/vagrant.log
 
 log() { echo "lab.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -153,23 +161,69 @@ leftovers() {
   echo "$left"
 }
 
+# ---- checks, before anything slow --------------------------------------------------------
+check() {  # every missing piece at once, one line each with what to do; before anything slow
+  local problems=() tools=() boxtools=() t
+  [ "$(id -u)" = 0 ] || problems+=("needs root (run it as root, or as a user with sudo)")
+  for t in vagrant virsh libvirtd virtlogd qemu-system-x86_64 qemu-img; do
+    command -v "$t" >/dev/null 2>&1 || tools+=("$t")
+  done
+  if command -v vagrant >/dev/null 2>&1 && ! vagrant plugin list 2>/dev/null | grep -q vagrant-libvirt; then
+    tools+=("vagrant-libvirt")
+  fi
+  (( ${#tools[@]} )) && problems+=("missing ${tools[*]}: apt-get update && apt-get install vagrant \
+vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils")
+  if ! { command -v vagrant >/dev/null 2>&1 && vagrant box list 2>/dev/null | grep -q "^$BOX "; } &&
+     [ ! -f "$BOX_FILE" ]; then
+    for t in debootstrap extlinux mkfs.ext4 sfdisk; do command -v "$t" >/dev/null 2>&1 || boxtools+=("$t"); done
+    (( ${#boxtools[@]} )) && problems+=("missing ${boxtools[*]} to build the box: apt-get install \
+debootstrap extlinux syslinux-common e2fsprogs fdisk")
+  fi
+  [ -x "$JEPSY" ] || problems+=("no jepsy at $JEPSY: run scripts/install.sh first (it makes .venv)")
+  if (( ${#problems[@]} )); then
+    printf 'lab.sh: %s\n' "${problems[@]}" >&2
+    return 254
+  fi
+}
+
+quietly() {  # quietly WHAT CMD...: output to $VLOG; on failure, its last lines
+  mkdir -p "$STATE"
+  echo "==== $(date -u +%FT%TZ) $*" >> "$VLOG"
+  if "${@:2}" >> "$VLOG" 2>&1; then return 0; fi
+  log "$1 failed; the end of $VLOG:"
+  tail -n 15 "$VLOG" >&2
+  return 1
+}
+
 # ---- box and VMs -----------------------------------------------------------------------
 box() {
   if vagrant box list 2>/dev/null | grep -q "^$BOX "; then return 0; fi
   if [ ! -f "$BOX_FILE" ]; then
-    log "building the box (once): $BOX_FILE"
-    "$HERE/build-box.sh" "$BOX_FILE" >/dev/null || die "box build failed"
+    log "building the box (once, several minutes): $BOX_FILE"
+    quietly "building the box" "$HERE/build-box.sh" "$BOX_FILE" || die "box build failed"
   fi
-  vagrant box add --name "$BOX" "$BOX_FILE" >&2 || die "vagrant box add failed"
+  log "adding the box to Vagrant"
+  quietly "vagrant box add" vagrant box add --name "$BOX" "$BOX_FILE" || die "vagrant box add failed"
+}
+
+remove_box() {  # the box lives in two places: Vagrant's store and the file build-box.sh wrote
+  if vagrant box list 2>/dev/null | grep -q "^$BOX "; then
+    quietly "vagrant box remove" vagrant box remove --force --all "$BOX" && log "removed box $BOX from Vagrant"
+  fi
+  if [ -f "$BOX_FILE" ]; then rm -f "$BOX_FILE" && log "removed $BOX_FILE"; fi
+  # The copy vagrant-libvirt uploads to libvirt's pool goes with 'down' (the pool is ours).
+  log "box: $(du -sh ~/.vagrant.d/boxes 2>/dev/null | cut -f1 || echo 0) left in ~/.vagrant.d/boxes"
 }
 
 up() {
   local n=${1:-${JEPSY_NODES:-3}} t0
+  check || exit 254
   [ "$n" -le 3 ] || log "warning: $n VMs under software emulation need about 1.6 GB of memory each"
   box
   libvirt_up
   t0=$(date +%s)
-  (cd "$HERE" && JEPSY_NODES=$n vagrant up --provider=libvirt >&2) || { log "vagrant up failed"; return 1; }
+  log "vagrant up of $n nodes (minutes under software emulation; progress in $VLOG)"
+  (cd "$HERE" && JEPSY_NODES=$n quietly "vagrant up" vagrant up --provider=libvirt) || return 1
   log "vagrant up of $n nodes: $(( $(date +%s) - t0 )) s"
   # As root by default, as Jepsen does: jepsy's commands need root, and under software
   # emulation a sudo per command is slow.  JEPSY_VAGRANT_USER=vagrant exercises sudo.
@@ -178,7 +232,9 @@ up() {
 
 down() {
   if alive "$STATE/libvirtd.pid"; then
-    (cd "$HERE" && JEPSY_NODES=${JEPSY_NODES:-5} vagrant destroy -f >&2) || log "vagrant destroy failed; removing domains directly"
+    # Quiet about the machines never created (Vagrant says so for each one it knows of).
+    (cd "$HERE" && JEPSY_NODES=${JEPSY_NODES:-5} quietly "vagrant destroy" vagrant destroy -f) ||
+      log "vagrant destroy failed; removing domains directly"
   fi
   libvirt_down
   rm -f "$HERE/.vagrant/jepsy-inventory.yaml" "$HERE/.vagrant/jepsy-inventory.known_hosts"
@@ -190,7 +246,9 @@ down() {
 
 case "${1:-}" in
   # A subshell: a 'die' inside 'up' must still reach the cleanup.
-  up) shift; (up "$@") || { rc=$?; log "up failed: taking everything down"; down; exit "$rc"; } ;;
+  # A failed check changes nothing, so there is nothing to take down.
+  up) shift; (up "$@") || { rc=$?; [ "$rc" = 254 ] && exit 254
+                             log "up failed: taking everything down"; down; exit "$rc"; } ;;
   down) down ;;
   status)
     alive "$STATE/libvirtd.pid" && virsh_q list --all | grep "$PREFIX" || echo "libvirt of this lab is not running"
@@ -198,5 +256,7 @@ case "${1:-}" in
   libvirt-up) libvirt_up ;;
   libvirt-down) libvirt_down ;;
   box) box ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  remove-box) remove_box ;;
+  check) check && log "ready: everything 'up' needs is here" ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

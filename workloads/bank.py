@@ -16,16 +16,28 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import Option, boolean, declare, integer, number, read
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
 
 
+OPTIONS = (
+    Option("accounts", 5, "number of accounts", parse=integer),
+    Option("total_amount", 100, "money in the bank, spread over the accounts", parse=integer),
+    Option("max_transfer", 5, "largest amount one transfer moves", parse=integer),
+    Option("read_fraction", 0.3, "share of operations that read every balance", parse=number),
+    Option("negative_balances", False, "allow balances below zero", parse=boolean),
+)
+
+
+@declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
-    accounts = list(range(int(opts.get("accounts", 5))))
-    total = int(opts.get("total_amount", 100))
-    max_transfer = int(opts.get("max_transfer", 5))
-    read_fraction = float(opts.get("read_fraction", 0.3))
+    opts = read(OPTIONS, opts)
+    accounts = list(range(int(opts["accounts"])))
+    total = int(opts["total_amount"])
+    max_transfer = int(opts["max_transfer"])
+    read_fraction = float(opts["read_fraction"])
 
     def ops(ctx: gen.Context) -> dict[str, Any]:
         if ctx.rng.random() < read_fraction:
@@ -34,7 +46,7 @@ def workload(opts: Mapping[str, Any]) -> Workload:
         return {"f": "transfer", "value": {"from": a, "to": b,
                                            "amount": ctx.rng.randint(1, max_transfer)}}
 
-    negative = str(opts.get("negative_balances", "false")).lower() in ("1", "true", "yes")
+    negative = bool(opts["negative_balances"])
     checker = registry.load("checkers", "bank")(total_amount=total, accounts=accounts,
                                                 negative_balances=negative)
     return Workload(name="bank", generator=ops,

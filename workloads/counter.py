@@ -13,14 +13,23 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import Option, declare, integer, number, read
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
 
 
+OPTIONS = (
+    Option("read_fraction", 0.3, "share of operations that read the counter", parse=number),
+    Option("max_delta", 5, "largest increment of one add", parse=integer),
+)
+
+
+@declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
-    read_fraction = float(opts.get("read_fraction", 0.3))
-    max_delta = int(opts.get("max_delta", 5))
+    opts = read(OPTIONS, opts)
+    read_fraction = float(opts["read_fraction"])
+    max_delta = int(opts["max_delta"])
 
     def ops(ctx: gen.Context) -> dict[str, Any]:
         if ctx.rng.random() < read_fraction:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from jepsy.options import declare
 from jepsy.protocols import Workload
 
-from .txn import txn_workload
+from .txn import OPTIONS, txn_workload
 
 __all__ = ["workload"]
 
 
+@declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
     return txn_workload("list-append", "append", opts)

@@ -16,20 +16,24 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
-from jepsy.options import Option, boolean, declare, number
+from jepsy.options import Option, boolean, declare, number, read
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
 
 
-@declare(
-    Option("dequeue_fraction", 0.5, "share of dequeues among the operations", parse=number),
+OPTIONS = (
+    Option("dequeue_fraction", 0.5, "share of operations that dequeue", parse=number),
     Option("at_least_once", False, "a value delivered twice is not invalid (brokers that redeliver)",
            parse=boolean),
 )
+
+
+@declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
-    fraction = float(opts.get("dequeue_fraction", 0.5))
-    at_least_once = str(opts.get("at_least_once", False)).lower() in ("1", "true", "yes")
+    opts = read(OPTIONS, opts)
+    fraction = float(opts["dequeue_fraction"])
+    at_least_once = bool(opts["at_least_once"])
     counter = iter(range(1, 2**62))
 
     def ops(ctx: gen.Context) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from jepsy.checkers import compose
 from jepsy.checkers.linearizable import linearizable
 from jepsy.checkers.stats import stats
 from jepsy.models import cas_register
+from jepsy.options import Option, boolean, declare, integer, number, read
 from jepsy.protocols import Workload
 
 __all__ = ["KeyRotation", "workload"]
@@ -72,27 +73,33 @@ class KeyRotation:
         return [{"f": "read", "value": [k, None]} for k in self.all_keys[i::len(threads)]]
 
 
-def _flag(v: Any, default: bool) -> bool:
-    if v is None:
-        return default
-    return str(v).lower() in ("1", "true", "yes", "on")
+OPTIONS = (
+    Option("active_keys", None, "keys in use at once (default: half the concurrency)",
+           parse=integer),
+    Option("ops_per_key", 120, "operations on a key before it is retired", parse=integer),
+    Option("values", 5, "values written are drawn from 0 .. values-1", parse=integer),
+    Option("final_reads", True, "read every key once more after healing", parse=boolean),
+    Option("check_timeout", 120.0, "seconds the linearizability search may take", parse=number),
+)
 
 
+@declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
+    opts = read(OPTIONS, opts)
     concurrency = int(opts.get("concurrency", 10))
     rotation = KeyRotation(
-        active_keys=int(opts.get("active_keys", max(1, concurrency // 2))),
-        ops_per_key=int(opts.get("ops_per_key", 120)),
-        values=int(opts.get("values", 5)),
+        active_keys=int(opts["active_keys"] or max(1, concurrency // 2)),
+        ops_per_key=int(opts["ops_per_key"]),
+        values=int(opts["values"]),
     )
     final = None
-    if _flag(opts.get("final_reads"), True):
+    if opts["final_reads"]:
         final = gen.each_thread(gen.defer(rotation.final_reads))
     checker = compose({
         # Every key is checked within the budget (not only up to the first invalid one),
         # so the verdict counts linearizable, invalid and undecided keys.
         "linearizable": linearizable(cas_register(None, nil_read="absent"), all_keys=True,
-                                     timeout=float(opts.get("check_timeout", 120))),
+                                     timeout=float(opts["check_timeout"])),
         "stats": stats(),
     })
     return Workload(name="register", generator=rotation, final_generator=final, checker=checker,

@@ -15,6 +15,7 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import Option, boolean, declare, number, read
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
@@ -32,10 +33,18 @@ class _Adds:
         return {"f": "add", "value": self.next}
 
 
+OPTIONS = (
+    Option("read_fraction", 0.2, "share of operations that read the whole set", parse=number),
+    Option("linearizable", False, "check that an element, once read, is read ever after",
+           parse=boolean),
+)
+
+
+@declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
-    checker = registry.load("checkers", "set-full")(
-        linearizable=str(opts.get("linearizable", "false")).lower() in ("1", "true", "yes"))
-    return Workload(name="set", generator=_Adds(float(opts.get("read_fraction", 0.2))),
+    opts = read(OPTIONS, opts)
+    checker = registry.load("checkers", "set-full")(linearizable=bool(opts["linearizable"]))
+    return Workload(name="set", generator=_Adds(float(opts["read_fraction"])),
                     final_generator=gen.each_thread({"f": "read", "value": None}),
                     checker=compose({"set-full": checker, "stats": stats()}),
                     fs=frozenset({"add", "read"}), opts=dict(opts))

@@ -21,9 +21,25 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import Option, choice, integer, number, read
 from jepsy.protocols import Workload
 
 __all__ = ["TxnGenerator", "txn_workload"]
+
+
+OPTIONS = (
+    Option("key_count", 8, "keys in use at once", parse=integer),
+    Option("min_txn_length", 1, "fewest micro-ops in a transaction", parse=integer),
+    Option("max_txn_length", 4, "most micro-ops in a transaction", parse=integer),
+    Option("max_writes_per_key", 32, "writes to a key before it is retired", parse=integer),
+    Option("key_dist", "exponential", "how keys are drawn",
+           parse=choice("exponential", "uniform")),
+    Option("read_fraction", 0.5, "share of micro-ops that read", parse=number),
+    Option("consistency_model", None, "the model the checker holds the history to "
+           "(default: strict-serializable)"),
+    Option("check_timeout", None, "seconds the checker may take (default: no limit)",
+           parse=number),
+)
 
 
 class TxnGenerator:
@@ -31,6 +47,7 @@ class TxnGenerator:
 
     def __init__(self, write_f: str, opts: Mapping[str, Any]) -> None:
         self.write_f = write_f
+        opts = read(OPTIONS, opts)
         self.key_count = int(opts.get("key_count", 8))
         self.min_len = int(opts.get("min_txn_length", 1))
         self.max_len = max(self.min_len, int(opts.get("max_txn_length", 4)))
@@ -77,6 +94,7 @@ def txn_workload(name: str, write_f: str, opts: Mapping[str, Any]) -> Workload:
     """A transactional workload: ``name`` is also its checker's (``list-append``,
     ``rw-register``), ``write_f`` its write micro-op (``append``, ``w``); final reads of
     every active key after healing."""
+    opts = read(OPTIONS, opts)
     txns = TxnGenerator(write_f, opts)
     checker = registry.load("checkers", name)(
         consistency_model=opts.get("consistency_model"), timeout=opts.get("check_timeout"))

@@ -9,11 +9,13 @@ from jepsy import generator as gen
 from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.options import declare
 from jepsy.protocols import Workload
 
 __all__ = ["workload"]
 
 
+@declare()
 def workload(opts: Mapping[str, Any]) -> Workload:
     return Workload(name="unique-ids", generator=gen.repeat({"f": "generate", "value": None}),
                     checker=compose({"unique-ids": registry.load("checkers", "unique-ids")(),

@@ -17,6 +17,7 @@ from typing import Any
 
 from jepsy.checkers._util import calls, plain_key
 from jepsy.history import Op
+from jepsy.options import Option, boolean, declare, integer
 
 __all__ = ["BankChecker", "bank"]
 
@@ -91,6 +92,11 @@ class BankChecker:
         }
 
 
+@declare(
+    Option("total_amount", None, "money in the bank (default: the first read's total)",
+           parse=integer),
+    Option("negative_balances", False, "balances below zero are allowed", parse=boolean),
+)
 def bank(total_amount: int | None = None, accounts: Sequence[Any] | None = None,
          negative_balances: bool = False, allow_negative_balances: bool | None = None,
          **_: Any) -> BankChecker:

@@ -20,6 +20,7 @@ from typing import Any
 
 from jepsy.checkers._util import calls
 from jepsy.history import Op
+from jepsy.options import Option, declare, integer
 
 __all__ = ["CounterChecker", "counter"]
 
@@ -92,6 +93,7 @@ def _delta(v: Any) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) else 0
 
 
+@declare(Option("initial", 0, "the counter's value before the history", parse=integer))
 def counter(initial: int = 0, **_: Any) -> CounterChecker:
     """Factory for ``--checker counter``."""
     return CounterChecker(initial)

@@ -20,6 +20,7 @@ from typing import Any
 
 from jepsy.checkers._util import calls
 from jepsy.history import Op
+from jepsy.options import declare
 
 __all__ = ["EventualCounterChecker", "eventual_counter"]
 
@@ -58,5 +59,6 @@ class EventualCounterChecker:
                 "impossible_count": len(impossible)}
 
 
+@declare()
 def eventual_counter(**_: Any) -> EventualCounterChecker:
     return EventualCounterChecker()

@@ -37,6 +37,7 @@ from typing import Any
 
 from jepsy.checkers._util import calls
 from jepsy.history import Op
+from jepsy.options import declare
 
 __all__ = ["KafkaChecker", "kafka"]
 
@@ -151,5 +152,6 @@ class KafkaChecker:
         }
 
 
+@declare()
 def kafka(**_: Any) -> KafkaChecker:
     return KafkaChecker()

@@ -72,6 +72,7 @@ from jepsy.checkers.linear_search import ORDERS, Budget, Outcome, StepError, por
 from jepsy.errors import ConfigError, HistoryError
 from jepsy.history import Op
 from jepsy.models import CRASHED, Call, Model
+from jepsy.options import Option, boolean, declare, integer, number
 
 __all__ = ["DEFAULT_MAX_CONFIGS", "Linearizable", "check_history", "linearizable",
            "linearizable_checker"]
@@ -499,6 +500,16 @@ def check_history(history: Sequence[Op], model: Model, *, timeout: float | None 
                         workers=workers, memory_mb=memory_mb, engine=engine).check(history, {})
 
 
+@declare(
+    Option("model", "cas-register", "the model (see 'jepsy list': models)"),
+    Option("timeout", None, "seconds the search may take (default: no limit)", parse=number),
+    Option("max_configs", None, "configurations the search may visit (default: no limit)",
+           parse=integer),
+    Option("all_keys", False, "check every key even after one is not linearizable",
+           parse=boolean),
+    Option("workers", None, "processes checking keys in parallel (default: one per core)",
+           parse=integer),
+)
 def linearizable_checker(*, model: str | Model = "cas-register", init: Any = None,
                          timeout: float | None = None, max_configs: int | None = None,
                          all_keys: bool = False, workers: int | None = None) -> Linearizable:

@@ -22,6 +22,7 @@ from typing import Any
 
 from jepsy.checkers._util import calls, freeze
 from jepsy.history import Op
+from jepsy.options import Option, declare, integer
 
 __all__ = ["LongForkChecker", "long_fork"]
 
@@ -81,6 +82,8 @@ def _show(items: list[tuple[Any, Any]]) -> str:
     return ", ".join(f"key {k} = {v}" for k, v in items) or "nothing"
 
 
+@declare(Option("group_size", None, "keys per group, as in Jepsen (default: group reads by "
+                "the keys they read)", parse=integer))
 def long_fork(group_size: int | None = None, **_: Any) -> LongForkChecker:
     """Factory for ``--checker long-fork``; ``group_size`` as in Jepsen (keys per group)."""
     return LongForkChecker(group_size)

@@ -29,6 +29,11 @@ from typing import Any
 
 from jepsy.checkers._util import Call, calls, freeze
 from jepsy.history import Op
+from jepsy.options import Option, boolean, declare
+
+AT_LEAST_ONCE = Option("at_least_once", False,
+                       "a value delivered twice is not invalid (brokers that redeliver)",
+                       parse=boolean)
 
 __all__ = ["QueueChecker", "TotalQueueChecker", "queue", "total_queue"]
 
@@ -115,15 +120,13 @@ class TotalQueueChecker:
         }
 
 
-def _flag(value: Any) -> bool:
-    return str(value).lower() in ("1", "true", "yes")
-
-
+@declare(AT_LEAST_ONCE)
 def queue(at_least_once: Any = False, **_: Any) -> QueueChecker:
     """Factory for ``--checker queue`` (``--opt at_least_once=true``)."""
-    return QueueChecker(_flag(at_least_once))
+    return QueueChecker(boolean(at_least_once))
 
 
+@declare(AT_LEAST_ONCE)
 def total_queue(at_least_once: Any = False, **_: Any) -> TotalQueueChecker:
     """Factory for ``--checker total-queue`` (``--opt at_least_once=true``)."""
-    return TotalQueueChecker(_flag(at_least_once))
+    return TotalQueueChecker(boolean(at_least_once))

@@ -32,6 +32,7 @@ from typing import Any
 
 from jepsy.checkers._util import Call, calls, freeze, quantiles
 from jepsy.history import Op
+from jepsy.options import Option, boolean, declare
 
 __all__ = ["SetChecker", "SetFullChecker", "set_checker", "set_full"]
 
@@ -248,11 +249,14 @@ def _op(add: Call, reads: Sequence[Call], present: Sequence[int]) -> int | None:
     return _idx(reads[present[0]]) if present else None
 
 
+@declare()
 def set_checker(**_: Any) -> SetChecker:
     """Factory for ``--checker set``."""
     return SetChecker()
 
 
+@declare(Option("linearizable", False, "an element, once read, must be read ever after",
+                parse=boolean))
 def set_full(linearizable: bool = False, **_: Any) -> SetFullChecker:
     """Factory for ``--checker set-full``; ``linearizable`` makes stale reads invalid."""
     return SetFullChecker(linearizable)

@@ -13,6 +13,7 @@ from typing import Any
 
 from jepsy.checkers._util import calls, freeze
 from jepsy.history import Op
+from jepsy.options import declare
 
 __all__ = ["UniqueIdsChecker", "unique_ids"]
 
@@ -40,6 +41,7 @@ class UniqueIdsChecker:
         }
 
 
+@declare()
 def unique_ids(**_: Any) -> UniqueIdsChecker:
     """Factory for ``--checker unique-ids``."""
     return UniqueIdsChecker()

@@ -30,12 +30,13 @@ from typing import Any
 
 from jepsy.control import Remote, on_nodes, sh
 from jepsy.dbs import ensure_package, faketime_prefix, wait_for
-from jepsy.dbs.build import Build, BuildSpec, install, resolve
+from jepsy.dbs.build import DEPLOY_OPTIONS, Build, BuildSpec, install, resolve
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, b64, client_for, port_of, post
 from jepsy.dbs.existing import ExistingDeployment, is_existing, run_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import DBError
+from jepsy.options import Option, boolean, declare, integer, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["SPEC", "EtcdDB", "ExistingEtcd", "etcd_db"]
@@ -83,6 +84,18 @@ def _leaders(test: Test) -> list[str]:
     return [n for n in test.nodes if answers.get(n) is True]
 
 
+OPTIONS = (
+    Option("ready_timeout", 60.0, "seconds to wait for every member to answer", parse=number),
+    Option("election_ms", 1000, "etcd's --election-timeout, in ms", parse=integer),
+    Option("heartbeat_ms", 100, "etcd's --heartbeat-interval, in ms", parse=integer),
+    Option("serializable", False, "serializable reads: any member answers, without the leader "
+           "(linearizable reads otherwise)", parse=boolean),
+    Option("op_timeout", 2.0, "seconds the client waits for each answer", parse=number),
+    Option("pre_vote", False, "etcd's --pre-vote: a member rejoining after a partition asks "
+           "before it campaigns (off by default in etcd 3.4, on in 3.5)", parse=boolean),
+)
+
+
 class EtcdDB(PidfileDaemon):
     """The DB protocol for etcd, plus Killable, Pausable, HasLogFiles and HasPrimaries."""
 
@@ -92,8 +105,8 @@ class EtcdDB(PidfileDaemon):
     log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.ready_timeout = float(self.opts.get("ready_timeout", 60))
+        self.opts = read(OPTIONS, opts)
+        self.ready_timeout = float(self.opts["ready_timeout"])
         self.build: Build | None = resolve(SPEC, self.opts)
         self.programs: dict[str, str] = {}
 
@@ -113,12 +126,12 @@ class EtcdDB(PidfileDaemon):
             "--advertise-client-urls", f"http://{ip}:{CLIENT_PORT}",
             "--initial-cluster", cluster, "--initial-cluster-state", "new",
             "--initial-cluster-token", f"jepsy-{test.name}",
-            "--heartbeat-interval", str(self.opts.get("heartbeat_ms", 100)),
-            "--election-timeout", str(self.opts.get("election_ms", 1000)),
+            "--heartbeat-interval", str(self.opts["heartbeat_ms"]),
+            "--election-timeout", str(self.opts["election_ms"]),
         ]
         # pre_vote=true: a member rejoining after a partition asks before it campaigns, so its
         # inflated term does not depose a working leader (off by default in etcd 3.4).
-        if str(self.opts.get("pre_vote", "false")).lower() in ("true", "1", "yes", "on"):
+        if self.opts["pre_vote"]:
             argv.append("--pre-vote=true")
         # etcd is a Go program and reads the clock without libc, so libfaketime does not
         # move its clock; it runs under it all the same, and the clock nemesis says so.
@@ -222,6 +235,7 @@ class ExistingEtcd(ExistingDeployment):
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(*OPTIONS, *DEPLOY_OPTIONS)
 def etcd_db(opts: Mapping[str, Any]) -> EtcdDB | ExistingEtcd:
     """``existing=true``: the deployment as it runs; otherwise etcd started by jepsy,
     from Debian's package or the build the options name."""

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jepsy.errors import ConfigError, JepsyError
+from jepsy.options import boolean
 from jepsy.protocols import Client, Test
 
 __all__ = ["CLIENTS", "EtcdError", "client_for", "port_of"]
@@ -83,7 +84,7 @@ class _Base:
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
         self.timeout = float(self.opts.get("op_timeout", 2.0))
-        self.serializable = str(self.opts.get("serializable", "false")).lower() in ("1", "true", "yes")
+        self.serializable = boolean(self.opts.get("serializable", False))
         self.host: str | None = None
         self.port = CLIENT_PORT
         self.conn: http.client.HTTPConnection | None = None

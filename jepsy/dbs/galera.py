@@ -37,10 +37,11 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
-from jepsy.dbs.build import refuse
+from jepsy.dbs.build import DEPLOY_OPTIONS, refuse
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import ConfigError, DBError
+from jepsy.options import Option, boolean, choice, declare, integer, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["GaleraDB", "galera_db"]
@@ -58,8 +59,15 @@ LEVELS = {"serializable": "SERIALIZABLE", "repeatable-read": "REPEATABLE READ",
           "read-committed": "READ COMMITTED", "read-uncommitted": "READ UNCOMMITTED"}
 
 
-def _flag(v: Any) -> bool:
-    return str(v).lower() in ("1", "true", "yes", "on")
+OPTIONS = (
+    Option("isolation", "repeatable-read", "the transactions' isolation level",
+           parse=choice(*LEVELS)),
+    Option("snapshot_isolation", False, "innodb_snapshot_isolation=ON: a write over a row "
+           "changed since the transaction's snapshot fails", parse=boolean),
+    Option("sync_wait", 0, "wsrep_sync_wait (0: reads may lag the cluster)", parse=integer),
+    Option("ready_timeout", 120.0, "seconds to wait for the cluster", parse=number),
+    Option("op_timeout", 5.0, "seconds the client waits for each answer", parse=number),
+)
 
 
 class GaleraDB(PidfileDaemon):
@@ -71,15 +79,15 @@ class GaleraDB(PidfileDaemon):
     log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        level = str(self.opts.get("isolation", "repeatable-read")).lower().replace("_", "-")
+        self.opts = read(OPTIONS, opts)
+        level = str(self.opts["isolation"])
         if level not in LEVELS:
             raise ConfigError(f"unknown isolation level {level!r}; known: {', '.join(LEVELS)}")
         self.level = LEVELS[level]
-        self.snapshot_isolation = _flag(self.opts.get("snapshot_isolation", "false"))
-        self.sync_wait = int(self.opts.get("sync_wait", 0))
+        self.snapshot_isolation = bool(self.opts["snapshot_isolation"])
+        self.sync_wait = int(self.opts["sync_wait"])
         self.password = secrets.token_hex(16)
-        self.ready_timeout = float(self.opts.get("ready_timeout", 120))
+        self.ready_timeout = float(self.opts["ready_timeout"])
 
     def config(self, test: Test, node: str) -> str:
         ip = test.address(node)
@@ -181,7 +189,7 @@ class GaleraDB(PidfileDaemon):
     def connect(self, host: str, timeout: float | None = None) -> Any:
         import pymysql  # type: ignore[import-untyped]
 
-        t = timeout or float(self.opts.get("op_timeout", 5.0))
+        t = timeout or float(self.opts["op_timeout"])
         return pymysql.connect(host=host, port=PORT, user=USER, password=self.password,
                                database=DATABASE, connect_timeout=t, read_timeout=t, write_timeout=t,
                                autocommit=True)
@@ -205,6 +213,7 @@ class GaleraDB(PidfileDaemon):
         return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(*OPTIONS, *DEPLOY_OPTIONS)
 def galera_db(opts: Mapping[str, Any]) -> GaleraDB:
     refuse("galera", opts)
     return GaleraDB(opts)

@@ -27,10 +27,11 @@ from typing import Any
 
 from jepsy.control import Remote, sh
 from jepsy.dbs import ensure_package, faketime_prefix, wait_for
-from jepsy.dbs.build import refuse
+from jepsy.dbs.build import DEPLOY_OPTIONS, refuse
 from jepsy.dbs.existing import ExistingDeployment, is_existing, run_prefix
 from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import ConfigError, DBError
+from jepsy.options import Option, choice, declare, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["ExistingPostgres", "PostgresDB", "postgres_db"]
@@ -41,6 +42,11 @@ PORT = 5432
 USER = "jepsy"
 LEVELS = {"serializable": "SERIALIZABLE", "repeatable-read": "REPEATABLE READ",
           "read-committed": "READ COMMITTED", "read-uncommitted": "READ UNCOMMITTED"}
+OPTIONS = (
+    Option("isolation", "serializable", "the transactions' isolation level", parse=choice(*LEVELS)),
+    Option("ready_timeout", 60.0, "seconds to wait for the server", parse=number),
+    Option("op_timeout", 5.0, "seconds the client waits for each answer", parse=number),
+)
 _FIND_BIN = "ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1"
 
 
@@ -50,13 +56,13 @@ class PostgresDB:
     data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        level = str(self.opts.get("isolation", "serializable")).lower().replace("_", "-")
+        self.opts = read(OPTIONS, opts)
+        level = str(self.opts["isolation"])
         if level not in LEVELS:
             raise ConfigError(f"unknown isolation level {level!r}; known: {', '.join(LEVELS)}")
         self.level = LEVELS[level]
         self.password = secrets.token_hex(16)
-        self.ready_timeout = float(self.opts.get("ready_timeout", 60))
+        self.ready_timeout = float(self.opts["ready_timeout"])
 
     def preflight(self, remote: Remote, node: str) -> list[str]:
         """Problems that stop a test before it starts (for ``jepsy doctor``)."""
@@ -138,7 +144,7 @@ class PostgresDB:
 
         return pg8000.native.Connection(USER, host=host, port=PORT, database="postgres",
                                         password=self.password,
-                                        timeout=timeout or float(self.opts.get("op_timeout", 5.0)))
+                                        timeout=timeout or float(self.opts["op_timeout"]))
 
     def _pid(self) -> str:
         return f"$(head -n 1 {DATA_DIR}/postmaster.pid 2>/dev/null)"
@@ -264,6 +270,7 @@ class ExistingPostgres(ExistingDeployment):
         return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(*OPTIONS, *DEPLOY_OPTIONS)
 def postgres_db(opts: Mapping[str, Any]) -> PostgresDB | ExistingPostgres:
     refuse("postgres", opts, existing=True)
     if is_existing(opts):

@@ -31,9 +31,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy.control import sh
-from jepsy.dbs.build import refuse
+from jepsy.dbs.build import DEPLOY_OPTIONS, refuse
 from jepsy.dbs.postgres import DATA_DIR, LOG_FILE, PORT, USER, PostgresDB
+from jepsy.dbs.postgres import OPTIONS as SINGLE_OPTIONS
 from jepsy.errors import ConfigError, DBError
+from jepsy.options import Option, boolean, choice, declare, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["ReplicatedPostgresDB", "postgres_replicated_db"]
@@ -41,8 +43,16 @@ __all__ = ["ReplicatedPostgresDB", "postgres_replicated_db"]
 PASS_FILE = "/var/lib/jepsy/pg.pass"
 
 
-def _flag(v: Any) -> bool:
-    return str(v).lower() in ("1", "true", "yes", "on")
+OPTIONS = (
+    *(o for o in SINGLE_OPTIONS if o.name != "ready_timeout"),
+    Option("reads", "primary", "where reads go: the primary, or the worker's hot standby",
+           parse=choice("primary", "replicas")),
+    Option("synchronous", False, "synchronous replication (commits wait for a standby)",
+           parse=boolean),
+    Option("ready_timeout", 90.0, "seconds to wait for the primary and its standbys",
+           parse=number),
+)
+
 
 
 class ReplicatedPostgresDB:
@@ -50,13 +60,13 @@ class ReplicatedPostgresDB:
     HasPrimaries.  The single-node module does the primary's provisioning."""
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.single = PostgresDB(opts)  # the primary's initdb, start command, connect, level
-        self.reads = str(self.opts.get("reads", "primary"))
+        self.opts = read(OPTIONS, opts)
+        self.single = PostgresDB(self.opts)  # the primary's initdb, start command, connect, level
+        self.reads = str(self.opts["reads"])
         if self.reads not in ("primary", "replicas"):
             raise ConfigError(f"--db-opt reads={self.reads}: expected primary or replicas")
-        self.synchronous = _flag(self.opts.get("synchronous", "false"))
-        self.ready_timeout = float(self.opts.get("ready_timeout", 90))
+        self.synchronous = bool(self.opts["synchronous"])
+        self.ready_timeout = float(self.opts["ready_timeout"])
 
     @property
     def level(self) -> str:
@@ -183,6 +193,7 @@ class ReplicatedPostgresDB:
         return client_for(workload, self, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(*OPTIONS, *DEPLOY_OPTIONS)
 def postgres_replicated_db(opts: Mapping[str, Any]) -> ReplicatedPostgresDB:
     refuse("postgres-replicated", opts)
     return ReplicatedPostgresDB(opts)

@@ -46,6 +46,7 @@ from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.dbs.ports import check_free, check_ours
 from jepsy.dbs.upload import bundle, first_program, interpreter, interpreter_check
 from jepsy.errors import ConfigError, DBError
+from jepsy.options import Option, declare, integer, number, read
 from jepsy.protocols import Client, Test
 
 if TYPE_CHECKING:
@@ -83,6 +84,18 @@ def health(host: str, port: int, timeout: float = 2.0) -> dict[str, Any] | None:
         conn.close()
 
 
+OPTIONS = (
+    Option("bin", None, "the program to upload and run on every node (required)"),
+    Option("cmd", None, "the command template (default: {bin} --id {node} --port {port} "
+           "--cluster {cluster} --data {data})"),
+    Option("port", 8080, "the port jepsy talks HTTP to on every node", parse=integer),
+    Option("peer_port", None, "the program's own port between members, for {peer_peers} and "
+           "{peer_cluster} (default: port)", parse=integer),
+    Option("ready_timeout", 30.0, "seconds to wait for GET /health", parse=number),
+    Option("op_timeout", 2.0, "seconds jepsy waits for each answer", parse=number),
+)
+
+
 class ProcessDB(PidfileDaemon):
     """The DB protocol for a user's program, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
@@ -92,7 +105,7 @@ class ProcessDB(PidfileDaemon):
     log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
+        self.opts = read(OPTIONS, opts)
         bin_opt = self.opts.get("bin")
         if not bin_opt:
             raise ConfigError("--db process needs the program to run: --db-opt bin=PATH")
@@ -109,10 +122,10 @@ class ProcessDB(PidfileDaemon):
         if unknown:
             raise ConfigError(f"--db-opt cmd: unknown placeholder {{{unknown[0]}}}; "
                               f"known: {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}")
-        self.port = int(self.opts.get("port", 8080))
+        self.port = int(self.opts["port"])
         # The system's own port between members, when it has one (Raft's): {peer_peers}.
-        self.peer_port = int(self.opts.get("peer_port") or self.port)
-        self.ready_timeout = float(self.opts.get("ready_timeout", 30))
+        self.peer_port = int(self.opts["peer_port"] or self.port)
+        self.ready_timeout = float(self.opts["ready_timeout"])
         self.remote_bin = f"{BIN_DIR}/{os.path.basename(self.local_bin.rstrip('/'))}"
         self._tarball: str | None = None
 
@@ -212,5 +225,6 @@ class ProcessDB(PidfileDaemon):
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
+@declare(*OPTIONS)
 def process_db(opts: Mapping[str, Any]) -> ProcessDB:
     return ProcessDB(opts)

@@ -49,8 +49,8 @@ from jepsy.dbs.build import DEPLOY_OPTIONS, Build, BuildSpec, install, resolve
 from jepsy.dbs.existing import ExistingDeployment, is_existing, run_prefix
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.dbs.ports import check_free, check_ours
-from jepsy.errors import ConfigError, DBError
-from jepsy.options import Option, choice, declare, integer, number
+from jepsy.errors import DBError
+from jepsy.options import Option, choice, declare, integer, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["MASTER_NAME", "PORT", "SENTINEL_PORT", "RedisDB", "redis_db"]
@@ -79,19 +79,28 @@ def _conn(host: str, port: int, timeout: float) -> Any:
                        decode_responses=True)
 
 
+OPTIONS = (
+    Option("ready_timeout", 60.0, "seconds to wait for Redis and Sentinel on every node",
+           parse=number),
+    Option("down_after_ms", 2000, "Sentinel's down-after-milliseconds", parse=integer),
+    Option("failover_timeout_ms", 10000, "Sentinel's failover-timeout, in ms", parse=integer),
+    Option("op_timeout", 1.0, "seconds the client waits for each answer", parse=number),
+    Option("appendfsync", "everysec", "when Redis fsyncs its append-only file",
+           parse=choice("always", "everysec", "no")),
+)
+
+
 class RedisDB:
     """The DB protocol for Redis with Sentinel, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
     data_dir = DATA_DIR  # HasDataDir: where --nemesis power mounts its filesystem
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.ready_timeout = float(self.opts.get("ready_timeout", 60))
-        self.down_after = int(self.opts.get("down_after_ms", 2000))
-        self.failover_timeout = int(self.opts.get("failover_timeout_ms", 10000))
-        self.appendfsync = str(self.opts.get("appendfsync", "everysec"))  # always | everysec | no
-        if self.appendfsync not in ("always", "everysec", "no"):
-            raise ConfigError(f"unknown appendfsync {self.appendfsync!r}; known: always, everysec, no")
+        self.opts = read(OPTIONS, opts)
+        self.ready_timeout = float(self.opts["ready_timeout"])
+        self.down_after = int(self.opts["down_after_ms"])
+        self.failover_timeout = int(self.opts["failover_timeout_ms"])
+        self.appendfsync = str(self.opts["appendfsync"])  # always | everysec | no
         self.build: Build | None = resolve(SPEC, self.opts)
         self.programs: dict[str, str] = {}
 
@@ -284,14 +293,7 @@ class ExistingRedis(ExistingDeployment):
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})})
 
 
-@declare(
-    Option("appendfsync", "everysec", "when Redis fsyncs its AOF", parse=choice("always", "everysec", "no")),
-    Option("ready_timeout", 60.0, "seconds to wait for each node at setup", parse=number),
-    Option("down_after_ms", 2000, "Sentinel's down-after-milliseconds", parse=integer),
-    Option("failover_timeout_ms", 10000, "Sentinel's failover-timeout", parse=integer),
-    Option("op_timeout", 1.0, "seconds each client operation may take", parse=number),
-    *DEPLOY_OPTIONS,
-)
+@declare(*OPTIONS, *DEPLOY_OPTIONS)
 def redis_db(opts: Mapping[str, Any]) -> RedisDB | ExistingRedis:
     if is_existing(opts):
         resolve(SPEC, opts)  # refuses a build option next to existing=true

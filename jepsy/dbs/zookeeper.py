@@ -42,10 +42,11 @@ from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import ensure_package
-from jepsy.dbs.build import Build, BuildSpec, install, refuse, resolve
+from jepsy.dbs.build import DEPLOY_OPTIONS, Build, BuildSpec, install, refuse, resolve
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.dbs.ports import check_free, check_ours
 from jepsy.errors import DBError
+from jepsy.options import Option, boolean, declare, integer, number, read
 from jepsy.protocols import Client, Test
 
 __all__ = ["CLIENT_PORT", "ZooKeeperDB", "four_letter", "zookeeper_db"]
@@ -87,6 +88,17 @@ def mode(host: str) -> str | None:
     return None
 
 
+OPTIONS = (
+    Option("tick_ms", 2000, "ZooKeeper's tickTime, in ms", parse=integer),
+    Option("sync_limit", 5, "ZooKeeper's syncLimit, in ticks", parse=integer),
+    Option("heap_mb", 128, "the JVM's heap, in MiB", parse=integer),
+    Option("ready_timeout", 90.0, "seconds to wait for a quorum", parse=number),
+    Option("sync", False, "sync before every read (reads from a cut-off follower are stale "
+           "without it)", parse=boolean),
+    Option("op_timeout", 2.0, "seconds the client waits for each answer", parse=number),
+)
+
+
 class ZooKeeperDB(PidfileDaemon):
     """The DB protocol for a ZooKeeper ensemble, plus Killable, Pausable, HasLogFiles, HasPrimaries."""
 
@@ -96,11 +108,11 @@ class ZooKeeperDB(PidfileDaemon):
     log_file = LOG_FILE
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.tick_ms = int(self.opts.get("tick_ms", 2000))
-        self.sync_limit = int(self.opts.get("sync_limit", 5))
-        self.heap_mb = int(self.opts.get("heap_mb", 128))
-        self.ready_timeout = float(self.opts.get("ready_timeout", 90))
+        self.opts = read(OPTIONS, opts)
+        self.tick_ms = int(self.opts["tick_ms"])
+        self.sync_limit = int(self.opts["sync_limit"])
+        self.heap_mb = int(self.opts["heap_mb"])
+        self.ready_timeout = float(self.opts["ready_timeout"])
         self.readers: Any = None  # the clients' shared read sessions, made with the first client
         self.build: Build | None = resolve(SPEC, self.opts)
         self.roots: dict[str, str] = {}  # node -> root of the uploaded distribution
@@ -196,6 +208,7 @@ class ZooKeeperDB(PidfileDaemon):
         return client_for(workload, {**self.opts, **test.opts.get("workload_opts", {})}, self.readers)
 
 
+@declare(*OPTIONS, *DEPLOY_OPTIONS)
 def zookeeper_db(opts: Mapping[str, Any]) -> ZooKeeperDB:
     refuse("zookeeper", {"existing": opts.get("existing")})  # existing=true: not yet
     return ZooKeeperDB(opts)

@@ -38,6 +38,7 @@ from typing import Any
 
 from jepsy.dbs.zookeeper import CLIENT_PORT
 from jepsy.errors import ConfigError
+from jepsy.options import boolean
 from jepsy.protocols import Client, Test
 
 __all__ = ["CLIENTS", "client_for"]
@@ -48,9 +49,6 @@ ROOT = "/jepsy"
 class _Definite(Exception):
     """The operation certainly did not take effect."""
 
-
-def _flag(v: Any) -> bool:
-    return str(v).lower() in ("1", "true", "yes", "on")
 
 
 def start_session(host: str, timeout: float) -> Any:
@@ -111,7 +109,7 @@ class _Base:
         self.opts = dict(opts)
         self.readers = readers
         self.timeout = float(self.opts.get("op_timeout", 2.0))
-        self.sync = _flag(self.opts.get("sync", "false"))
+        self.sync = boolean(self.opts.get("sync", False))
         self.host: str | None = None
         self.zk: Any = None
 

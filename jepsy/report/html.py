@@ -99,6 +99,22 @@ def _logs(run_dir: Path | None, listed: Any) -> list[dict[str, Any]]:
             for node, files in sorted(found.items()) if files]
 
 
+def _faults_missed(tally: Any) -> str | None:
+    """Per fault family, where its faults did not take effect (from ``results["faults"]``)."""
+    if not isinstance(tally, dict):
+        return None
+    parts = []
+    for fam, t in tally.items():
+        if isinstance(t, dict) and t.get("started"):
+            missed = t.get("missed") if isinstance(t.get("missed"), dict) else {}
+            line = f"{fam}: {t.get('took_effect', 0)} of {t['started']} took effect"
+            if missed:
+                line += " (" + "; ".join(f"{n}: {w}" if n != "*" else str(w)
+                                         for n, w in missed.items()) + ")"
+            parts.append(line)
+    return "; ".join(parts) or None
+
+
 def page_data(history: Sequence[Op], results: Mapping[str, Any], test_info: Mapping[str, Any],
               run_dir: Path | None = None, source: str | None = None,
               problems: Sequence[str] = ()) -> dict[str, Any]:
@@ -138,6 +154,7 @@ def page_data(history: Sequence[Op], results: Mapping[str, Any], test_info: Mapp
         "timings": results.get("timings") if isinstance(results.get("timings"), dict) else None,
         "incomplete": results.get("incomplete"), "exit_code": results.get("exit_code"),
         "reproducer_of": results.get("reproducer_of"),
+        "reason": results.get("reason"), "faults_missed": _faults_missed(results.get("faults")),
         "stats": results.get("stats") if isinstance(results.get("stats"), dict) else None,
         "run_dir": str(run_dir) if run_dir is not None else results.get("run_dir"),
         "source": source,

@@ -37,6 +37,8 @@ J.summary = function (s, D) {
   row("verdict", J.verdict(S.valid));
   if (S.incomplete) { row("incomplete", J.el("span", { "class": "problem", text: S.incomplete })); }
   if (S.reproducer_of) { row("minimal reproducer", S.reproducer_of); }
+  if (S.reason) { row("why unknown", J.el("span", { "class": "problem", text: S.reason })); }
+  if (S.faults_missed) { row("faults done", S.faults_missed); }
   row("test", S.test); row("database", S.db); row("workload", S.workload);
   row("faults", Array.isArray(S.nemesis) ? S.nemesis.join(", ") : S.nemesis);
   row("nodes", Array.isArray(S.nodes) ? S.nodes.join(", ") : S.nodes);

@@ -30,6 +30,13 @@ checker        the checker's result: ``{"valid": ..., "<name>": {...}, ...}`` fo
                ``jepsy.checkers.availability``)
 reproducer_of  (optional) written by ``jepsy shrink`` on its final run: one line naming
                the run this run is a minimal reproducer of, and what was cut
+               transactional checkers), or ``error`` when a checker crashed
+reason         ``null``, or (whenever ``valid`` is ``"unknown"``) one sentence saying
+               why, e.g. "no operation succeeded after setup; n1's process.log ends
+               with: ..." (added later: absent from older runs)
+faults         {family: {``started``, ``took_effect``, ``failed``, ``missed``
+               {node: why}}}: the faults started and those that took effect on at
+               least one node (see ``jepsy.claims``; absent from older runs)
 =============  =====================================================================
 
 ``check_results(results)`` lists how a results mapping departs from this

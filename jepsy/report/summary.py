@@ -7,6 +7,7 @@ line, never an exception.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,14 +50,19 @@ def _is_composed(result: dict[str, Any]) -> bool:
     return bool(subs) and all(isinstance(v, dict) and "valid" in v for v in subs)
 
 
-def _clip(text: str) -> str:
+def _clip(text: str, limit: int | None = _MAX) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= _MAX else text[:_MAX - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[:limit - 1] + "…"
+
+
+# A sentence ends at a full stop followed by a capital; "e.g. element 795" and
+# "i.e. the" do not end one (cutting there left "...; e.g." and nothing after).
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)(?<!\bvs)\.\s+(?=[A-Z])")
 
 
 def _first_sentence(text: str) -> str:
-    cut = text.find(". ")
-    return text if cut < 0 else text[:cut + 1]
+    m = _SENTENCE_END.search(text)
+    return text if m is None else text[:m.start() + 1]
 
 
 def _anomalies(result: dict[str, Any]) -> str:
@@ -75,25 +81,28 @@ def _anomalies(result: dict[str, Any]) -> str:
     return line
 
 
-def headline(result: Any) -> str:
-    """The one line that says what a checker found (its anomaly's headline when invalid)."""
+def headline(result: Any, limit: int | None = _MAX) -> str:
+    """The one line that says what a checker found (its anomaly's headline when invalid).
+
+    Clipped to ``limit`` characters (None: never, as the terminal summary wants).
+    """
     if not isinstance(result, dict):
         return ""
     valid = result.get("valid")
     if result.get("error") and valid is not False:
-        return _clip(f"checker error: {result['error']}")
+        return _clip(f"checker error: {result['error']}", limit)
     anomalies = _anomalies(result)
     if valid is False and anomalies:
-        return _clip(anomalies)
+        return _clip(anomalies, limit)
     expl = result.get("explanation")
     if valid is False and isinstance(expl, dict) and isinstance(expl.get("text"), str):
-        return _clip(_first_sentence(expl["text"]))
+        return _clip(_first_sentence(expl["text"]), limit)
     for field in ("text", "reason", "message"):
         if isinstance(result.get(field), str) and result[field]:
-            return _clip(_first_sentence(result[field]) if valid is False else result[field])
+            return _clip(_first_sentence(result[field]) if valid is False else result[field], limit)
     if "count" in result and "ok" in result:
         return (f"{result.get('count')} operations: {result.get('ok', 0)} ok, "
                 f"{result.get('fail', 0)} fail, {result.get('info', 0)} info")
     if anomalies:
-        return _clip(anomalies)
+        return _clip(anomalies, limit)
     return verdict_word(valid)

@@ -75,7 +75,7 @@ def test_netem_delay_shows_in_round_trip_time(cluster: tuple[RunSpec, PacketNeme
     before = connect_ms(t, "n1", "n2")
     done = nem.invoke(t, {"f": "start-packet", "value": {
         "behaviours": {"delay": {"time": "100ms", "jitter": "1ms"}}, "targets": ["n1"]}})
-    assert "netem delay 100ms" in done["n1"]
+    assert "netem delay 100ms" in done.value["n1"] and done.took_effect == ["n1"]
     during = connect_ms(t, "n1", "n2")
     nem.invoke(t, {"f": "stop-packet"})
     after = connect_ms(t, "n1", "n2")
@@ -87,7 +87,7 @@ def test_rate_limit_shows_in_throughput_and_goes_away(cluster: tuple[RunSpec, Pa
     before = send_seconds(t, "n1", "n2")
     done = nem.invoke(t, {"f": "start-packet", "value": {
         "behaviours": {"rate": {"rate": "1mbit"}}, "targets": ["n1"]}})
-    assert "tbf" in done["n1"] or "netem rate 1mbit" in done["n1"]
+    assert "tbf" in done.value["n1"] or "netem rate 1mbit" in done.value["n1"]
     qdisc = t.remote.execute("n1", "tc qdisc show dev eth0 root").stdout
     assert " fa17: " in qdisc
     during = send_seconds(t, "n1", "n2")

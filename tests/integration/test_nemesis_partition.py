@@ -78,7 +78,7 @@ def test_cut_pair_cannot_connect_while_a_third_node_can(cluster: RunSpec) -> Non
     nem.setup(t)
     assert can_connect(t, "n1", "n2") and can_connect(t, "n2", "n1")
     g = nem.invoke(t, {"f": "start-partition", "value": {"n1": ["n2"], "n2": ["n1"], "n3": []}})
-    assert g["n1"] == ["n2"]
+    assert g.value["n1"] == ["n2"] and g.took_effect == ["n1", "n2"]
     assert not can_connect(t, "n1", "n2") and not can_connect(t, "n2", "n1")
     assert can_connect(t, "n3", "n1") and can_connect(t, "n3", "n2") and can_connect(t, "n1", "n3")
     nem.invoke(t, {"f": "stop-partition"})

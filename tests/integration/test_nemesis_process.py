@@ -42,11 +42,12 @@ def test_killed_database_is_gone_and_then_back(cluster: tuple[RunSpec, EtcdDB]) 
     nem = KillNemesis(db, ["one"])
     old = pid(t, "n2")
     assert etcd_processes(t, "n2") == ["etcd"]
-    assert nem.invoke(t, {"f": "start-kill", "value": ["n2"]}) == ["n2"]
+    done = nem.invoke(t, {"f": "start-kill", "value": ["n2"]})
+    assert done.took_effect == ["n2"] and done.value == {"n2": f"killed pid {old}"}
     assert etcd_processes(t, "n2") == [] and state(t, "n2") == "gone"
     assert etcd_processes(t, "n1") == ["etcd"]
     assert t.remote.execute("n2", "cat /run/jepsy/faults/killed").ok
-    assert nem.invoke(t, {"f": "stop-kill"}) == ["n2"]
+    assert nem.invoke(t, {"f": "stop-kill"}).value == {"n2": "restarted"}
     assert etcd_processes(t, "n2") == ["etcd"] and pid(t, "n2") != old
     assert not t.remote.execute("n2", "test -e /run/jepsy/faults/killed", check=False).ok
     db._await_ready(t, "n2")  # and it rejoins the cluster
@@ -55,7 +56,7 @@ def test_killed_database_is_gone_and_then_back(cluster: tuple[RunSpec, EtcdDB]) 
 def test_paused_database_is_stopped_then_running(cluster: tuple[RunSpec, EtcdDB]) -> None:
     t, db = cluster
     nem = PauseNemesis(db, ["all"])
-    assert nem.invoke(t, {"f": "start-pause", "value": "all"}) == ["n1", "n2", "n3"]
+    assert nem.invoke(t, {"f": "start-pause", "value": "all"}).took_effect == ["n1", "n2", "n3"]
     assert [state(t, n) for n in t.nodes] == ["T", "T", "T"]
     recorded = t.remote.execute("n1", "cat /run/jepsy/faults/paused").stdout.split()
     assert recorded == [pid(t, "n1")]

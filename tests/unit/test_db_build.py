@@ -211,7 +211,7 @@ def test_every_declared_database_takes_the_deploy_options() -> None:
     """A module that declares its options must include ``*DEPLOY_OPTIONS`` (or the
     build options would be refused as unknown keys)."""
     names = {o.name for o in DEPLOY_OPTIONS}
-    for db in ("etcd", "redis", "zookeeper", "postgres"):
+    for db in ("etcd", "redis", "zookeeper", "postgres", "postgres-replicated", "galera"):
         table = options.declared(registry.load("dbs", db))
         if table is not None:
             assert names <= set(table), f"{db} does not declare {sorted(names - set(table))}"

@@ -72,7 +72,7 @@ def test_galera_config_bootstrap_and_options() -> None:
     assert "--wsrep-new-cluster" in db._start_command(bootstrap=True)
     assert "--wsrep-new-cluster" not in db._start_command()
     assert GaleraDB({}).level == "REPEATABLE READ"
-    with pytest.raises(ConfigError, match="unknown isolation level"):
+    with pytest.raises(ConfigError, match=r"isolation=snapshot: expected one of"):
         GaleraDB({"isolation": "snapshot"})
 
 

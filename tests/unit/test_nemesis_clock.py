@@ -39,11 +39,15 @@ def test_lab_nodes_get_faketime_and_offsets_are_measured() -> None:
     nem = ClockNemesis({})
     nem.setup(t)
     assert nem.modes == dict.fromkeys(t.nodes, "faketime")
-    out = nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": ["n2"],
-                                                      "deltas": {"n2": 90.5}}})
+    done = nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": ["n2"],
+                                                       "deltas": {"n2": 90.5}}})
+    out = done.value
     assert out["n2"]["offset"] == pytest.approx(90.5, abs=0.05) and out["n2"]["bumped"] == 90.5
+    assert out["n2"]["requested"] == pytest.approx(90.5, abs=0.05)
     assert out["n1"]["offset"] == pytest.approx(0.0, abs=0.05)
     assert "Go program" in out["n1"]["note"]
+    # etcd does not see libfaketime: the bump is recorded as not having reached it.
+    assert done.took_effect == [] and "Go program" in done.missed["n2"]
     assert any(c.endswith("echo +90.500000 > /run/jepsy/faketime") for c in commands(t, "n2"))
     assert not any("n + d" in c for n in t.nodes for c in commands(t, n))  # no real clock step
     back = nem.invoke(t, {"f": "stop-clock"})
@@ -64,14 +68,15 @@ def test_real_hosts_step_the_clock_and_record_the_total() -> None:
     nem = ClockNemesis({})
     nem.setup(t)
     assert nem.modes == {"n1": "real", "n2": "real"}
-    setup = commands(t, "n1")[-1]
+    setup = commands(t, "n1")[-2]  # then the reference is measured
     assert "systemctl stop chrony" in setup and "clock.ntp" in setup
     nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": ["n1"],
                                                  "deltas": {"n1": -2.0}}})
     step = real_step(-2.0)
-    assert step in commands(t, "n1") and "d=-2.000000" in step and "clock.offset" in step
+    assert step in commands(t, "n1") and "date -s '-2.000000 seconds'" in step
+    assert "clock.offset" in step
     nem.heal(t)
-    assert any("n - d" in c for c in commands(t, "n1"))  # stepped back by the recorded total
+    assert any("back=" in c for c in commands(t, "n1"))  # stepped back by the recorded total
 
 
 def test_scramble_moves_every_node_within_the_spread() -> None:
@@ -79,8 +84,9 @@ def test_scramble_moves_every_node_within_the_spread() -> None:
     t = fake_test(5, handler=node_clock("x", offsets), seed=3)
     nem = ClockNemesis({"clock_scramble_s": 10})
     nem.setup(t)
-    out = nem.invoke(t, {"f": "start-clock", "value": "scramble"})
-    assert set(out) == set(t.nodes)
+    done = nem.invoke(t, {"f": "start-clock", "value": "scramble"})
+    out = done.value
+    assert set(out) == set(t.nodes) and sorted(done.took_effect) == t.nodes
     assert all(-10.1 <= v["offset"] <= 10.1 for v in out.values())
     assert len({round(v, 1) for v in offsets.values()}) > 1
 
@@ -137,13 +143,50 @@ def test_real_clock_shell_steps_and_heal_steps_back(tmp_path: Any) -> None:
     run(real_step(2.5))
     run(real_step(-0.75))
     assert (tmp_path / "clock.offset").read_text().strip() == "1.750000"
-    assert (tmp_path / "date.log").read_text().split() == ["-s", "@1002.500000", "-s", "@999.250000"]
+    # One relative step each: date reads and sets the clock in one process.
+    assert (tmp_path / "date.log").read_text().splitlines() == ["-s +2.500000 seconds",
+                                                                 "-s -0.750000 seconds"]
     (tmp_path / "clock.ntp").write_text("chrony\n")
     out = run(heal_script(["clock"], boot_id="the-controlling-host"))
     assert "stepped back by 1.750000 s" in out and "restarted chrony" in out
-    assert (tmp_path / "date.log").read_text().split()[-2:] == ["-s", "@998.250000"]
+    assert (tmp_path / "date.log").read_text().splitlines()[-1] == "-s -1.750000 seconds"
     assert not (tmp_path / "clock.offset").exists() and not (tmp_path / "clock.ntp").exists()
     # On a node that reports the controlling host's boot id, the step is refused.
     run(real_step(1.0))
     refused = run(heal_script(["clock"], boot_id=local_boot_id()))
     assert "REFUSED" in refused and (tmp_path / "date.log").read_text().count("-s") == 4
+
+
+def test_a_real_clock_that_does_not_move_is_missed_and_heal_settles_on_the_reference() -> None:
+    """A node whose clock ignores steps: the bump is "missed"; the heal finds it at its
+    reference and steps nothing more.  A node that drifted is corrected until within 100 ms."""
+    import time
+
+    stuck = {"n1": 0.65, "n2": 0.48}  # offsets the nodes had before the test (as doctor saw them)
+    steps: list[tuple[str, str]] = []
+
+    def handler(node: str, cmd: str) -> tuple[int, str, str] | None:
+        if cmd == "cat /proc/sys/kernel/random/boot_id":
+            return 0, "vm-kernel\n", ""
+        m = re.search(r"date -s '([+-][0-9.]+) seconds'", cmd)
+        if m:
+            steps.append((node, m.group(1)))
+            if node == "n2":  # n2's clock obeys
+                stuck["n2"] += float(m.group(1))
+        if cmd.endswith("date +%s.%N"):
+            return 0, f"{time.time() + stuck[node]:.6f}\n", ""
+        return None
+
+    t = fake_test(2, handler=handler, lab=False)
+    nem = ClockNemesis({})
+    nem.setup(t)
+    assert nem.reference == {"n1": pytest.approx(0.65, abs=0.05), "n2": pytest.approx(0.48, abs=0.05)}
+    done = nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": "all",
+                                                       "deltas": {"n1": 3.0, "n2": -2.0}}})
+    assert done.took_effect == ["n2"] and "did not move" in done.missed["n1"]
+    assert done.value["n2"]["requested"] == pytest.approx(-1.52, abs=0.05)
+    stuck["n2"] += 0.4  # and then it drifts: the heal must come back to the reference, not to 0
+    del steps[:]
+    nem.heal_offsets(t)
+    assert abs(stuck["n2"] - 0.48) <= 0.1
+    assert [n for n, _ in steps] == ["n2"]  # n1 stood at its reference: nothing to correct

@@ -10,7 +10,7 @@ import pytest
 from jepsy.nemeses.nodestate import heal_script
 from jepsy.nemeses.packet import PacketNemesis, fallback_commands, family, netem_args, root_guard
 
-from jepsy.errors import ConfigError, RemoteError
+from jepsy.errors import ConfigError, JepsyError
 
 from .test_nemesis_targets import commands, fake_test
 
@@ -55,7 +55,7 @@ def test_start_puts_netem_on_the_route_device_of_targets_only() -> None:
     nem.setup(t)
     assert nem.devices == dict.fromkeys(t.nodes, "eth0")
     out = nem.invoke(t, {"f": "start-packet", "value": {"behaviours": ["delay"], "targets": ["n2"]}})
-    assert out == {"n2": "eth0: netem delay 50ms 10ms 25% distribution normal"}
+    assert out.value == {"n2": "eth0: netem delay 50ms 10ms 25% distribution normal"}
     assert "; tc qdisc replace dev eth0 root handle fa17: netem delay 50ms" in commands(t, "n2")[-1]
     assert not any("replace" in c for c in commands(t, "n1"))
     nem.invoke(t, {"f": "stop-packet"})
@@ -66,8 +66,24 @@ def test_a_foreign_root_qdisc_is_never_replaced() -> None:
     t = fake_test(handler=_node(True, "qdisc htb 1: root refcnt 2 r2q 10"))
     nem = PacketNemesis(["delay"], ["all"])
     nem.setup(t)
-    with pytest.raises(RemoteError, match="not jepsy's"):
+    with pytest.raises(JepsyError, match="not jepsy's"):
         nem.invoke(t, {"f": "start-packet", "value": {"behaviours": ["delay"], "targets": "all"}})
+
+
+def test_a_node_whose_tc_fails_is_missed_and_says_why() -> None:
+    ok = _node(True)
+
+    def handler(node: str, cmd: str) -> tuple[int, str, str] | None:
+        if node == "n3" and "netem delay" in cmd:
+            return 2, "", "RTNETLINK answers: Operation not permitted"
+        return ok(node, cmd)
+
+    t = fake_test(handler=handler)
+    nem = PacketNemesis(["delay"], ["all"])
+    nem.setup(t)
+    done = nem.invoke(t, {"f": "start-packet", "value": {"behaviours": ["delay"], "targets": ["n2", "n3"]}})
+    assert done.took_effect == ["n2"] and "Operation not permitted" in done.missed["n3"]
+    assert done.value["n3"] == done.missed["n3"]
 
 
 
@@ -90,7 +106,7 @@ def test_without_netem_defaults_narrow_and_explicit_requests_fail() -> None:
     assert isinstance(fam.nemesis, PacketNemesis) and fam.nemesis.behaviours == ["loss", "rate"]
     out = fam.nemesis.invoke(t, {"f": "start-packet", "value": {"behaviours": ["loss"],
                                                                 "targets": ["n1"]}})
-    assert out == {"n1": "eth0: no netem; loss via iptables statistic"}
+    assert out.value == {"n1": "eth0: no netem; loss via iptables statistic"}
     assert "-A jepsy-loss -s 10.9.0.12" in commands(t, "n1")[-1]
     explicit = family({"packet_behaviours": "delay,loss"}).nemesis
     with pytest.raises(ConfigError, match="delay are impossible"):

@@ -110,8 +110,8 @@ def test_heal_removes_only_jepsys_chain() -> None:
 def test_invoke_applies_each_nodes_grudge_by_address() -> None:
     t = fake_test()
     nem = PartitionNemesis()
-    g = nem.invoke(t, {"f": "start-partition", "value": {"n1": ["n2"], "n2": ["n1"]}})
-    assert g == {"n1": ["n2"], "n2": ["n1"]}
+    done = nem.invoke(t, {"f": "start-partition", "value": {"n1": ["n2"], "n2": ["n1"]}})
+    assert done.value == {"n1": ["n2"], "n2": ["n1"]} and done.took_effect == ["n1", "n2"]
     assert "-s 10.9.0.12 -j DROP" in commands(t, "n1")[-1]
     assert "-s 10.9.0.11 -j DROP" in commands(t, "n2")[-1]
     assert "DROP" not in commands(t, "n3")[-1]

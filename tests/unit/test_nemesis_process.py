@@ -38,10 +38,12 @@ class FakeDB:
 def test_kill_then_restart_exactly_the_killed_nodes() -> None:
     t, db = fake_test(), FakeDB()
     nem = KillNemesis(db, ["majority"])
-    killed = nem.invoke(t, {"f": "start-kill", "value": "majority"})
+    done = nem.invoke(t, {"f": "start-kill", "value": "majority"})
+    killed = done.took_effect  # FakeDB cannot tell whether it runs: taken at its word
     assert len(killed) == 3 and sorted(c[1] for c in db.calls if c[0] == "kill") == killed
+    assert done.value == dict.fromkeys(killed, "killed") and done.missed == {}
     assert all("/run/jepsy/faults/killed" in commands(t, n)[0] for n in killed)
-    assert nem.invoke(t, {"f": "stop-kill"}) == killed
+    assert nem.invoke(t, {"f": "stop-kill"}).value == dict.fromkeys(killed, "restarted")
     assert sorted(c[1] for c in db.calls if c[0] == "start") == killed
     nem.heal(t)  # nothing left to restart
     assert len([c for c in db.calls if c[0] == "start"]) == 3
@@ -50,7 +52,7 @@ def test_kill_then_restart_exactly_the_killed_nodes() -> None:
 def test_heal_restarts_what_is_still_down() -> None:
     t, db = fake_test(), FakeDB()
     nem = KillNemesis(db, ["primaries"])
-    assert nem.invoke(t, {"f": "start-kill", "value": "primaries"}) == ["n3"]
+    assert nem.invoke(t, {"f": "start-kill", "value": "primaries"}).took_effect == ["n3"]
     nem.heal(t)
     assert db.calls == [("kill", "n3"), ("start", "n3")]
 
@@ -71,11 +73,41 @@ def test_pause_records_only_pids_it_stopped() -> None:
 
     t, db = fake_test(handler=handler), DB()
     nem = PauseNemesis(db, ["one"])
-    assert nem.invoke(t, {"f": "start-pause", "value": ["n2"]}) == ["n2"]
+    assert nem.invoke(t, {"f": "start-pause", "value": ["n2"]}).value == {"n2": "paused pids 42"}
     assert "printf '%s\\n' 42 >> /run/jepsy/faults/paused" in commands(t, "n2")[-1]
-    assert nem.invoke(t, {"f": "stop-pause"}) == ["n2"]
+    assert nem.invoke(t, {"f": "stop-pause"}).value == {"n2": "resumed"}
     assert ("resume", "n2") in db.calls
     assert "kill -CONT" in commands(t, "n2")[-1]
+
+
+class ObservableDB(FakeDB):
+    """Runs only on the nodes in ``up``, and says so (as ``PidfileDaemon.running`` does)."""
+
+    def __init__(self, up: set[str]) -> None:
+        super().__init__()
+        self.up = set(up)
+
+    def running(self, test: RunSpec, node: str) -> bool:
+        return node in self.up
+
+    def kill(self, test: RunSpec, node: str) -> None:
+        super().kill(test, node)
+        self.up.discard(node)
+
+
+def test_a_kill_of_a_database_that_is_not_running_says_so_per_node() -> None:
+    t, db = fake_test(3), ObservableDB({"n1"})
+    done = KillNemesis(db, ["all"]).invoke(t, {"f": "start-kill", "value": "all"})
+    assert done.value == {"n1": "killed", "n2": "not running; nothing killed",
+                          "n3": "not running; nothing killed"}
+    assert done.took_effect == ["n1"] and set(done.missed) == {"n2", "n3"}
+
+
+def test_a_pause_that_stopped_nothing_is_missed() -> None:
+    t = fake_test(2, handler=lambda node, cmd: (0, "", "") if cmd.startswith("ps -eo") else None)
+    done = PauseNemesis(FakeDB(), ["all"]).invoke(t, {"f": "start-pause", "value": "all"})
+    assert done.took_effect == [] and done.missed == dict.fromkeys(t.nodes,
+                                                                   "no process stopped; not running?")
 
 
 def test_databases_without_the_power_are_refused() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from jepsy.checkers.elle.checker import TxnChecker
+from jepsy.options import Option, declare, integer, number
 
 __all__ = ["TxnChecker", "list_append", "rw_register"]
 
@@ -32,12 +33,24 @@ def _budget(opts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@declare(
+    Option("consistency_model", None, "the model the history is held to (default: "
+           "strict-serializable)"),
+    Option("timeout", None, "seconds the cycle search may take (default: no limit)", parse=number),
+    Option("max_steps", None, "steps the cycle search may take (default: no limit)", parse=integer),
+)
 def list_append(consistency_model: str | None = None, timeout: float | None = None,
                 **opts: Any) -> TxnChecker:
     """The list-append checker; ``timeout`` bounds the cycle search (seconds)."""
     return TxnChecker("list-append", consistency_model or "strict-serializable", timeout, **_budget(opts))
 
 
+@declare(
+    Option("consistency_model", None, "the model the history is held to (default: "
+           "strict-serializable)"),
+    Option("timeout", None, "seconds the cycle search may take (default: no limit)", parse=number),
+    Option("max_steps", None, "steps the cycle search may take (default: no limit)", parse=integer),
+)
 def rw_register(consistency_model: str | None = None, timeout: float | None = None,
                 **opts: Any) -> TxnChecker:
     """The rw-register checker; ``timeout`` bounds the cycle search (seconds)."""

@@ -1,0 +1,120 @@
+"""Soak: long ``jepsy test`` runs, printing jepsy's resident memory (RSS) as they go.
+
+Two phases, each one ``jepsy test`` process whose ``/proc/PID/status`` is sampled:
+
+1. ``memory`` (the in-process linearizable double) at full rate (``--rate 0``): the
+   most operations per second jepsy can record, so growth per operation shows;
+2. etcd on a lab of this script's own (``--lab``, ``--subnet``) at the default rate,
+   with partitions, so SSH, the nemesis and real clients run for as long.
+
+Prints one line per sample, then per phase: RSS at the 5-minute mark (or at a third of
+the phase, for short runs), the largest RSS after it, the growth between them (the goal:
+at most 10 %), the run's operations, exit code and check time.  The default is an hour
+per phase; ``--minutes 5`` runs a short one.  Needs root for the lab (as every lab
+does); ``--skip-etcd`` runs the memory phase alone, without a lab.
+
+    .venv/bin/python benchmarks/soak.py --minutes 60
+    .venv/bin/python benchmarks/soak.py --minutes 5 --every 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
+
+
+def rss_mib(pid: int) -> float | None:
+    """Resident set size of ``pid`` in MiB (None once it has exited)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def soak(name: str, args: list[str], minutes: float, every: float, store: Path) -> dict[str, object]:
+    """Run one ``jepsy test`` for ``minutes``, sampling its RSS every ``every`` seconds."""
+    log = store / f"{name}.log"
+    cmd = [*JEPSY, "test", *args, "--time-limit", str(int(minutes * 60)), "--store", str(store / name)]
+    print(f"== {name}: {' '.join(cmd[3:])}", flush=True)
+    t0 = time.monotonic()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "NO_COLOR": "1"})
+        samples: list[tuple[float, float]] = []
+        while proc.poll() is None:
+            rss = rss_mib(proc.pid)
+            if rss is not None:
+                samples.append((time.monotonic() - t0, rss))
+                print(f"  {name:6} t={samples[-1][0]:7.0f} s  rss {rss:7.1f} MiB", flush=True)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=every)
+    mark = min(300.0, minutes * 60 / 3)
+    base = next((r for t, r in samples if t >= mark), samples[-1][1] if samples else 0.0)
+    later = [r for t, r in samples if t >= mark] or [base]
+    peak = max(later)
+    try:
+        results = json.loads((store / name / "latest" / "results.json").read_text())
+    except (OSError, ValueError):
+        results = {}
+    summary = {
+        "phase": name, "minutes": minutes, "rss_at_mark_mib": round(base, 1), "mark_s": mark,
+        "rss_peak_after_mib": round(peak, 1),
+        "growth_pct": round(100 * (peak - base) / base, 1) if base else None,
+        "exit_code": proc.returncode, "ops": (results.get("stats") or {}).get("count"),
+        "check_s": (results.get("timings") or {}).get("check_s"), "valid": results.get("valid"),
+        "wall_s": round(time.monotonic() - t0, 1),
+    }
+    print(f"-- {name}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if k != "phase"),
+          flush=True)
+    return summary
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--minutes", type=float, default=60.0, help="length of each phase (default 60)")
+    p.add_argument("--every", type=float, default=60.0, help="seconds between samples (default 60)")
+    p.add_argument("--lab", default="ht3", help="lab name for the etcd phase (default ht3)")
+    p.add_argument("--subnet", default="10.143.0", help="the lab's subnet (default 10.143.0)")
+    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--skip-etcd", action="store_true", help="only the memory phase")
+    p.add_argument("--keep", action="store_true", help="keep the stored runs (default: removed)")
+    a = p.parse_args()
+    store = Path(tempfile.mkdtemp(prefix="jepsy-soak-"))
+    out = [soak("memory", ["--nodes", "n1,n2,n3", "--db", "memory", "--rate", "0", "--seed", "1"],
+                a.minutes, a.every, store)]
+    if not a.skip_etcd:
+        lab_dir = f"/srv/jepsy-lab-{a.lab}"
+        lab = [*JEPSY, "lab"]
+        subprocess.run([*lab, "up", "--name", a.lab, "--subnet", a.subnet, "--dir", lab_dir,
+                        "--nodes", str(a.nodes), "--packages", "etcd-server"],
+                       check=True, stdout=subprocess.DEVNULL)
+        try:
+            out.append(soak("etcd", ["--inventory", f"{lab_dir}/inventory.yaml", "--db", "etcd",
+                                     "--nemesis", "partition", "--seed", "1"],
+                            a.minutes, a.every, store))
+        finally:
+            subprocess.run([*lab, "down", "--name", a.lab, "--dir", lab_dir],
+                           stdout=subprocess.DEVNULL)
+    print(json.dumps(out, indent=1))
+    if not a.keep:
+        shutil.rmtree(store, ignore_errors=True)
+    else:
+        print(f"runs kept in {store}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
