@@ -29,7 +29,7 @@ import os
 import shlex
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -308,9 +308,3 @@ class SSHRemote:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def check_all(remote: Remote, nodes: Iterable[str], command: str,
-              **kwargs: Any) -> Mapping[str, Result]:
-    """Run one command on every node in parallel; raise if any fails."""
-    return on_nodes(nodes, lambda n: remote.execute(n, command, **kwargs))

@@ -23,7 +23,7 @@ import sys
 import threading
 import time as _time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
@@ -502,8 +502,3 @@ def iter_edn_lines(history: Iterable[Op]) -> Iterator[str]:
 
 def dumps_edn(history: Iterable[Op]) -> str:
     return "".join(line + "\n" for line in iter_edn_lines(history))
-
-
-def with_index(history: Sequence[Op]) -> list[Op]:
-    """Renumber ``index`` to positions (for histories whose source had none or gaps)."""
-    return [op if op.index == i else replace(op, index=i) for i, op in enumerate(history)]

@@ -36,7 +36,6 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jepsy import generator as gen
 from jepsy.claims import Applied
 from jepsy.control import on_nodes, sh
 from jepsy.errors import ConfigError
@@ -47,7 +46,7 @@ from .family import Family, package
 from .nodestate import HEAL_TIMEOUT, PARTITION_CHAIN, heal_script
 from .targets import parse_list
 
-__all__ = ["PartitionNemesis", "family", "grudge", "nemesis", "no_nemesis", "schedule"]
+__all__ = ["PartitionNemesis", "family", "grudge", "nemesis", "no_nemesis"]
 
 CHAIN = PARTITION_CHAIN
 SHAPES = ("halves", "random-halves", "one", "minority-third", "majorities-ring", "bridge",
@@ -239,19 +238,6 @@ class NoNemesis:
 
     def teardown(self, test: Test) -> None:
         pass
-
-
-def schedule(interval: float, start: Any, stop: Any) -> Any:
-    """Wait, start a fault, wait, stop it; again and again.
-
-    ``start`` and ``stop`` are op dicts, or functions of the generator context
-    returning one (so a random choice, made with the run's seeded rng, is
-    visible in the request op of the history).
-    """
-    def op(spec: Any) -> Any:
-        return gen.limit(1, spec) if callable(spec) else dict(spec)
-
-    return gen.cycle([gen.sleep(interval), op(start), gen.sleep(interval), op(stop)])
 
 
 OPTIONS = (
