@@ -40,7 +40,7 @@ Not started under libfaketime for lab clock faults: Redis aborts under it
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jepsy.control import sh
@@ -88,6 +88,21 @@ OPTIONS = (
     Option("appendfsync", "everysec", "when Redis fsyncs its append-only file",
            parse=choice("always", "everysec", "no")),
 )
+
+
+
+def _masters(test: Test, connect: Callable[[str], Any]) -> list[str]:
+    """The nodes whose server says its ROLE is master (unreachable or paused ones name none)."""
+    leaders = []
+    for node in test.nodes:
+        try:
+            with connect(node) as server:
+                role = server.execute_command("ROLE")
+        except Exception:  # redis-py raises many kinds; such a server names no role
+            continue
+        if role and role[0] == "master":
+            leaders.append(node)
+    return leaders
 
 
 class RedisDB:
@@ -219,16 +234,7 @@ class RedisDB:
 
     def primaries(self, test: Test) -> list[str]:
         """Every node whose server says its ROLE is master (unreachable ones are not)."""
-        leaders = []
-        for node in test.nodes:
-            try:
-                with _conn(test.address(node), PORT, 1.0) as server:
-                    role = server.execute_command("ROLE")
-            except Exception:  # an unreachable or paused server names no role
-                continue
-            if role and role[0] == "master":
-                leaders.append(node)
-        return leaders
+        return _masters(test, lambda node: _conn(test.address(node), PORT, 1.0))
 
     def client(self, workload: str, test: Test) -> Client:
         from jepsy.dbs.redis_clients import client_for
@@ -276,16 +282,7 @@ class ExistingRedis(ExistingDeployment):
                 test.log.warning("%s: cleanup=true could not delete %s: %s", node, pattern, e)
 
     def primaries(self, test: Test) -> list[str]:
-        leaders = []
-        for node in test.nodes:
-            try:
-                with self._conn(test, node) as server:
-                    role = server.execute_command("ROLE")
-            except Exception:  # an unreachable or paused server names no role
-                continue
-            if role and role[0] == "master":
-                leaders.append(node)
-        return leaders
+        return _masters(test, lambda node: self._conn(test, node))
 
     def client(self, workload: str, test: Test) -> Client:
         from jepsy.dbs.redis_clients import client_for
