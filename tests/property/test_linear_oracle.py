@@ -350,6 +350,13 @@ def _model(kind: str) -> Model:
 def test_histories_of_a_real_object_are_linearizable(data: st.DataObject, kind: str) -> None:
     history = data.draw(real_histories(kind))
     result = check_history(history, _model(kind), workers=1)
+    # Never invalid.  Rarely (a queue history with many crashed enqueues, each of which may
+    # take effect at any later point) the search runs out of its memory budget first: then
+    # "unknown", which must say that it was the budget, is the contract, not a wrong verdict.
+    if result["valid"] == "unknown":
+        assert "could not decide (memory)" in result["text"] or "(timeout)" in result["text"], \
+            result.get("text")
+        return
     assert result["valid"] is True, result.get("text")
     if kind != "kv":  # kv is split by key; the others are one partition
         assert_linearization_is_a_witness(history, _model(kind), result)
