@@ -36,7 +36,6 @@ import json
 import os
 import shlex
 import socket
-import string
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
-from jepsy.dbs.upload import bundle, first_program, interpreter, interpreter_check
+from jepsy.dbs.upload import bundle, check_template, first_program, interpreter, interpreter_check
 from jepsy.errors import ConfigError, DBError
 from jepsy.maelstrom import ROUTER
 from jepsy.options import Option, declare, integer, number
@@ -120,14 +119,7 @@ class MaelstromDB(PidfileDaemon):
         if self.is_dir and self.cmd == "{bin}":
             raise ConfigError(f"--bin {bin_opt} is a directory: say which program in it to run, "
                               "e.g. --cmd '{bin}/main.py'")
-        try:
-            used = {f for _, f, _, _ in string.Formatter().parse(self.cmd) if f is not None}
-        except ValueError as e:
-            raise ConfigError(f"--cmd {self.cmd!r}: {e}") from None
-        unknown = sorted(used - PLACEHOLDERS)
-        if unknown:
-            raise ConfigError(f"--cmd: unknown placeholder {{{unknown[0]}}}; "
-                              f"known: {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}")
+        check_template(self.cmd, PLACEHOLDERS, "--cmd")
         try:
             self.port = int(self.opts.get("port", 8070))
             self.peer_port = int(self.opts.get("peer_port", 8071))

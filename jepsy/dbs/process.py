@@ -35,7 +35,6 @@ import http.client
 import json
 import os
 import shlex
-import string
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,7 +43,7 @@ from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
 from jepsy.dbs.pidfile import Pidfile, PidfileDaemon
 from jepsy.dbs.ports import check_free, check_ours
-from jepsy.dbs.upload import bundle, first_program, interpreter, interpreter_check
+from jepsy.dbs.upload import bundle, check_template, first_program, interpreter, interpreter_check
 from jepsy.errors import ConfigError, DBError
 from jepsy.options import Option, declare, integer, number, read
 from jepsy.protocols import Client, Test
@@ -114,14 +113,7 @@ class ProcessDB(PidfileDaemon):
             raise ConfigError(f"--db-opt bin={bin_opt}: no such file or directory")
         self.is_dir = os.path.isdir(self.local_bin)
         self.cmd = str(self.opts.get("cmd") or DEFAULT_CMD)
-        try:
-            used = {f for _, f, _, _ in string.Formatter().parse(self.cmd) if f is not None}
-        except ValueError as e:
-            raise ConfigError(f"--db-opt cmd={self.cmd!r}: {e}") from None
-        unknown = sorted(used - PLACEHOLDERS)
-        if unknown:
-            raise ConfigError(f"--db-opt cmd: unknown placeholder {{{unknown[0]}}}; "
-                              f"known: {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}")
+        check_template(self.cmd, PLACEHOLDERS, "--db-opt cmd")
         self.port = int(self.opts["port"])
         # The system's own port between members, when it has one (Raft's): {peer_peers}.
         self.peer_port = int(self.opts["peer_port"] or self.port)

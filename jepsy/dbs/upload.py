@@ -12,12 +12,15 @@ import atexit
 import contextlib
 import os
 import shlex
+import string
 import tarfile
 import tempfile
+from collections.abc import Collection
 
 from jepsy.control import sh
+from jepsy.errors import ConfigError
 
-__all__ = ["bundle", "first_program", "interpreter", "interpreter_check"]
+__all__ = ["bundle", "check_template", "first_program", "interpreter", "interpreter_check"]
 
 
 def bundle(entries: dict[str, str]) -> str:
@@ -74,3 +77,16 @@ def interpreter_check(path: str) -> str | None:
         name = next((w for w in words[1:] if not w.startswith("-") and "=" not in w), None)
         return f"command -v {sh(name)} >/dev/null" if name else None
     return f"[ -x {sh(words[0])} ]"
+
+
+def check_template(cmd: str, placeholders: Collection[str], flag: str) -> None:
+    """``ConfigError`` (one line naming ``flag``) unless ``cmd`` is a valid template whose
+    every ``{placeholder}`` is one of ``placeholders``."""
+    try:
+        used = {f for _, f, _, _ in string.Formatter().parse(cmd) if f is not None}
+    except ValueError as e:
+        raise ConfigError(f"{flag} {cmd!r}: {e}") from None
+    unknown = sorted(used - set(placeholders))
+    if unknown:
+        raise ConfigError(f"{flag}: unknown placeholder {{{unknown[0]}}}; "
+                          f"known: {', '.join('{' + p + '}' for p in sorted(placeholders))}")
