@@ -43,7 +43,8 @@ class Context:
     rng: random.Random
     threads: Sequence[int | str] = ()
     busy: frozenset[int | str] = frozenset()
-    # The history recorded so far (growing as the run goes), for schedules guided by it.
+    # The history recorded so far (growing as the run goes), for schedules guided by it;
+    # empty unless the run keeps it in memory (``runner.Plan.keep_history``).
     history: Sequence[Any] = ()
 
     @property

@@ -90,6 +90,10 @@ class Plan:
     leave_db_running: bool = False
     # Runs beside the workload's checkers (default: informational, no expectation).
     availability: AvailabilityChecker | None = None
+    # Keep the ops in memory while the run goes on, for generators that read them
+    # (``gen.Context.history``: the guided fault strategy).  Off, memory stays flat
+    # however long the run, and the checkers read the history back from its file.
+    keep_history: bool = False
 
 
 @contextmanager
@@ -370,7 +374,7 @@ def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
     test.log.addHandler(handler)
     test.log.setLevel(logging.INFO)
-    history = HistoryWriter(run_dir / "history.jsonl", keep=False)  # read back after the run
+    history = HistoryWriter(run_dir / "history.jsonl", keep=plan.keep_history)
     stop = threading.Event()
     engine = _Engine(plan, history, state, stop)
     clients: list[Client | None] = []

@@ -144,7 +144,9 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     plan = Plan(test=test, db=the_db, workload=the_workload, nemesis=package.nemesis,
                 nemesis_generator=package.generator, concurrency=concurrency,
                 time_limit=spec.time_limit, rate=spec.rate, recovery=spec.recovery,
-                leave_db_running=spec.leave_db_running, availability=avail)
+                leave_db_running=spec.leave_db_running, availability=avail,
+                # The guided strategy reads the history as it streams (nemeses/guided.py).
+                keep_history=spec.nemesis_strategy == "guided")
     state = RunState(time_limit=spec.time_limit)
     try:
         if live:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -124,3 +125,23 @@ def test_history_contract_under_random_outcomes(tmp_path_factory: Any, seed: int
     finals = [o for o in history if o.f == "r" and o.type == "invoke"]
     assert len(finals) == concurrency and all(o.index > heal_at for o in finals)
     assert json.loads((run_dir / "results.json").read_text())["valid"] == results["valid"]
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_generators_see_the_history_only_when_the_run_keeps_it(tmp_path: Path, keep: bool) -> None:
+    """``Plan.keep_history`` (set for the guided strategy) is what fills ``Context.history``;
+    without it the run's memory stays flat and generators see nothing."""
+    seen: list[int] = []
+
+    def look(ctx: gen.Context) -> Any:
+        seen.append(len(ctx.history))
+        return gen.sleep(0.05)
+
+    test = Test(name="keep", nodes=["n1"], node_specs={}, remote=FakeRemote(), rng=random.Random(1))
+    workload = Workload(name="flaky", generator=gen.repeat({"f": "w", "value": 1}),
+                        checker=FnChecker(lambda h, o: {"valid": True}), fs=frozenset({"w"}))
+    plan = Plan(test=test, db=FlakyDB(FlakyClient(random.Random(1), (1, 0, 0, 0))),
+                workload=workload, nemesis=CountingNemesis(), concurrency=2, time_limit=0.5,
+                recovery=0.0, nemesis_generator=gen.repeat(look), keep_history=keep)
+    run_test(plan, tmp_path)
+    assert seen and (max(seen) > 10 if keep else max(seen) == 0)
