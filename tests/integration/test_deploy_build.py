@@ -7,14 +7,10 @@ Slow: an archive the test builds, a release served by an HTTP server on 127.0.0.
 from __future__ import annotations
 
 import hashlib
-import http.server
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +21,7 @@ from jepsy import inventory
 from jepsy.control import SSHRemote
 from jepsy.lab import Lab
 from tests.integration.conftest import lab_running
+from tests.releases import Release, make_tar
 
 JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
 SUBNET = "10.103.0"
@@ -48,37 +45,18 @@ def etcd_351(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return exe
 
 
-def _tar(path: Path, members: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
 @pytest.fixture
 def mirror(tmp_path: Path) -> Iterator[str]:
     """A release-shaped archive and its SHA256SUMS, served on 127.0.0.1."""
     root = tmp_path / "www" / "v3.4.77"
     root.mkdir(parents=True)
-    archive = _tar(root / "etcd-v3.4.77-linux-amd64.tar.gz",
+    archive = make_tar(root / "etcd-v3.4.77-linux-amd64.tar.gz",
                    {"etcd-v3.4.77-linux-amd64/etcd": WRAPPER.replace(b"+wrapped", b"+release")})
     (root / "SHA256SUMS").write_text(
         f"{hashlib.sha256(archive.read_bytes()).hexdigest()}  etcd-v3.4.77-linux-amd64.tar.gz\n")
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: object, **kw: object) -> None:
-            super().__init__(*a, directory=str(tmp_path / "www"), **kw)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with Release(tmp_path / "www") as site:
+        yield site.url
 
 
 def _jepsy(inv: Path, store: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -146,7 +124,7 @@ def test_tarball_version_package_and_an_archive_without_etcd(lab: Lab, tmp_path:
                                                              mirror: str) -> None:
     inv, store = lab.inventory_path, tmp_path / "store"
     # An archive the test built, its program in a subdirectory.
-    archive = _tar(tmp_path / "mybuild.tar.gz", {"mybuild/bin/etcd": WRAPPER})
+    archive = make_tar(tmp_path / "mybuild.tar.gz", {"mybuild/bin/etcd": WRAPPER})
     got = _jepsy(inv, store, "--db-opt", f"tarball={archive}", "--time-limit", "3")
     assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
     assert _versions(store) == {"etcd Version: 3.4.23+wrapped"}
@@ -165,6 +143,6 @@ def test_tarball_version_package_and_an_archive_without_etcd(lab: Lab, tmp_path:
         assert got.returncode == 0, got.stdout[-3000:] + got.stderr[-2000:]
         assert _versions(store) == {"etcd Version: 3.4.23"}
 
-    empty = _tar(tmp_path / "empty.tar.gz", {"mybuild/bin/etcdctl": WRAPPER})
+    empty = make_tar(tmp_path / "empty.tar.gz", {"mybuild/bin/etcdctl": WRAPPER})
     refused(_jepsy(inv, store, "--db-opt", f"tarball={empty}", "--time-limit", "3"),
             "the archive has no 'etcd'")

@@ -7,18 +7,17 @@ machine's ZooKeeper jars (no internet here).  Slow (about a minute): ``pytest -m
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.integration.conftest import lab_running
+from tests.releases import Release
 
 JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
 SUBNET = "10.107.0"
@@ -48,33 +47,21 @@ def _distribution(www: Path) -> None:
 def test_zookeeper_version_from_a_release_mirror(tmp_path: Path) -> None:
     _distribution(tmp_path / "www")
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: object, **kw: object) -> None:
-            super().__init__(*a, directory=str(tmp_path / "www"), **kw)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with lab_running("hd7", SUBNET, nodes=3, packages=["zookeeper"]) as lab:
-            store = tmp_path / "store"
-            proc = subprocess.run(
-                [*JEPSY, "test", "--inventory", str(lab.inventory_path), "--db", "zookeeper",
-                 "--db-opt", f"version={VERSION}",
-                 "--db-opt", f"release_mirror=http://127.0.0.1:{server.server_address[1]}",
-                 "--db-opt", "sync=true", "--workload", "register", "--nemesis", "kill",
-                 "--time-limit", "12", "--nemesis-interval", "3", "--store", str(store)],
-                capture_output=True, text=True, timeout=400,
-                env={**os.environ, "NO_COLOR": "1", "JEPSY_CACHE_DIR": str(tmp_path / "cache")})
-            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-            info = json.loads((store / "latest" / "test.json").read_text())
-            assert all(v.startswith(VERSION) for v in info["db_version"].values()), info["db_version"]
-            ops = [json.loads(x) for x in (store / "latest" / "history.jsonl").read_text().splitlines()]
-            assert any(op["f"] == "start-kill" and op["value"] for op in ops)
-            log = (store / "latest" / "nodes" / "n1" / "zookeeper.log").read_text()
-            assert "/opt/jepsy/zookeeper/" in log  # the JVM ran the uploaded distribution
-    finally:
-        server.shutdown()
-        server.server_close()
+    with Release(tmp_path / "www") as site, \
+            lab_running("hd7", SUBNET, nodes=3, packages=["zookeeper"]) as lab:
+        store = tmp_path / "store"
+        proc = subprocess.run(
+            [*JEPSY, "test", "--inventory", str(lab.inventory_path), "--db", "zookeeper",
+             "--db-opt", f"version={VERSION}",
+             "--db-opt", f"release_mirror={site.url}",
+             "--db-opt", "sync=true", "--workload", "register", "--nemesis", "kill",
+             "--time-limit", "12", "--nemesis-interval", "3", "--store", str(store)],
+            capture_output=True, text=True, timeout=400,
+            env={**os.environ, "NO_COLOR": "1", "JEPSY_CACHE_DIR": str(tmp_path / "cache")})
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        info = json.loads((store / "latest" / "test.json").read_text())
+        assert all(v.startswith(VERSION) for v in info["db_version"].values()), info["db_version"]
+        ops = [json.loads(x) for x in (store / "latest" / "history.jsonl").read_text().splitlines()]
+        assert any(op["f"] == "start-kill" and op["value"] for op in ops)
+        log = (store / "latest" / "nodes" / "n1" / "zookeeper.log").read_text()
+        assert "/opt/jepsy/zookeeper/" in log  # the JVM ran the uploaded distribution

@@ -5,12 +5,9 @@ the upload/unpack/version check sent to a node (on a FakeRemote; the lab tests r
 from __future__ import annotations
 
 import hashlib
-import http.server
-import io
 import shutil
 import subprocess
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from jepsy.errors import ConfigError, DBError
 from jepsy.inventory import Node
 from jepsy.protocols import Test
 from jepsy.testing import FakeRemote
+from tests.releases import Release, make_tar
 
 WRAPPER = b"#!/bin/sh\necho 'etcd Version: 3.4.99'\n"
 
@@ -31,39 +29,6 @@ WRAPPER = b"#!/bin/sh\necho 'etcd Version: 3.4.99'\n"
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("JEPSY_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
-
-
-def make_tar(path: Path, members: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
-class Release:
-    """An HTTP server on 127.0.0.1 serving files from a directory, counting requests."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.requests: list[str] = []
-        release = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *a: object, **kw: object) -> None:
-                super().__init__(*a, directory=str(root), **kw)  # type: ignore[arg-type]
-
-            def do_GET(self) -> None:
-                release.requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 @pytest.fixture
@@ -76,10 +41,8 @@ def release(tmp_path: Path) -> Iterator[Release]:
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     (root / "SHA256SUMS").write_text(f"{'0' * 64}  etcd-v3.4.99-darwin-amd64.zip\n"
                                      f"{digest}  etcd-v3.4.99-linux-amd64.tar.gz\n")
-    r = Release(tmp_path / "www")
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Release(tmp_path / "www") as r:
+        yield r
 
 
 def test_version_downloads_verifies_and_caches(release: Release, cache: Path) -> None:
