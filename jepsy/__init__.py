@@ -22,24 +22,29 @@ __version__ = "0.1.0"
 # The names below are imported on first use (PEP 562), not with the package: every
 # ``jepsy`` command imports this package, and ``jepsy --help`` should not pay for
 # the checkers and the history reader.
-_LAZY = {
-    "Checker": "jepsy.checkers", "check_safe": "jepsy.checkers", "compose": "jepsy.checkers",
-    "ExitCode": "jepsy.errors", "JepsyError": "jepsy.errors",
-    "HistoryWriter": "jepsy.history", "Op": "jepsy.history", "read_history": "jepsy.history",
-    "DB": "jepsy.protocols", "Client": "jepsy.protocols", "Nemesis": "jepsy.protocols",
-    "NemesisPackage": "jepsy.protocols", "Test": "jepsy.protocols", "Workload": "jepsy.protocols",
-}
-
-
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jepsy' has no attribute {name!r}")
-    import importlib
+    value: Any
+    if name in ("Checker", "check_safe", "compose"):
+        from jepsy import checkers
 
-    value = getattr(importlib.import_module(module), name)
+        value = getattr(checkers, name)
+    elif name in ("ExitCode", "JepsyError"):
+        from jepsy import errors
+
+        value = getattr(errors, name)
+    elif name in ("HistoryWriter", "Op", "read_history"):
+        from jepsy import history
+
+        value = getattr(history, name)
+    elif name in ("DB", "Client", "Nemesis", "NemesisPackage", "Test", "Workload"):
+        from jepsy import protocols
+
+        value = getattr(protocols, name)
+    else:
+        raise AttributeError(f"module 'jepsy' has no attribute {name!r}")
     globals()[name] = value
     return value
+
 
 __all__ = [
     "DB",

@@ -17,7 +17,6 @@ it is gone, and the next run starts it.
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from typing import Any
@@ -26,18 +25,13 @@ import click
 
 from jepsy.control import Remote, on_nodes
 from jepsy.errors import ExitCode, RemoteError
+from jepsy.nemeses import nodestate as ns
 
 __all__ = ["heal_cmd", "heal_nodes", "leftovers", "verify_script"]
 
 
-def _nodestate() -> Any:
-    # jepsy.nemeses maps a folder that mypy does not see as part of jepsy.
-    return importlib.import_module("jepsy.nemeses.nodestate")
-
-
 def verify_script() -> str:
     """Prints one ``left <what>`` line per jepsy fault still in force on the node."""
-    ns = _nodestate()
     return "; ".join([
         f"iptables -w -n -L {ns.PARTITION_CHAIN} >/dev/null 2>&1 && echo 'left iptables chain "
         f"{ns.PARTITION_CHAIN}'",
@@ -58,7 +52,6 @@ def verify_script() -> str:
 
 def heal_nodes(remote: Remote, nodes: list[str]) -> dict[str, Any]:
     """Run the heal script on every node in parallel: ``{node: [healed lines] | exception}``."""
-    ns = _nodestate()
     script = ns.heal_script()
 
     def heal(node: str) -> list[str]:

@@ -1,9 +1,16 @@
 """Names users type (``--db etcd``, ``--checker list-append``) mapped to code, loaded lazily.
 
 Built-ins are ``"module:attr"`` strings imported on first use, so ``jepsy --help``
-never imports paramiko or a checker.  Third parties add their own through entry
-points in the groups ``jepsy.dbs``, ``jepsy.workloads``, ``jepsy.nemeses``,
-``jepsy.checkers`` and ``jepsy.models``; a built-in name wins over a plugin.
+never imports paramiko or a checker.  This table is the only place where our own
+modules are named by string, and only because a name typed on the command line
+must reach its code without importing the other sixty: jepsy's code imports
+jepsy's modules with ``import`` (workloads name their checkers that way), and a
+name in this table is what a user types (``--db``, ``--workload``, ``--nemesis``,
+``--checker``, ``--model``), the same strings third-party entry points give.
+
+Third parties add their own through entry points in the groups ``jepsy.dbs``,
+``jepsy.workloads``, ``jepsy.nemeses``, ``jepsy.checkers`` and ``jepsy.models``;
+a built-in name wins over a plugin.
 
 Contracts of what each group's attribute is:
 
@@ -17,6 +24,7 @@ Contracts of what each group's attribute is:
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Any
 
 from jepsy.errors import ConfigError
@@ -117,3 +125,10 @@ def load(group: str, name: str) -> Any:
         raise ConfigError(f"unknown {_KIND[group]} {name!r}; known: {', '.join(names(group)) or 'none'}")
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def builtin_module(group: str, name: str) -> ModuleType | None:
+    """The module of built-in ``name`` in ``group`` (for what else it defines beside the
+    registered factory, e.g. a nemesis's ``Family``); None for plugins and unknown names."""
+    target = BUILTINS[group].get(name)
+    return None if target is None else importlib.import_module(target.partition(":")[0])

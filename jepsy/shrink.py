@@ -50,6 +50,8 @@ from typing import Any
 import click
 
 from jepsy.errors import ConfigError, ExitCode, JepsyError
+from jepsy.nemeses import schedule as schedules
+from jepsy.nemeses.schedule import Schedule
 
 __all__ = ["Attempt", "Candidate", "Shrinker", "ddmin", "key_option", "shrink_cmd", "signature"]
 
@@ -65,7 +67,7 @@ def key_option(workload: str) -> str | None:
 class Candidate:
     """One shape of the test: what ``jepsy test`` will be asked to run."""
 
-    schedule: Any  # nemeses.schedule.Schedule (typed loosely: the nemeses folder is a plugin package)
+    schedule: Schedule
     concurrency: int
     time_limit: float
     keys: int | None = None
@@ -266,7 +268,8 @@ class Shrinker:
             now = int(getattr(best, attr))
             if now // 2 < floor:
                 return best
-            new = self._try(best, replace(best, **{attr: now // 2}), f"{label}: {now} -> {now // 2}")
+            halved: dict[str, Any] = {attr: now // 2}
+            new = self._try(best, replace(best, **halved), f"{label}: {now} -> {now // 2}")
             if new is best:
                 return best
             best = new
@@ -369,10 +372,9 @@ class RealTrial:
     def __call__(self, cand: Candidate) -> Attempt:
         from jepsy.testrun import run_one
 
-        schedule = _schedule_module()
         self.count += 1
         path = self.work / f"attempt-{self.count:03d}.schedule.json"
-        schedule.write(path, cand.schedule)
+        schedules.write(path, cand.schedule)
         t = time.monotonic()
         self.echo(f"jepsy shrink: attempt {self.count}: {cand.describe()}")
         for tries_left in range(self.retries, -1, -1):
@@ -411,12 +413,6 @@ def _for_families(opts: Mapping[str, Any], names: Sequence[str]) -> dict[str, An
     return {k: v for k, v in opts.items() if k in known or k == "nemesis_max_faults"}
 
 
-def _schedule_module() -> Any:
-    import importlib
-
-    return importlib.import_module("jepsy.nemeses.schedule")
-
-
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text())
@@ -431,13 +427,12 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def original_candidate(run_dir: Path, info: Mapping[str, Any]) -> Candidate:
     """The stored run as a candidate: its schedule.json, or the schedule read from its history."""
-    schedule = _schedule_module()
     if (run_dir / "schedule.json").exists():
-        sched = schedule.load(run_dir / "schedule.json", info.get("nodes"))
+        sched = schedules.load(run_dir / "schedule.json", info.get("nodes"))
     else:
         from jepsy.history import read_history
 
-        sched = schedule.from_history(read_history(run_dir / "history.jsonl"))
+        sched = schedules.from_history(read_history(run_dir / "history.jsonl"))
     opts = info.get("options") or {}
     wl = info.get("workload_opts") or {}
     opt = key_option(str(info.get("workload")))
@@ -520,8 +515,7 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
     final = shrinker.witness[best.key()]
     assert final.run_dir is not None
     final_dir = Path(final.run_dir)
-    schedule = _schedule_module()
-    schedule.write(final_dir / "reproducer-schedule.json", best.schedule)
+    schedules.write(final_dir / "reproducer-schedule.json", best.schedule)
     command = trial.command(best, final_dir / "reproducer-schedule.json", inventory)
     report = _report(run, final_dir, target, k, n, original, best, shrinker, took, command)
     (final_dir / "shrink.md").write_text(report)

@@ -10,7 +10,6 @@ before anything touches a node.
 
 from __future__ import annotations
 
-import importlib
 import random
 import shlex
 from collections.abc import Callable, Sequence
@@ -87,6 +86,7 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     from jepsy.checkers.availability import DEFAULT_FRACTION, AvailabilityChecker
     from jepsy.control import SSHRemote
     from jepsy.live import live_view, print_summary
+    from jepsy.nemeses.combined import compose as compose_nemeses
     from jepsy.protocols import Test
     from jepsy.runner import Plan, RunState, run_test
     from jepsy.store import new_run, write_json
@@ -113,10 +113,8 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
                                             spec.nemesis_opts, flag="--nemesis-opt")}
     the_db = db_factory(db_opts)
     the_workload = wl_factory(wl_opts)
-    # jepsy.nemeses maps a folder mypy does not see as part of jepsy: import by name.
-    compose = importlib.import_module("jepsy.nemeses.combined").compose
     name = spec.test_name()
-    package = compose(nemeses, {**nem_opts, **_fault_plan(spec, nodes, name)}, the_db)
+    package = compose_nemeses(nemeses, {**nem_opts, **_fault_plan(spec, nodes, name)}, the_db)
     remote = SSHRemote(nodes, sudo_password=sudo_password, trust_on_first_use=trust_on_first_use)
     test = Test(name=name, nodes=[n.name for n in nodes], node_specs={n.name: n for n in nodes},
                 remote=remote, rng=random.Random(seed),
@@ -175,9 +173,9 @@ def _record_version(db: Any, test: Any, run_dir: Any, info: dict[str, Any]) -> N
 def _fault_plan(spec: TestSpec, nodes: list[Node], name: str) -> dict[str, Any]:
     """The nemesis options of ``--nemesis-schedule`` (loaded and checked against the nodes
     before anything touches them) and ``--nemesis-strategy``."""
+    from jepsy.nemeses import schedule
     from jepsy.store import safe_name
 
-    schedule = importlib.import_module("jepsy.nemeses.schedule")
     plan = schedule.load(spec.nemesis_schedule, [n.name for n in nodes]) \
         if spec.nemesis_schedule else None
     return {"nemesis_schedule": plan, "nemesis_strategy": spec.nemesis_strategy,
@@ -189,16 +187,15 @@ def _record_schedule(spec: TestSpec, run_dir: Path, name: str, results: dict[str
     """``schedule.json``: the faults this run had, as an explicit schedule to replay; and the
     guided policy's reward for the verdict."""
     from jepsy.history import read_history
+    from jepsy.nemeses import guided, schedule
     from jepsy.store import safe_name
 
-    schedule = importlib.import_module("jepsy.nemeses.schedule")
     try:
         ops = read_history(run_dir / "history.jsonl")
         schedule.write(run_dir / "schedule.json", schedule.from_history(ops))
     except JepsyError as e:
         echo(f"jepsy: warning: no schedule.json: {e}")
     if spec.nemesis_strategy == "guided":
-        guided = importlib.import_module("jepsy.nemeses.guided")
         guided.record_verdict(Path(spec.store) / safe_name(name) / "guided-state.json",
                               results.get("valid"))
 

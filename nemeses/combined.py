@@ -17,7 +17,6 @@ keep their own generator, run alongside the random schedule.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -152,9 +151,8 @@ class _Any(gen.Gen):
 
 def _family(name: str, opts: Mapping[str, Any]) -> Family | NemesisPackage:
     """The ``Family`` of a built-in name when its module has one, else its package."""
-    target = registry.BUILTINS["nemeses"].get(name)
-    if target is not None:
-        module = importlib.import_module(target.partition(":")[0])
+    module = registry.builtin_module("nemeses", name)
+    if module is not None:
         make = getattr(module, f"{name}_family", None) or getattr(module, "family", None)
         if make is not None:
             fam: Family = make(opts)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy import generator as gen
-from jepsy import registry
 from jepsy.checkers import compose
+from jepsy.checkers.bank import bank
 from jepsy.checkers.stats import stats
 from jepsy.options import Option, boolean, declare, integer, number, read
 from jepsy.protocols import Workload
@@ -47,8 +47,7 @@ def workload(opts: Mapping[str, Any]) -> Workload:
                                            "amount": ctx.rng.randint(1, max_transfer)}}
 
     negative = bool(opts["negative_balances"])
-    checker = registry.load("checkers", "bank")(total_amount=total, accounts=accounts,
-                                                negative_balances=negative)
+    checker = bank(total_amount=total, accounts=accounts, negative_balances=negative)
     return Workload(name="bank", generator=ops,
                     final_generator=gen.each_thread({"f": "read", "value": None}),
                     checker=compose({"bank": checker, "stats": stats()}),

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy import generator as gen
-from jepsy import registry
 from jepsy.checkers import compose
+from jepsy.checkers.counter import counter
 from jepsy.checkers.stats import stats
 from jepsy.options import Option, declare, integer, number, read
 from jepsy.protocols import Workload
@@ -38,6 +38,6 @@ def workload(opts: Mapping[str, Any]) -> Workload:
 
     return Workload(name="counter", generator=ops,
                     final_generator=gen.each_thread({"f": "read", "value": None}),
-                    checker=compose({"counter": registry.load("checkers", "counter")(),
+                    checker=compose({"counter": counter(),
                                      "stats": stats()}),
                     fs=frozenset({"add", "read"}), opts=dict(opts))

@@ -34,14 +34,16 @@ from dataclasses import replace
 from typing import Any
 
 from jepsy import generator as gen
-from jepsy import registry
-from jepsy.checkers import FnChecker, compose
+from jepsy.checkers import Checker, FnChecker, compose
 from jepsy.checkers.eventual_counter import eventual_counter
 from jepsy.checkers.kafka import kafka as kafka_checker
+from jepsy.checkers.sets import set_full
 from jepsy.checkers.stats import stats
 from jepsy.history import Op
 from jepsy.options import Option, choice, declare, declared, integer, number
 from jepsy.protocols import Workload
+
+from . import counter, list_append, register, rw_register
 
 __all__ = ["broadcast", "echo", "g_counter", "g_set", "kafka", "lin_kv", "pn_counter",
            "txn_list_append", "txn_rw_register"]
@@ -54,10 +56,10 @@ def _renamed(w: Workload, name: str) -> Workload:
 WorkloadFactory = Callable[[Mapping[str, Any]], Workload]
 
 
-def _mirror(wrapped: str) -> Callable[[WorkloadFactory], WorkloadFactory]:
+def _mirror(wrapped: WorkloadFactory) -> Callable[[WorkloadFactory], WorkloadFactory]:
     """Declare on a wrapper the options the wrapped workload declares (none declared: the
     wrapper passes every key through, as the wrapped one does)."""
-    table = declared(registry.load("workloads", wrapped))
+    table = declared(wrapped)
 
     def attach(factory: WorkloadFactory) -> WorkloadFactory:
         return factory if table is None else declare(*table.values())(factory)
@@ -116,7 +118,7 @@ class _AsAdds:
 
 
 def _set_workload(name: str, f: str, opts: Mapping[str, Any]) -> Workload:
-    checker = registry.load("checkers", "set-full")()
+    checker: Checker = set_full()
     if f != "add":
         checker = _AsAdds(checker)
     return Workload(name=name, generator=_Unique(f, float(opts.get("read_fraction", 0.2))),
@@ -143,7 +145,7 @@ def _eventual(w: Workload, name: str) -> Workload:
 
 @declare(READ_FRACTION, MAX_DELTA)
 def g_counter(opts: Mapping[str, Any]) -> Workload:
-    return _eventual(registry.load("workloads", "counter")(opts), "g-counter")
+    return _eventual(counter.workload(opts), "g-counter")
 
 
 @declare(READ_FRACTION, MAX_DELTA)
@@ -156,23 +158,23 @@ def pn_counter(opts: Mapping[str, Any]) -> Workload:
             return {"f": "read", "value": None}
         return {"f": "add", "value": ctx.rng.choice((-1, 1)) * ctx.rng.randint(1, max_delta)}
 
-    base = registry.load("workloads", "counter")(opts)
+    base = counter.workload(opts)
     return replace(_eventual(base, "pn-counter"), generator=ops)
 
 
-@_mirror("register")
+@_mirror(register.workload)
 def lin_kv(opts: Mapping[str, Any]) -> Workload:
-    return _renamed(registry.load("workloads", "register")(opts), "lin-kv")
+    return _renamed(register.workload(opts), "lin-kv")
 
 
-@_mirror("list-append")
+@_mirror(list_append.workload)
 def txn_list_append(opts: Mapping[str, Any]) -> Workload:
-    return _renamed(registry.load("workloads", "list-append")(opts), "txn-list-append")
+    return _renamed(list_append.workload(opts), "txn-list-append")
 
 
-@_mirror("rw-register")
+@_mirror(rw_register.workload)
 def txn_rw_register(opts: Mapping[str, Any]) -> Workload:
-    return _renamed(registry.load("workloads", "rw-register")(opts), "txn-rw-register")
+    return _renamed(rw_register.workload(opts), "txn-rw-register")
 
 
 class _Kafka:

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy import generator as gen
-from jepsy import registry
 from jepsy.checkers import compose
+from jepsy.checkers.queues import queue, total_queue
 from jepsy.checkers.stats import stats
 from jepsy.options import Option, boolean, declare, number, read
 from jepsy.protocols import Workload
@@ -44,9 +44,9 @@ def workload(opts: Mapping[str, Any]) -> Workload:
     drain = gen.each_thread(gen.defer(lambda ctx: {"f": "drain", "value": None}
                                       if ctx.thread == 0 else None))
     return Workload(name="queue", generator=ops, final_generator=drain,
-                    checker=compose({"total-queue": registry.load("checkers", "total-queue")(
+                    checker=compose({"total-queue": total_queue(
                                          at_least_once=at_least_once),
-                                     "queue": registry.load("checkers", "queue")(
+                                     "queue": queue(
                                          at_least_once=at_least_once),
                                      "stats": stats()}),
                     fs=frozenset({"enqueue", "dequeue", "drain"}), opts=dict(opts))

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy import generator as gen
-from jepsy import registry
 from jepsy.checkers import compose
+from jepsy.checkers.sets import set_full
 from jepsy.checkers.stats import stats
 from jepsy.options import Option, boolean, declare, number, read
 from jepsy.protocols import Workload
@@ -43,7 +43,7 @@ OPTIONS = (
 @declare(*OPTIONS)
 def workload(opts: Mapping[str, Any]) -> Workload:
     opts = read(OPTIONS, opts)
-    checker = registry.load("checkers", "set-full")(linearizable=bool(opts["linearizable"]))
+    checker = set_full(linearizable=bool(opts["linearizable"]))
     return Workload(name="set", generator=_Adds(float(opts["read_fraction"])),
                     final_generator=gen.each_thread({"f": "read", "value": None}),
                     checker=compose({"set-full": checker, "stats": stats()}),

@@ -18,8 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy import generator as gen
-from jepsy import registry
-from jepsy.checkers import compose
+from jepsy.checkers import compose, elle
 from jepsy.checkers.stats import stats
 from jepsy.options import Option, choice, integer, number, read
 from jepsy.protocols import Workload
@@ -90,13 +89,17 @@ class TxnGenerator:
         return [{"f": "txn", "value": [["r", k, None] for k in sorted(self.active)]}]
 
 
+# The Elle checker of each transactional workload, by the workload's name.
+_CHECKERS = {"list-append": elle.list_append, "rw-register": elle.rw_register}
+
+
 def txn_workload(name: str, write_f: str, opts: Mapping[str, Any]) -> Workload:
     """A transactional workload: ``name`` is also its checker's (``list-append``,
     ``rw-register``), ``write_f`` its write micro-op (``append``, ``w``); final reads of
     every active key after healing."""
     opts = read(OPTIONS, opts)
     txns = TxnGenerator(write_f, opts)
-    checker = registry.load("checkers", name)(
+    checker = _CHECKERS[name](
         consistency_model=opts.get("consistency_model"), timeout=opts.get("check_timeout"))
     return Workload(name=name, generator=txns,
                     final_generator=gen.each_thread(gen.defer(txns.final_reads)),

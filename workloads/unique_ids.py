@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from jepsy import generator as gen
-from jepsy import registry
 from jepsy.checkers import compose
 from jepsy.checkers.stats import stats
+from jepsy.checkers.unique_ids import unique_ids
 from jepsy.options import declare
 from jepsy.protocols import Workload
 
@@ -18,6 +18,6 @@ __all__ = ["workload"]
 @declare()
 def workload(opts: Mapping[str, Any]) -> Workload:
     return Workload(name="unique-ids", generator=gen.repeat({"f": "generate", "value": None}),
-                    checker=compose({"unique-ids": registry.load("checkers", "unique-ids")(),
+                    checker=compose({"unique-ids": unique_ids(),
                                      "stats": stats()}),
                     fs=frozenset({"generate"}), opts=dict(opts))

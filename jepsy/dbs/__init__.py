@@ -47,10 +47,11 @@ def faketime_prefix(test: Test, node: str) -> tuple[str, str]:
     """
     if "clock" not in test.opts.get("nemesis", ()) or not test.node_specs[node].is_lab:
         return "", ""
-    import importlib  # jepsy.nemeses maps a folder mypy does not see as jepsy's
+    # Imported here: only runs with clock faults need them.
+    from jepsy.nemeses import clock
+    from jepsy.nemeses.nodestate import FAKETIME_CONTROL
 
-    clock = importlib.import_module("jepsy.nemeses.clock")
-    prepare = f"[ -f {clock.FAKETIME_CONTROL} ] || {{ {clock.faketime_write(0.0)}; }}; "
+    prepare = f"[ -f {FAKETIME_CONTROL} ] || {{ {clock.faketime_write(0.0)}; }}; "
     clock.install_clockfix(test, node)  # so that Python 3.11's time.sleep survives libfaketime
     return prepare, clock.faketime_env() + " "
 

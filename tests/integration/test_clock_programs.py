@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jepsy.nemeses.clock import ClockNemesis, faketime_env, install_clockfix
 
 from jepsy.control import on_nodes
 from jepsy.lab import Lab
+from jepsy.nemeses.clock import ClockNemesis, faketime_env, install_clockfix
 from jepsy.protocols import Test as RunSpec
 from tests.integration.conftest import lab_running
 from tests.integration.test_nemesis_partition import lab_test

@@ -6,8 +6,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from jepsy.nemeses.clock import ClockNemesis, faketime_env
 
+from jepsy.nemeses.clock import ClockNemesis, faketime_env
 from jepsy.protocols import Test as RunSpec
 from tests.integration.conftest import lab_running
 from tests.integration.test_nemesis_partition import LAB, SUBNET, lab_test

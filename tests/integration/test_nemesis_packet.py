@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from jepsy.nemeses.packet import PacketNemesis
 
+from jepsy.nemeses.packet import PacketNemesis
 from jepsy.protocols import Test as RunSpec
 from tests.integration.conftest import lab_running
 from tests.integration.test_nemesis_partition import LAB, SUBNET, can_connect, lab_test

@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from jepsy.nemeses.partition import PartitionNemesis
 
 from jepsy import inventory
 from jepsy.control import SSHRemote, on_nodes, sh
 from jepsy.dbs.etcd import EtcdDB
 from jepsy.lab import Lab
+from jepsy.nemeses.partition import PartitionNemesis
 from jepsy.protocols import Test as RunSpec
 from tests.integration.conftest import lab_running
 

@@ -6,9 +6,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from jepsy.nemeses.process import KillNemesis, PauseNemesis
 
 from jepsy.dbs.etcd import PID_FILE, EtcdDB
+from jepsy.nemeses.process import KillNemesis, PauseNemesis
 from jepsy.protocols import Test as RunSpec
 from tests.integration.test_nemesis_partition import etcd_cluster
 

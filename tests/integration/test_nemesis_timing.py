@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from jepsy.dbs.etcd import EtcdDB
 from jepsy.nemeses.clock import ClockNemesis
 from jepsy.nemeses.combined import CombinedNemesis
 from jepsy.nemeses.packet import PacketNemesis
 from jepsy.nemeses.partition import PartitionNemesis
 from jepsy.nemeses.process import KillNemesis, PauseNemesis
-
-from jepsy.dbs.etcd import EtcdDB
 from jepsy.protocols import Test as RunSpec
 from tests.integration.test_nemesis_partition import etcd_cluster
 

@@ -22,12 +22,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from jepsy.nemeses import power, powerfs
 
 from jepsy import inventory
 from jepsy.control import SSHRemote, sh
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.heal import heal_nodes, leftovers
+from jepsy.nemeses import power, powerfs
 from jepsy.protocols import Test
 from tests.conftest import require_root
 from tests.integration.conftest import lab_running

@@ -7,17 +7,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jepsy.nemeses.family import Family, package
-from jepsy.nemeses.process import KillNemesis
-from jepsy.workloads.register import workload as register
-
 from jepsy.claims import Applied, fault_tally, never_took_effect, why_unknown
 from jepsy.history import Op
 from jepsy.live import print_summary
+from jepsy.nemeses.family import Family, package
+from jepsy.nemeses.process import KillNemesis
 from jepsy.protocols import Test as RunSpec
 from jepsy.report.summary import headline
 from jepsy.runner import Plan, run_test
 from jepsy.testing import MemoryDB
+from jepsy.workloads.register import workload as register
 
 from .test_nemesis_targets import fake_test
 

@@ -8,11 +8,11 @@ import subprocess
 from typing import Any
 
 import pytest
+
+from jepsy.errors import ConfigError, RemoteError
 from jepsy.nemeses import clock
 from jepsy.nemeses.clock import ClockNemesis, faketime_env, real_step, strobe_loop
 from jepsy.nemeses.nodestate import heal_script, local_boot_id
-
-from jepsy.errors import ConfigError, RemoteError
 
 from .test_nemesis_targets import commands, fake_test
 

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from jepsy.nemeses.combined import CombinedNemesis, compose, random_schedule
-from jepsy.nemeses.family import Family
-from jepsy.nemeses.partition import NoNemesis, PartitionNemesis
 
 from jepsy import generator as gen
 from jepsy.errors import ConfigError, JepsyError
+from jepsy.nemeses.combined import CombinedNemesis, compose, random_schedule
+from jepsy.nemeses.family import Family
+from jepsy.nemeses.partition import NoNemesis, PartitionNemesis
 from jepsy.protocols import Test as RunSpec
 
 from .test_nemesis_process import FakeDB

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import subprocess
 
-from jepsy.nemeses.nodestate import FAMILIES, heal_script, parse_healed
-
 from jepsy.errors import ConnectError
 from jepsy.heal import heal_nodes, leftovers, verify_script
+from jepsy.nemeses.nodestate import FAMILIES, heal_script, parse_healed
 from jepsy.testing import FakeRemote
 
 

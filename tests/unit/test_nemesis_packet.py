@@ -7,10 +7,10 @@ import subprocess
 from typing import Any
 
 import pytest
-from jepsy.nemeses.nodestate import heal_script
-from jepsy.nemeses.packet import PacketNemesis, fallback_commands, family, netem_args, root_guard
 
 from jepsy.errors import ConfigError, JepsyError
+from jepsy.nemeses.nodestate import heal_script
+from jepsy.nemeses.packet import PacketNemesis, fallback_commands, family, netem_args, root_guard
 
 from .test_nemesis_targets import commands, fake_test
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+
+from jepsy.errors import ConfigError
 from jepsy.nemeses.nodestate import heal_script
 from jepsy.nemeses.partition import (
     DEFAULT_SHAPES,
@@ -15,8 +17,6 @@ from jepsy.nemeses.partition import (
     grudge,
     nemesis,
 )
-
-from jepsy.errors import ConfigError
 
 from .test_nemesis_targets import commands, fake_test
 

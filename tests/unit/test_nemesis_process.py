@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jepsy.nemeses.process import KillNemesis, PauseNemesis, kill, pause
 
 from jepsy.errors import ConfigError
+from jepsy.nemeses.process import KillNemesis, PauseNemesis, kill, pause
 from jepsy.protocols import Test as RunSpec
 
 from .test_nemesis_targets import commands, fake_test

@@ -6,10 +6,10 @@ import random
 from typing import Any
 
 import pytest
-from jepsy.nemeses.targets import pick
 
 from jepsy.errors import ConfigError
 from jepsy.inventory import Node
+from jepsy.nemeses.targets import pick
 from jepsy.protocols import Test as RunSpec
 from jepsy.testing import FakeRemote
 

@@ -6,11 +6,11 @@ import random
 from pathlib import Path
 
 import pytest
-from jepsy.nemeses import power
-from jepsy.nemeses.nodestate import heal_script
 
 from jepsy.errors import ConfigError
 from jepsy.inventory import Node
+from jepsy.nemeses import power
+from jepsy.nemeses.nodestate import heal_script
 from jepsy.protocols import Test
 from jepsy.testing import FakeRemote
 

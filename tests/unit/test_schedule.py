@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jepsy.nemeses.combined import compose
-from jepsy.nemeses.family import Family
-from jepsy.nemeses.guided import Guided, features
-from jepsy.nemeses.schedule import Fault, Schedule, from_history, load, parse, replay
 
 from jepsy import generator as gen
 from jepsy.cli import main
 from jepsy.errors import ConfigError
 from jepsy.history import Op
+from jepsy.nemeses.combined import compose
+from jepsy.nemeses.family import Family
+from jepsy.nemeses.guided import Guided, features
+from jepsy.nemeses.schedule import Fault, Schedule, from_history, load, parse, replay
 
 from .test_nemesis_process import FakeDB
 

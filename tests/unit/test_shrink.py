@@ -8,9 +8,9 @@ import random
 from pathlib import Path
 
 import pytest
-from jepsy.nemeses.schedule import Fault, Schedule
 
 from jepsy.cli import main
+from jepsy.nemeses.schedule import Fault, Schedule
 from jepsy.shrink import Attempt, Candidate, Shrinker, ddmin, signature
 
 ISOLATE_N1 = {"n1": ["n2", "n3"], "n2": ["n1"], "n3": ["n1"]}
