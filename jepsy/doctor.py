@@ -3,7 +3,8 @@
 Each check returns problems as one actionable line each.  A *blocker* (no SSH,
 no sudo, no iptables or tc, too little disk, the database not installed) means
 a test cannot run: exit 254.  A database module may add its own blockers with
-``preflight(remote, node) -> [problem, ...]`` (e.g. its package is missing).
+``preflight(test, node) -> [problem, ...]`` (``jepsy.protocols.Preflights``; e.g. its
+package is missing).
 A *warning* (NTP running, clocks apart, no libfaketime in the lab) means some
 faults will not behave as asked: exit 0, but said.  So is a slow checker on this
 machine (the compiled linearizability search not built).  Nothing here changes a node.
@@ -21,6 +22,7 @@ import click
 from jepsy.control import Remote, SSHRemote, on_nodes
 from jepsy.errors import ConfigError, ExitCode, JepsyError
 from jepsy.inventory import Node
+from jepsy.protocols import Preflights, Test
 
 __all__ = ["NodeReport", "diagnose", "doctor_cmd", "local_warnings"]
 
@@ -87,10 +89,10 @@ def _check_node(remote: Remote, node: Node, db: Any) -> NodeReport:
         if ntp:
             rep.warnings.append(f"{n}: {', '.join(ntp)} is running; clock faults stop it for the "
                                 "test and restart it after")
-    if db is not None and (hasattr(db, "preflight") or hasattr(db, "preflight_node")):
-        # preflight_node sees the inventory's variables (an existing deployment's).
-        problems = (db.preflight_node(remote, node) if hasattr(db, "preflight_node")
-                    else db.preflight(remote, n))
+    if isinstance(db, Preflights):
+        # The test sees the inventory's variables (an existing deployment's) in node_specs.
+        test = Test(name="doctor", nodes=[n], node_specs={n: node}, remote=remote, opts={})
+        problems = db.preflight(test, n)
         rep.blockers += [f"{n}: {p}" for p in problems]
         rep.checks["db"] = not problems
     return rep

@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     from jepsy.inventory import Node
 
 __all__ = [
-    "DB", "Client", "HasDataDir", "HasLogFiles", "HasPrimaries", "Killable", "Nemesis", "NemesisPackage",
-    "Pausable", "PreparesNodes", "Test",
-    "Workload",
+    "DB", "Client", "HasDataDir", "HasLogFiles", "HasPrimaries", "HasVersion", "Killable", "Nemesis",
+    "NemesisPackage", "Pausable", "Preflights", "PreparesNodes", "Test", "Workload",
 ]
 
 
@@ -114,6 +113,33 @@ class HasPrimaries(Protocol):
     """Can say which nodes currently lead (for faults aimed at primaries)."""
 
     def primaries(self, test: Test) -> list[str]: ...
+
+
+@runtime_checkable
+class HasVersion(Protocol):
+    """Can say which version of the database runs on one node.
+
+    Asked once the database is up on every node; the answers go to the run's
+    ``test.json`` as ``db_version`` (so a run can be repeated on the same build).
+    Asked of the running program (or the binary it runs), not of the package
+    manager, since a module may run a build of its own.
+    """
+
+    def version(self, test: Test, node: str) -> str: ...
+
+
+@runtime_checkable
+class Preflights(Protocol):
+    """Can say, before any run, what would stop its setup on one node (``jepsy doctor``).
+
+    Returns one actionable line per problem (``"etcd is not installed: apt-get
+    install etcd-server"``), empty when the node is ready.  Must not change the
+    node.  ``test`` is a doctor's ``Test``: its ``remote``, ``nodes`` and
+    ``node_specs`` (with the inventory's variables) are real, its ``opts`` empty
+    and ``store_dir`` None.
+    """
+
+    def preflight(self, test: Test, node: str) -> list[str]: ...
 
 
 @runtime_checkable

@@ -70,10 +70,12 @@ class TestSpec:
 
 
 def _db_version(db: Any, test: Any) -> dict[str, str] | None:
-    """``db.version(test, node)`` on every node when the module can say it."""
-    if not hasattr(db, "version"):
-        return None
+    """``db.version(test, node)`` on every node when the module can say it (``HasVersion``)."""
     from jepsy.control import on_nodes
+    from jepsy.protocols import HasVersion
+
+    if not isinstance(db, HasVersion):
+        return None
 
     got = on_nodes(test.nodes, lambda n: db.version(test, n), raise_errors=False)
     return {n: v if isinstance(v, str) else f"unknown ({v})" for n, v in got.items()}

@@ -28,7 +28,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from jepsy.control import Remote, on_nodes, sh
+from jepsy.control import on_nodes, sh
 from jepsy.dbs import ensure_package, faketime_prefix, wait_for
 from jepsy.dbs.build import DEPLOY_OPTIONS, Build, BuildSpec, install, resolve
 from jepsy.dbs.etcd_clients import CLIENT_PORT, EtcdError, b64, client_for, port_of, post
@@ -139,9 +139,9 @@ class EtcdDB(PidfileDaemon):
         return (f"mkdir -p {DATA_DIR} /var/log/jepsy /run/jepsy && cd / && "
                 + PID.start(sh(*argv), LOG_FILE, prefix=prepare + wrap))
 
-    def preflight(self, remote: Remote, node: str) -> list[str]:
+    def preflight(self, test: Test, node: str) -> list[str]:
         """Problems that stop a test before it starts (for ``jepsy doctor``)."""
-        if self.build is not None or remote.execute(node, "command -v etcd", check=False).ok:
+        if self.build is not None or test.remote.execute(node, "command -v etcd", check=False).ok:
             return []
         return ["etcd is not installed: apt-get install etcd-server "
                 "(for the local lab: jepsy lab up --packages etcd-server)"]

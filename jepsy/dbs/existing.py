@@ -143,16 +143,12 @@ class ExistingDeployment:
                     out.append(f"jepsy_db_start: {words[0]!r} is not a command on this node")
         return out
 
-    def preflight_node(self, remote: Remote, node: Node) -> list[str]:
+    def preflight(self, test: Test, node: str) -> list[str]:
         """For ``jepsy doctor``: the PID file alive, the start command present, the
         endpoints answering (as for a run with kill and pause)."""
-        from jepsy.protocols import Test
-
-        out = self.problems(remote, node, ("kill", "pause"))
-        test = Test(name="doctor", nodes=[node.name], node_specs={node.name: node}, remote=remote,
-                    opts={})
+        out = self.problems(test.remote, test.node_specs[node], ("kill", "pause"))
         try:
-            self.answer(test, node.name)
+            self.answer(test, node)
         except Exception as e:
             out.append(f"the {self.name} endpoint does not answer ({e})")
         return out

@@ -38,7 +38,7 @@ import shlex
 import socket
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
@@ -48,9 +48,6 @@ from jepsy.errors import ConfigError, DBError
 from jepsy.maelstrom import ROUTER
 from jepsy.options import Option, declare, integer, number
 from jepsy.protocols import Client, Test
-
-if TYPE_CHECKING:
-    from jepsy.control import Remote
 
 __all__ = ["MaelstromDB", "maelstrom_db", "topology"]
 
@@ -184,14 +181,14 @@ class MaelstromDB(PidfileDaemon):
             raise DBError(f"{node}: could not install or start the router: {got.describe()}")
         self._await_ready(test, node)
 
-    def preflight(self, remote: Remote, node: str) -> list[str]:
+    def preflight(self, test: Test, node: str) -> list[str]:
         """For ``jepsy doctor``: python3 (the router's) and the program's ``#!`` interpreter."""
         problems = []
-        if not remote.execute(node, "command -v python3", check=False).ok:
+        if not test.remote.execute(node, "command -v python3", check=False).ok:
             problems.append("python3 is missing (jepsy's Maelstrom router needs it)")
         local = first_program(self.cmd, self.local_bin)
         check = interpreter_check(local) if local else None
-        if local and check and not remote.execute(node, check, check=False).ok:
+        if local and check and not test.remote.execute(node, check, check=False).ok:
             problems.append(f"{os.path.basename(local)} starts with '#!{interpreter(local)}', "
                             "and that interpreter is not installed")
         return problems

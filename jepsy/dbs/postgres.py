@@ -25,7 +25,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from jepsy.control import Remote, sh
+from jepsy.control import sh
 from jepsy.dbs import ensure_package, faketime_prefix, wait_for
 from jepsy.dbs.build import DEPLOY_OPTIONS, refuse
 from jepsy.dbs.existing import ExistingDeployment, is_existing, run_prefix
@@ -64,9 +64,9 @@ class PostgresDB:
         self.password = secrets.token_hex(16)
         self.ready_timeout = float(self.opts["ready_timeout"])
 
-    def preflight(self, remote: Remote, node: str) -> list[str]:
+    def preflight(self, test: Test, node: str) -> list[str]:
         """Problems that stop a test before it starts (for ``jepsy doctor``)."""
-        if remote.execute(node, _FIND_BIN, check=False).stdout.strip():
+        if test.remote.execute(node, _FIND_BIN, check=False).stdout.strip():
             return []
         return ["PostgreSQL is not installed: apt-get install postgresql "
                 "(for the local lab: jepsy lab up --packages postgresql)"]

@@ -37,7 +37,7 @@ import os
 import shlex
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jepsy.control import sh
 from jepsy.dbs import faketime_prefix
@@ -47,9 +47,6 @@ from jepsy.dbs.upload import bundle, check_template, first_program, interpreter,
 from jepsy.errors import ConfigError, DBError
 from jepsy.options import Option, declare, integer, number, read
 from jepsy.protocols import Client, Test
-
-if TYPE_CHECKING:
-    from jepsy.control import Remote
 
 __all__ = ["ProcessDB", "process_db"]
 
@@ -170,11 +167,11 @@ class ProcessDB(PidfileDaemon):
         self._await_ready(test, node)
         check_ours(test, node, self.port, PID, "program")
 
-    def preflight(self, remote: Remote, node: str) -> list[str]:
+    def preflight(self, test: Test, node: str) -> list[str]:
         """For ``jepsy doctor --db process --bin ...``: the program's ``#!`` interpreter."""
         local = first_program(self.cmd, self.local_bin)
         check = interpreter_check(local) if local else None
-        if local and check and not remote.execute(node, check, check=False).ok:
+        if local and check and not test.remote.execute(node, check, check=False).ok:
             return [f"{os.path.basename(local)} starts with '#!{interpreter(local)}', "
                     "and that interpreter is not installed"]
         return []

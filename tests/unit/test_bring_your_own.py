@@ -81,6 +81,7 @@ def test_doctor_takes_bin_and_db_opts(tmp_path: Path, monkeypatch: pytest.Monkey
     """``jepsy doctor --db process --bin`` builds the DB from them and runs its preflight."""
     from jepsy import doctor
     from jepsy.cli import main
+    from jepsy.protocols import Test
     from jepsy.testing import FakeRemote
 
     prog = tmp_path / "node.rb"
@@ -92,7 +93,8 @@ def test_doctor_takes_bin_and_db_opts(tmp_path: Path, monkeypatch: pytest.Monkey
     def diagnose(remote: Any, nodes: Any, db: Any = None) -> list[Any]:
         seen.append(db)
         fake = FakeRemote(handler=lambda node, cmd: (1, "", "") if "ruby" in cmd else None)
-        return [doctor.NodeReport("n1", {"db": False}, db.preflight(fake, "n1"))]
+        test = Test(name="doctor", nodes=["n1"], node_specs={}, remote=fake)
+        return [doctor.NodeReport("n1", {"db": False}, db.preflight(test, "n1"))]
 
     monkeypatch.setattr(doctor, "diagnose", diagnose)
     monkeypatch.setattr(doctor, "SSHRemote", lambda *a, **k: contextlib.nullcontext())
