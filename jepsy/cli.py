@@ -48,11 +48,11 @@ def _json_or_str(value: str) -> Any:
 # name -> "module:attr" of a click command.
 LAZY_COMMANDS: dict[str, str] = {
     "doctor": "jepsy.doctor:doctor_cmd",
-    "test-all": "jepsy.suite:test_all_cmd",
+    "test-all": "jepsy.matrix:test_all_cmd",
     "heal": "jepsy.heal:heal_cmd",
     "report": "jepsy.report.cli:report_cmd",
     "serve": "jepsy.report.serve:serve_cmd",
-    "inventory": "jepsy.vagrant:inventory_cmd",
+    "inventory": "jepsy.inventory:inventory_cmd",
     "shrink": "jepsy.shrink:shrink_cmd",
 }
 
@@ -275,7 +275,7 @@ def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, d
     """Run a test: provision the database, run the workload under faults, check, store."""
     from jepsy import inventory as inv
     from jepsy.store import keep_last as prune
-    from jepsy.testrun import TestSpec, run_one, suite_exit_code
+    from jepsy.wiring import TestSpec, run_one, suite_exit_code
 
     node_list = inv.load(inventory, nodes, nodes_file)
     db_opts = _kv(db_opt, "--db-opt")

@@ -1,7 +1,7 @@
 """Control: running commands on nodes over SSH (fabric on paramiko), one or many at once.
 
 ``Remote`` is the protocol every DB, nemesis and checker uses; ``SSHRemote`` is
-the real one and ``jepsy.testing.FakeRemote`` the double.  Contracts:
+the real one and ``jepsy.doubles.FakeRemote`` the double.  Contracts:
 
 * ``execute`` returns a ``Result`` whatever the exit code, unless ``check`` is
   true, in which case a non-zero exit raises ``CommandFailed`` carrying the result.
@@ -10,16 +10,19 @@ the real one and ``jepsy.testing.FakeRemote`` the double.  Contracts:
 * ``sudo=True`` runs the command as root: directly when the login user is root,
   else through ``sudo -S`` with the password from the environment variable the
   inventory names (``ansible_become_password_env``), never from a file.
-* Connections are opened once and kept (faults must apply fast); a connection
-  that breaks is reopened once, with the command retried only if it never
-  started.  Host keys (of nodes and of jump hosts) are checked against
+* Connections are opened once and kept (faults must apply fast).  A command
+  whose connection breaks (EOF, reset, an SSH error) is tried once more on a
+  new connection, so commands sent through ``execute`` should be safe to
+  repeat; one that times out is not retried (``CommandTimeout``), and its
+  connection is dropped.  Host keys (of nodes and of jump hosts) are checked against
   ``~/.ssh/known_hosts`` and the inventory's ``jepsy_known_hosts``; an unknown
   key is an error unless trust-on-first-use was asked for, a changed key always.
 * Jump hosts come from the inventory (``jepsy_proxy_jump`` or Ansible's
   ``ansible_ssh_common_args``) or from ``~/.ssh/config`` (with ``Include``).
-* ``on_nodes(remote, nodes, fn)`` runs ``fn(node)`` on every node in parallel
-  and returns ``{node: result}``; if any raised, ``RemoteError`` carries the
-  whole map (results and exceptions).
+* ``on_nodes(nodes, fn)`` runs ``fn(node)`` on every node in parallel and
+  returns ``{node: result}``; if any raised, a ``RemoteError`` carries the whole
+  map (results and exceptions), or with ``raise_errors=False`` the map holds
+  the exceptions in place of results.
 """
 
 from __future__ import annotations

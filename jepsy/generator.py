@@ -44,7 +44,7 @@ class Context:
     threads: Sequence[int | str] = ()
     busy: frozenset[int | str] = frozenset()
     # The history recorded so far (growing as the run goes), for schedules guided by it;
-    # empty unless the run keeps it in memory (``runner.Plan.keep_history``).
+    # empty unless the run keeps it in memory (``run.Plan.keep_history``).
     history: Sequence[Any] = ()
 
     @property

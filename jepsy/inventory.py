@@ -17,20 +17,25 @@ Three sources, one result (a list of ``Node``):
 * ``--nodes-file FILE``: the same, one name per line, ``#`` comments allowed.
 
 Node order is the order of first appearance: node 1 is the first one listed.
+
+``jepsy inventory`` writes inventories from other tools' descriptions of a
+cluster (``from-vagrant``: ``jepsy.vagrant``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 from jepsy.errors import ConfigError
 
-__all__ = ["Node", "from_file", "from_names", "load"]
+__all__ = ["Node", "from_file", "from_names", "inventory_cmd", "load"]
 
 
 @dataclass(frozen=True)
@@ -160,3 +165,47 @@ def load(inventory: str | None = None, nodes: str | None = None,
     except OSError as e:
         raise ConfigError(f"{nodes_file}: cannot read nodes file ({e.strerror})") from None
     return from_names([line.split("#", 1)[0] for line in lines])
+
+
+@click.group("inventory")
+def inventory_cmd() -> None:
+    """Write inventories from other tools' descriptions of a cluster."""
+
+
+@inventory_cmd.command("from-vagrant")
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--output", "-o", default=None,
+              help="Inventory to write [default: DIRECTORY/.vagrant/jepsy-inventory.yaml].")
+@click.option("--subnet", default=None,
+              help="The cluster network (CIDR), when a VM has more than one private address.")
+@click.option("--user", default=None,
+              help="Log in as this user instead of ssh-config's (e.g. root: no sudo per command).")
+@click.option("--ssh-config", "ssh_config_file", default=None, type=click.Path(dir_okay=False),
+              help="Read this saved 'vagrant ssh-config' output instead of running vagrant.")
+def from_vagrant_cmd(directory: str, output: str | None, subnet: str | None, user: str | None,
+                     ssh_config_file: str | None) -> None:
+    """Inventory of the running machines of the Vagrant DIRECTORY; prints its path.
+
+    SSH goes where 'vagrant ssh-config' says; each node's jepsy_ip is its
+    private-network address (asked of the VM), and the VMs' host keys are
+    written to a known_hosts file the inventory names.
+    """
+    from jepsy.vagrant import from_vagrant, vagrant_ssh_config
+
+    if subnet is not None:
+        try:
+            ipaddress.ip_network(subnet, strict=False)
+        except ValueError:
+            raise ConfigError(f"--subnet {subnet!r} is not a network (want e.g. 192.168.56.0/24)") from None
+    base = Path(directory)
+    if ssh_config_file:
+        try:
+            text = Path(ssh_config_file).read_text()
+        except OSError as e:
+            raise ConfigError(f"{ssh_config_file}: cannot read ({e.strerror})") from None
+    else:
+        if not (base / "Vagrantfile").exists():
+            raise ConfigError(f"{base}: no Vagrantfile here")
+        text = vagrant_ssh_config(base)
+    out = Path(output) if output else base / ".vagrant" / "jepsy-inventory.yaml"
+    click.echo(str(from_vagrant(text, out, subnet, user=user)))

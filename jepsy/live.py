@@ -36,7 +36,7 @@ from rich.text import Text
 from jepsy.live_recovery import RecoveryWatch
 from jepsy.report.faults import describe_targets
 from jepsy.report.summary import checker_results, headline, verdict_word
-from jepsy.runner import RunState
+from jepsy.run import RunState
 
 __all__ = ["live_view", "print_summary"]
 

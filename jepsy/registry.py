@@ -44,8 +44,8 @@ BUILTINS: dict[str, dict[str, str]] = {
         "galera": "jepsy.dbs.galera:galera_db",
         "rabbitmq": "jepsy.dbs.rabbitmq:rabbitmq_db",
         "maelstrom": "jepsy.dbs.maelstrom:maelstrom_db",
-        "memory": "jepsy.testing:memory_db",
-        "broken-memory": "jepsy.testing:broken_memory_db",
+        "memory": "jepsy.doubles:memory_db",
+        "broken-memory": "jepsy.doubles:broken_memory_db",
     },
     "workloads": {
         "register": "jepsy.workloads.register:workload",
@@ -68,7 +68,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "kafka": "jepsy.workloads.maelstrom:kafka",
     },
     "nemeses": {
-        "none": "jepsy.nemeses.partition:no_nemesis",
+        "none": "jepsy.nemeses.none:no_nemesis",
         "partition": "jepsy.nemeses.partition:nemesis",
         "packet": "jepsy.nemeses.packet:nemesis",
         "clock": "jepsy.nemeses.clock:nemesis",

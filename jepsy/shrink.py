@@ -334,7 +334,7 @@ class RealTrial:
         return _user_opts(self.info.get(f"{which}_opts") or {}, self.common)
 
     def spec(self, cand: Candidate, schedule_file: Path) -> Any:
-        from jepsy.testrun import TestSpec
+        from jepsy.wiring import TestSpec
 
         info, common = self.info, self.common
         wl = self.given("workload")
@@ -370,7 +370,7 @@ class RealTrial:
         return shlex.join(args)
 
     def __call__(self, cand: Candidate) -> Attempt:
-        from jepsy.testrun import run_one
+        from jepsy.wiring import run_one
 
         self.count += 1
         path = self.work / f"attempt-{self.count:03d}.schedule.json"

@@ -1,4 +1,4 @@
-"""``jepsy inventory from-vagrant``: an inventory for the VMs of a Vagrant directory.
+"""Vagrant's VMs as an inventory (what ``jepsy inventory from-vagrant`` writes).
 
 Where each field comes from, and why:
 
@@ -42,13 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import click
 import yaml
 
 from jepsy.errors import ConfigError, ConnectError
 
 __all__ = ["Facts", "SSHHost", "build_inventory", "choose_private_address", "from_vagrant",
-           "inventory_cmd", "known_hosts_lines", "parse_ssh_config", "parse_status", "scan"]
+           "known_hosts_lines", "parse_ssh_config", "parse_status", "scan", "vagrant_ssh_config"]
 
 SCAN_TIMEOUT_S = 30.0
 # "Keyword value", "Keyword=value" or "Keyword = value", as ssh_config(5) allows.
@@ -351,47 +350,3 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-# ---- CLI -------------------------------------------------------------------------------
-
-@click.group("inventory")
-def inventory_cmd() -> None:
-    """Write inventories from other tools' descriptions of a cluster."""
-
-
-@inventory_cmd.command("from-vagrant")
-@click.argument("directory", default=".", type=click.Path(file_okay=False))
-@click.option("--output", "-o", default=None,
-              help="Inventory to write [default: DIRECTORY/.vagrant/jepsy-inventory.yaml].")
-@click.option("--subnet", default=None,
-              help="The cluster network (CIDR), when a VM has more than one private address.")
-@click.option("--user", default=None,
-              help="Log in as this user instead of ssh-config's (e.g. root: no sudo per command).")
-@click.option("--ssh-config", "ssh_config_file", default=None, type=click.Path(dir_okay=False),
-              help="Read this saved 'vagrant ssh-config' output instead of running vagrant.")
-def from_vagrant_cmd(directory: str, output: str | None, subnet: str | None, user: str | None,
-                     ssh_config_file: str | None) -> None:
-    """Inventory of the running machines of the Vagrant DIRECTORY; prints its path.
-
-    SSH goes where 'vagrant ssh-config' says; each node's jepsy_ip is its
-    private-network address (asked of the VM), and the VMs' host keys are
-    written to a known_hosts file the inventory names.
-    """
-    if subnet is not None:
-        try:
-            ipaddress.ip_network(subnet, strict=False)
-        except ValueError:
-            raise ConfigError(f"--subnet {subnet!r} is not a network (want e.g. 192.168.56.0/24)") from None
-    base = Path(directory)
-    if ssh_config_file:
-        try:
-            text = Path(ssh_config_file).read_text()
-        except OSError as e:
-            raise ConfigError(f"{ssh_config_file}: cannot read ({e.strerror})") from None
-    else:
-        if not (base / "Vagrantfile").exists():
-            raise ConfigError(f"{base}: no Vagrantfile here")
-        text = vagrant_ssh_config(base)
-    out = Path(output) if output else base / ".vagrant" / "jepsy-inventory.yaml"
-    click.echo(str(from_vagrant(text, out, subnet, user=user)))

@@ -1,6 +1,6 @@
 """Several fault families in one run: ``--nemesis partition,packet,clock,kill,pause``.
 
-``compose(names, opts, db)`` is what the CLI calls with the names the user
+``combine(names, opts, db)`` is what the CLI calls with the names the user
 gave.  One name gives that family's own package.  Several give one
 ``CombinedNemesis`` (each op goes to the family whose ``fs`` holds its ``f``;
 ``heal`` heals every family, even when one of them fails, and then raises) and
@@ -29,7 +29,7 @@ from jepsy.protocols import Nemesis, NemesisPackage, PreparesNodes, Test
 
 from .family import Family
 
-__all__ = ["CombinedNemesis", "compose", "random_schedule"]
+__all__ = ["CombinedNemesis", "combine", "random_schedule"]
 
 # The order in which heal failures are reported.
 HEAL_ORDER = ("pause", "partition", "packet", "clock", "kill")
@@ -161,7 +161,7 @@ def _family(name: str, opts: Mapping[str, Any]) -> Family | NemesisPackage:
     return package
 
 
-def compose(names: Sequence[str], opts: Mapping[str, Any], db: Any = None) -> NemesisPackage:
+def combine(names: Sequence[str], opts: Mapping[str, Any], db: Any = None) -> NemesisPackage:
     """One package for the families ``names``; ``db`` reaches families that act through it."""
     wanted = [n for n in dict.fromkeys(names) if n != "none"]
     full = {**opts, "database": db}

@@ -46,7 +46,7 @@ from .family import Family, package
 from .nodestate import HEAL_TIMEOUT, PARTITION_CHAIN, heal_script
 from .targets import parse_list
 
-__all__ = ["PartitionNemesis", "family", "grudge", "nemesis", "no_nemesis"]
+__all__ = ["PartitionNemesis", "family", "grudge", "nemesis"]
 
 CHAIN = PARTITION_CHAIN
 SHAPES = ("halves", "random-halves", "one", "minority-third", "majorities-ring", "bridge",
@@ -222,24 +222,6 @@ class PartitionNemesis:
         """Nothing beyond healing, which the runner always does."""
 
 
-class NoNemesis:
-    """No faults at all (a control run)."""
-
-    fs: frozenset[str] = frozenset()
-
-    def setup(self, test: Test) -> None:
-        pass
-
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> Any:
-        raise ConfigError(f"no nemesis to do {op['f']!r}")
-
-    def heal(self, test: Test) -> None:
-        pass
-
-    def teardown(self, test: Test) -> None:
-        pass
-
-
 OPTIONS = (
     Option("partition_shapes", None, "shapes to draw from, comma-separated (default: all; "
            "primaries only when the database names its leader)", parse=names),
@@ -263,8 +245,3 @@ def family(opts: Mapping[str, Any]) -> Family:
 def nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
     """``--nemesis partition``: a partition of a random shape every ``nemesis_interval`` seconds."""
     return package(family(opts), float(opts.get("nemesis_interval", 5.0)))
-
-
-@declare()
-def no_nemesis(opts: Mapping[str, Any]) -> NemesisPackage:
-    return NemesisPackage(NoNemesis(), None)

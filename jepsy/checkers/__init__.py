@@ -1,4 +1,4 @@
-"""Checkers: the protocol, composition, and the registry ``jepsy check`` uses.
+"""Checkers: the protocol and composition (``compose``, ``check_safe``, ``FnChecker``).
 
 A checker is anything with ``check(history, opts) -> dict``.  The result is plain
 data (it goes into ``results.json`` as is) with at least::
@@ -13,6 +13,10 @@ incomplete).  Checkers never print; they return explanations as data.
 Checkers are composed, not subclassed: ``compose({"linear": a, "stats": b})``
 runs each and merges ``valid`` with the priority False > "unknown" > True;
 ``check_safe`` turns a crash into "unknown" with the error attached.
+
+One module per property beside this one; the names ``jepsy check --checker``
+takes (``linearizable``, ``list-append`` ...) map to their factories in
+``jepsy.registry``.
 """
 
 from __future__ import annotations

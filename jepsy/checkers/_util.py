@@ -16,12 +16,13 @@ if TYPE_CHECKING:
 
     from jepsy.history import Op
 
-__all__ = ["Call", "calls", "freeze", "plain_key", "quantiles"]
+__all__ = ["OpPair", "calls", "freeze", "plain_key", "quantiles"]
 
 
 @dataclass(slots=True)
-class Call:
-    """One client operation: its invoke (if recorded) and completion (None while pending)."""
+class OpPair:
+    """One client operation: its invoke (if recorded) paired with its completion (None while
+    pending).  Not ``jepsy.models.Call``, the linearizability checker's prepared operation."""
 
     invoke: Op | None
     done: Op | None
@@ -54,20 +55,20 @@ class Call:
         return self.done.time if self.done is not None else None
 
 
-def calls(history: Sequence[Op]) -> list[Call]:
+def calls(history: Sequence[Op]) -> list[OpPair]:
     """Client calls in invoke order; positions are indexes into ``history`` (real-time order)."""
-    out: list[Call] = []
+    out: list[OpPair] = []
     open_: dict[Any, int] = {}
     for pos, op in enumerate(history):
         if not op.is_client:
             continue
         if op.type == "invoke":
             open_[op.process] = len(out)
-            out.append(Call(op, None, pos, None))
+            out.append(OpPair(op, None, pos, None))
             continue
         i = open_.pop(op.process, None)
         if i is None:
-            out.append(Call(None, op, pos, pos))
+            out.append(OpPair(None, op, pos, pos))
         else:
             out[i].done = op
             out[i].pos_done = pos

@@ -20,25 +20,25 @@ from jepsy.checkers.linear_prepare import Prepared
 from jepsy.checkers.linear_search import Outcome
 from jepsy.models import CRASHED, Call, Model
 
-__all__ = ["explain", "jsonable", "op_data"]
+__all__ = ["explain", "op_data", "state_json"]
 
 _MAX_CANDIDATES = 10
 
 
-def jsonable(v: Any) -> Any:
+def state_json(v: Any) -> Any:
     """A JSON-serializable copy of a model state or value (sets sorted, tuples as lists)."""
     if v is CRASHED:
         return None
     if isinstance(v, (list, tuple)):
-        return [jsonable(x) for x in v]
+        return [state_json(x) for x in v]
     if isinstance(v, (set, frozenset)):
-        items = [jsonable(x) for x in v]
+        items = [state_json(x) for x in v]
         try:
             return sorted(items)
         except TypeError:
             return sorted(items, key=repr)
     if isinstance(v, dict):
-        return {str(k): jsonable(x) for k, x in v.items()}
+        return {str(k): state_json(x) for k, x in v.items()}
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     return repr(v)
@@ -57,8 +57,8 @@ def op_data(prep: Prepared, call: Call, original: int, model: Model) -> dict[str
         "completion_index": None if comp is None else comp.index,
         "process": call.process,
         "f": call.input[0],
-        "value": jsonable(call.input[1]),
-        "output": jsonable(call.output),
+        "value": state_json(call.input[1]),
+        "output": state_json(call.output),
         "crashed": call.output is CRASHED,
         "invoke_time": inv.time,
         "complete_time": None if comp is None else comp.time,
@@ -115,8 +115,8 @@ def explain(out: Outcome, calls: Sequence[Call], originals: Sequence[int], prep:
         changes: list[str] = []
         for s in out.states:
             ok, nxt = model.step(s, c.input, c.output)
-            outcomes.append({"state": jsonable(s), "legal": ok,
-                             "new_state": jsonable(nxt) if ok else None})
+            outcomes.append({"state": state_json(s), "legal": ok,
+                             "new_state": state_json(nxt) if ok else None})
             if ok and nxt != s:
                 changes.append(model.describe_state(nxt))
         if c.output is CRASHED and not changes:
@@ -143,7 +143,7 @@ def explain(out: Outcome, calls: Sequence[Call], originals: Sequence[int], prep:
         text += " No other operation could take effect before it."
     return {
         "op": op,
-        "states": [jsonable(s) for s in out.states],
+        "states": [state_json(s) for s in out.states],
         "state_descriptions": state_words,
         "prefix": prefix,
         "prefix_length": len(prefix),

@@ -6,7 +6,7 @@ the checker.  Here the checker is built once and each file costs its reading
 and its check.  A file that cannot be read, or whose values the model cannot
 take, is reported on its line and counted; the others are still checked.
 
-The exit code follows ``jepsy test --test-count``'s (``testrun.suite_exit_code``):
+The exit code follows ``jepsy test --test-count``'s (``wiring.suite_exit_code``):
 254 if any history was unreadable, else 2 if any was unknown, else 1 if any was
 invalid, else 0.
 """

@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jepsy.checkers._util import Call, calls, freeze
+from jepsy.checkers._util import OpPair, calls, freeze
 from jepsy.history import Op
 from jepsy.options import Option, boolean, declare
 
@@ -40,7 +40,7 @@ __all__ = ["QueueChecker", "TotalQueueChecker", "queue", "total_queue"]
 _SHOW = 20
 
 
-def _dequeued(c: Call) -> list[Any]:
+def _dequeued(c: OpPair) -> list[Any]:
     if c.type != "ok" or c.done is None:
         return []
     if c.f == "dequeue":
@@ -56,7 +56,7 @@ class QueueChecker:
 
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         cs = calls(history)
-        events: list[tuple[int, int, Call]] = []
+        events: list[tuple[int, int, OpPair]] = []
         for i, c in enumerate(cs):
             if c.f == "enqueue" and c.type != "fail":
                 events.append((c.pos_invoke, i, c))

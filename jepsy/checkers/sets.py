@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from typing import Any
 
-from jepsy.checkers._util import Call, calls, freeze, quantiles
+from jepsy.checkers._util import OpPair, calls, freeze, quantiles
 from jepsy.history import Op
 from jepsy.options import Option, boolean, declare
 
@@ -47,8 +47,8 @@ def _elements(value: Any) -> list[Any]:
     return []
 
 
-def _adds(cs: Sequence[Call]) -> dict[Any, Call]:
-    out: dict[Any, Call] = {}
+def _adds(cs: Sequence[OpPair]) -> dict[Any, OpPair]:
+    out: dict[Any, OpPair] = {}
     for c in cs:
         if c.f == "add" and c.type != "fail":
             out.setdefault(freeze(c.value), c)
@@ -238,12 +238,12 @@ def _absent(present: list[int], after: int, n: int) -> _Absent:
     return _Absent(present, after, n)
 
 
-def _idx(c: Call) -> int | None:
+def _idx(c: OpPair) -> int | None:
     op = c.done or c.invoke
     return op.index if op else None
 
 
-def _op(add: Call, reads: Sequence[Call], present: Sequence[int]) -> int | None:
+def _op(add: OpPair, reads: Sequence[OpPair], present: Sequence[int]) -> int | None:
     if add.type == "ok":
         return _idx(add)
     return _idx(reads[present[0]]) if present else None

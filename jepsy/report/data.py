@@ -37,7 +37,7 @@ from jepsy.history import Op
 from jepsy.placement import node_of
 from jepsy.report.faults import read_faults
 
-__all__ = ["faults_data", "jsonable", "ops_columns", "prune", "read_run_history", "time_divisor",
+__all__ = ["faults_data", "json_safe", "ops_columns", "prune", "read_run_history", "time_divisor",
            "value_text"]
 
 MAX_VALUE_CHARS = 160
@@ -59,13 +59,13 @@ def value_text(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
         text = _ENCODE(value)  # history values are plain JSON data: the fast path
     except (TypeError, ValueError, RecursionError):
         try:
-            text = _ENCODE(jsonable(value))
+            text = _ENCODE(json_safe(value))
         except (TypeError, ValueError, RecursionError):
             text = repr(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def jsonable(v: Any, depth: int = 0) -> Any:
+def json_safe(v: Any, depth: int = 0) -> Any:
     """A copy of ``v`` that ``json.dumps(allow_nan=False)`` accepts (NaN and oddities as text)."""
     if v is None or isinstance(v, (bool, int, str)):
         return v
@@ -74,14 +74,14 @@ def jsonable(v: Any, depth: int = 0) -> Any:
     if depth > 50:
         return "…"
     if isinstance(v, dict):
-        return {str(k): jsonable(x, depth + 1) for k, x in v.items()}
+        return {str(k): json_safe(x, depth + 1) for k, x in v.items()}
     if isinstance(v, (list, tuple, set, frozenset)):
-        return [jsonable(x, depth + 1) for x in v]
+        return [json_safe(x, depth + 1) for x in v]
     return repr(v)
 
 
 def prune(v: Any, max_items: int = 500, max_chars: int = 4000, depth: int = 0) -> Any:
-    """``jsonable(v)`` with long lists/maps cut (a marker string says how many were left out).
+    """``json_safe(v)`` with long lists/maps cut (a marker string says how many were left out).
 
     Checker results can hold whole linearizations; the page only needs enough
     to show, and the full result stays in ``results.json``.
@@ -102,7 +102,7 @@ def prune(v: Any, max_items: int = 500, max_chars: int = 4000, depth: int = 0) -
         if len(seq) > max_items:
             out_list.append(f"… {len(seq) - max_items} more items left out of the report")
         return out_list
-    return jsonable(v, depth)
+    return json_safe(v, depth)
 
 
 _OP_FIELDS = frozenset(("index", "time", "type", "process", "f", "value", "error"))

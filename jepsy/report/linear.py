@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from jepsy.history import Op
-from jepsy.report.data import jsonable, prune, value_text
+from jepsy.report.data import json_safe, prune, value_text
 
 __all__ = ["linear_views"]
 
@@ -73,9 +73,9 @@ def _replay(history: Sequence[Op], model_name: Any, key: str | None,
             if not ok:
                 return None
             raw.append(state)
-        if final_states and jsonable(raw[-1]) not in [jsonable(s) for s in final_states]:
+        if final_states and json_safe(raw[-1]) not in [json_safe(s) for s in final_states]:
             return None
-        return [{"state": jsonable(s), "text": model.describe_state(s)} for s in raw]
+        return [{"state": json_safe(s), "text": model.describe_state(s)} for s in raw]
     except Exception:  # replay is a nicety: any surprise means "no states shown"
         return None
 

@@ -26,7 +26,7 @@ def fake_test(remote: Any, nodes: tuple[str, ...] = ("n1", "n2")) -> Any:
 
 def test_process_takes_a_directory_and_a_peer_port(tmp_path: Path) -> None:
     from jepsy.dbs.process import ProcessDB
-    from jepsy.testing import FakeRemote
+    from jepsy.doubles import FakeRemote
 
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "main.py").write_text("#!/usr/bin/env python3\n")
@@ -48,8 +48,8 @@ def test_process_takes_a_directory_and_a_peer_port(tmp_path: Path) -> None:
 def test_a_missing_interpreter_is_named(tmp_path: Path) -> None:
     from jepsy.dbs.maelstrom import MaelstromDB
     from jepsy.dbs.process import ProcessDB
+    from jepsy.doubles import FakeRemote
     from jepsy.errors import DBError
-    from jepsy.testing import FakeRemote
 
     prog = tmp_path / "node.rb"
     prog.write_text("#!/usr/bin/env ruby\nputs 1\n")
@@ -81,8 +81,8 @@ def test_doctor_takes_bin_and_db_opts(tmp_path: Path, monkeypatch: pytest.Monkey
     """``jepsy doctor --db process --bin`` builds the DB from them and runs its preflight."""
     from jepsy import doctor
     from jepsy.cli import main
+    from jepsy.doubles import FakeRemote
     from jepsy.protocols import Test
-    from jepsy.testing import FakeRemote
 
     prog = tmp_path / "node.rb"
     prog.write_text("#!/usr/bin/env ruby\n")

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from jepsy.claims import Applied, fault_tally, never_took_effect, why_unknown
+from jepsy.doubles import MemoryDB
 from jepsy.history import Op
 from jepsy.live import print_summary
 from jepsy.nemeses.family import Family, package
 from jepsy.nemeses.process import KillNemesis
 from jepsy.protocols import Test as RunSpec
 from jepsy.report.summary import headline
-from jepsy.runner import Plan, run_test
-from jepsy.testing import MemoryDB
+from jepsy.run import Plan, run_test
 from jepsy.workloads.register import workload as register
 
 from .test_nemesis_targets import fake_test
@@ -151,7 +151,7 @@ class LostNode:
 
 def heal_with(nem: LostNode, tmp_path: Path) -> tuple[dict[str, list[str]], list[Op]]:
     from jepsy.history import HistoryWriter
-    from jepsy.runner import RunState, _heal
+    from jepsy.run import RunState, _heal
 
     plan = Plan(test=fake_test(3), db=MemoryDB(0.0), workload=register({}), nemesis=nem,
                 nemesis_generator=None, concurrency=1, time_limit=0)

@@ -1,6 +1,6 @@
 """The CLI contract: exit codes, one-line errors, stored runs (no cluster needed).
 
-Runs use the in-process memory databases shipped in ``jepsy.testing``: one is
+Runs use the in-process memory databases shipped in ``jepsy.doubles``: one is
 linearizable, the other replicates asynchronously and must be caught.
 """
 

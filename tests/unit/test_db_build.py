@@ -16,10 +16,10 @@ import pytest
 from jepsy import options, registry
 from jepsy.dbs.build import DEPLOY_OPTIONS, BuildSpec, install, resolve
 from jepsy.dbs.etcd import SPEC, EtcdDB, ExistingEtcd, etcd_db
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConfigError, DBError
 from jepsy.inventory import Node
 from jepsy.protocols import Test
-from jepsy.testing import FakeRemote
 from tests.releases import Release, make_tar
 
 WRAPPER = b"#!/bin/sh\necho 'etcd Version: 3.4.99'\n"

@@ -10,11 +10,11 @@ from jepsy.dbs.postgres_replicated import ReplicatedPostgresDB
 from jepsy.dbs.postgres_replicated_clients import read_only
 from jepsy.dbs.redis import RedisDB
 from jepsy.dbs.zookeeper import ZooKeeperDB
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConfigError
 from jepsy.inventory import Node
 from jepsy.protocols import HasLogFiles, HasPrimaries, Killable, Pausable
 from jepsy.protocols import Test as RunTest
-from jepsy.testing import FakeRemote
 
 NODES = ("n1", "n2", "n3", "n4", "n5")
 

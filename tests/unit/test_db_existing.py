@@ -12,10 +12,10 @@ from jepsy.dbs.etcd import ExistingEtcd
 from jepsy.dbs.existing import Deployment, run_prefix
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.dbs.ports import check_free, check_ours, parse_ss
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConfigError, DBError
 from jepsy.inventory import Node
 from jepsy.protocols import HasLogFiles, Killable, Pausable, Test
-from jepsy.testing import FakeRemote
 
 SS = """LISTEN 0 4096 10.0.0.11:2380 0.0.0.0:* users:(("etcd",pid=4711,fd=7))
 LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:* users:(("etcd",pid=4711,fd=8),("etcd",pid=4712,fd=8))

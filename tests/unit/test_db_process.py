@@ -21,11 +21,11 @@ import pytest
 
 from jepsy.dbs import http_client
 from jepsy.dbs.process import LOG_FILE, PID_FILE, ProcessDB, health
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConfigError
 from jepsy.inventory import Node
 from jepsy.protocols import Client, HasLogFiles, HasPrimaries, Killable, Pausable
 from jepsy.protocols import Test as RunTest
-from jepsy.testing import FakeRemote
 
 SERVER = Path(__file__).resolve().parents[2] / "examples" / "kvserver.py"
 

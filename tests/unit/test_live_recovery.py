@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jepsy.live import _line
 from jepsy.live_recovery import RecoveryWatch
-from jepsy.runner import RunState
+from jepsy.run import RunState
 
 
 def test_recovering_then_recovered_after_a_heal() -> None:

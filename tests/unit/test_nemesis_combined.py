@@ -10,9 +10,10 @@ import pytest
 
 from jepsy import generator as gen
 from jepsy.errors import ConfigError, JepsyError
-from jepsy.nemeses.combined import CombinedNemesis, compose, random_schedule
+from jepsy.nemeses.combined import CombinedNemesis, combine, random_schedule
 from jepsy.nemeses.family import Family
-from jepsy.nemeses.partition import NoNemesis, PartitionNemesis
+from jepsy.nemeses.none import NoNemesis
+from jepsy.nemeses.partition import PartitionNemesis
 from jepsy.protocols import Test as RunSpec
 
 from .test_nemesis_process import FakeDB
@@ -109,14 +110,14 @@ def test_max_faults_bounds_overlap_and_clients_get_nothing() -> None:
     assert g.next(gen.Context(thread=0, time=5.0, rng=random.Random(0))) is None
 
 
-def test_compose_builds_packages_by_name() -> None:
-    assert isinstance(compose(["none"], {}).nemesis, NoNemesis)
-    assert isinstance(compose(["partition"], {}).nemesis, PartitionNemesis)
-    pkg = compose(["partition", "kill", "pause", "clock", "packet"], {"nemesis_interval": 2},
+def test_combine_builds_packages_by_name() -> None:
+    assert isinstance(combine(["none"], {}).nemesis, NoNemesis)
+    assert isinstance(combine(["partition"], {}).nemesis, PartitionNemesis)
+    pkg = combine(["partition", "kill", "pause", "clock", "packet"], {"nemesis_interval": 2},
                   FakeDB())
     assert isinstance(pkg.nemesis, CombinedNemesis)
     assert {"start-partition", "stop-kill", "start-pause", "check-clock", "stop-packet"} <= pkg.nemesis.fs
     ops = run_schedule(pkg.generator, seed=3, steps=40, interval=2.0)
     assert ops and all(o["f"] in pkg.nemesis.fs for o in ops)
     with pytest.raises(ConfigError, match="unknown nemesis"):
-        compose(["partition", "gremlins"], {})
+        combine(["partition", "gremlins"], {})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConnectError
 from jepsy.heal import heal_nodes, leftovers, verify_script
 from jepsy.nemeses.nodestate import FAMILIES, heal_script, parse_healed
-from jepsy.testing import FakeRemote
 
 
 def test_heal_script_has_each_familys_part_only_when_asked() -> None:

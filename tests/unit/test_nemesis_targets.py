@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConfigError
 from jepsy.inventory import Node
 from jepsy.nemeses.targets import pick
 from jepsy.protocols import Test as RunSpec
-from jepsy.testing import FakeRemote
 
 
 def fake_test(n: int = 5, handler: Any = None, seed: int = 1, lab: bool = True,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConfigError
 from jepsy.inventory import Node
 from jepsy.nemeses import power
 from jepsy.nemeses.nodestate import heal_script
 from jepsy.protocols import Test
-from jepsy.testing import FakeRemote
 
 
 class DB:
@@ -85,7 +85,7 @@ def test_the_runner_prepares_before_the_database_is_set_up_and_tears_down_after(
     from jepsy import generator as gen
     from jepsy.checkers import FnChecker
     from jepsy.protocols import PreparesNodes, Workload
-    from jepsy.runner import Plan, run_test
+    from jepsy.run import Plan, run_test
 
     calls: list[str] = []
 

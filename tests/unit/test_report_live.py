@@ -14,7 +14,7 @@ from jepsy.history import Op
 from jepsy.live import live_view, print_summary
 from jepsy.report import write_all
 from jepsy.report.samples import write_sample_run
-from jepsy.runner import RunState
+from jepsy.run import RunState
 
 ELLE = {"valid": False, "anomaly_types": ["G-single", "G0"], "anomaly_counts": {"G-single": 2, "G0": 1},
         "anomalies": {"G-single": [{"text": "G-single (read skew). Let T3 be op 7."}],

@@ -14,7 +14,7 @@ from jepsy import generator as gen
 from jepsy.cli import main
 from jepsy.errors import ConfigError
 from jepsy.history import Op
-from jepsy.nemeses.combined import compose
+from jepsy.nemeses.combined import combine
 from jepsy.nemeses.family import Family
 from jepsy.nemeses.guided import Guided, features
 from jepsy.nemeses.schedule import Fault, Schedule, from_history, load, parse, replay
@@ -84,14 +84,14 @@ def test_replay_emits_each_start_and_stop_at_its_time() -> None:
     assert at(50) is None
 
 
-def test_compose_follows_an_explicit_schedule_with_its_families() -> None:
+def test_combine_follows_an_explicit_schedule_with_its_families() -> None:
     s = parse({"faults": [{"family": "kill", "at": 0, "duration": 1, "value": ["n1"]}]}, NODES)
-    package = compose(["partition"], {"nemesis_schedule": s}, FakeDB())
+    package = combine(["partition"], {"nemesis_schedule": s}, FakeDB())
     assert {"start-kill", "start-partition"} <= set(package.nemesis.fs)
     ops = gen.build(package.generator).next(gen.Context(thread="nemesis", time=0.0, rng=random.Random()))
     assert ops == {"f": "start-kill", "value": ["n1"]}
     with pytest.raises(ConfigError, match="unknown nemesis strategy"):
-        compose(["partition"], {"nemesis_strategy": "smart"})
+        combine(["partition"], {"nemesis_strategy": "smart"})
 
 
 def client(i: int, t: float, typ: str, process: int, f: str = "read", error: Any = None) -> Op:

@@ -1,4 +1,4 @@
-"""The runner: one test run from connecting to the nodes to the stored verdict.
+"""Running a wired test: one run, phase by phase, from connecting to the nodes to the stored verdict.
 
 Order of events (each step's cleanup is guaranteed by the ones after it)::
 

@@ -38,7 +38,7 @@ import click
 import yaml
 
 from jepsy.errors import ConfigError, ExitCode, JepsyError
-from jepsy.testrun import TestSpec, run_one, suite_exit_code
+from jepsy.wiring import TestSpec, run_one, suite_exit_code
 
 __all__ = ["expand", "load_matrix", "test_all_cmd", "worst_recovery"]
 

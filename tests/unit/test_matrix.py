@@ -9,8 +9,8 @@ import pytest
 
 from jepsy.cli import main
 from jepsy.errors import ConfigError
-from jepsy.suite import expand
-from jepsy.testrun import suite_exit_code
+from jepsy.matrix import expand
+from jepsy.wiring import suite_exit_code
 
 
 def test_expand_cross_product_then_explicit_tests() -> None:
@@ -65,7 +65,7 @@ def test_bad_matrix_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_worst_recovery_for_the_summary_and_junit() -> None:
     from jepsy.checkers.availability import AvailabilityChecker
-    from jepsy.suite import worst_recovery
+    from jepsy.matrix import worst_recovery
     from tests.unit.test_availability import OPTS, history, part
 
     healed = AvailabilityChecker().check(history(25, lambda t, n: not 10 <= t < 18, part(10, 15)), OPTS)

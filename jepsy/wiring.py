@@ -1,4 +1,4 @@
-"""One test run from names and options: what ``jepsy test`` and ``jepsy test-all`` share.
+"""Wiring one test run from names and options: what ``jepsy test`` and ``jepsy test-all`` share.
 
 ``run_one`` turns a ``TestSpec`` (plain data: the names a user typed and their
 options) into the wired objects (database, workload, composed nemesis, Test,
@@ -88,9 +88,9 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     from jepsy.checkers.availability import DEFAULT_FRACTION, AvailabilityChecker
     from jepsy.control import SSHRemote
     from jepsy.live import live_view, print_summary
-    from jepsy.nemeses.combined import compose as compose_nemeses
+    from jepsy.nemeses.combined import combine
     from jepsy.protocols import Test
-    from jepsy.runner import Plan, RunState, run_test
+    from jepsy.run import Plan, RunState, run_test
     from jepsy.store import new_run, write_json
 
     concurrency = spec.concurrency or 2 * len(nodes)
@@ -116,7 +116,7 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     the_db = db_factory(db_opts)
     the_workload = wl_factory(wl_opts)
     name = spec.test_name()
-    package = compose_nemeses(nemeses, {**nem_opts, **_fault_plan(spec, nodes, name)}, the_db)
+    package = combine(nemeses, {**nem_opts, **_fault_plan(spec, nodes, name)}, the_db)
     remote = SSHRemote(nodes, sudo_password=sudo_password, trust_on_first_use=trust_on_first_use)
     test = Test(name=name, nodes=[n.name for n in nodes], node_specs={n.name: n for n in nodes},
                 remote=remote, rng=random.Random(seed),

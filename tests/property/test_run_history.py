@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from jepsy import generator as gen
 from jepsy.checkers import FnChecker
+from jepsy.doubles import FakeRemote
 from jepsy.history import read_history
 from jepsy.protocols import Test, Workload
-from jepsy.runner import Plan, run_test
-from jepsy.testing import FakeRemote
+from jepsy.run import Plan, run_test
 
 
 class FlakyClient:
