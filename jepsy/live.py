@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from jepsy.report.faults import describe_targets
 from jepsy.report.summary import checker_results, headline, verdict_word
 from jepsy.run import RunState
 
-__all__ = ["live_view", "print_summary"]
+__all__ = ["LiveView", "live_view", "print_summary"]
 
 _RATE_WINDOW = 5.0  # seconds of recent throughput
 
@@ -148,6 +148,25 @@ def _panel(state: RunState, rate: _Rate | None = None, recovery: str | None = No
     body = Group(head, Text(""), ops if by_f else Text("no operations yet", style="dim"),
                  Text(""), Text("faults in force", style="bold"), faults)
     return Panel(body, title="jepsy", border_style="cyan", expand=False)
+
+
+class LiveView:
+    """The live view as a ``jepsy.run.RunObserver``: shown from the run's first phase to
+    its end, reading the run's ``RunState``; the run does not know it is watched."""
+
+    def __init__(self, console: Console | None = None, plain_every: float = 5.0) -> None:
+        self.console, self.plain_every = console, plain_every
+        self._shown = ExitStack()
+        self._showing = False
+
+    def phase_changed(self, state: RunState) -> None:
+        if not self._showing:
+            self._shown.enter_context(live_view(state, self.console, self.plain_every))
+            self._showing = True
+
+    def run_ended(self, state: RunState) -> None:
+        self._shown.close()
+        self._showing = False
 
 
 @contextmanager

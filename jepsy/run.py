@@ -1,13 +1,19 @@
 """Running a wired test: one run, phase by phase, from connecting to the nodes to the stored verdict.
 
-Order of events (each step's cleanup is guaranteed by the ones after it)::
+The phases are the steps of ``Run`` (each step's cleanup is guaranteed by the
+ones after it)::
 
-    connect ─ db.setup (all nodes) ─ nemesis.setup ─ clients open/setup
-      ─ main phase: workers + nemesis thread pull ops from the generator,
+    set_up: nemesis.prepare ─ db.setup (all nodes) ─ nemesis.setup ─ clients open/setup
+    run_main: workers + nemesis thread pull ops from the generator,
         each op recorded (invoke, then ok/fail/info) and flushed as it happens
-      ─ heal (always: normal end, exception, Ctrl-C, SIGTERM) ─ recovery wait
-      ─ final phase: each worker runs the final generator (reads after healing)
-      ─ clients close ─ logs collected (always) ─ db.teardown ─ check ─ store
+    heal (always: normal end, exception, Ctrl-C, SIGTERM)
+    final_reads: recovery wait, then each worker runs the final generator
+    wind_down (always): ops in flight complete ─ clients close ─ history closed
+        ─ collect (logs) ─ tear_down (db, nemesis) ─ disconnect (SSH closed)
+    check ─ write (results.json, report)
+
+Observers (``RunObserver``: the live view) are told of each phase; they watch
+the run and never change it.
 
 A worker whose op ended in ``info`` continues as a new process (old number plus
 the concurrency), with a freshly opened client, as in Jepsen.  Interrupting a
@@ -25,11 +31,11 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from jepsy import generator as gen
 from jepsy.checkers import Checker, check_safe
@@ -43,7 +49,7 @@ from jepsy.placement import with_nodes
 from jepsy.protocols import DB, Client, HasLogFiles, Nemesis, PreparesNodes, Test, Workload
 from jepsy.store import write_json
 
-__all__ = ["Interrupted", "RunState", "run_test"]
+__all__ = ["Interrupted", "Plan", "Run", "RunObserver", "RunState", "run_test"]
 
 
 class Interrupted(Exception):
@@ -360,158 +366,305 @@ def _collect_logs(plan: Plan, run_dir: Path) -> dict[str, Any]:
     return on_nodes(test.nodes, grab, raise_errors=False)
 
 
+@runtime_checkable
+class RunObserver(Protocol):
+    """Watches a run without taking part in it (the live view is one).
+
+    ``phase_changed`` is called as the run enters each phase (``state.phase``:
+    setup, running, healing, recovering, final reads, collecting logs,
+    teardown, checking, report, done); ``run_ended`` once at the very end,
+    whatever happened (also when the run raised).  Both are called in the
+    run's main thread and must return quickly; an observer that raises is
+    logged and ignored: watching never changes the run.
+    """
+
+    def phase_changed(self, state: RunState) -> None: ...
+
+    def run_ended(self, state: RunState) -> None: ...
+
+
+class Run:
+    """One run of a ``Plan``, stored in ``run_dir``: its phases are the named steps below.
+
+    ``execute`` calls them in order and keeps the guarantees of the module
+    docstring: whatever happens once ``set_up`` starts, the faults are healed
+    (``heal``), in-flight ops complete and the history is closed, logs are
+    collected, the database is torn down and the SSH connections are closed
+    (``wind_down``), and the history is checked and written (``check``,
+    ``write``), unless a ``JepsyError`` (the configuration's fault) ends the
+    run first: that one propagates after the cleanups.  SIGINT and SIGTERM
+    end the current phase early (``Interrupted``); during the cleanups they
+    are held until the step is done.
+    """
+
+    def __init__(self, plan: Plan, run_dir: Path, state: RunState | None = None,
+                 checker_opts: dict[str, Any] | None = None,
+                 on_setup: Callable[[], None] | None = None,
+                 observers: Sequence[RunObserver] = ()) -> None:
+        self.plan, self.test, self.run_dir = plan, plan.test, run_dir
+        self.state = state or RunState(time_limit=plan.time_limit)
+        self.state.time_limit = plan.time_limit
+        self.checker_opts = checker_opts or {}
+        self.on_setup = on_setup
+        self.observers = list(observers)
+        self.stop = threading.Event()
+        self.clients: list[Client | None] = []
+        self.incomplete: str | None = None
+        self.crashed: BaseException | None = None
+        self.db_started = False
+        self.unhealed: dict[str, list[str]] = {}
+        self.logs: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.t0 = time.monotonic()
+
+    # -- the whole run -------------------------------------------------------
+    def execute(self) -> dict[str, Any]:
+        """Every phase in order; the results (also in ``results.json``)."""
+        self.t0 = time.monotonic()
+        self._open_log()
+        self.history = HistoryWriter(self.run_dir / "history.jsonl", keep=self.plan.keep_history)
+        self.engine = _Engine(self.plan, self.history, self.state, self.stop)
+        try:
+            try:
+                with _signals_raise():
+                    self._until_healed()
+                    self.final_reads()
+            except Interrupted as e:
+                self.incomplete = self.incomplete or f"interrupted by {e}"
+                self.stop.set()
+            finally:
+                self.wind_down()
+            self._enter("checking")
+            results = self.results(self.check())
+            self.write(results)
+            self._enter("done")
+            return results
+        finally:
+            self._notify("run_ended")
+
+    def _until_healed(self) -> None:
+        """Connect, set up, run the main phase; then heal, always.  A crash is kept for the
+        verdict (``crashed``), an interruption makes the run incomplete, a ``JepsyError``
+        propagates (after the heal)."""
+        try:
+            self.set_up()
+            self.run_main()
+        except Interrupted as e:
+            self.incomplete = f"interrupted by {e}"
+            self.stop.set()
+        except JepsyError:
+            self.stop.set()
+            raise
+        except BaseException as e:
+            self.stop.set()
+            self.crashed = e
+            self.test.log.error("run crashed:\n%s", traceback.format_exc())
+        finally:
+            self.heal()
+
+    # -- the phases, in order ------------------------------------------------
+    def set_up(self) -> None:
+        """Nodes prepared for the nemesis, the database set up on every node, the nemesis set
+        up, ``on_setup`` called, the workload's tables made, one client per worker opened.
+
+        There is no separate connect step: the Remote opens each node's connection on
+        its first command (in parallel, as the database is set up on every node at
+        once), so a run of an in-process database (``memory``) needs no SSH at all.
+        """
+        plan, test = self.plan, self.test
+        self._enter("setup")
+        test.log.info("setting up %s on %s", type(plan.db).__name__, ", ".join(test.nodes))
+        self.db_started = True  # from here on, logs are collected and the database torn down
+        if isinstance(plan.nemesis, PreparesNodes):  # e.g. a filesystem under the data dir
+            plan.nemesis.prepare(test)
+        on_nodes(test.nodes, lambda n: plan.db.setup(test, n))
+        self.timings["db_setup_s"] = time.monotonic() - self.t0
+        test.log.info("database ready on every node in %.1f s", self.timings["db_setup_s"])
+        plan.nemesis.setup(test)
+        if self.on_setup is not None:
+            self.on_setup()
+        self.timings["setup_s"] = time.monotonic() - self.t0
+        test.log.info("nemesis ready; setup took %.1f s", self.timings["setup_s"])
+        first = plan.db.client(plan.workload.name, test).open(test, test.nodes[0])
+        try:
+            first.setup(test)
+        finally:
+            first.close(test)
+        self.clients = [self.engine._open(i) for i in range(plan.concurrency)]
+
+    def run_main(self) -> None:
+        """The workload's ops and the fault schedule for ``time_limit`` seconds."""
+        plan = self.plan
+        self._enter("running")
+        self.state.started = time.monotonic()
+        t1 = time.monotonic()
+        main = gen.time_limit(plan.time_limit, gen.route(
+            gen.rate(plan.rate, plan.workload.generator), plan.nemesis_generator))
+        self.engine.run_phase(main, self.clients, with_nemesis=True)
+        self.timings["main_s"] = time.monotonic() - t1
+
+    def heal(self) -> None:
+        """End every fault (after the nemesis thread's fault in flight has landed);
+        what could not be healed is kept in ``unhealed``."""
+        with _deferred_signals() as pending:
+            self.stop.set()
+            self._enter("healing")
+            t2 = time.monotonic()
+            # A fault being applied right now must land before the heal, or
+            # it would outlive it: wait for the nemesis thread first.
+            if self.engine.join(timeout=120, only="nemesis"):
+                self.test.log.error("the nemesis thread is still busy after 120 s; healing anyway")
+            self.unhealed = _heal(self.plan, self.history, self.state)
+            self.timings["heal_s"] = time.monotonic() - t2
+            if pending and self.incomplete is None:
+                self.incomplete = f"interrupted by {signal.Signals(pending[0]).name}"
+
+    def final_reads(self) -> None:
+        """After the recovery wait, the workload's final generator on every worker; only
+        when the run so far is whole (not interrupted, not crashed, every fault healed)."""
+        plan = self.plan
+        if (self.incomplete is not None or self.crashed is not None or self.unhealed
+                or plan.workload.final_generator is None):
+            return
+        self._enter("recovering")
+        time.sleep(plan.recovery)
+        self._enter("final reads")
+        self.stop.clear()
+        self.engine.run_phase(gen.clients(plan.workload.final_generator), self.clients,
+                              with_nemesis=False)
+
+    def wind_down(self) -> None:
+        """Ops in flight complete (and are recorded) before the clients and the history
+        close: a completion is never lost, nor written to a closed file.  Then the
+        logs are collected, the database and nemesis torn down, and the SSH
+        connections closed, before the checkers (which may fork) start."""
+        with _deferred_signals():
+            self.stop.set()
+            stuck = self.engine.join(timeout=60)
+            if stuck:
+                self.test.log.error("threads still running after 60 s: %s", ", ".join(stuck))
+            for c in self.clients:
+                self.engine._close(c)
+            self.history.close()
+            self.collect()
+            self.tear_down()
+            self.disconnect()
+            self._close_log()
+
+    def collect(self) -> None:
+        """The database's log files of every node, under ``nodes/<node>/``."""
+        self._enter("collecting logs")
+        self.logs = _collect_logs(self.plan, self.run_dir) if self.db_started else {}
+
+    def tear_down(self) -> None:
+        """The database stopped and wiped (unless asked to leave it running); the nemesis's
+        own teardown."""
+        plan, test = self.plan, self.test
+        if self.db_started and not plan.leave_db_running:
+            self._enter("teardown")
+            on_nodes(test.nodes, lambda n: plan.db.teardown(test, n), raise_errors=False)
+        plan.nemesis.teardown(test)
+
+    def disconnect(self) -> None:
+        """Close the SSH connections (a later use would reopen them)."""
+        try:
+            self.test.remote.close()
+        except Exception as e:
+            self.test.log.warning("closing the connections failed: %r", e)
+
+    def check(self) -> dict[str, Any]:
+        """The workload's checkers (crash-safe, with availability) on the history."""
+        plan, test = self.plan, self.test
+        t3 = time.monotonic()
+        opts = {"time_limit": plan.time_limit, "nodes": test.nodes, "store_dir": str(self.run_dir),
+                "concurrency": plan.concurrency, **self.checker_opts}
+        checker: Checker = check_safe(with_availability(plan.workload.checker, plan.availability))
+        verdict: dict[str, Any] = checker.check(self.history.ops, opts)
+        verdict = with_nodes(verdict, test.nodes, plan.concurrency)  # "process 15 (on n1)"
+        self.timings["check_s"] = time.monotonic() - t3
+        self.timings["total_s"] = time.monotonic() - self.t0
+        return verdict
+
+    def results(self, verdict: dict[str, Any]) -> dict[str, Any]:
+        """The verdict with what the run itself knows: incomplete, crashed, faults that never
+        took effect, faults left unhealed (each makes a True verdict unknown), the exit code."""
+        test, ops, crashed = self.test, self.history.ops, self.crashed
+        valid = verdict.get("valid")
+        incomplete = self.incomplete
+        if crashed is not None:
+            incomplete = f"crashed: {type(crashed).__name__}: {crashed}"
+        if incomplete and valid is True:
+            valid = "unknown"
+        tally = fault_tally(ops)
+        not_in_force = never_took_effect(tally)
+        if not_in_force and valid is True:  # the faults the verdict is about did not happen
+            valid = "unknown"
+        if self.unhealed and valid is True:  # the cluster may still be partitioned, paused, skewed
+            valid = "unknown"
+        results = {
+            "valid": valid,
+            # A JepsyError during the run (an existing deployment's start command that
+            # fails) keeps its own code (254): the configuration, not jepsy, is at fault.
+            "exit_code": int((crashed.exit_code if isinstance(crashed, JepsyError) else ExitCode.INTERNAL)
+                             if crashed is not None and valid is not False
+                             else ExitCode.for_valid(valid)),
+            "incomplete": incomplete,
+            "test": test.name,
+            "run_dir": str(self.run_dir),
+            "nodes": test.nodes,
+            "stats": stats().check(ops, {}),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "logs": {n: v if isinstance(v, list) else str(v) for n, v in self.logs.items()},
+            "checker": verdict,
+            "faults": tally,
+            "unhealed": self.unhealed or None,
+        }
+        results["reason"] = (why_unknown(results, not_in_force, self.run_dir)
+                             if valid not in (True, False) else None)
+        return results
+
+    def write(self, results: dict[str, Any]) -> None:
+        """``results.json``, then the report (``report.html``, ``junit.xml``)."""
+        write_json(self.run_dir / "results.json", results)
+        self._enter("report")
+        from jepsy.report import write_all
+
+        for problem in write_all(self.run_dir, history=self.history.ops):
+            self.test.log.warning("report: %s", problem)
+
+    # -- plumbing --------------------------------------------------------------
+    def _enter(self, phase: str) -> None:
+        self.state.phase = phase
+        self._notify("phase_changed")
+
+    def _notify(self, event: str) -> None:
+        for observer in self.observers:
+            try:
+                getattr(observer, event)(self.state)
+            except Exception as e:
+                self.test.log.warning("run observer %s failed on %s: %r",
+                                      type(observer).__name__, event, e)
+
+    def _open_log(self) -> None:
+        self.handler = logging.FileHandler(self.run_dir / "jepsy.log")
+        self.handler.setFormatter(logging.Formatter(
+            "%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+        self.test.log.addHandler(self.handler)
+        self.test.log.setLevel(logging.INFO)
+
+    def _close_log(self) -> None:
+        self.test.log.removeHandler(self.handler)
+        self.handler.close()
+
+
 def run_test(plan: Plan, run_dir: Path, state: RunState | None = None,
              checker_opts: dict[str, Any] | None = None,
-             on_setup: Callable[[], None] | None = None) -> dict[str, Any]:
+             on_setup: Callable[[], None] | None = None,
+             observers: Sequence[RunObserver] = ()) -> dict[str, Any]:
     """Run ``plan`` and store it in ``run_dir``; return the results (also in results.json).
 
-    ``on_setup`` runs once the database is up on every node (e.g. to record its version).
+    ``on_setup`` runs once the database is up on every node (e.g. to record its version);
+    ``observers`` watch the phases (``RunObserver``: the live view).
     """
-    test = plan.test
-    state = state or RunState(time_limit=plan.time_limit)
-    state.time_limit = plan.time_limit
-    handler = logging.FileHandler(run_dir / "jepsy.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
-    test.log.addHandler(handler)
-    test.log.setLevel(logging.INFO)
-    history = HistoryWriter(run_dir / "history.jsonl", keep=plan.keep_history)
-    stop = threading.Event()
-    engine = _Engine(plan, history, state, stop)
-    clients: list[Client | None] = []
-    incomplete: str | None = None
-    crashed: BaseException | None = None
-    db_started = False
-    unhealed: dict[str, list[str]] = {}
-    t0 = time.monotonic()
-    timings: dict[str, float] = {}
-    try:
-        with _signals_raise():
-            try:
-                state.phase = "setup"
-                test.log.info("setting up %s on %s", type(plan.db).__name__, ", ".join(test.nodes))
-                db_started = True
-                if isinstance(plan.nemesis, PreparesNodes):  # e.g. a filesystem under the data dir
-                    plan.nemesis.prepare(test)
-                on_nodes(test.nodes, lambda n: plan.db.setup(test, n))
-                timings["db_setup_s"] = time.monotonic() - t0
-                test.log.info("database ready on every node in %.1f s", timings["db_setup_s"])
-                plan.nemesis.setup(test)
-                if on_setup is not None:
-                    on_setup()
-                timings["setup_s"] = time.monotonic() - t0
-                test.log.info("nemesis ready; setup took %.1f s", timings["setup_s"])
-                first = plan.db.client(plan.workload.name, test).open(test, test.nodes[0])
-                try:
-                    first.setup(test)
-                finally:
-                    first.close(test)
-                clients = [engine._open(i) for i in range(plan.concurrency)]
-                state.phase = "running"
-                state.started = time.monotonic()
-                t1 = time.monotonic()
-                main = gen.time_limit(plan.time_limit, gen.route(
-                    gen.rate(plan.rate, plan.workload.generator), plan.nemesis_generator))
-                engine.run_phase(main, clients, with_nemesis=True)
-                timings["main_s"] = time.monotonic() - t1
-            except Interrupted as e:
-                incomplete = f"interrupted by {e}"
-                stop.set()
-            except JepsyError:
-                stop.set()
-                raise
-            except BaseException as e:
-                stop.set()
-                crashed = e
-                test.log.error("run crashed:\n%s", traceback.format_exc())
-            finally:
-                with _deferred_signals() as pending:
-                    stop.set()
-                    state.phase = "healing"
-                    t2 = time.monotonic()
-                    # A fault being applied right now must land before the heal, or
-                    # it would outlive it: wait for the nemesis thread first.
-                    if engine.join(timeout=120, only="nemesis"):
-                        test.log.error("the nemesis thread is still busy after 120 s; healing anyway")
-                    unhealed = _heal(plan, history, state)
-                    timings["heal_s"] = time.monotonic() - t2
-                    if pending and incomplete is None:
-                        incomplete = f"interrupted by {signal.Signals(pending[0]).name}"
-            if (incomplete is None and crashed is None and not unhealed
-                    and plan.workload.final_generator is not None):
-                state.phase = "recovering"
-                time.sleep(plan.recovery)
-                state.phase = "final reads"
-                stop.clear()
-                engine.run_phase(gen.clients(plan.workload.final_generator), clients,
-                                 with_nemesis=False)
-    except Interrupted as e:
-        incomplete = incomplete or f"interrupted by {e}"
-        stop.set()
-    finally:
-        with _deferred_signals():
-            stop.set()
-            # Ops still in flight complete (and are recorded) before clients and the
-            # history close: a completion is never lost, nor written to a closed file.
-            stuck = engine.join(timeout=60)
-            if stuck:
-                test.log.error("threads still running after 60 s: %s", ", ".join(stuck))
-            for c in clients:
-                engine._close(c)
-            history.close()
-            state.phase = "collecting logs"
-            logs = _collect_logs(plan, run_dir) if db_started else {}
-            if db_started and not plan.leave_db_running:
-                state.phase = "teardown"
-                on_nodes(test.nodes, lambda n: plan.db.teardown(test, n), raise_errors=False)
-            plan.nemesis.teardown(test)
-            test.log.removeHandler(handler)
-            handler.close()
-
-    state.phase = "checking"
-    t3 = time.monotonic()
-    opts = {"time_limit": plan.time_limit, "nodes": test.nodes, "store_dir": str(run_dir),
-            "concurrency": plan.concurrency, **(checker_opts or {})}
-    checker: Checker = check_safe(with_availability(plan.workload.checker, plan.availability))
-    verdict = checker.check(history.ops, opts)
-    verdict = with_nodes(verdict, test.nodes, plan.concurrency)  # "process 15 (on n1)"
-    timings["check_s"] = time.monotonic() - t3
-    timings["total_s"] = time.monotonic() - t0
-    valid = verdict.get("valid")
-    if crashed is not None:
-        incomplete = f"crashed: {type(crashed).__name__}: {crashed}"
-    if incomplete and valid is True:
-        valid = "unknown"
-    tally = fault_tally(history.ops)
-    not_in_force = never_took_effect(tally)
-    if not_in_force and valid is True:  # the faults the verdict is about did not happen
-        valid = "unknown"
-    if unhealed and valid is True:  # the cluster may still be partitioned, paused, skewed
-        valid = "unknown"
-    results = {
-        "valid": valid,
-        # A JepsyError during the run (an existing deployment's start command that
-        # fails) keeps its own code (254): the configuration, not jepsy, is at fault.
-        "exit_code": int((crashed.exit_code if isinstance(crashed, JepsyError) else ExitCode.INTERNAL)
-                         if crashed is not None and valid is not False
-                         else ExitCode.for_valid(valid)),
-        "incomplete": incomplete,
-        "test": test.name,
-        "run_dir": str(run_dir),
-        "nodes": test.nodes,
-        "stats": stats().check(history.ops, {}),
-        "timings": {k: round(v, 3) for k, v in timings.items()},
-        "logs": {n: v if isinstance(v, list) else str(v) for n, v in logs.items()},
-        "checker": verdict,
-        "faults": tally,
-        "unhealed": unhealed or None,
-    }
-    results["reason"] = (why_unknown(results, not_in_force, run_dir)
-                         if valid not in (True, False) else None)
-    write_json(run_dir / "results.json", results)
-    state.phase = "report"
-    from jepsy.report import write_all
-
-    for problem in write_all(run_dir, history=history.ops):
-        test.log.warning("report: %s", problem)
-    state.phase = "done"
+    results: dict[str, Any] = Run(plan, run_dir, state, checker_opts, on_setup, observers).execute()
     return results

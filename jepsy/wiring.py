@@ -87,7 +87,7 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
     """Run ``spec`` on ``nodes``; the results (also in the run's results.json)."""
     from jepsy.checkers.availability import DEFAULT_FRACTION, AvailabilityChecker
     from jepsy.control import SSHRemote
-    from jepsy.live import live_view, print_summary
+    from jepsy.live import LiveView, print_summary
     from jepsy.nemeses.combined import combine
     from jepsy.protocols import Test
     from jepsy.run import Plan, RunState, run_test
@@ -149,15 +149,11 @@ def run_one(nodes: list[Node], spec: TestSpec, *, sudo_password: str | None = No
                 keep_history=spec.nemesis_strategy == "guided")
     state = RunState(time_limit=spec.time_limit)
     try:
-        if live:
-            with live_view(state):
-                results = run_test(plan, run_dir, state, on_setup=lambda: _record_version(
-                    the_db, test, run_dir, info))
-        else:
-            results = run_test(plan, run_dir, state,
-                               on_setup=lambda: _record_version(the_db, test, run_dir, info))
+        results = run_test(plan, run_dir, state,
+                           on_setup=lambda: _record_version(the_db, test, run_dir, info),
+                           observers=[LiveView()] if live else [])
     finally:
-        remote.close()
+        remote.close()  # the run closes it before checking; again here if it never started
     _record_schedule(spec, run_dir, name, results, echo)
     if live:
         print_summary(results)
