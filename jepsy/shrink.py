@@ -45,13 +45,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from jepsy.errors import ConfigError, ExitCode, JepsyError
-from jepsy.nemeses import schedule as schedules
-from jepsy.nemeses.schedule import Schedule
+
+if TYPE_CHECKING:  # imported where used: jepsy --help imports this module for its help line
+    from jepsy.nemeses.schedule import Schedule
 
 __all__ = ["Attempt", "Candidate", "Shrinker", "ddmin", "key_option", "shrink_cmd", "signature"]
 
@@ -370,6 +371,7 @@ class RealTrial:
         return shlex.join(args)
 
     def __call__(self, cand: Candidate) -> Attempt:
+        from jepsy.nemeses import schedule as schedules
         from jepsy.wiring import run_one
 
         self.count += 1
@@ -427,6 +429,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def original_candidate(run_dir: Path, info: Mapping[str, Any]) -> Candidate:
     """The stored run as a candidate: its schedule.json, or the schedule read from its history."""
+    from jepsy.nemeses import schedule as schedules
+
     if (run_dir / "schedule.json").exists():
         sched = schedules.load(run_dir / "schedule.json", info.get("nodes"))
     else:
@@ -515,6 +519,8 @@ def shrink_cmd(run_dir: str, inventory: str | None, nodes: str | None, budget: f
     final = shrinker.witness[best.key()]
     assert final.run_dir is not None
     final_dir = Path(final.run_dir)
+    from jepsy.nemeses import schedule as schedules
+
     schedules.write(final_dir / "reproducer-schedule.json", best.schedule)
     command = trial.command(best, final_dir / "reproducer-schedule.json", inventory)
     report = _report(run, final_dir, target, k, n, original, best, shrinker, took, command)
