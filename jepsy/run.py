@@ -368,15 +368,9 @@ def _collect_logs(plan: Plan, run_dir: Path) -> dict[str, Any]:
 
 @runtime_checkable
 class RunObserver(Protocol):
-    """Watches a run without taking part in it (the live view is one).
-
-    ``phase_changed`` is called as the run enters each phase (``state.phase``:
-    setup, running, healing, recovering, final reads, collecting logs,
-    teardown, checking, report, done); ``run_ended`` once at the very end,
-    whatever happened (also when the run raised).  Both are called in the
-    run's main thread and must return quickly; an observer that raises is
-    logged and ignored: watching never changes the run.
-    """
+    """Watches a run without taking part in it (the live view is one): told of each phase
+    (``state.phase``), then once that the run ended, whatever happened.  Called in the
+    run's thread, must return quickly; one that raises is logged and ignored."""
 
     def phase_changed(self, state: RunState) -> None: ...
 
@@ -384,18 +378,9 @@ class RunObserver(Protocol):
 
 
 class Run:
-    """One run of a ``Plan``, stored in ``run_dir``: its phases are the named steps below.
-
-    ``execute`` calls them in order and keeps the guarantees of the module
-    docstring: whatever happens once ``set_up`` starts, the faults are healed
-    (``heal``), in-flight ops complete and the history is closed, logs are
-    collected, the database is torn down and the SSH connections are closed
-    (``wind_down``), and the history is checked and written (``check``,
-    ``write``), unless a ``JepsyError`` (the configuration's fault) ends the
-    run first: that one propagates after the cleanups.  SIGINT and SIGTERM
-    end the current phase early (``Interrupted``); during the cleanups they
-    are held until the step is done.
-    """
+    """One run of a ``Plan``, stored in ``run_dir``; its phases are the steps below, called
+    in order by ``execute`` with the module docstring's guarantees.  A ``JepsyError``
+    (the configuration's fault) propagates after ``heal`` and ``wind_down``."""
 
     def __init__(self, plan: Plan, run_dir: Path, state: RunState | None = None,
                  checker_opts: dict[str, Any] | None = None,
@@ -419,7 +404,6 @@ class Run:
 
     # -- the whole run -------------------------------------------------------
     def execute(self) -> dict[str, Any]:
-        """Every phase in order; the results (also in ``results.json``)."""
         self.t0 = time.monotonic()
         self._open_log()
         self.history = HistoryWriter(self.run_dir / "history.jsonl", keep=self.plan.keep_history)
@@ -443,9 +427,7 @@ class Run:
             self._notify("run_ended")
 
     def _until_healed(self) -> None:
-        """Connect, set up, run the main phase; then heal, always.  A crash is kept for the
-        verdict (``crashed``), an interruption makes the run incomplete, a ``JepsyError``
-        propagates (after the heal)."""
+        """Set up and run the main phase; then heal, always."""
         try:
             self.set_up()
             self.run_main()
@@ -464,13 +446,8 @@ class Run:
 
     # -- the phases, in order ------------------------------------------------
     def set_up(self) -> None:
-        """Nodes prepared for the nemesis, the database set up on every node, the nemesis set
-        up, ``on_setup`` called, the workload's tables made, one client per worker opened.
-
-        There is no separate connect step: the Remote opens each node's connection on
-        its first command (in parallel, as the database is set up on every node at
-        once), so a run of an in-process database (``memory``) needs no SSH at all.
-        """
+        """Database, nemesis and clients ready.  The Remote connects to each node on its
+        first command (so the in-process ``memory`` database needs no SSH at all)."""
         plan, test = self.plan, self.test
         self._enter("setup")
         test.log.info("setting up %s on %s", type(plan.db).__name__, ", ".join(test.nodes))
@@ -504,8 +481,7 @@ class Run:
         self.timings["main_s"] = time.monotonic() - t1
 
     def heal(self) -> None:
-        """End every fault (after the nemesis thread's fault in flight has landed);
-        what could not be healed is kept in ``unhealed``."""
+        """End every fault; what could not be healed is kept in ``unhealed``."""
         with _deferred_signals() as pending:
             self.stop.set()
             self._enter("healing")
@@ -520,8 +496,7 @@ class Run:
                 self.incomplete = f"interrupted by {signal.Signals(pending[0]).name}"
 
     def final_reads(self) -> None:
-        """After the recovery wait, the workload's final generator on every worker; only
-        when the run so far is whole (not interrupted, not crashed, every fault healed)."""
+        """The final generator after the recovery wait, if the run so far is whole."""
         plan = self.plan
         if (self.incomplete is not None or self.crashed is not None or self.unhealed
                 or plan.workload.final_generator is None):
@@ -534,12 +509,11 @@ class Run:
                               with_nemesis=False)
 
     def wind_down(self) -> None:
-        """Ops in flight complete (and are recorded) before the clients and the history
-        close: a completion is never lost, nor written to a closed file.  Then the
-        logs are collected, the database and nemesis torn down, and the SSH
-        connections closed, before the checkers (which may fork) start."""
+        """Always: clients and history closed, logs collected, teardown, SSH closed."""
         with _deferred_signals():
             self.stop.set()
+            # Ops still in flight complete (and are recorded) before clients and the
+            # history close: a completion is never lost, nor written to a closed file.
             stuck = self.engine.join(timeout=60)
             if stuck:
                 self.test.log.error("threads still running after 60 s: %s", ", ".join(stuck))
@@ -548,17 +522,14 @@ class Run:
             self.history.close()
             self.collect()
             self.tear_down()
-            self.disconnect()
+            self.disconnect()  # before the checkers, which may fork
             self._close_log()
 
     def collect(self) -> None:
-        """The database's log files of every node, under ``nodes/<node>/``."""
         self._enter("collecting logs")
         self.logs = _collect_logs(self.plan, self.run_dir) if self.db_started else {}
 
     def tear_down(self) -> None:
-        """The database stopped and wiped (unless asked to leave it running); the nemesis's
-        own teardown."""
         plan, test = self.plan, self.test
         if self.db_started and not plan.leave_db_running:
             self._enter("teardown")
@@ -566,14 +537,12 @@ class Run:
         plan.nemesis.teardown(test)
 
     def disconnect(self) -> None:
-        """Close the SSH connections (a later use would reopen them)."""
         try:
             self.test.remote.close()
         except Exception as e:
             self.test.log.warning("closing the connections failed: %r", e)
 
     def check(self) -> dict[str, Any]:
-        """The workload's checkers (crash-safe, with availability) on the history."""
         plan, test = self.plan, self.test
         t3 = time.monotonic()
         opts = {"time_limit": plan.time_limit, "nodes": test.nodes, "store_dir": str(self.run_dir),
@@ -586,8 +555,6 @@ class Run:
         return verdict
 
     def results(self, verdict: dict[str, Any]) -> dict[str, Any]:
-        """The verdict with what the run itself knows: incomplete, crashed, faults that never
-        took effect, faults left unhealed (each makes a True verdict unknown), the exit code."""
         test, ops, crashed = self.test, self.history.ops, self.crashed
         valid = verdict.get("valid")
         incomplete = self.incomplete
@@ -624,7 +591,6 @@ class Run:
         return results
 
     def write(self, results: dict[str, Any]) -> None:
-        """``results.json``, then the report (``report.html``, ``junit.xml``)."""
         write_json(self.run_dir / "results.json", results)
         self._enter("report")
         from jepsy.report import write_all
