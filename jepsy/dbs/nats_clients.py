@@ -23,6 +23,9 @@ replicas):
 * ``read`` (final phase, one worker): every message of the stream, in stream
   order, through an ephemeral consumer that delivers all without acks;
   ``ok`` with ``[[v, sequence], ...]``, ``info`` when it could not finish.
+  ``ok`` with nothing when the cluster's meta leader says, five times over
+  ten seconds, that the stream does not exist (power loss can make JetStream
+  forget it): the log holds nothing then.
 
 ``register`` (key-value bucket ``jepsy``, history 1, ``replicas`` replicas):
 ``read`` is a get (absent and deleted keys read null; an error is ``fail``:
@@ -39,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -180,8 +184,6 @@ class StreamClient(_NatsClient):
 
     def _retry(self, make: Callable[[], Awaitable[None]], what: str) -> None:
         """Stream and consumer creation right after start-up may meet a leader election."""
-        import time
-
         deadline = time.monotonic() + self.db.ready_timeout
         while True:
             try:
@@ -273,14 +275,24 @@ class StreamClient(_NatsClient):
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-        err = ""
-        for _attempt in range(5):  # a leader election may interrupt it: start over
+        from nats.js.errors import NotFoundError
+
+        err, missing = "", 0
+        for _attempt in range(10):  # a leader election may interrupt it: start over
             got.clear()
             try:
                 self.io.run(read_all, timeout=30 * self.timeout)
                 return {"type": "ok", "value": list(got)}
+            except NotFoundError as e:
+                # The meta leader answers that the stream does not exist (without one the
+                # request times out).  Asked again after a while, in case it was still
+                # catching up; if it says so every time, the log holds nothing.
+                err, missing = _error(e), missing + 1
+                if missing >= 5:
+                    return {"type": "ok", "value": [], "error": f"the stream is gone: {err}"}
             except Exception as e:
                 err = _error(e)
+            time.sleep(2)
         return {"type": "info", "value": list(got), "error": f"read unfinished: {err}"}
 
 
