@@ -1,0 +1,58 @@
+"""NATS JetStream on a lab of three nodes (nats-server 2.9, a stream and a bucket with 3 replicas).
+
+The fast test runs the stream workload through kills: every acknowledged message
+is in the final read, once and in order, the nemesis really killed servers, and
+every node's log was collected.  The slow tests are the README's findings 12 to 14,
+once each with one seed (the README gives their detection rates over five).  Labs
+hn9 and hn8 (10.169.0, 10.168.0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import lab_running
+from tests.integration.test_recipes import jepsy_test
+
+STREAM = ["--db", "nats", "--workload", "stream", "--workload-opt", "at_least_once=true"]
+
+
+def test_nats_stream_through_kills_keeps_every_acknowledged_message(tmp_path: Path) -> None:
+    with lab_running("hn9", "10.169.0", nodes=3, packages=["nats-server"]) as lab:
+        code, results = jepsy_test(lab.inventory_path, tmp_path, *STREAM, "--nemesis", "kill",
+                                   "--nemesis-interval", "3", "--time-limit", "9", "--recovery", "2",
+                                   "--seed", "1")
+        stream = results["checker"]["stream"]
+        assert code == 0, results["checker"]
+        assert stream["acknowledged_count"] > 200 and stream["consumed_count"] > 50, stream
+        assert stream["log_length"] >= stream["acknowledged_count"]
+        history = (tmp_path / "latest" / "history.jsonl").read_text()
+        assert "killed pid" in history and '"restarted"' in history
+        for node in ("n1", "n2", "n3"):
+            assert "JetStream" in (tmp_path / "latest" / "nodes" / node / "nats.log").read_text()
+
+
+@pytest.mark.slow
+def test_findings_12_to_14_nats(tmp_path: Path) -> None:
+    power = [*STREAM, "--nemesis-interval", "8", "--time-limit", "30", "--seed", "1"]
+    with lab_running("hn8", "10.168.0", nodes=3, packages=["nats-server"]) as lab:
+        inv = lab.inventory_path
+        # 12: a double-acked message is delivered again after a partition.
+        code, results = jepsy_test(inv, tmp_path / "12", "--db", "nats", "--workload", "stream",
+                                   "--nemesis", "partition,kill", "--nemesis-interval", "5",
+                                   "--time-limit", "30", "--seed", "1")
+        assert code == 1 and results["checker"]["stream"]["consumed_twice_count"] > 0, results["checker"]
+        # 13: power loss of every node loses acknowledged messages; a kill of every node does not.
+        code, results = jepsy_test(inv, tmp_path / "13", *power, "--nemesis", "power",
+                                   "--nemesis-opt", "power_targets=all")
+        assert code == 1 and results["checker"]["stream"]["lost_count"] > 0, results["checker"]
+        code, results = jepsy_test(inv, tmp_path / "13k", *power, "--nemesis", "kill",
+                                   "--nemesis-opt", "kill_targets=all")
+        assert code == 0, results["checker"]
+        # 14: the key-value bucket's register under partitions.
+        code, results = jepsy_test(inv, tmp_path / "14", "--db", "nats", "--workload", "register",
+                                   "--nemesis", "partition", "--nemesis-interval", "5",
+                                   "--time-limit", "30", "--seed", "1")
+        assert code == 0, results["checker"]
