@@ -114,8 +114,17 @@ class _Loop:
                 asyncio.run_coroutine_threadsafe(close(), self.loop).result(4)
 
     def close(self) -> None:
+        """Close the connection, then end what nats-py left on the loop (subscriptions of a
+        connection that closed uncleanly), so that no pending task is destroyed with it."""
         self.drop()
         if self.loop.is_running():
+            async def cancel_rest() -> None:
+                rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in rest:
+                    task.cancel()
+                await asyncio.wait_for(asyncio.gather(*rest, return_exceptions=True), 2)
+            with contextlib.suppress(Exception):  # best effort: the loop ends either way
+                asyncio.run_coroutine_threadsafe(cancel_rest(), self.loop).result(3)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(5)
         if not self.loop.is_running() and not self.loop.is_closed():
