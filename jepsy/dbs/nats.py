@@ -34,6 +34,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -159,7 +160,11 @@ class NatsDB(PidfileDaemon):
         test.remote.execute(node, self._start_command(), sudo=True)
 
     def primaries(self, test: Test) -> list[str]:
-        """The node of the stream's Raft leader (else the bucket's), as a live node reports it."""
+        """The node of the stream's Raft leader (else the bucket's), as most nodes report it.
+
+        Every node is asked: right after a partition heals some still know no leader, or
+        an old one; the name most of them give wins."""
+        votes: Counter[str] = Counter()
         for node in test.nodes:
             try:
                 jsz = self._monitor(test, node, "/jsz?streams=true")
@@ -173,10 +178,9 @@ class NatsDB(PidfileDaemon):
                         leaders[str(stream.get("name"))] = str(leader)
             for name in (STREAM, f"KV_{BUCKET}"):
                 if leaders.get(name) in test.nodes:
-                    return [leaders[name]]
-            if jsz:
-                return []
-        return []
+                    votes[leaders[name]] += 1
+                    break
+        return [votes.most_common(1)[0][0]] if votes else []
 
     def version(self, test: Test, node: str) -> str:
         return str(test.remote.execute(node, "nats-server --version", check=False).stdout.strip())
