@@ -43,6 +43,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "zookeeper": "jepsy.dbs.zookeeper:zookeeper_db",
         "galera": "jepsy.dbs.galera:galera_db",
         "rabbitmq": "jepsy.dbs.rabbitmq:rabbitmq_db",
+        "nats": "jepsy.dbs.nats:nats_db",
         "maelstrom": "jepsy.dbs.maelstrom:maelstrom_db",
         "memory": "jepsy.doubles:memory_db",
         "broken-memory": "jepsy.doubles:broken_memory_db",
@@ -55,6 +56,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "counter": "jepsy.workloads.counter:workload",
         "bank": "jepsy.workloads.bank:workload",
         "queue": "jepsy.workloads.queue:workload",
+        "stream": "jepsy.workloads.stream:workload",
         "unique-ids": "jepsy.workloads.unique_ids:workload",
         # Maelstrom's workloads by Maelstrom's names (workloads/maelstrom.py)
         "echo": "jepsy.workloads.maelstrom:echo",
@@ -86,6 +88,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "bank": "jepsy.checkers.bank:bank",
         "queue": "jepsy.checkers.queues:queue",
         "total-queue": "jepsy.checkers.queues:total_queue",
+        "stream": "jepsy.checkers.streams:stream",
         "unique-ids": "jepsy.checkers.unique_ids:unique_ids",
         "long-fork": "jepsy.checkers.long_fork:long_fork",
         "availability": "jepsy.checkers.availability:availability",

@@ -22,6 +22,8 @@ DEBS=(openssh-server openssh-client iptables iproute2 procps util-linux faketime
 # The power-loss nemesis's filesystem (libfuse3; its Python binding, mfusepy, comes from
 # PyPI) and RabbitMQ for the rabbitmq module.
 DEBS+=(fuse3 rabbitmq-server)
+# nats-server (2.9, JetStream) for the nats module; its client, nats-py, comes from PyPI.
+DEBS+=(nats-server)
 if [[ "${JEPSY_SKIP_BROWSER:-}" != 1 ]]; then DEBS+=(chromium); fi
 
 missing=()

@@ -149,17 +149,30 @@ class PostgresDB:
     def _pid(self) -> str:
         return f"$(head -n 1 {DATA_DIR}/postmaster.pid 2>/dev/null)"
 
+    def _signal(self, sig: str) -> str:
+        """``kill -SIG`` to the postmaster and to every child of it, each as a group.
+
+        PostgreSQL's children each call ``setsid()``, so the postmaster's own group
+        holds the postmaster alone.  A SIGKILL to that group left a child that does
+        not soon notice its parent's death alive: the startup process fsyncing the
+        whole data directory after a crash (slow on the power-loss filesystem) went
+        on with its fsyncs (EIO after the power loss), held the shared memory, and
+        every restart refused ("pre-existing shared memory block is still in use").
+        For ``9``, waits (up to 10 s) until none of them is left but a zombie."""
+        wait = ("; all=$(echo $p $c | tr ' ' ,); for i in $(seq 50); do "
+                "ps -o stat= -p $all | grep -qv '^Z' || break; sleep 0.2; done") if sig == "9" else ""
+        return (f"p={self._pid()}; [ -n \"$p\" ] || exit 0; c=$(pgrep -P $p); "
+                f"for x in $p $c; do kill -{sig} $x -$x 2>/dev/null; done{wait}")
+
     def teardown(self, test: Test, node: str) -> None:
         if node != self.primary(test):
             return
-        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -$p 2>/dev/null; "
-                                  f"kill -9 -$p 2>/dev/null; fi; sleep 0.2; rm -rf {DATA_DIR}",
-                            sudo=True, check=False)
+        test.remote.execute(node, f"( {self._signal('CONT')} ); ( {self._signal('9')} ); "
+                                  f"rm -rf {DATA_DIR}", sudo=True, check=False)
 
     def kill(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -$p", sudo=True,
-                                check=False)
+            test.remote.execute(node, self._signal("9"), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
         if node == self.primary(test):
@@ -168,11 +181,11 @@ class PostgresDB:
 
     def pause(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, f"kill -STOP -{self._pid()}", sudo=True, check=False)
+            test.remote.execute(node, self._signal("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, f"kill -CONT -{self._pid()}", sudo=True, check=False)
+            test.remote.execute(node, self._signal("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE] if node == self.primary(test) else []
