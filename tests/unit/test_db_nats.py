@@ -6,11 +6,11 @@ import pytest
 
 from jepsy.dbs.nats import DATA_DIR, NatsDB, nats_db
 from jepsy.dbs.nats_clients import KVRegisterClient, StreamClient, client_for
+from jepsy.doubles import FakeRemote
 from jepsy.errors import ConfigError
 from jepsy.inventory import Node
 from jepsy.protocols import HasDataDir, HasLogFiles, HasPrimaries, Killable, Pausable
 from jepsy.protocols import Test as RunTest
-from jepsy.testing import FakeRemote
 
 NODES = ("n1", "n2", "n3")
 
