@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
+from jepsy.checkers.elle import checker as checker_module
 from jepsy.checkers.elle import list_append, synth
 from jepsy.checkers.elle.columns import from_jsonl, from_ops
 from jepsy.checkers.elle.txn import Txn, extract_txns
@@ -67,7 +69,9 @@ def test_what_columns_cannot_hold_goes_to_the_general_path() -> None:
     assert r["valid"] is True
 
 
-def test_check_file_same_as_check(tmp_path: Path) -> None:
+def test_check_file_same_as_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checker_module, "FAST_FROM_BYTES", 0)
+    monkeypatch.setattr(checker_module, "FAST_FROM_OPS", 0)
     h = synth.inject(synth.history("list-append", 200, processes=5, keys=4, seed=9), "G-single")
     path = tmp_path / "h.jsonl"
     path.write_text("".join(json.dumps(op.to_json()) + "\n" for op in h))

@@ -19,14 +19,10 @@ import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from jepsy.checkers.elle.columns import FAIL, INFO, OK, TxnColumns, from_jsonl, from_ops
 from jepsy.checkers.elle.cycles import search_causal, search_cycles
 from jepsy.checkers.elle.explain import explain_cycle
-from jepsy.checkers.elle.fastpath import clean_list_append
 from jepsy.checkers.elle.graph import DATA, PROCESS_LEVEL, REALTIME_LEVEL, Graph
 from jepsy.checkers.elle.list_append import ListAppend
 from jepsy.checkers.elle.models import boundary, canonical_model, impossible_models
@@ -35,10 +31,17 @@ from jepsy.checkers.elle.rw_register import RWRegister
 from jepsy.checkers.elle.txn import Txn, extract_txns
 from jepsy.history import Op, read_history
 
+if TYPE_CHECKING:
+    from jepsy.checkers.elle.columns import TxnColumns
+
 __all__ = ["TxnChecker"]
 
 _MOPS = {"list-append": frozenset({"append", "r"}), "rw-register": frozenset({"w", "r"})}
 _MAX_CYCLES_PER_TYPE = 20
+# The columnar fast path costs NumPy's and SciPy's imports (~0.2 s): below this many ops
+# (or bytes, for ``check_file``) the general path is done sooner.
+FAST_FROM_OPS = 20_000
+FAST_FROM_BYTES = 2_000_000
 
 
 class TxnChecker:
@@ -71,7 +74,9 @@ class TxnChecker:
         with ``read_history`` and checked as ``check`` would.
         """
         def run() -> dict[str, Any]:
-            if self.workload == "list-append":
+            if self.workload == "list-append" and _size(path) >= FAST_FROM_BYTES:
+                from jepsy.checkers.elle.columns import from_jsonl
+
                 started = time.monotonic()
                 cols = from_jsonl(path)
                 if cols is not None:
@@ -84,7 +89,9 @@ class TxnChecker:
         return _no_gc(run)
 
     def _fast_or_full(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
-        if self.workload == "list-append":
+        if self.workload == "list-append" and len(history) >= FAST_FROM_OPS:
+            from jepsy.checkers.elle.columns import from_ops
+
             started = time.monotonic()
             cols = from_ops(history)
             if cols is not None:
@@ -95,6 +102,11 @@ class TxnChecker:
 
     def _fast(self, cols: TxnColumns, opts: Mapping[str, Any], started: float) -> dict[str, Any] | None:
         """The general path's result for a history ``fastpath`` proves clean, else None."""
+        import numpy as np
+
+        from jepsy.checkers.elle.columns import FAIL, INFO, OK
+        from jepsy.checkers.elle.fastpath import clean_list_append
+
         model = canonical_model(str(opts.get("consistency_model") or opts.get("consistency-model")
                                     or self.model))
         clean = clean_list_append(cols)
@@ -194,6 +206,13 @@ class TxnChecker:
                 "search_seconds": round(time.monotonic() - analysed, 3),
             },
         }
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read_history says what is wrong with it
 
 
 def _no_gc(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
