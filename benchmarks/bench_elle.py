@@ -6,7 +6,8 @@
 
 Each size's list-append history comes from ``synth.stream`` (a serial model
 under random concurrency: every check must say valid), written once as jepsy
-JSONL to ``--cache`` and reused.  Every measurement runs in a child process of
+JSONL to ``--cache`` and reused; sizes above 1M are that 1M history tiled
+(see ``tile``), still valid by construction.  Every measurement runs in a child process of
 its own, so its peak memory (``ru_maxrss``) is its own:
 
 * **before**: main's code (``--main``, a read-only checkout; imported in place
@@ -62,6 +63,37 @@ def generate(path: Path, n: int, processes: int, keys: int) -> None:
     tmp.rename(path)
 
 
+TILE = 1_000_000  # histories larger than this are tiled from the one of this size
+
+
+def tile(path: Path, base: Path, copies: int) -> None:
+    """``copies`` of the history in ``base``, one after another, on fresh keys and processes.
+
+    Copy i shifts keys and processes past every earlier copy's, and indices and
+    times past its end: each copy is valid and runs after the previous one
+    completed, so the whole is valid by construction (serially, copy by copy).
+    Generating ten million transactions with ``synth`` takes the better part
+    of an hour in Python; tiling takes a few minutes.
+    """
+    import msgspec
+
+    dec = msgspec.json.Decoder()
+    enc = msgspec.json.Encoder()
+    ops = [dec.decode(line) for line in base.read_bytes().splitlines()]
+    keys = 1 + max(m[1] for op in ops for m in op["value"])
+    procs = 1 + max(op["process"] for op in ops)
+    span = 1 + max(op["time"] for op in ops)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "wb") as fh:
+        for i in range(copies):
+            dk, dp, di, dt = i * keys, i * procs, i * len(ops), i * span
+            fh.write(b"\n".join(enc.encode({
+                "index": op["index"] + di, "time": op["time"] + dt, "type": op["type"],
+                "process": op["process"] + dp, "f": op["f"],
+                "value": [[f, k + dk, v] for f, k, v in op["value"]]}) for op in ops) + b"\n")
+    tmp.rename(path)
+
+
 def run_before(path: Path, main: Path) -> dict[str, object]:
     """Main's reader and checker: ``main`` replaces this tree's (editable) jepsy on the path."""
     sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in type(f).__module__.lower()]
@@ -108,6 +140,9 @@ def child(args: argparse.Namespace) -> None:
     if args.child == "generate":
         generate(path, args.n, args.processes, args.keys)
         out: dict[str, object] = {}
+    elif args.child == "tile":
+        tile(path, Path(args.base), args.n // TILE)
+        out = {}
     elif args.child == "before":
         out = run_before(path, Path(args.main))
     elif args.child == "after-file":
@@ -117,9 +152,11 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
-def spawn(kind: str, path: Path, args: argparse.Namespace, n: int = 0) -> dict[str, object]:
+def spawn(kind: str, path: Path, args: argparse.Namespace, n: int = 0,
+          base: Path | None = None) -> dict[str, object]:
     cmd = [sys.executable, __file__, "--child", kind, "--path", str(path), "--main", str(args.main),
-           "--n", str(n), "--processes", str(args.processes), "--keys", str(args.keys)]
+           "--n", str(n), "--processes", str(args.processes), "--keys", str(args.keys),
+           "--base", str(base)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["?"])[-1]
@@ -165,6 +202,7 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--path", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--base", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)
@@ -176,7 +214,11 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         path = args.cache / f"list-append-{n}-p{args.processes}-k{args.keys}.jsonl"
         if not path.exists():
-            gen = spawn("generate", path, args, n)
+            base = args.cache / f"list-append-{TILE}-p{args.processes}-k{args.keys}.jsonl"
+            if n > TILE and n % TILE == 0 and not base.exists():
+                spawn("generate", base, args, TILE)
+            gen = (spawn("tile", path, args, n, base) if n > TILE and n % TILE == 0
+                   else spawn("generate", path, args, n))
             if "error" in gen:
                 print(f"{n:>9} | generation failed: {gen['error']}")
                 continue

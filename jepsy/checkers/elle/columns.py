@@ -30,12 +30,13 @@ from itertools import chain, compress
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import numpy as np
 
 from jepsy.checkers.elle.txn import Txn
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
     from numpy.typing import NDArray
@@ -97,7 +98,14 @@ class TxnColumns:
         rows = (np.repeat(self.mop_start[ids] - np.cumsum(counts) + counts, counts)
                 + np.arange(int(counts.sum())))
         fs, keys, vals, lens = (a[rows].tolist() for a in (self.f, self.key, self.value, self.length))
-        elems = self.elems
+        # every read's elements in one gather: ``vals`` of reads become offsets into ``elems``
+        is_read = self.f[rows] == READ
+        n = np.maximum(self.length[rows], 0) * is_read
+        starts = self.value[rows]
+        total = int(n.sum())
+        runs = np.repeat(starts - np.cumsum(n) + n, n) + np.arange(total) if total else n[:0]
+        elems = self.elems[runs].tolist()
+        offsets = (np.cumsum(n) - n).tolist()
         out: list[Txn] = []
         j = 0
         for t, cnt, typ, idx, inv, it, ct, proc in zip(
@@ -106,12 +114,11 @@ class TxnColumns:
                 self.complete_time[ids].tolist(), self.process[ids].tolist(), strict=True):
             mops: list[tuple[str, Any, Any]] = []
             for i in range(j, j + cnt):
-                v = vals[i]
                 if fs[i] == READ:
-                    n = lens[i]
-                    mops.append(("r", keys[i], None if n == -1 else elems[v: v + n].tolist()))
+                    m, o = lens[i], offsets[i]
+                    mops.append(("r", keys[i], None if m == -1 else elems[o: o + m]))
                 else:
-                    mops.append((_F_NAME[fs[i]], keys[i], v))
+                    mops.append((_F_NAME[fs[i]], keys[i], vals[i]))
             j += cnt
             out.append(Txn(id=t, index=idx, invoke_index=inv, process=proc, type=_TYPE_NAME[typ],
                            mops=mops, invoke_time=None if it == NONE else it,
@@ -119,10 +126,16 @@ class TxnColumns:
         return out
 
 
+def _same(x: Any) -> Any:
+    return x
+
+
 class _Builder:
     """Pairs ops as they come and gathers their micro-ops into columns, a chunk at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, decode: Callable[[Any], Any] = _same, keep: Callable[[Any], Any] = _same) -> None:
+        self.decode = decode  # a value as read -> its Python form (JSON text is decoded only if used)
+        self.keep = keep  # a value as read -> a form that may outlive the read buffer
         self.type = array("b")
         self.process = array("q")
         self.index = array("q")
@@ -153,6 +166,7 @@ class _Builder:
         mop_start, mop_count = self.mop_start, self.mop_count
         add_mops = self._mops
         codes = _TYPE_CODE
+        decode, keep = self.decode, self.keep
         for op in ops:
             p = op.process
             if p.__class__ is not int or op.f != "txn":
@@ -171,7 +185,7 @@ class _Builder:
                     types[prev] = INFO
                 t = len(types)
                 open_[p] = t
-                raw[t] = op.value
+                raw[t] = keep(op.value)
                 code = INFO
                 ct = NONE
             else:
@@ -185,7 +199,7 @@ class _Builder:
                     if code == OK:
                         del raw[i]
                         complete_time[i] = tm
-                        add_mops(i, op.value)
+                        add_mops(i, decode(op.value))
                     continue
                 t = len(types)
                 ct = tm if code == OK else NONE
@@ -199,7 +213,7 @@ class _Builder:
             mop_start.append(0)
             mop_count.append(0)
             if typ != "invoke":
-                add_mops(t, op.value)
+                add_mops(t, decode(op.value))
 
     def _mops(self, t: int, value: Any) -> None:
         if value.__class__ is not list:
@@ -251,12 +265,13 @@ class _Builder:
 
     def finish(self) -> TxnColumns:
         for t, inv in sorted(self.raw.items()):  # never completed ok: the invoke's micro-ops
-            self._mops(t, inv)
+            self._mops(t, self.decode(inv))
         self.raw.clear()
         self.flush()
 
         def col(a: array[int], dtype: Any) -> NDArray[Any]:
-            return np.frombuffer(a, dtype=dtype).copy() if len(a) else np.zeros(0, dtype=dtype)
+            # a view, not a copy: the array keeps its buffer (and can no longer grow)
+            return np.frombuffer(a, dtype=dtype) if len(a) else np.zeros(0, dtype=dtype)
 
         dtypes = (np.int8, np.int64, np.int64, np.int64, np.int64)
         f, key, txn, value, length = (
@@ -284,6 +299,18 @@ def from_ops(history: Iterable[Op]) -> TxnColumns | None:
         return None
 
 
+class _Line(msgspec.Struct, forbid_unknown_fields=True):
+    """One JSONL op as ``from_jsonl`` reads it: its value stays JSON text (``Raw``)."""
+
+    index: int
+    time: int | None
+    type: str
+    process: int | str
+    f: str
+    value: msgspec.Raw = msgspec.Raw(b"null")
+    error: Any = None
+
+
 def from_jsonl(path: Path) -> TxnColumns | None:
     """Columns straight from a JSONL history, a block at a time, never a whole ``Op`` list.
 
@@ -291,19 +318,9 @@ def from_jsonl(path: Path) -> TxnColumns | None:
     object per line with jepsy's fields; anything else returns None (then the
     caller reads the file with ``read_history``, whose errors name the line).
     """
-    import msgspec
-
-    class _Line(msgspec.Struct, forbid_unknown_fields=True):
-        index: int
-        time: int | None
-        type: str
-        process: int | str
-        f: str
-        value: Any = None
-        error: Any = None
-
+    # Values stay JSON text until used: an ok transaction's invoke is never decoded.
     dec = msgspec.json.Decoder(_Line)
-    b = _Builder()
+    b = _Builder(decode=msgspec.json.decode, keep=msgspec.Raw.copy)
     try:
         for block in _blocks(path):
             b.feed(dec.decode_lines(block))

@@ -258,18 +258,26 @@ def _edges(c: TxnColumns) -> int:
     keep = s != d
     s, d = s[keep], d[keep]
     size = n + points
-    pairs = np.sort(s * size + d)
+    pairs = s * size + d
     del s, d
+    pairs.sort()
     if len(pairs) > 1:
         pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
     from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
     from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
-    m = csr_matrix((np.ones(len(pairs), dtype=np.int8), (pairs // size, pairs % size)), shape=(size, size))
+    # CSR straight from the sorted pairs (sources ascending): no COO copy on the way
+    small = np.int32 if size < 1 << 31 else np.int64
+    indptr = np.searchsorted(pairs, np.arange(size + 1, dtype=np.int64) * size).astype(small)
+    indices = (pairs % size).astype(small)
+    edges = len(pairs)
+    del pairs
+    m = csr_matrix((np.ones(edges, dtype=np.int8), indices, indptr), shape=(size, size))
+    del indices, indptr
     _, labels = connected_components(m, directed=True, connection="strong")
     if len(labels) and int(np.bincount(labels).max()) > 1:
         raise _HandBack  # a component of several nodes: there may be a cycle
-    return len(pairs)
+    return edges
 
 
 def _realtime(c: TxnColumns, n: int, src: list[NDArray[np.int64]], dst: list[NDArray[np.int64]]) -> int:
