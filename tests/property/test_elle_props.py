@@ -232,7 +232,7 @@ def _tamper(h: list[Op], draw: Any) -> list[Op]:
             r[-1], r[-2] = r[-2], r[-1]
         elif how == 3:
             r.append(10**9)
-        else:
+        elif r:
             r.append(r[0])
         value[j][2] = r
         out[i] = Op(index=op.index, time=op.time, type=op.type, process=op.process, f=op.f, value=value)

@@ -20,9 +20,10 @@ would, stated once (``order[k]`` is key k's longest committed read):
 * then ``duplicate-elements`` and ``thin-air-read`` can only show in
   ``order[k]`` itself, and ``G1a`` / ``dirty-update`` need an element of
   ``order[k]`` written by an aborted transaction: any of those, hand back;
-* a transaction that touches each key at most once has no ``internal`` or
-  ``future-read`` anomaly and reads from others exactly what it read; the
-  few that touch a key twice go through ``list_append.external_reads``;
+* a transaction that touches each key at most once, or only reads it (all
+  reads then equal) or only appends to it, has no ``internal`` or
+  ``future-read`` anomaly and reads from others exactly what it first read;
+  the few that read and append one key go through ``list_append.external_reads``;
 * ``G1b`` needs a read ending on an append its writer followed with another
   append to the same key; ``lost-update`` two committed readers of the same
   prefix that both append to that key: both tested directly;
@@ -157,19 +158,34 @@ def _edges(c: TxnColumns) -> int:
     del sorted_codes, at
     o_first = np.cumsum(o_len) - o_len  # each key row's first element in oe_*
     # --- reads from others -----------------------------------------------------------------
+    # Group each committed transaction's micro-ops by key, in program order.  A group of
+    # reads of one length (equal, since all are prefixes of one order) or of appends alone
+    # needs no more; a group mixing reads and appends, or reads of different lengths, sends
+    # its transaction through ``external_reads``.
     ok_mops = np.flatnonzero(ttype[txn] == OK)
     tk = txn[ok_mops] * (kmax - kmin + 1) + (key[ok_mops] - kmin)
-    tk_sorted = np.sort(tk)
-    dup_tk = tk_sorted[1:][tk_sorted[1:] == tk_sorted[:-1]]
-    twice = np.zeros(0, dtype=np.int64)
-    if len(dup_tk):
-        twice = np.sort(txn[ok_mops][np.isin(tk, dup_tk)])
-        twice = twice[np.concatenate(([True], twice[1:] != twice[:-1]))]
-    del tk, tk_sorted
-    simple = ~np.isin(txn[r_idx], twice)
-    e_txn = [txn[r_idx][simple]]
-    e_row = [r_k[simple]]
-    e_len = [r_len[simple]]
+    by_tk = np.argsort(tk, kind="stable")
+    mop_s = ok_mops[by_tk]
+    tks = tk[by_tk]
+    del tk, by_tk, ok_mops
+    gid = np.cumsum(np.concatenate(([True], tks[1:] != tks[:-1]))) - 1 if len(tks) else tks
+    del tks
+    isr = f[mop_s] == READ
+    appends_in = np.bincount(gid[~isr], minlength=int(gid[-1]) + 1 if len(gid) else 0)
+    rg = gid[isr]
+    rmop = mop_s[isr]
+    del gid, isr, mop_s
+    seg = np.flatnonzero(np.concatenate(([True], rg[1:] != rg[:-1]))) if len(rg) else rg
+    rl = np.maximum(length[rmop], 0)
+    uneven = (np.minimum.reduceat(rl, seg) != np.maximum.reduceat(rl, seg)) if len(rg) else rg > 0
+    complex_ = uneven | (appends_in[rg[seg]] > 0) if len(rg) else uneven
+    first = rmop[seg]
+    twice = np.unique(txn[first[complex_]])
+    simple = ~np.isin(txn[first], twice)
+    e_txn = [txn[first][simple]]
+    e_row = [np.searchsorted(keys, key[first][simple])]
+    e_len = [np.maximum(length[first][simple], 0)]
+    del rg, rmop, seg, rl, uneven, complex_, first, simple, appends_in
     if len(twice):
         xt, xk, xl = [], [], []
         for t in c.txn_objs(twice):
