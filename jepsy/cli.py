@@ -408,8 +408,11 @@ def _check_one(history: str, the_checker: Any, as_json: bool, report_path: str |
     """One history, in full: the verdict line and the explanation (or the JSON); its exit code."""
     from jepsy.history import read_history
 
-    ops = read_history(history)
-    result = the_checker.check(ops, {})
+    if not report_path and hasattr(the_checker, "check_file"):  # e.g. list-append: streams the file
+        result = the_checker.check_file(Path(history), {})
+    else:
+        ops = read_history(history)
+        result = the_checker.check(ops, {})
     code = ExitCode.for_valid(result.get("valid"))
     if report_path:
         from jepsy.report import write_report

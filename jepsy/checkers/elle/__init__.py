@@ -13,7 +13,9 @@ dependency graph, components), ``cycles`` (bounded cycle search and
 classification), ``polygraph`` (register histories: does *any* order of the
 unproven versions avoid a cycle?), ``models`` (anomalies -> ruled-out models), ``explain``
 (prose and data for each cycle), ``checker`` (the pipeline), ``synth``
-(histories for tests and benchmarks).
+(histories for tests and benchmarks), ``columns`` (a history as NumPy
+columns, streamed from JSONL) and ``fastpath`` (proving a list-append history
+clean with array operations, else handing it to the general path).
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jepsy.checkers.elle.cycles import search_causal, search_cycles
 from jepsy.checkers.elle.explain import explain_cycle
@@ -28,12 +29,19 @@ from jepsy.checkers.elle.models import boundary, canonical_model, impossible_mod
 from jepsy.checkers.elle.polygraph import every_order_cyclic
 from jepsy.checkers.elle.rw_register import RWRegister
 from jepsy.checkers.elle.txn import Txn, extract_txns
-from jepsy.history import Op
+from jepsy.history import Op, read_history
+
+if TYPE_CHECKING:
+    from jepsy.checkers.elle.columns import TxnColumns
 
 __all__ = ["TxnChecker"]
 
 _MOPS = {"list-append": frozenset({"append", "r"}), "rw-register": frozenset({"w", "r"})}
 _MAX_CYCLES_PER_TYPE = 20
+# The columnar fast path costs NumPy's and SciPy's imports (~0.2 s): below this many ops
+# (or bytes, for ``check_file``) the general path is done sooner.
+FAST_FROM_OPS = 20_000
+FAST_FROM_BYTES = 2_000_000
 
 
 class TxnChecker:
@@ -54,16 +62,72 @@ class TxnChecker:
         self.max_steps = max_steps
 
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
-        # The analysis allocates millions of small, acyclic objects; the cyclic
-        # garbage collector would rescan them all again and again (a third of
-        # the time at a million transactions) and can free none of them.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return self._check(history, opts)
-        finally:
-            if was_enabled:
-                gc.enable()
+        return _no_gc(self._fast_or_full, history, opts)
+
+    def check_file(self, path: Path, opts: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a stored history, streaming a JSONL file into columns when it can.
+
+        A list-append history in jepsy's JSONL goes from the file to columns
+        (``columns.from_jsonl``) without a list of ``Op`` records, which is
+        most of the memory at millions of transactions; if the fast path
+        cannot vouch for it, or the file is another format, the file is read
+        with ``read_history`` and checked as ``check`` would.
+        """
+        def run() -> dict[str, Any]:
+            if self.workload == "list-append" and _size(path) >= FAST_FROM_BYTES:
+                from jepsy.checkers.elle.columns import from_jsonl
+
+                started = time.monotonic()
+                cols = from_jsonl(path)
+                if cols is not None:
+                    result = self._fast(cols, opts, started)
+                    if result is not None:
+                        return result
+                    del cols
+            return self._fast_or_full(read_history(path), opts)
+
+        return _no_gc(run)
+
+    def _fast_or_full(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
+        if self.workload == "list-append" and len(history) >= FAST_FROM_OPS:
+            from jepsy.checkers.elle.columns import from_ops
+
+            started = time.monotonic()
+            cols = from_ops(history)
+            if cols is not None:
+                result = self._fast(cols, opts, started)
+                if result is not None:
+                    return result
+        return self._check(history, opts)
+
+    def _fast(self, cols: TxnColumns, opts: Mapping[str, Any], started: float) -> dict[str, Any] | None:
+        """The general path's result for a history ``fastpath`` proves clean, else None."""
+        import numpy as np
+
+        from jepsy.checkers.elle.columns import FAIL, INFO, OK
+        from jepsy.checkers.elle.fastpath import clean_list_append
+
+        model = canonical_model(str(opts.get("consistency_model") or opts.get("consistency-model")
+                                    or self.model))
+        clean = clean_list_append(cols)
+        if clean is None:
+            return None
+        types = np.bincount(cols.type, minlength=3) if len(cols) else [0, 0, 0]
+        return {
+            "valid": True,
+            "text": _summary(True, model, [], {}, {}, []),
+            "consistency_model": model,
+            "anomaly_types": [],
+            "anomalies": {},
+            "anomaly_counts": {},
+            "not": [],
+            "also_not": [],
+            "stats": {
+                "txns": len(cols), "ok": int(types[OK]), "fail": int(types[FAIL]), "info": int(types[INFO]),
+                "edges": clean["edges"], "scc_sizes": [], "cycle_search_steps": 0,
+                "analysis_seconds": round(time.monotonic() - started, 3), "search_seconds": 0.0,
+            },
+        }
 
     def _check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
@@ -142,6 +206,29 @@ class TxnChecker:
                 "search_seconds": round(time.monotonic() - analysed, 3),
             },
         }
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # read_history says what is wrong with it
+
+
+def _no_gc(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``fn`` with the cyclic garbage collector paused.
+
+    The general path allocates millions of small, acyclic objects; the
+    collector would rescan them all again and again (a third of the time at a
+    million transactions) and can free none of them.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return fn(*args)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _forced_cycle(analysis: RWRegister, graph: Graph, found: list[str]) -> dict[str, Any] | None:

@@ -21,24 +21,33 @@ processes, for the property tests that check it is always found.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from jepsy.history import Op
 
-__all__ = ["SHAPES", "history", "inject"]
+__all__ = ["SHAPES", "history", "inject", "stream"]
 
 
 def history(workload: str = "list-append", n: int = 100, *, processes: int = 5, keys: int = 8,
             mops: tuple[int, int] = (1, 4), read_fraction: float = 0.5, writes_per_key: int = 32,
             fail_rate: float = 0.0, info_rate: float = 0.0, seed: int = 0) -> list[Op]:
     """``n`` transactions of ``workload`` ("list-append" or "rw-register"); see the module doc."""
+    return list(stream(workload, n, processes=processes, keys=keys, mops=mops, read_fraction=read_fraction,
+                       writes_per_key=writes_per_key, fail_rate=fail_rate, info_rate=info_rate, seed=seed))
+
+
+def stream(workload: str = "list-append", n: int = 100, *, processes: int = 5, keys: int = 8,
+           mops: tuple[int, int] = (1, 4), read_fraction: float = 0.5, writes_per_key: int = 32,
+           fail_rate: float = 0.0, info_rate: float = 0.0, seed: int = 0) -> Iterator[Op]:
+    """``history``'s ops one at a time, so that a benchmark can write ten million to a file."""
     rng = random.Random(seed)
     write_f = "append" if workload == "list-append" else "w"
     state: dict[int, Any] = {}
     written: dict[int, int] = {}
     slots = list(range(keys))
     next_key = keys
-    ops: list[Op] = []
+    count = 0
     clock = 0
     # per process: None (idle) or [phase, invoke mops, result mops] with phase "invoked"/"applied"
     flight: dict[int, list[Any]] = {}
@@ -46,10 +55,11 @@ def history(workload: str = "list-append", n: int = 100, *, processes: int = 5, 
     next_proc = processes
     started = 0
 
-    def emit(typ: str, proc: int, value: Any) -> None:
-        nonlocal clock
+    def emit(typ: str, proc: int, value: Any) -> Op:
+        nonlocal clock, count
         clock += rng.randint(1, 1000)
-        ops.append(Op(index=len(ops), time=clock, type=typ, process=proc, f="txn", value=value))
+        count += 1
+        return Op(index=count - 1, time=clock, type=typ, process=proc, f="txn", value=value)
 
     def make_txn() -> list[list[Any]]:
         nonlocal next_key
@@ -90,7 +100,7 @@ def history(workload: str = "list-append", n: int = 100, *, processes: int = 5, 
             txn = make_txn()
             flight[p] = ["invoked", txn, None]
             started += 1
-            emit("invoke", p, [[f, k, None if f == "r" else v] for f, k, v in txn])
+            yield emit("invoke", p, [[f, k, None if f == "r" else v] for f, k, v in txn])
             continue
         p = rng.choice(busy)
         phase, txn, done = flight[p]
@@ -98,20 +108,19 @@ def history(workload: str = "list-append", n: int = 100, *, processes: int = 5, 
             r = rng.random()
             if r < fail_rate:
                 del flight[p]
-                emit("fail", p, [[f, k, None if f == "r" else v] for f, k, v in txn])
+                yield emit("fail", p, [[f, k, None if f == "r" else v] for f, k, v in txn])
             elif r < fail_rate + info_rate:
                 if rng.random() < 0.5:
                     apply(txn)
                 del flight[p]
-                emit("info", p, [[f, k, None if f == "r" else v] for f, k, v in txn])
+                yield emit("info", p, [[f, k, None if f == "r" else v] for f, k, v in txn])
                 procs[procs.index(p)] = next_proc
                 next_proc += 1
             else:
                 flight[p] = ["applied", txn, apply(txn)]
         else:
             del flight[p]
-            emit("ok", p, done)
-    return ops
+            yield emit("ok", p, done)
 
 
 def _pair(ops: list[Op], proc: int, value: list[list[Any]], typ: str = "ok") -> None:

@@ -86,6 +86,11 @@ def extract_txns(history: Sequence[Op]) -> list[Txn]:
     Non-client ops (nemesis) and ops whose ``f`` is not ``txn`` are skipped.
     A completion without an invoke is taken alone (some published histories
     hold only completions).  Raises ``HistoryError`` on malformed micro-ops.
+
+    This pairs by itself rather than through ``jepsy.history.pair``, which
+    rejects a completion without an invoke and a second invoke while one is
+    open: Elle's published histories hold both, and their verdicts must stay.
+    ``columns.py`` pairs the same way while it streams a file.
     """
     txns: list[Txn] = []
     open_: dict[int | str, int] = {}
