@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jepsy.checkers.linearizable import linearizable
+from jepsy.checkers.linear import linearizable
+from jepsy.checkers.linear.models import cas_register, multi_register, mutex
 from jepsy.history import read_history
-from jepsy.models import cas_register, multi_register, mutex
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 

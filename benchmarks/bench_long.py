@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jepsy.checkers.linearizable import linearizable
+from jepsy.checkers.linear import linearizable
+from jepsy.checkers.linear.models import cas_register
 from jepsy.history import read_history
-from jepsy.models import cas_register
 
 
 def make_history(n_ops: int, crash: float, seed: int = 7, procs: int = 10) -> list[dict[str, Any]]:

@@ -1,15 +1,15 @@
 /*
- * jepsy.checkers._linear: the linearizability search loop, compiled (optional).
+ * jepsy.checkers.linear._linear: the linearizability search loop, compiled (optional).
  *
- * This is the same search as linear_search.py (read that module's docstring
+ * This is the same search as linear/search.py (read that module's docstring
  * first: configurations, Lowe's cache of failures, legal reads linearized
  * greedily, crashed calls optional), with the loop in C.  Search lays the calls
- * out exactly as linear_search.layout does (slots, candidate masks, the ok
- * calls by return); the Python wrapper, linear_native.py, drives it a slice of
+ * out exactly as search.layout does (slots, candidate masks, the ok
+ * calls by return); the Python wrapper, linear/native.py, drives it a slice of
  * steps at a time, so budgets, interleaving of keys and the explanation stay
  * in Python.  Without a C compiler the package installs without this module
  * and the Python search runs instead; both find the same linearizations and
- * violations (tests/property/test_linear_native.py).
+ * violations (tests/property/test_linear/native.py).
  *
  * Model states stay Python objects.  Each call is an instruction (code, a, b),
  * given by Model.native_op as plain data ("read", a), ("write", a) ...:
@@ -220,7 +220,7 @@ static PyGetSetDef FailCache_getset[] = {
 
 static PyTypeObject FailCacheType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "jepsy.checkers._linear.FailCache",
+    .tp_name = "jepsy.checkers.linear._linear.FailCache",
     .tp_doc = "FailCache(words): failed configurations (bitset of `words` words, state).",
     .tp_basicsize = sizeof(FailCache),
     .tp_flags = Py_TPFLAGS_DEFAULT,
@@ -408,7 +408,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
                 cand[k] = m[k] & ~s->lin[k];
                 s->tmp[k] = cand[k] & s->romask[k];
             }
-            /* A legal read-only candidate is taken alone (linear_search.py). */
+            /* A legal read-only candidate is taken alone (linear/search.py). */
             Py_ssize_t q;
             while ((q = pop_low(s->tmp, ws)) >= 0) {
                 int ok = apply(s, q, &nxt);
@@ -659,7 +659,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
         if (decode(s, j, PyList_GET_ITEM(ins, i)) < 0) return -1;
         s->crashed[j] = rpos[i] < 0;
         if (s->crashed[j]) continue;
-        /* Read-only (linear_search.py): given, or implied by the instruction. */
+        /* Read-only (linear/search.py): given, or implied by the instruction. */
         int t;
         switch (s->code[j]) {
         case OP_CALL:
@@ -717,7 +717,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
  * if all have one: read, any, and a cas from a value to itself are read-only).  Per-call lists in
  * invocation order (the call's index is its canonical number
  * in the cache); ret_pos None for a crashed call.  Lays the calls out as
- * linear_search.layout does: slots in invocation order (by_call, Porcupine's
+ * search.layout does: slots in invocation order (by_call, Porcupine's
  * order) or ok calls by return then crashed calls (earliest deadline first). */
 static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"cache", "step", "by_call", "calls", "instructions", "read_only",
@@ -868,8 +868,8 @@ static PyGetSetDef Search_getset[] = {
 
 static PyTypeObject SearchType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "jepsy.checkers._linear.Search",
-    .tp_doc = "One resumable linearizability search (see linear_native.py).",
+    .tp_name = "jepsy.checkers.linear._linear.Search",
+    .tp_doc = "One resumable linearizability search (see linear/native.py).",
     .tp_basicsize = sizeof(Search),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -882,7 +882,7 @@ static PyTypeObject SearchType = {
 
 static struct PyModuleDef linear_module = {
     PyModuleDef_HEAD_INIT, "_linear",
-    "The linearizability search loop in C (optional; see linear_native.py).", -1,
+    "The linearizability search loop in C (optional; see linear/native.py).", -1,
     NULL, NULL, NULL, NULL, NULL,
 };
 

@@ -1,4 +1,4 @@
-"""Types of the compiled search loop (``_linear.c``; see ``linear_native``)."""
+"""Types of the compiled search loop (``_linear.c``; see ``linear.native``)."""
 
 from collections.abc import Sized
 from typing import Any
@@ -22,7 +22,7 @@ class FailCache(Sized):
     def words(self) -> int: ...
 
 class Search:
-    """One resumable search of a partition (``linear_native.search`` drives it)."""
+    """One resumable search of a partition (``native.search`` drives it)."""
 
     def __init__(self, cache: FailCache, step: Any, by_call: bool, calls: list[Any],
                  instructions: list[tuple[Any, ...] | None], read_only: list[bool] | None,

@@ -14,7 +14,8 @@ Jepsen's semantics, which Knossos and this checker share:
   their clocks may disagree (Knossos's multi-register file has times out of order).
 
 Malformed input (a completion without an invocation, a second invocation while
-one is open) raises ``HistoryError`` naming the op, never a traceback.
+one is open) raises ``HistoryError`` naming the op, never a traceback
+(``jepsy.history.pair``, the one pairing of invocations with completions).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from jepsy.errors import HistoryError
-from jepsy.history import Op, location
-from jepsy.models import CRASHED, Call
+from jepsy.checkers.linear.models import CRASHED, Call
+from jepsy.history import Op, pair
 
 __all__ = ["Prepared", "prepare"]
 
@@ -42,50 +42,26 @@ class Prepared:
     ignored: int = 0
 
 
-def _where(op: Op) -> str:
-    return location(op)
-
-
 def prepare(history: Sequence[Op]) -> Prepared:
-    """Pair invocations with completions and apply Jepsen's semantics (module docstring)."""
+    """Pair invocations with completions (``history.pair``) and apply Jepsen's semantics.
+
+    Positions are indices into ``history`` (ops' ``index`` fields may have gaps or
+    be absent; real-time order is the sequence's).
+    """
     p = Prepared()
-    open_: dict[int, int] = {}  # process -> slot in the lists below
-    invokes: list[Op] = []
-    completions: list[Op | None] = []
-    call_pos: list[int] = []
-    ret_pos: list[int | None] = []
-    for pos, op in enumerate(history):
-        proc = op.process
-        if proc.__class__ is not int:  # the nemesis (bool is no process either)
-            p.ignored += 1
-            continue
-        typ = op.type
-        if typ == "invoke":
-            if proc in open_:
-                prev = invokes[open_[proc]]
-                raise HistoryError(f"{_where(op)}: process {proc} invokes {op.f!r} while its "
-                                   f"{location(prev)} ({prev.f}) is still open")
-            open_[proc] = len(invokes)
-            invokes.append(op)
-            completions.append(None)
-            call_pos.append(pos)
-            ret_pos.append(None)
-        elif typ == "ok" or typ == "fail" or typ == "info":
-            slot = open_.pop(proc, None)
-            if slot is None:
-                raise HistoryError(f"{_where(op)}: {typ} {op.f!r} of process {proc} "
-                                   "completes nothing (no open invocation)")
-            completions[slot] = op
-            if typ == "ok":
-                ret_pos[slot] = pos
-        else:
-            raise HistoryError(f"{_where(op)}: unknown op type {typ!r}")
+    pairs = pair(history)
+    p.ignored = len(history) - len(pairs) - sum(1 for _, c in pairs if c is not None)
+    # Positions in the sequence: ops are matched to theirs by identity (an Op may
+    # compare equal to another).
+    pos_of = {id(op): k for k, op in enumerate(history)}
     calls, p_inv, p_comp, p_call, p_ret = p.calls, p.invokes, p.completions, p.call_pos, p.ret_pos
-    for inv, comp, cpos, rpos in zip(invokes, completions, call_pos, ret_pos, strict=True):
+    for inv, comp in pairs:
         if comp is None or comp.type == "info":
             output = CRASHED
+            rpos = None
         elif comp.type == "ok":
             output = comp.value
+            rpos = pos_of[id(comp)]
         else:
             p.failed += 1
             continue
@@ -95,6 +71,6 @@ def prepare(history: Sequence[Op]) -> Prepared:
         calls.append(Call(len(calls), inv.process, (inv.f, inv.value), output, extra))  # type: ignore[arg-type]
         p_inv.append(inv)
         p_comp.append(comp)
-        p_call.append(cpos)
+        p_call.append(pos_of[id(inv)])
         p_ret.append(rpos)
     return p
