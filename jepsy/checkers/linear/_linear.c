@@ -27,8 +27,8 @@
  * back to a search or a cache (no built-in model could).
  *
  * Two types:
- *   FailCache(words)  a set of failed configurations (bitset of `words` 64-bit
- *                     words in canonical numbering, state), shared by every
+ *   FailCache(words, crashed)  a set of failed configurations (bitset of `words`
+ *                     64-bit words in canonical numbering, state), shared by every
  *                     search of one partition and carried from prefix to prefix.
  *   Search(...)       one resumable search; run(iters) -> 0 running, 1 valid,
  *                     2 invalid.  An exception raised by the model (or by a
@@ -51,16 +51,23 @@ enum { RUNNING = 0, VALID = 1, INVALID = 2 };
 
 /* ---------------------------------------------------------------- FailCache */
 
-/* Entries live in an arena: [hash, state pointer, n, words[n]], the bitset
- * without its trailing zero words (calls not yet invoked are never linearized,
- * so a configuration's bits end near the search's frontier: on a long history
- * this halves the cache, and a fixed size of all calls made one of 128k calls
- * outgrow the memory budget).  offs[k] is where entry k starts; the table holds
- * entry index + 1 (0 = empty), open addressing with linear probing, at most half
- * full.  About 8 * (4 + words up to the frontier) + 4 bytes per configuration. */
+/* Entries live in an arena: [hash, state pointer, m, code[m]], the bitset
+ * encoded (encode below) so that an entry costs words near the search's frontier
+ * only: on a long history the calls before the frontier are all linearized
+ * (leading full words, counted, not stored), those after it none (trailing zero
+ * words, dropped).  Crashed calls may stay unlinearized for ever and would break
+ * the full words, so their bits are stored apart, gathered into a compact bitset:
+ * the cache is told which calls crashed (in the whole partition; a prefix's calls
+ * still open at its horizon are near the frontier anyway).  Without this a
+ * configuration of a 128k-call history held kilobytes, and a history with 1 %
+ * crashed calls outgrew the memory budget.  offs[k] is where entry k starts; the
+ * table holds entry index + 1 (0 = empty), open addressing with linear probing,
+ * at most half full. */
 typedef struct {
     PyObject_HEAD
     Py_ssize_t words;
+    word *cmask;            /* the crashed calls' bits (NULL: none) */
+    word *enc;              /* scratch: one encoded configuration */
     word *arena;
     Py_ssize_t used, cap;   /* words of the arena */
     Py_ssize_t *offs;
@@ -73,6 +80,49 @@ typedef struct {
 static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
     while (n > 0 && !bits[n - 1]) n--;
     return n;
+}
+
+/* Encodes `bits` (c->words words) into c->enc: [L, nA, nB, A[nA], B[nB]] where the
+ * first L words (crashed bits counted as set) are full, A is words L..T-1 (T: the
+ * last nonzero word of bits) with crashed bits set, and B the crashed calls' bits,
+ * gathered in order, trailing zero words dropped.  One-to-one for a given cmask.
+ * Returns the encoding's length in words. */
+static Py_ssize_t encode(FailCache *c, const word *bits) {
+    Py_ssize_t t = trimmed(bits, c->words);
+    const word *cm = c->cmask;
+    word *e = c->enc;
+    Py_ssize_t l = 0, m = 3;
+    if (cm) {
+        while (l < t && (bits[l] | cm[l]) == ~(word)0) l++;
+        for (Py_ssize_t w = l; w < t; w++) e[m++] = bits[w] | cm[w];
+    } else {
+        while (l < t && bits[l] == ~(word)0) l++;
+        for (Py_ssize_t w = l; w < t; w++) e[m++] = bits[w];
+    }
+    Py_ssize_t na = m - 3;
+    if (cm) {
+        word acc = 0;
+        int k = 0;
+        for (Py_ssize_t w = 0; w < t; w++) {
+            word mk = cm[w], b = bits[w];
+            while (mk) {
+                word low = mk & (~mk + 1);
+                if (b & low) acc |= (word)1 << k;
+                mk ^= low;
+                if (++k == 64) {
+                    e[m++] = acc;
+                    acc = 0;
+                    k = 0;
+                }
+            }
+        }
+        if (k) e[m++] = acc;
+        while (m > 3 + na && !e[m - 1]) m--;
+    }
+    e[0] = (word)l;
+    e[1] = (word)na;
+    e[2] = (word)(m - 3 - na);
+    return m;
 }
 
 static word mix64(word h) {
@@ -128,10 +178,11 @@ static int cache_grow_table(FailCache *c) {
 }
 
 /* Adds (bits, state) unless present: 0 ok, -1 error. */
-static int cache_add(FailCache *c, const word *bits, PyObject *state) {
+static int cache_add(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
-    Py_ssize_t n = trimmed(bits, c->words);
+    Py_ssize_t n = encode(c, raw);
+    const word *bits = c->enc;
     if (config_hash(bits, n, state, &h) < 0) return -1;
     int found = cache_find(c, bits, n, state, h, &slot);
     if (found) return found < 0 ? -1 : 0;
@@ -165,23 +216,48 @@ static int cache_add(FailCache *c, const word *bits, PyObject *state) {
     return 0;
 }
 
-static int cache_contains(FailCache *c, const word *bits, PyObject *state) {
+static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
-    Py_ssize_t n = trimmed(bits, c->words);
-    if (config_hash(bits, n, state, &h) < 0) return -1;
-    return cache_find(c, bits, n, state, h, &slot);
+    Py_ssize_t n = encode(c, raw);
+    if (config_hash(c->enc, n, state, &h) < 0) return -1;
+    return cache_find(c, c->enc, n, state, h, &slot);
 }
 
 static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"words", NULL};
+    static char *kwlist[] = {"words", "crashed", NULL};
     Py_ssize_t words;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", kwlist, &words)) return -1;
-    if (words < 1 || words > PY_SSIZE_T_MAX / 64 || self->table) {
+    PyObject *crashed = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|O", kwlist, &words, &crashed)) return -1;
+    if (words < 1 || words > PY_SSIZE_T_MAX / 128 - 4 || self->table) {
         PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
         return -1;
     }
     self->words = words;
+    Py_ssize_t nc = 0;
+    if (crashed && crashed != Py_None) {
+        PyObject *seq = PySequence_Fast(crashed, "FailCache: crashed must be a sequence of call indices");
+        if (!seq) return -1;
+        nc = PySequence_Fast_GET_SIZE(seq);
+        if (nc) {
+            self->cmask = PyMem_Calloc((size_t)words, sizeof(word));
+            if (!self->cmask) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
+        }
+        for (Py_ssize_t k = 0; k < nc; k++) {
+            Py_ssize_t i = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
+            if (i == -1 && PyErr_Occurred()) { Py_DECREF(seq); return -1; }
+            if (i < 0 || i >= words * 64) {
+                Py_DECREF(seq);
+                PyErr_SetString(PyExc_ValueError, "FailCache: a crashed call index out of range");
+                return -1;
+            }
+            self->cmask[i / 64] |= (word)1 << (i % 64);
+        }
+        Py_DECREF(seq);
+    }
+    /* At most 3 + words + words: A is at most words, B at most words too. */
+    self->enc = PyMem_Calloc((size_t)(3 + 2 * words), sizeof(word));
+    if (!self->enc) { PyErr_NoMemory(); return -1; }
     self->tmask = 511;
     self->table = PyMem_Calloc(self->tmask + 1, sizeof(uint32_t));
     if (!self->table) { PyErr_NoMemory(); return -1; }
@@ -194,6 +270,8 @@ static void FailCache_dealloc(FailCache *self) {
     PyMem_Free(self->arena);
     PyMem_Free(self->offs);
     PyMem_Free(self->table);
+    PyMem_Free(self->cmask);
+    PyMem_Free(self->enc);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -202,7 +280,8 @@ static Py_ssize_t FailCache_len(FailCache *self) { return self->len; }
 static PyObject *FailCache_nbytes(FailCache *self, void *closure) {
     (void)closure;
     return PyLong_FromSize_t((size_t)self->cap * sizeof(word) + (size_t)self->offcap * sizeof(Py_ssize_t)
-                             + (self->tmask + 1) * sizeof(uint32_t));
+                             + (self->tmask + 1) * sizeof(uint32_t)
+                             + (size_t)(3 + 2 * self->words + (self->cmask ? self->words : 0)) * sizeof(word));
 }
 
 static PyObject *FailCache_words(FailCache *self, void *closure) {
@@ -221,7 +300,8 @@ static PyGetSetDef FailCache_getset[] = {
 static PyTypeObject FailCacheType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "jepsy.checkers.linear._linear.FailCache",
-    .tp_doc = "FailCache(words): failed configurations (bitset of `words` words, state).",
+    .tp_doc = "FailCache(words, crashed=()): failed configurations (bitset of `words` words, state); "
+              "crashed: the indices of the partition's crashed calls (stored apart, see encode).",
     .tp_basicsize = sizeof(FailCache),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,

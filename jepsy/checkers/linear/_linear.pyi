@@ -1,6 +1,6 @@
 """Types of the compiled search loop (``_linear.c``; see ``linear.native``)."""
 
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from typing import Any
 
 OP_CALL: int
@@ -12,9 +12,13 @@ OP_ADD: int
 OP_NEVER: int
 
 class FailCache(Sized):
-    """Failed configurations: (bitset of ``words`` 64-bit words, model state)."""
+    """Failed configurations: (bitset of ``words`` 64-bit words, model state).
 
-    def __init__(self, words: int) -> None: ...
+    ``crashed``: indices of the partition's crashed calls, whose bits are stored
+    apart so that an entry costs only the words near the search's frontier.
+    """
+
+    def __init__(self, words: int, crashed: Sequence[int] | None = ...) -> None: ...
     def __len__(self) -> int: ...
     @property
     def nbytes(self) -> int: ...

@@ -33,15 +33,16 @@ class SearchFn(Protocol):
 class Engine:
     """A search engine: its name (``"c"``, ``"python"``), a new failure cache, its search.
 
-    ``new_cache(n_calls)`` makes the empty cache of failed configurations of a
-    partition of ``n_calls`` calls; ``search`` takes it as ``failed``.  Caches are
+    ``new_cache(calls)`` makes the empty cache of failed configurations of a
+    partition (all its calls, as its whole history has them: a prefix's search
+    uses the cache of its whole partition); ``search`` takes it as ``failed``.  Caches are
     the engine's own (a ``set`` for Python, a ``FailCache`` for C): a cache
     carried from a prefix of the history to the next goes back to the engine
     that made it.
     """
 
     name: str
-    new_cache: Callable[[int], Any]
+    new_cache: Callable[[Sequence[Call]], Any]
     search: SearchFn
 
 

@@ -9,10 +9,11 @@ it.  Why it exists: the Python loop costs about 2 µs per search step, most of
 it interpreter overhead, where Porcupine's Go costs a tenth of that.
 
 The checker runs this search when it is given ``ENGINE`` (its caches are
-``FailCache``s, from ``new_cache``).  A cache
-holds configurations as bitsets of the partition's calls plus the model's state,
-about 8 × (2 + calls/64) + 8 bytes each and the state, against about 250 bytes in
-a Python set.
+``FailCache``s, from ``new_cache``).  A cache holds each configuration as the
+words of its bitset around the search's frontier (those before it are all
+linearized, those after none) plus the crashed calls' bits apart, and the
+model's state: some tens of bytes where a Python set costs about 250, and
+where the whole bitset of a 128k-call history would cost kilobytes.
 
 Models run without calling Python when they describe their calls as plain-data
 instructions (``Model.native_op``, see ``models``): every built-in register,
@@ -54,12 +55,22 @@ AVAILABLE: bool = _linear is not None
 # memory grows with the calls, not their square), so it has no size limit of its own.
 MAX_CALLS = sys.maxsize
 
-def new_cache(n_calls: int) -> Any:
-    """An empty failure cache for a partition of ``n_calls`` calls (needs ``AVAILABLE``)."""
+def new_cache(n_calls: int, crashed: Sequence[int] = ()) -> Any:
+    """An empty failure cache for a partition of ``n_calls`` calls (needs ``AVAILABLE``).
+
+    ``crashed``: the indices of the partition's crashed calls; the cache stores
+    their bits apart from the others', which keeps each configuration to the few
+    words around the search's frontier (see ``_linear.c``, ``encode``).  Only
+    memory depends on it, never an answer.
+    """
     if _linear is None:
         raise RuntimeError("jepsy's compiled search is not built (a C compiler and Python "
                            "headers are needed at install time)")
-    return _linear.FailCache(max(1, (n_calls + 63) // 64))
+    return _linear.FailCache(max(1, (n_calls + 63) // 64), crashed)
+
+
+def _cache_for(calls: Sequence[Call]) -> Any:
+    return new_cache(len(calls), [k for k, c in enumerate(calls) if c.output is CRASHED])
 
 
 def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
@@ -130,4 +141,4 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
         yield slot_ret[front]
 
 
-ENGINE = Engine("c", new_cache, search)
+ENGINE = Engine("c", _cache_for, search)

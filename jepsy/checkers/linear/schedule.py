@@ -160,7 +160,7 @@ def run(parts: Sequence[Part], which: Sequence[int], model: Model, budget: Budge
         return p, sign * parts[i].cost, i
 
     for i in which:
-        caches[i] = known[i] if known and i in known else engine.new_cache(len(parts[i].calls))
+        caches[i] = known[i] if known and i in known else engine.new_cache(parts[i].calls)
         start(i, 0)
     # Priorities only change for the key that just ran, so a heap serves the least
     # served key in O(log keys) (Jepsen's independent tests have thousands of keys).
@@ -290,7 +290,7 @@ def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[
     ``engine`` made; ``engine`` is the search that runs.
     """
     if failed is None:
-        failed = engine.new_cache(len(calls))
+        failed = engine.new_cache(calls)
     gens = [engine.search(calls, call_pos, ret_pos, model, budget, order, failed) for order in orders]
     solo = 1 + (2 * len(calls) + 1024) // budget.slice_iters
     turn = 0

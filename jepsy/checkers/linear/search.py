@@ -350,7 +350,7 @@ def _order(path: Any, perm: list[int]) -> list[int]:
     return order
 
 
-def _new_set(n_calls: int) -> set[tuple[int, Any]]:
+def _new_set(calls: Sequence[Call]) -> set[tuple[int, Any]]:
     return set()
 
 
