@@ -266,10 +266,11 @@ def _long_history(n: int, stale_at: int | None) -> list[Op]:
 
 
 @needs_c
-@pytest.mark.parametrize("stale_at", [None, 3])
+@pytest.mark.parametrize("stale_at", [None, 3, 4000])
 def test_partitions_over_8192_calls_run_compiled_and_agree(stale_at: int | None) -> None:
     """The C search keeps no dense masks: a partition of any size runs compiled (it once
-    dropped to the Python loop over 8,192 calls), with the Python search's result."""
+    dropped to the Python loop over 8,192 calls), with the Python search's result, also with a
+    violation far into it, behind many crashed calls (whose bits the C cache stores apart)."""
     history = _long_history(4300, stale_at)  # about 8,650 calls, over 8,192
     assert linear_native.MAX_CALLS > 8650
     assert_same_search(history, cas_register(0))
