@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from jepsy.checkers.linear.models import CRASHED, Call
 from jepsy.history import Op, pair
@@ -50,21 +51,27 @@ def prepare(history: Sequence[Op]) -> Prepared:
     """
     p = Prepared()
     pairs = pair(history)
-    p.ignored = len(history) - len(pairs) - sum(1 for _, c in pairs if c is not None)
     # Positions in the sequence: ops are matched to theirs by identity (an Op may
     # compare equal to another).
     pos_of = {id(op): k for k, op in enumerate(history)}
     calls, p_inv, p_comp, p_call, p_ret = p.calls, p.invokes, p.completions, p.call_pos, p.ret_pos
+    completed = 0
     for inv, comp in pairs:
-        if comp is None or comp.type == "info":
-            output = CRASHED
+        if comp is None:
+            output: Any = CRASHED
             rpos = None
-        elif comp.type == "ok":
-            output = comp.value
-            rpos = pos_of[id(comp)]
         else:
-            p.failed += 1
-            continue
+            completed += 1
+            typ = comp.type
+            if typ == "ok":
+                output = comp.value
+                rpos = pos_of[id(comp)]
+            elif typ == "info":
+                output = CRASHED
+                rpos = None
+            else:
+                p.failed += 1
+                continue
         extra = inv.extra
         if comp is not None and comp.extra and comp.extra != extra:
             extra = {**comp.extra, **extra}
@@ -73,4 +80,5 @@ def prepare(history: Sequence[Op]) -> Prepared:
         p_comp.append(comp)
         p_call.append(pos_of[id(inv)])
         p_ret.append(rpos)
+    p.ignored = len(history) - len(pairs) - completed
     return p
