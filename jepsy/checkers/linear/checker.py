@@ -61,6 +61,7 @@ history that is not partitioned).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -91,17 +92,28 @@ def states_along(model: Model, calls: Sequence[Call], order: Sequence[int]) -> l
     Replayed with the checker's own model (so with its initial state: ``--init``),
     over the calls as the search saw them (a partition may have rewritten their
     values).  Stops early if a step is refused, which a linearization found by
-    the search never is.
+    the search never is.  A state met again shares its first entry (states repeat
+    a lot: a register holds a few values), which keeps this a dict lookup per call.
     """
     state = model.init()
     out = []
     step, describe = model.step, model.describe_state
+    seen: dict[Any, dict[str, Any]] = {}
     for j in order:
         c = calls[j]
         ok, state = step(state, c.input, c.output)
         if not ok:
             break
-        out.append({"state": jsonable(state), "text": describe(state)})
+        key = (state.__class__, state)  # 1, 1.0 and True are equal, not alike
+        try:
+            entry = seen.get(key)
+        except TypeError:  # an unhashable state (a model with state_key)
+            entry = None
+        if entry is None:
+            entry = {"state": jsonable(state), "text": describe(state)}
+            with contextlib.suppress(TypeError):
+                seen[key] = entry
+        out.append(entry)
     return out
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import is_
 
 from jepsy.checkers.linear.models import CRASHED, Call
 from jepsy.history import Op, pair
@@ -43,42 +43,46 @@ class Prepared:
     ignored: int = 0
 
 
+def _positions(history: Sequence[Op], ops: list[Op]) -> list[int]:
+    """The position of each of ``ops`` in ``history``.
+
+    Usually an op's ``index`` is its position, which is checked (the op found
+    there is that very op) rather than trusted; otherwise ops are found by
+    identity (an Op may compare equal to another).
+    """
+    idx = [op.index for op in ops]
+    try:
+        if (not idx or min(idx) >= 0) and all(map(is_, map(history.__getitem__, idx), ops)):
+            return idx
+    except (IndexError, TypeError):
+        pass
+    pos_of = {id(op): k for k, op in enumerate(history)}
+    return [pos_of[id(op)] for op in ops]
+
+
 def prepare(history: Sequence[Op]) -> Prepared:
     """Pair invocations with completions (``history.pair``) and apply Jepsen's semantics.
 
     Positions are indices into ``history`` (ops' ``index`` fields may have gaps or
     be absent; real-time order is the sequence's).
     """
-    p = Prepared()
     pairs = pair(history)
-    # Positions in the sequence: ops are matched to theirs by identity (an Op may
-    # compare equal to another).
-    pos_of = {id(op): k for k, op in enumerate(history)}
-    calls, p_inv, p_comp, p_call, p_ret = p.calls, p.invokes, p.completions, p.call_pos, p.ret_pos
-    completed = 0
-    for inv, comp in pairs:
-        if comp is None:
-            output: Any = CRASHED
-            rpos = None
-        else:
-            completed += 1
-            typ = comp.type
-            if typ == "ok":
-                output = comp.value
-                rpos = pos_of[id(comp)]
-            elif typ == "info":
-                output = CRASHED
-                rpos = None
-            else:
-                p.failed += 1
-                continue
-        extra = inv.extra
-        if comp is not None and comp.extra and comp.extra != extra:
-            extra = {**comp.extra, **extra}
-        calls.append(Call(len(calls), inv.process, (inv.f, inv.value), output, extra))  # type: ignore[arg-type]
-        p_inv.append(inv)
-        p_comp.append(comp)
-        p_call.append(pos_of[id(inv)])
-        p_ret.append(rpos)
-    p.ignored = len(history) - len(pairs) - completed
-    return p
+    completions = [comp for _, comp in pairs]
+    completed = len(completions) - completions.count(None)
+    kept = [(inv, comp) for inv, comp in pairs if comp is None or comp.type != "fail"]
+    invokes = [inv for inv, _ in kept]
+    comps = [comp for _, comp in kept]
+    ok_comp = [comp if comp is not None and comp.type == "ok" else None for comp in comps]
+    # One comprehension per list: much cheaper than appending in a loop, and this
+    # is most of a small history's fixed cost.  (pair gives client ops only: int processes.)
+    calls = [Call(k, inv.process, (inv.f, inv.value),  # type: ignore[arg-type]
+                  CRASHED if done is None else done.value,
+                  inv.extra if comp is None or not comp.extra or comp.extra == inv.extra  # type: ignore[arg-type]
+                  else {**comp.extra, **inv.extra})
+             for k, (inv, comp, done) in enumerate(zip(invokes, comps, ok_comp, strict=True))]
+    call_pos = _positions(history, invokes)
+    returned = [done for done in ok_comp if done is not None]
+    rets = iter(_positions(history, returned))
+    return Prepared(calls=calls, invokes=invokes, completions=comps, call_pos=call_pos,
+                    ret_pos=[None if done is None else next(rets) for done in ok_comp],
+                    failed=len(pairs) - len(kept), ignored=len(history) - len(pairs) - completed)
