@@ -321,6 +321,7 @@ typedef struct {
     PyObject *step;
     Py_ssize_t *cslot;   /* canonical index (the cache's numbering) of each slot */
     char *crashed;
+    Py_ssize_t *twin;    /* a crashed slot's nearest lower crashed slot with an equal input, or -1 */
     word *romask;        /* ws words */
     /* The candidate mask of ok return r is the first upto[r] calls in invocation
      * order, slots slot_of[0 .. upto[r]): masks only grow with r.  One mask is kept,
@@ -508,6 +509,11 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
         if (j == -1) {
             Py_ssize_t q;
             while ((q = pop_low(cand, ws)) >= 0) {
+                if (s->crashed[q]) {  /* a crashed twin before it still pending: that one serves */
+                    Py_ssize_t t = s->twin[q];
+                    while (t >= 0 && BIT_GET(s->lin, t)) t = s->twin[t];
+                    if (t >= 0) continue;
+                }
                 int ok = apply(s, q, &nxt);
                 if (ok < 0) return fail_at(s, q);
                 if (!ok) continue;
@@ -605,13 +611,14 @@ static void Search_free_arrays(Search *s) {
         for (Py_ssize_t d = 0; d < s->depth; d++) Py_XDECREF(s->p_state[d]);
     PyMem_Free(s->p_state);
     s->p_state = NULL;
-    void *plain[] = {s->code, s->cslot, s->crashed, s->romask, s->upto, s->slot_of, s->mask, s->rslot,
+    void *plain[] = {s->code, s->cslot, s->crashed, s->twin, s->romask, s->upto, s->slot_of, s->mask, s->rslot,
                      s->slot_ret, s->lin, s->clin, s->cand, s->tmp, s->p_j, s->p_r, s->p_forced, s->best_path,
                      s->best_lin};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) PyMem_Free(plain[i]);
     s->code = NULL;
     s->cslot = s->rslot = s->slot_ret = s->p_j = s->p_r = s->best_path = NULL;
     s->crashed = NULL;
+    s->twin = NULL;
     s->romask = s->mask = s->lin = s->clin = s->cand = s->tmp = s->best_lin = NULL;
     s->upto = s->slot_of = NULL;
     s->p_forced = NULL;
@@ -688,6 +695,40 @@ static int decode(Search *s, Py_ssize_t j, PyObject *ins) {
 }
 
 /* The layout (see Search_init); scratch holds 4n indices. */
+/* twin[j]: for a crashed slot, the nearest lower crashed slot whose input is equal
+ * as a dict key, or (an unhashable input) the nearest lower one that is identical
+ * or ==; else -1.  As search.twins does. */
+static int find_twins(Search *s) {
+    Py_ssize_t n = s->n;
+    s->twin = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
+    if (!s->twin) { PyErr_NoMemory(); return -1; }
+    PyObject *last = PyDict_New();
+    if (!last) return -1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        s->twin[j] = -1;
+        if (!s->crashed[j]) continue;
+        PyObject *inp = s->inputs[j];
+        PyObject *prev = PyDict_GetItemWithError(last, inp);
+        if (!prev && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) { Py_DECREF(last); return -1; }
+            PyErr_Clear();
+            for (Py_ssize_t q = j - 1; q >= 0; q--) {
+                if (!s->crashed[q]) continue;
+                int eq = PyObject_RichCompareBool(s->inputs[q], inp, Py_EQ);
+                if (eq < 0) { Py_DECREF(last); return -1; }
+                if (eq) { s->twin[j] = q; break; }
+            }
+            continue;
+        }
+        if (prev) s->twin[j] = PyLong_AsSsize_t(prev);
+        PyObject *idx = PyLong_FromSsize_t(j);
+        if (!idx || PyDict_SetItem(last, inp, idx) < 0) { Py_XDECREF(idx); Py_DECREF(last); return -1; }
+        Py_DECREF(idx);
+    }
+    Py_DECREF(last);
+    return 0;
+}
+
 static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObject *ro,
                    PyObject *call_pos, PyObject *ret_pos, Py_ssize_t *scratch) {
     Py_ssize_t n = s->n;
@@ -762,6 +803,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
         if (t < 0) return -1;
         if (t) BIT_SET(s->romask, j);
     }
+    if (find_twins(s) < 0) return -1;
     for (Py_ssize_t j = 0; j < n; j++) slot_of[perm[j]] = j;
     /* masks[r]: the slots invoked before the r-th ok return (see mask_to) */
     ALLOC(s->upto, n_ok ? n_ok : 1);

@@ -17,7 +17,7 @@ calls by completion (earliest deadline first), ``"call"`` by invocation (as
 Porcupine does); a second bitset numbered by invocation keys the cache, so that
 every order shares it.
 
-Two reductions on top, both exact:
+Three reductions on top, all exact:
 
 * **Legal reads are linearized greedily.**  If an ``ok`` candidate is read-only
   (``read_only_of``: it leaves unchanged every state it is legal in)
@@ -28,6 +28,11 @@ Two reductions on top, both exact:
   histories this removes most of the branching.  (Being state-preserving in the
   current state is not enough: a write of the current value is, but moved
   earlier it would lose its effect on a later state.)
+* **Crashed twins are interchangeable.**  Two crashed calls with equal inputs,
+  both invoked and both pending, can swap places in any linearization (neither
+  has a return to meet), so of such twins only the earliest pending one is tried
+  (``twins``).  Without this, every pending crashed write was tried at every
+  configuration, and a long history's crashed calls piled up.
 * **Crashed calls are optional.**  A crashed call (``info``, or never completed)
   may take effect any time after its invocation, or never; it never blocks the
   search, which succeeds once every ``ok`` call is linearized, and a crashed call
@@ -122,7 +127,8 @@ class Layout:
     while it is the first ok call pending; ``slot_ret[r]`` its history position.
     ``cbit[j]`` is slot j's bit in the canonical numbering (the call's position)
     that keys the cache, so that searches in every order share it.  ``step`` and
-    ``init`` wrap the model's for a model with ``state_key``.
+    ``init`` wrap the model's for a model with ``state_key``.  ``twin[j]`` is, for a
+    crashed slot, the nearest lower crashed slot with an equal input (else -1).
     """
 
     perm: list[int]
@@ -136,6 +142,7 @@ class Layout:
     slot_ret: list[int]
     cbit: list[int]
     bits: list[int]
+    twin: list[int]
     n_ok: int
     step: Any
     init: Any
@@ -191,8 +198,32 @@ def layout(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     step, init = stepper(model)
     return Layout(perm=perm, inputs=inputs, outputs=outputs, romask=romask,
                   crashed_mask=sum([bits[j] for j in range(n) if crashed[j]]), masks=masks,
+                  twin=twins(inputs, crashed),
                   rslot=rslot, retbit=retbit, slot_ret=slot_ret, cbit=[bits[i] for i in perm], bits=bits,
                   n_ok=n_ok, step=step, init=init)
+
+
+def twins(inputs: Sequence[Any], crashed: Sequence[bool]) -> list[int]:
+    """For each crashed slot, the nearest lower crashed slot with an equal input, or -1.
+
+    Equal as a dict key is (identity, else hash and ``==``); inputs that cannot be
+    hashed are compared with earlier ones by identity, else ``==``.  The C search
+    computes the same (``_linear.c``, ``lay_out``).
+    """
+    twin = [-1] * len(inputs)
+    last: dict[Any, int] = {}
+    for j, inp in enumerate(inputs):
+        if not crashed[j]:
+            continue
+        try:
+            twin[j] = last.get(inp, -1)
+            last[inp] = j
+        except TypeError:  # an unhashable input: the nearest equal one before it
+            for q in range(j - 1, -1, -1):
+                if crashed[q] and (inputs[q] is inp or inputs[q] == inp):
+                    twin[j] = q
+                    break
+    return twin
 
 
 def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
@@ -211,6 +242,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     rslot, retbit, slot_ret, n_ok = lay.rslot, lay.retbit, lay.slot_ret, lay.n_ok
     step, state = lay.step, lay.init
     romask, crashed_mask, cbit = lay.romask, lay.crashed_mask, lay.cbit
+    twin = lay.twin
     bits = lay.bits
     lin = 0  # the linearized set
     r = 0  # slot of the first ok call not yet linearized
@@ -293,6 +325,12 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 low = cand & -cand
                 cand ^= low
                 j = low.bit_length() - 1
+                if low & crashed_mask:  # a crashed twin before it still pending: that one serves
+                    q = twin[j]
+                    while q >= 0 and lin & bits[q]:
+                        q = twin[q]
+                    if q >= 0:
+                        continue
                 try:
                     ok, nxt = step(state, inputs[j], outputs[j])
                     if not ok or (low & crashed_mask and nxt == state):
