@@ -67,8 +67,7 @@ def prepare(history: Sequence[Op]) -> Prepared:
     be absent; real-time order is the sequence's).
     """
     pairs = pair(history)
-    completions = [comp for _, comp in pairs]
-    completed = len(completions) - completions.count(None)
+    completed = len([comp for _, comp in pairs if comp is not None])  # (list.count compares Ops)
     kept = [(inv, comp) for inv, comp in pairs if comp is None or comp.type != "fail"]
     invokes = [inv for inv, _ in kept]
     comps = [comp for _, comp in kept]
