@@ -5,7 +5,7 @@
                                                       [--quiet]
 
 Both search engines run side by side on each history (the compiled loop and the
-pure-Python one; see ``jepsy.checkers.linear_native``).  For each history and
+pure-Python one; see ``jepsy.checkers.linear.native``).  For each history and
 engine: parse time, check time (parsing excluded; best of ``--repeat``),
 "search" (the check less pairing the ops and splitting them by key: what
 Porcupine's figures time, its input being paired operations already),
@@ -30,11 +30,12 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from jepsy.checkers import linear_native
-from jepsy.checkers.linear_prepare import prepare
-from jepsy.checkers.linearizable import _partition, check_history
+from jepsy.checkers.linear import check_history
+from jepsy.checkers.linear import native as linear_native
+from jepsy.checkers.linear.models import Model, cas_register, kv, multi_register, mutex
+from jepsy.checkers.linear.prepare import prepare
+from jepsy.checkers.linear.schedule import partition
 from jepsy.history import read_history
-from jepsy.models import Model, cas_register, kv, multi_register, mutex
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PORCUPINE_MS = {"knossos": 17.0, "c50-ok": 129.0, "c50-bad": 16.0}
@@ -87,7 +88,7 @@ def measure(history: list[Any], model: Model, repeat: int, workers: int | None, 
             check_history(history, model, workers=workers, engine=engine)
             best = min(best, clock() - t)
         t = clock()
-        _partition(prepare(history), model)  # pairing and splitting, as the check does
+        partition(prepare(history), model)  # pairing and splitting, as the check does
         prep = min(prep, clock() - t)
     gc.collect()
     tracemalloc.start()

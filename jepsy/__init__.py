@@ -4,7 +4,7 @@ What users import to extend jepsy lives here: the role protocols (``DB``,
 ``Client``, ``Nemesis``, ``Checker``), the records they exchange (``Op``,
 ``Test``, ``Workload``, ``NemesisPackage``), checker composition, and the
 history reader/writer.  Generators are in ``jepsy.generator``, models for the
-linearizability checker in ``jepsy.models``, test doubles in ``jepsy.doubles``.
+linearizability checker in ``jepsy.checkers.linear``, test doubles in ``jepsy.doubles``.
 """
 
 from __future__ import annotations

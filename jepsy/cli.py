@@ -349,7 +349,7 @@ def check_cmd(histories: tuple[str, ...], model: str | None, init: str | None, c
         raise ConfigError("--expect-recovery, --expect-availability and --recovery-fraction go "
                           "with --checker availability")
     if model is not None:
-        from jepsy.checkers.linearizable import linearizable
+        from jepsy.checkers.linear import linearizable
 
         factory = registry.load("models", model)
         the_model = factory(init=_json_or_str(init)) if init is not None else factory()

@@ -180,7 +180,7 @@ def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None,
 
 def local_warnings() -> list[str]:
     """Warnings about this machine (the one that runs jepsy), not the nodes."""
-    from jepsy.checkers import linear_native
+    from jepsy.checkers.linear import native as linear_native
 
     if linear_native.AVAILABLE:
         return []

@@ -79,7 +79,7 @@ BUILTINS: dict[str, dict[str, str]] = {
         "power": "jepsy.nemeses.power:nemesis",
     },
     "checkers": {
-        "linearizable": "jepsy.checkers.linearizable:linearizable_checker",
+        "linearizable": "jepsy.checkers.linear:linearizable_checker",
         "list-append": "jepsy.checkers.elle:list_append",
         "rw-register": "jepsy.checkers.elle:rw_register",
         "set": "jepsy.checkers.sets:set_checker",
@@ -96,14 +96,14 @@ BUILTINS: dict[str, dict[str, str]] = {
         "eventual-counter": "jepsy.checkers.eventual_counter:eventual_counter",
     },
     "models": {
-        "register": "jepsy.models:register",
-        "cas-register": "jepsy.models:cas_register",
-        "multi-register": "jepsy.models:multi_register",
-        "mutex": "jepsy.models:mutex",
-        "set": "jepsy.models:set_model",
-        "fifo-queue": "jepsy.models:fifo_queue",
-        "unordered-queue": "jepsy.models:unordered_queue",
-        "kv": "jepsy.models:kv",
+        "register": "jepsy.checkers.linear.models:register",
+        "cas-register": "jepsy.checkers.linear.models:cas_register",
+        "multi-register": "jepsy.checkers.linear.models:multi_register",
+        "mutex": "jepsy.checkers.linear.models:mutex",
+        "set": "jepsy.checkers.linear.models:set_model",
+        "fifo-queue": "jepsy.checkers.linear.models:fifo_queue",
+        "unordered-queue": "jepsy.checkers.linear.models:unordered_queue",
+        "kv": "jepsy.checkers.linear.models:kv",
     },
 }
 

@@ -10,7 +10,7 @@
 #   database daemon is left running on this machine itself: labs start their own.
 #   - Python: a virtualenv in .venv with jepsy installed editable, plus dev tools;
 #     gcc and Python's headers build the linearizability checker's optional C
-#     search loop (jepsy/checkers/_linear.c; without them it runs in Python).
+#     search loop (jepsy/checkers/linear/_linear.c; without them it runs in Python).
 set -euo pipefail
 source "$(dirname "$0")/as-root.sh"
 as_root "$@"
@@ -52,7 +52,7 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev/null \
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
-   || [[ jepsy/checkers/_linear.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/checkers/linear/_linear.c -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/_edn_json.c -nt .venv/.jepsy-installed ]]; then
   log=.venv/pip-install.log
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
@@ -63,7 +63,7 @@ if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev
   fi
   touch .venv/.jepsy-installed
 fi
-if ! .venv/bin/python -c "from jepsy.checkers import _linear" 2>/dev/null; then
+if ! .venv/bin/python -c "from jepsy.checkers.linear import _linear" 2>/dev/null; then
   echo "install.sh: warning: the compiled linearizability search did not build" \
        "(see .venv/pip-install.log); checks run in pure Python, slower" >&2
 fi

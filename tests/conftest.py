@@ -41,7 +41,7 @@ def run_store(tmp_path: Path) -> Iterator[Path]:
 
 
 def _engines() -> list[Any]:
-    from jepsy.checkers import linear_native
+    from jepsy.checkers.linear import native as linear_native
 
     skip = pytest.mark.skip(reason="the compiled search is not built (no C compiler at install)")
     return [pytest.param("c", marks=() if linear_native.AVAILABLE else skip), "python"]

@@ -27,9 +27,9 @@ from typing import Any
 
 from jepsy import generator as gen
 from jepsy.checkers import compose
-from jepsy.checkers.linearizable import linearizable
+from jepsy.checkers.linear import linearizable
+from jepsy.checkers.linear.models import cas_register
 from jepsy.checkers.stats import stats
-from jepsy.models import cas_register
 from jepsy.options import Option, boolean, declare, integer, number, read
 from jepsy.protocols import Workload
 

@@ -22,7 +22,7 @@ __all__ = ["OpPair", "calls", "freeze", "plain_key", "quantiles"]
 @dataclass(slots=True)
 class OpPair:
     """One client operation: its invoke (if recorded) paired with its completion (None while
-    pending).  Not ``jepsy.models.Call``, the linearizability checker's prepared operation."""
+    pending).  Not ``jepsy.checkers.linear.models.Call``, the linearizability checker's prepared operation."""
 
     invoke: Op | None
     done: Op | None

@@ -118,10 +118,10 @@ def write_sample_run(run_dir: str | os.PathLike[str], *, n_ops: int = 400, concu
                      nodes: tuple[str, ...] = ("n1", "n2", "n3", "n4", "n5")) -> dict[str, Any]:
     """Write a run directory (see the module docstring) and return its results."""
     from jepsy.checkers import compose
-    from jepsy.checkers.linearizable import linearizable
+    from jepsy.checkers.linear import linearizable
+    from jepsy.checkers.linear.models import cas_register
     from jepsy.checkers.stats import stats
     from jepsy.errors import ExitCode
-    from jepsy.models import cas_register
 
     run = Path(run_dir)
     (run / "nodes").mkdir(parents=True, exist_ok=True)

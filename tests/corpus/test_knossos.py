@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from jepsy.checkers import linear_native
-from jepsy.checkers.linearizable import check_history
+from jepsy.checkers.linear import check_history
+from jepsy.checkers.linear import native as linear_native
+from jepsy.checkers.linear.models import Model, cas_register, multi_register, mutex
 from jepsy.history import read_history
-from jepsy.models import Model, cas_register, multi_register, mutex
 from tests.property.test_linear_native import assert_same_search
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "knossos"

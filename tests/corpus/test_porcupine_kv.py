@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from jepsy.checkers import linear_native
-from jepsy.checkers.linearizable import check_history
+from jepsy.checkers.linear import check_history
+from jepsy.checkers.linear import native as linear_native
+from jepsy.checkers.linear.models import kv
 from jepsy.history import read_history
-from jepsy.models import kv
 from tests.property.test_linear_native import assert_same_search
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "porcupine-kv"

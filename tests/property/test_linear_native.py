@@ -1,6 +1,6 @@
 """The compiled search against the Python one, and the models' instructions against their steps.
 
-The C loop (``jepsy.checkers._linear``) is a port of ``linear_search.search``: same
+The C loop (``jepsy.checkers.linear._linear``) is a port of ``linear.search.search``: same
 layout, same candidate order, same cache.  So on any history the two must not only
 agree on the verdict but find the same linearization, the same stuck op and the
 same number of dead configurations.  A built-in model's ``native_op`` must say
@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jepsy.checkers import linear_native
-from jepsy.checkers.linearizable import check_history, linearizable
+from jepsy.checkers.linear import check_history, linearizable
+from jepsy.checkers.linear import native as linear_native
+from jepsy.checkers.linear.models import CRASHED, Model, cas_register, kv, mutex, register
 from jepsy.cli import main
 from jepsy.errors import ConfigError
 from jepsy.history import Op
-from jepsy.models import CRASHED, Model, cas_register, kv, mutex, register
 from tests.property.test_linear_oracle import (
     OTHER_MODELS,
     mutex_histories,
@@ -171,11 +171,11 @@ def test_a_bad_engine_in_the_environment_is_one_line_and_exit_254(
 
 def test_without_the_c_module_the_checker_runs_in_python() -> None:
     """As after an install without a compiler: the import fails, the Python search serves."""
-    code = ("import sys; sys.modules['jepsy.checkers._linear'] = None\n"
-            "from jepsy.checkers import linear_native\n"
-            "from jepsy.checkers.linearizable import check_history\n"
+    code = ("import sys; sys.modules['jepsy.checkers.linear._linear'] = None\n"
+            "from jepsy.checkers.linear import native as linear_native\n"
+            "from jepsy.checkers.linear import check_history\n"
             "from jepsy.history import Op\n"
-            "from jepsy.models import cas_register\n"
+            "from jepsy.checkers.linear.models import cas_register\n"
             "h = [Op(index=0, time=0, type='invoke', process=0, f='read', value=None),\n"
             "     Op(index=1, time=1, type='ok', process=0, f='read', value=3)]\n"
             "r = check_history(h, cas_register(0))\n"
@@ -196,7 +196,7 @@ def test_a_bad_instruction_from_a_users_model_is_named() -> None:
 
 @needs_c
 def test_a_search_used_before_its_init_raises() -> None:
-    from jepsy.checkers import _linear
+    from jepsy.checkers.linear import _linear
 
     s = _linear.Search.__new__(_linear.Search)
     for use in (lambda: s.run(10), s.layout, lambda: s.mask(0), s.best_states, lambda: s.state):
@@ -275,3 +275,37 @@ def test_partitions_over_8192_calls_run_compiled_and_agree(stale_at: int | None)
     assert_same_search(history, cas_register(0))
     result = check_history(history, cas_register(0), workers=1, engine="c")
     assert result["valid"] is (stale_at is None)
+
+
+@needs_c
+@pytest.mark.parametrize("order", ["return", "call"])
+def test_a_violation_behind_crashed_calls_in_many_words_is_found_alike(order: str) -> None:
+    """Behind crashed calls spread over many words (whose bits the C cache stores apart,
+    and of which crashed twins are tried once), each engine's search in each order finds
+    the same violation, the same states and the same number of dead configurations.
+
+    (Compared search by search: the two engines count steps slightly differently, so
+    a portfolio's interleaving, and with it which order's explanation comes first,
+    may differ on a long history.)"""
+    from jepsy.checkers.linear import schedule, search
+    from jepsy.checkers.linear.engine import Budget
+    from jepsy.checkers.linear.prepare import prepare
+
+    history = _long_history(700, 650)  # about 1,400 calls over 22 words, 8 crashed among them
+    model = cas_register(0)
+    (part,) = schedule.partition(prepare(history), model)
+    outs = []
+    for engine in (linear_native.ENGINE, search.ENGINE):
+        gen = engine.search(part.calls, part.call_pos, part.ret_pos, model, Budget(), order,
+                            engine.new_cache(part.calls))
+        while True:
+            try:
+                next(gen)
+            except StopIteration as done:
+                out = done.value
+                break
+        outs.append((out.valid, out.stuck, out.states, out.order, out.pending, out.configs))
+    assert outs[0] == outs[1]
+    assert outs[0][0] is False
+    for engine in ("c", "python"):
+        assert check_history(history, model, workers=1, engine=engine)["valid"] is False

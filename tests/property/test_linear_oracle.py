@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jepsy.checkers import linear_search as search_mod
-from jepsy.checkers import linearizable as linear_mod
-from jepsy.checkers.linearizable import check_history
-from jepsy.history import Op
-from jepsy.models import (
+from jepsy.checkers.linear import check_history
+from jepsy.checkers.linear import checker as linear_mod
+from jepsy.checkers.linear import schedule as schedule_mod
+from jepsy.checkers.linear import search as search_mod
+from jepsy.checkers.linear.models import (
     CRASHED,
     Model,
     cas_register,
@@ -31,6 +31,7 @@ from jepsy.models import (
     set_model,
     unordered_queue,
 )
+from jepsy.history import Op
 
 # Every test here runs once per search engine (compiled and Python).
 pytestmark = pytest.mark.usefixtures("linear_engine")
@@ -375,24 +376,24 @@ def test_parallel_race_and_prefix_horizons_agree_with_one_plain_search(data: st.
                         process=history[i].process, f="get", value="zz", extra=history[i].extra)
     one = check_history(history, kv(), workers=1, all_keys=True)
     # Tiny slices, and a race after the first one, so that these short histories fork.
-    saved_slice, saved_race = linear_mod._SLICE_ITERS, linear_mod._RACE_AFTER_SLICES
-    linear_mod._SLICE_ITERS, linear_mod._RACE_AFTER_SLICES = 2, 1
+    saved_slice, saved_race = linear_mod.SLICE_ITERS, schedule_mod._RACE_AFTER_SLICES
+    linear_mod.SLICE_ITERS, schedule_mod._RACE_AFTER_SLICES = 2, 1
     try:
         two = check_history(history, kv(), workers=2, all_keys=True)
         two_first = check_history(history, kv(), workers=2)
     finally:
-        linear_mod._SLICE_ITERS, linear_mod._RACE_AFTER_SLICES = saved_slice, saved_race
+        linear_mod.SLICE_ITERS, schedule_mod._RACE_AFTER_SLICES = saved_slice, saved_race
     assert two_first["valid"] is one["valid"]
     assert {k: v["valid"] for k, v in one["keys"].items()} == \
         {k: v["valid"] for k, v in two["keys"].items()}
     # Stopping at the first violation checks keys prefix by prefix: same overall verdict.
     # (Horizons from position 4 on, so that these short histories have several.)
-    saved = linear_mod._FIRST_HORIZON
-    linear_mod._FIRST_HORIZON = 4
+    saved = schedule_mod._FIRST_HORIZON
+    schedule_mod._FIRST_HORIZON = 4
     try:
         first = check_history(history, kv(), workers=1)
     finally:
-        linear_mod._FIRST_HORIZON = saved
+        schedule_mod._FIRST_HORIZON = saved
     assert first["valid"] is one["valid"]
     if first["valid"] is False:
         key = next(k for k, v in first["keys"].items() if v["valid"] is False)

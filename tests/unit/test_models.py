@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from jepsy import registry
-from jepsy.models import (
+from jepsy.checkers.linear.models import (
     CRASHED,
     MODELS,
     Call,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jepsy.checkers.linearizable import check_history
+from jepsy.checkers.linear import check_history
+from jepsy.checkers.linear.models import cas_register
 from jepsy.history import Op, read_history
-from jepsy.models import cas_register
 from jepsy.report.data import ops_columns, prune, read_run_history, value_text
 from jepsy.report.faults import describe_targets, read_faults
 from jepsy.report.linear import linear_views
@@ -166,3 +166,24 @@ def test_linear_views_tolerate_odd_results() -> None:
     assert linear_views([], {"valid": False, "explanation": "just words"}, {}) == []
     views = linear_views([], {"valid": False, "explanation": {"prefix": "x", "op": None}}, {})
     assert views[0]["rows"] == [] and views[0]["stuck"] == -1 and views[0]["states_after"] is None
+
+
+def test_linear_view_shows_states_of_a_history_checked_with_init() -> None:
+    # As `jepsy check --model cas-register --init 5`: the register starts at 5, a cas
+    # 5 -> 6 and a write 7 succeed, then a read still sees 6.  The states come from the
+    # checker's own model (the report once replayed a default-initialised one and showed none).
+    from jepsy.checkers.linear import linearizable_checker
+
+    h = _ops((0, "invoke", 0, "cas", [5, 6]), (10, "ok", 0, "cas", [5, 6]),
+             (20, "invoke", 0, "write", 7), (30, "ok", 0, "write", 7),
+             (40, "invoke", 1, "read", None), (50, "ok", 1, "read", 6))
+    result = linearizable_checker(model="cas-register", init=5).check(h, {})
+    assert result["valid"] is False
+    entry = result["keys"]["null"]
+    assert entry["indices"] == [0, 2, 4]
+    assert entry["states_after"] == [{"state": 6, "text": "hold 6"}, {"state": 7, "text": "hold 7"}]
+    c = ops_columns(h)
+    (view,) = linear_views(h, result, {idx: row for row, idx in enumerate(c["inv"])})
+    assert view["prefix"] == [0, 1] and view["stuck"] == 2
+    assert view["states_after"] == entry["states_after"]
+    assert view["labels"] == {"0": "cas [5, 6]", "1": "write 7", "2": "read → 6"}

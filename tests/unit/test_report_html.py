@@ -142,8 +142,8 @@ def test_versions_of_the_database_nodes() -> None:
 
 
 def test_write_report_for_a_linearizability_result(tmp_path: Path) -> None:
-    from jepsy.checkers.linearizable import check_history
-    from jepsy.models import cas_register
+    from jepsy.checkers.linear import check_history
+    from jepsy.checkers.linear.models import cas_register
 
     history = [Op(0, 0, "invoke", 0, "write", 1), Op(1, 10_000_000, "ok", 0, "write", 1),
                Op(2, 20_000_000, "invoke", 1, "read", None), Op(3, 30_000_000, "ok", 1, "read", 2)]

@@ -1,6 +1,6 @@
-"""Types of the compiled search loop (``_linear.c``; see ``linear_native``)."""
+"""Types of the compiled search loop (``_linear.c``; see ``linear.native``)."""
 
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from typing import Any
 
 OP_CALL: int
@@ -12,9 +12,13 @@ OP_ADD: int
 OP_NEVER: int
 
 class FailCache(Sized):
-    """Failed configurations: (bitset of ``words`` 64-bit words, model state)."""
+    """Failed configurations: (bitset of ``words`` 64-bit words, model state).
 
-    def __init__(self, words: int) -> None: ...
+    ``crashed``: indices of the partition's crashed calls, whose bits are stored
+    apart so that an entry costs only the words near the search's frontier.
+    """
+
+    def __init__(self, words: int, crashed: Sequence[int] | None = ...) -> None: ...
     def __len__(self) -> int: ...
     @property
     def nbytes(self) -> int: ...
@@ -22,7 +26,7 @@ class FailCache(Sized):
     def words(self) -> int: ...
 
 class Search:
-    """One resumable search of a partition (``linear_native.search`` drives it)."""
+    """One resumable search of a partition (``native.search`` drives it)."""
 
     def __init__(self, cache: FailCache, step: Any, by_call: bool, calls: list[Any],
                  instructions: list[tuple[Any, ...] | None], read_only: list[bool] | None,

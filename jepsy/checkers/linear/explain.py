@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from jepsy.checkers.linear_prepare import Prepared
-from jepsy.checkers.linear_search import Outcome
-from jepsy.models import CRASHED, Call, Model
+from jepsy.checkers.linear.engine import Outcome
+from jepsy.checkers.linear.models import CRASHED, Call, Model
+from jepsy.checkers.linear.prepare import Prepared
 
 __all__ = ["explain", "op_data", "state_json"]
 

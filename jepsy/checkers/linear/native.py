@@ -1,21 +1,22 @@
-"""The compiled search: ``linear_search``'s loop, in C (``_linear.c``), when it was built.
+"""The compiled search: ``search``'s loop, in C (``_linear.c``), when it was built.
 
 The C module is optional: ``pip install`` builds it when a C compiler and
 Python's headers are there (Debian: gcc, python3-dev) and skips it otherwise;
-``AVAILABLE`` says which.  It runs the same search as ``linear_search.search``
+``AVAILABLE`` says which.  It runs the same search as ``search.search``
 (same layout, candidate order, greedy reads, cache and explanation data), so the
-two give the same verdicts; tests/property/test_linear_native.py holds them to
+two give the same verdicts; tests/property/test_linear/native.py holds them to
 it.  Why it exists: the Python loop costs about 2 µs per search step, most of
 it interpreter overhead, where Porcupine's Go costs a tenth of that.
 
-Which search a partition gets is decided by its cache of failures: a ``set``
-runs the Python search, a ``FailCache`` (from ``new_cache``) this one.  A cache
-holds configurations as bitsets of the partition's calls plus the model's state,
-about 8 × (2 + calls/64) + 8 bytes each and the state, against about 250 bytes in
-a Python set.
+The checker runs this search when it is given ``ENGINE`` (its caches are
+``FailCache``s, from ``new_cache``).  A cache holds each configuration as the
+words of its bitset around the search's frontier (those before it are all
+linearized, those after none) plus the crashed calls' bits apart, and the
+model's state: some tens of bytes where a Python set costs about 250, and
+where the whole bitset of a 128k-call history would cost kilobytes.
 
 Models run without calling Python when they describe their calls as plain-data
-instructions (``Model.native_op``, see ``jepsy.models``): every built-in register,
+instructions (``Model.native_op``, see ``models``): every built-in register,
 the mutex and Porcupine's kv do.  Other models run too, the loop calling their
 ``step``; models with ``state_key`` always do.
 """
@@ -29,43 +30,54 @@ from time import monotonic
 from types import ModuleType
 from typing import Any
 
-from jepsy.checkers.linear_search import (
+from jepsy.checkers.linear.engine import (
     ORDERS,
     Budget,
+    Engine,
     Outcome,
     StepError,
     invalid,
     stepper,
     unknown,
 )
-from jepsy.models import CRASHED, Call, Model
+from jepsy.checkers.linear.models import CRASHED, Call, Model
 
 _linear: ModuleType | None
 try:
-    from jepsy.checkers import _linear
+    from jepsy.checkers.linear import _linear
 except ImportError:  # built without a C compiler: the Python search serves alone
     _linear = None
 
-__all__ = ["AVAILABLE", "MAX_CALLS", "new_cache", "search"]
+__all__ = ["AVAILABLE", "ENGINE", "MAX_CALLS", "new_cache", "search"]
 
 AVAILABLE: bool = _linear is not None
 # Any partition: the C search keeps one candidate mask and no per-depth copies (its
 # memory grows with the calls, not their square), so it has no size limit of its own.
 MAX_CALLS = sys.maxsize
 
-def new_cache(n_calls: int) -> Any:
-    """An empty failure cache for a partition of ``n_calls`` calls (needs ``AVAILABLE``)."""
+def new_cache(n_calls: int, crashed: Sequence[int] = ()) -> Any:
+    """An empty failure cache for a partition of ``n_calls`` calls (needs ``AVAILABLE``).
+
+    ``crashed``: the indices of the partition's crashed calls; the cache stores
+    their bits apart from the others', which keeps each configuration to the few
+    words around the search's frontier (see ``_linear.c``, ``encode``).  Only
+    memory depends on it, never an answer.
+    """
     if _linear is None:
         raise RuntimeError("jepsy's compiled search is not built (a C compiler and Python "
                            "headers are needed at install time)")
-    return _linear.FailCache(max(1, (n_calls + 63) // 64))
+    return _linear.FailCache(max(1, (n_calls + 63) // 64), crashed)
+
+
+def _cache_for(calls: Sequence[Call]) -> Any:
+    return new_cache(len(calls), [k for k, c in enumerate(calls) if c.output is CRASHED])
 
 
 def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
            model: Model, budget: Budget, order: str, failed: Any) -> Generator[int, None, Outcome]:
-    """``linear_search.search`` with the loop in C; ``failed`` is a ``new_cache`` of the partition.
+    """``search.search`` with the loop in C; ``failed`` is a ``new_cache`` of the partition.
 
-    The C side lays the calls out itself (``linear_search.layout`` is the
+    The C side lays the calls out itself (``search.layout`` is the
     reference): building that in Python cost more than the search on most
     Knossos histories.
     """
@@ -127,3 +139,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             return unknown(reason, [perm[j] for j in s.order(best)], perm, rslot[front], failed,
                            s.steps)
         yield slot_ret[front]
+
+
+ENGINE = Engine("c", _cache_for, search)

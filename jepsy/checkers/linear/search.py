@@ -10,14 +10,14 @@ never explored again (Lowe's cache, as in Porcupine).  Failures are recorded whe
 the search backtracks out of a configuration, so the set holds facts that do not
 depend on the order candidates were tried in: ``portfolio`` runs searches with
 different candidate orders over one shared set, and the checker carries it from
-a prefix of the history to the next (see ``linearizable._prefix``).
+a prefix of the history to the next (see ``schedule.prefix``).
 
 Candidates are tried in the order of their "slots": ``"return"`` numbers the
 calls by completion (earliest deadline first), ``"call"`` by invocation (as
 Porcupine does); a second bitset numbered by invocation keys the cache, so that
 every order shares it.
 
-Two reductions on top, both exact:
+Three reductions on top, all exact:
 
 * **Legal reads are linearized greedily.**  If an ``ok`` candidate is read-only
   (``read_only_of``: it leaves unchanged every state it is legal in)
@@ -28,6 +28,11 @@ Two reductions on top, both exact:
   histories this removes most of the branching.  (Being state-preserving in the
   current state is not enough: a write of the current value is, but moved
   earlier it would lose its effect on a later state.)
+* **Crashed twins are interchangeable.**  Two crashed calls with equal inputs,
+  both invoked and both pending, can swap places in any linearization (neither
+  has a return to meet), so of such twins only the earliest pending one is tried
+  (``twins``).  Without this, every pending crashed write was tried at every
+  configuration, and a long history's crashed calls piled up.
 * **Crashed calls are optional.**  A crashed call (``info``, or never completed)
   may take effect any time after its invocation, or never; it never blocks the
   search, which succeeds once every ``ok`` call is linearized, and a crashed call
@@ -43,99 +48,27 @@ completion it has got past.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Hashable, Sequence, Sized
-from dataclasses import dataclass, field
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from sys import getsizeof
 from typing import Any
 
-from jepsy.models import CRASHED, Call, Model
+from jepsy.checkers.linear.engine import (
+    ORDERS,
+    Budget,
+    Engine,
+    Outcome,
+    StepError,
+    invalid,
+    read_only_of,
+    stepper,
+    unknown,
+)
+from jepsy.checkers.linear.models import CRASHED, Call, Model
 
-__all__ = ["Budget", "Layout", "Outcome", "StepError", "invalid", "layout", "portfolio", "read_only_of",
-           "search", "stepper", "unknown"]
+__all__ = ["ENGINE", "Layout", "layout", "search"]
 
 _MAX_STUCK_STATES = 16
-
-
-@dataclass(slots=True)
-class Budget:
-    """Limits shared by every partition of one check (``None`` = unlimited).
-
-    ``max_bytes`` bounds the estimated memory of the caches of all the searches
-    alive at once (``usage`` holds each one's estimate): a configuration costs a
-    set slot and a tracked tuple (about 160 bytes with the set's spare room), its
-    bitset and its state, sampled as the search goes.  Counting the state in full
-    errs high for models whose states repeat, and is about right for states that
-    rarely do (strings grown by appends).
-    """
-
-    deadline: float | None = None  # time.monotonic() value
-    max_configs: int | None = None
-    max_bytes: int | None = None
-    slice_iters: int = 512
-    usage: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What the search of one partition found.
-
-    ``valid``: True, False, or "unknown" (``reason`` says which budget ran out).
-    ``order``: the linearization (positions in ``calls``) when valid; for an
-    invalid partition the longest prefix found, i.e. the one that got furthest
-    through the completions.  ``stuck``: the call whose completion could not be
-    passed; ``states``: every state the model was found in just before it (up to
-    16); ``pending``: the other calls that could still have taken effect there.
-    ``configs``: configurations proven dead (the size of the failure cache,
-    shared with the other searches of a portfolio).
-    """
-
-    valid: bool | str
-    order: list[int] = field(default_factory=list)
-    stuck: int | None = None
-    states: list[Any] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
-    configs: int = 0
-    steps: int = 0
-    reason: str | None = None
-
-
-# Candidate orders.  "return" tries first the call that must take effect soonest
-# (earliest deadline first): it guesses that an op took effect just before it
-# returned.  "call" (Porcupine's order) guesses that it took effect as soon as it was
-# invoked.  Which guess is better depends on where a system is slow (before or after
-# applying an op); neither wins on every history.
-ORDERS = ("return", "call")
-
-
-class StepError(Exception):
-    """The model's ``step`` raised on the call whose ``id`` is ``call``.
-
-    Usually a history whose values the model cannot take (an ``append`` of a
-    number to a string); the checker reports it as a malformed history.
-    """
-
-    def __init__(self, call: int, error: BaseException | str) -> None:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        super().__init__(call, text)  # (call, text): what pickling between workers keeps
-        self.call = call
-        self.error = text
-
-
-class _Keyed:
-    """Wraps a state whose model supplies ``state_key``, so that sets and dicts use the key."""
-
-    __slots__ = ("hash", "key", "state")
-
-    def __init__(self, state: Any, key: Hashable) -> None:
-        self.state = state
-        self.key = key
-        self.hash = hash(key)
-
-    def __hash__(self) -> int:
-        return self.hash
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Keyed) and self.key == other.key
 
 
 # Up to this many calls in a partition, every candidate mask is built up front
@@ -194,7 +127,8 @@ class Layout:
     while it is the first ok call pending; ``slot_ret[r]`` its history position.
     ``cbit[j]`` is slot j's bit in the canonical numbering (the call's position)
     that keys the cache, so that searches in every order share it.  ``step`` and
-    ``init`` wrap the model's for a model with ``state_key``.
+    ``init`` wrap the model's for a model with ``state_key``.  ``twin[j]`` is, for a
+    crashed slot, the nearest lower crashed slot with an equal input (else -1).
     """
 
     perm: list[int]
@@ -208,6 +142,7 @@ class Layout:
     slot_ret: list[int]
     cbit: list[int]
     bits: list[int]
+    twin: list[int]
     n_ok: int
     step: Any
     init: Any
@@ -263,47 +198,32 @@ def layout(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     step, init = stepper(model)
     return Layout(perm=perm, inputs=inputs, outputs=outputs, romask=romask,
                   crashed_mask=sum([bits[j] for j in range(n) if crashed[j]]), masks=masks,
+                  twin=twins(inputs, crashed),
                   rslot=rslot, retbit=retbit, slot_ret=slot_ret, cbit=[bits[i] for i in perm], bits=bits,
                   n_ok=n_ok, step=step, init=init)
 
 
-_READ_ONLY_OPS = frozenset(("read", "any"))
+def twins(inputs: Sequence[Any], crashed: Sequence[bool]) -> list[int]:
+    """For each crashed slot, the nearest lower crashed slot with an equal input, or -1.
 
-
-def read_only_of(model: Model) -> Callable[[Any, Any], bool] | None:
-    """Which calls the search may linearize greedily (the module docstring), or None.
-
-    A call with an instruction (``Model.native_op``) is read-only by the
-    instruction itself: a read, an any, or a cas from a value to that same value.
-    The model's ``read_only`` answers for the others.  Both engines use this rule.
+    Equal as a dict key is (identity, else hash and ``==``); inputs that cannot be
+    hashed are compared with earlier ones by identity, else ``==``.  The C search
+    computes the same (``_linear.c``, ``lay_out``).
     """
-    op = model.native_op if model.state_key is None else None
-    ro = model.read_only
-    if op is None:
-        return ro
-
-    def read_only(inp: Any, out: Any) -> bool:
-        ins = op(inp, out)
-        if ins is None:
-            return ro is not None and ro(inp, out)
-        return ins[0] in _READ_ONLY_OPS or (ins[0] == "cas" and bool(ins[1] == ins[2]))
-
-    return read_only
-
-
-def stepper(model: Model) -> tuple[Any, Any]:
-    """``model``'s step function and initial state, wrapped in ``_Keyed`` if it has ``state_key``."""
-    if model.state_key is None:
-        return model.step, model.init()
-    skey = model.state_key
-    user_step = model.step
-    s0 = model.init()
-
-    def step(s: Any, inp: Any, out: Any) -> tuple[bool, Any]:
-        ok, nxt = user_step(s.state, inp, out)
-        return ok, _Keyed(nxt, skey(nxt)) if ok else None
-
-    return step, _Keyed(s0, skey(s0))
+    twin = [-1] * len(inputs)
+    last: dict[Any, int] = {}
+    for j, inp in enumerate(inputs):
+        if not crashed[j]:
+            continue
+        try:
+            twin[j] = last.get(inp, -1)
+            last[inp] = j
+        except TypeError:  # an unhashable input: the nearest equal one before it
+            for q in range(j - 1, -1, -1):
+                if crashed[q] and (inputs[q] is inp or inputs[q] == inp):
+                    twin[j] = q
+                    break
+    return twin
 
 
 def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
@@ -322,6 +242,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     rslot, retbit, slot_ret, n_ok = lay.rslot, lay.retbit, lay.slot_ret, lay.n_ok
     step, state = lay.step, lay.init
     romask, crashed_mask, cbit = lay.romask, lay.crashed_mask, lay.cbit
+    twin = lay.twin
     bits = lay.bits
     lin = 0  # the linearized set
     r = 0  # slot of the first ok call not yet linearized
@@ -336,7 +257,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
     best_lin = 0
     clin = 0  # the linearized set again, numbered canonically (calls' positions) for the cache
     slice_iters = budget.slice_iters
-    countdown = slice_iters + 1  # budgets are checked every slice_iters steps, as linear_native does
+    countdown = slice_iters + 1  # budgets are checked every slice_iters steps, as native.py does
     slices = 0
     deadline = budget.deadline
     max_configs = budget.max_configs
@@ -354,7 +275,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                            steps=slices * slice_iters + slice_iters + 1 - countdown)
         countdown -= 1
         if not countdown:
-            countdown = slice_iters + 1  # budgets are checked every slice_iters steps, as linear_native does
+            countdown = slice_iters + 1  # budgets are checked every slice_iters steps, as native.py does
             slices += 1
             steps = slices * slice_iters
             front, front_path = (r, path) if r > best_r else (best_r, best_path)
@@ -404,6 +325,12 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 low = cand & -cand
                 cand ^= low
                 j = low.bit_length() - 1
+                if low & crashed_mask:  # a crashed twin before it still pending: that one serves
+                    q = twin[j]
+                    while q >= 0 and lin & bits[q]:
+                        q = twin[q]
+                    if q >= 0:
+                        continue
                 try:
                     ok, nxt = step(state, inputs[j], outputs[j])
                     if not ok or (low & crashed_mask and nxt == state):
@@ -451,44 +378,6 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
                 break
 
 
-def portfolio(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
-              model: Model, budget: Budget, orders: Sequence[str] = ("return", "call"),
-              failed: Any = None) -> Generator[int, None, Outcome]:
-    """Several searches of one partition, each trying candidates in its own order.
-
-    The first to finish decides: a linearization found by any is one, and a
-    search that runs out of candidates has proved there is none.  They share
-    their cache of failed configurations (a configuration with no linearization
-    has none whatever the order that reached it), so each prunes for the others.
-    The first order runs alone while its search goes straight (about two steps
-    per call), which is how most valid histories go; beyond that they alternate.
-    ``failed`` may carry failures proven earlier (see ``linearizable._prefix``);
-    its type picks the search: a ``set`` the Python one, a ``linear_native``
-    cache the compiled one.
-    """
-    if failed is None:
-        failed = set()
-    run: Any = search
-    if not isinstance(failed, set):  # a FailCache: the compiled search's
-        from jepsy.checkers.linear_native import search as run
-    gens = [run(calls, call_pos, ret_pos, model, budget, order, failed) for order in orders]
-    solo = 1 + (2 * len(calls) + 1024) // budget.slice_iters
-    turn = 0
-    frontier = -1
-    while True:
-        i = 0 if turn < solo else turn % len(gens)
-        turn += 1
-        try:
-            frontier = max(frontier, next(gens[i]))
-        except StopIteration as done:
-            for g in gens:
-                g.close()
-            budget.usage.pop(id(failed), None)  # this cache is freed now
-            out: Outcome = done.value
-            return out
-        yield frontier
-
-
 def _order(path: Any, perm: list[int]) -> list[int]:
     """The calls (original positions) of a path, first linearized first."""
     order = []
@@ -499,23 +388,8 @@ def _order(path: Any, perm: list[int]) -> list[int]:
     return order
 
 
-def unknown(reason: str, order: list[int], perm: list[int], stuck_slot: int, cache: Sized,
-            steps: int) -> Outcome:
-    """The outcome of a search that ran out of budget (``order``: calls linearized so far)."""
-    return Outcome("unknown", order=order, configs=len(cache), steps=steps, reason=reason,
-                   stuck=perm[stuck_slot] if stuck_slot >= 0 else None)
+def _new_set(calls: Sequence[Call]) -> set[tuple[int, Any]]:
+    return set()
 
 
-def invalid(perm: list[int], best_r: int, stuck_slot: int, order: list[int], best_states: list[Any],
-            best_lin: int, masks: Any, cache: Sized, steps: int) -> Outcome:
-    """The outcome of a search that proved there is no linearization (see ``Outcome``)."""
-    pend_mask = masks[best_r] & ~best_lin & ~(1 << stuck_slot)
-    pending = []
-    while pend_mask:
-        low = pend_mask & -pend_mask
-        pend_mask ^= low
-        pending.append(perm[low.bit_length() - 1])
-    pending.sort()
-    states = [s.state if isinstance(s, _Keyed) else s for s in best_states]
-    return Outcome(False, order=order, stuck=perm[stuck_slot], states=states, pending=pending,
-                   configs=len(cache), steps=steps)
+ENGINE = Engine("python", _new_set, search)

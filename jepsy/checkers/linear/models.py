@@ -35,7 +35,7 @@ The contract of each field:
   and is wrong if the promise is false (a write of the current value preserves
   *this* state, not every state: it is not read-only).
 * ``native_op(input, output) -> instruction | None`` (optional, for speed): the
-  call as plain data that the compiled search (``checkers.linear_native``) runs
+  call as plain data that the compiled search (``checkers.linear.native``) runs
   without calling ``step``; it must say exactly what ``step`` does:
   ``("read", v)`` legal iff ``v == state``, state unchanged; ``("write", v)``
   state becomes v; ``("cas", old, new)`` legal iff ``old == state``, state

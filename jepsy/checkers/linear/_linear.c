@@ -1,15 +1,15 @@
 /*
- * jepsy.checkers._linear: the linearizability search loop, compiled (optional).
+ * jepsy.checkers.linear._linear: the linearizability search loop, compiled (optional).
  *
- * This is the same search as linear_search.py (read that module's docstring
+ * This is the same search as linear/search.py (read that module's docstring
  * first: configurations, Lowe's cache of failures, legal reads linearized
  * greedily, crashed calls optional), with the loop in C.  Search lays the calls
- * out exactly as linear_search.layout does (slots, candidate masks, the ok
- * calls by return); the Python wrapper, linear_native.py, drives it a slice of
+ * out exactly as search.layout does (slots, candidate masks, the ok
+ * calls by return); the Python wrapper, linear/native.py, drives it a slice of
  * steps at a time, so budgets, interleaving of keys and the explanation stay
  * in Python.  Without a C compiler the package installs without this module
  * and the Python search runs instead; both find the same linearizations and
- * violations (tests/property/test_linear_native.py).
+ * violations (tests/property/test_linear/native.py).
  *
  * Model states stay Python objects.  Each call is an instruction (code, a, b),
  * given by Model.native_op as plain data ("read", a), ("write", a) ...:
@@ -27,8 +27,8 @@
  * back to a search or a cache (no built-in model could).
  *
  * Two types:
- *   FailCache(words)  a set of failed configurations (bitset of `words` 64-bit
- *                     words in canonical numbering, state), shared by every
+ *   FailCache(words, crashed)  a set of failed configurations (bitset of `words`
+ *                     64-bit words in canonical numbering, state), shared by every
  *                     search of one partition and carried from prefix to prefix.
  *   Search(...)       one resumable search; run(iters) -> 0 running, 1 valid,
  *                     2 invalid.  An exception raised by the model (or by a
@@ -51,16 +51,23 @@ enum { RUNNING = 0, VALID = 1, INVALID = 2 };
 
 /* ---------------------------------------------------------------- FailCache */
 
-/* Entries live in an arena: [hash, state pointer, n, words[n]], the bitset
- * without its trailing zero words (calls not yet invoked are never linearized,
- * so a configuration's bits end near the search's frontier: on a long history
- * this halves the cache, and a fixed size of all calls made one of 128k calls
- * outgrow the memory budget).  offs[k] is where entry k starts; the table holds
- * entry index + 1 (0 = empty), open addressing with linear probing, at most half
- * full.  About 8 * (4 + words up to the frontier) + 4 bytes per configuration. */
+/* Entries live in an arena: [hash, state pointer, m, code[m]], the bitset
+ * encoded (encode below) so that an entry costs words near the search's frontier
+ * only: on a long history the calls before the frontier are all linearized
+ * (leading full words, counted, not stored), those after it none (trailing zero
+ * words, dropped).  Crashed calls may stay unlinearized for ever and would break
+ * the full words, so their bits are stored apart, gathered into a compact bitset:
+ * the cache is told which calls crashed (in the whole partition; a prefix's calls
+ * still open at its horizon are near the frontier anyway).  Without this a
+ * configuration of a 128k-call history held kilobytes, and a history with 1 %
+ * crashed calls outgrew the memory budget.  offs[k] is where entry k starts; the
+ * table holds entry index + 1 (0 = empty), open addressing with linear probing,
+ * at most half full. */
 typedef struct {
     PyObject_HEAD
     Py_ssize_t words;
+    word *cmask;            /* the crashed calls' bits (NULL: none) */
+    word *enc;              /* scratch: one encoded configuration */
     word *arena;
     Py_ssize_t used, cap;   /* words of the arena */
     Py_ssize_t *offs;
@@ -73,6 +80,49 @@ typedef struct {
 static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
     while (n > 0 && !bits[n - 1]) n--;
     return n;
+}
+
+/* Encodes `bits` (c->words words) into c->enc: [L, nA, nB, A[nA], B[nB]] where the
+ * first L words (crashed bits counted as set) are full, A is words L..T-1 (T: the
+ * last nonzero word of bits) with crashed bits set, and B the crashed calls' bits,
+ * gathered in order, trailing zero words dropped.  One-to-one for a given cmask.
+ * Returns the encoding's length in words. */
+static Py_ssize_t encode(FailCache *c, const word *bits) {
+    Py_ssize_t t = trimmed(bits, c->words);
+    const word *cm = c->cmask;
+    word *e = c->enc;
+    Py_ssize_t l = 0, m = 3;
+    if (cm) {
+        while (l < t && (bits[l] | cm[l]) == ~(word)0) l++;
+        for (Py_ssize_t w = l; w < t; w++) e[m++] = bits[w] | cm[w];
+    } else {
+        while (l < t && bits[l] == ~(word)0) l++;
+        for (Py_ssize_t w = l; w < t; w++) e[m++] = bits[w];
+    }
+    Py_ssize_t na = m - 3;
+    if (cm) {
+        word acc = 0;
+        int k = 0;
+        for (Py_ssize_t w = 0; w < t; w++) {
+            word mk = cm[w], b = bits[w];
+            while (mk) {
+                word low = mk & (~mk + 1);
+                if (b & low) acc |= (word)1 << k;
+                mk ^= low;
+                if (++k == 64) {
+                    e[m++] = acc;
+                    acc = 0;
+                    k = 0;
+                }
+            }
+        }
+        if (k) e[m++] = acc;
+        while (m > 3 + na && !e[m - 1]) m--;
+    }
+    e[0] = (word)l;
+    e[1] = (word)na;
+    e[2] = (word)(m - 3 - na);
+    return m;
 }
 
 static word mix64(word h) {
@@ -128,10 +178,11 @@ static int cache_grow_table(FailCache *c) {
 }
 
 /* Adds (bits, state) unless present: 0 ok, -1 error. */
-static int cache_add(FailCache *c, const word *bits, PyObject *state) {
+static int cache_add(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
-    Py_ssize_t n = trimmed(bits, c->words);
+    Py_ssize_t n = encode(c, raw);
+    const word *bits = c->enc;
     if (config_hash(bits, n, state, &h) < 0) return -1;
     int found = cache_find(c, bits, n, state, h, &slot);
     if (found) return found < 0 ? -1 : 0;
@@ -165,23 +216,48 @@ static int cache_add(FailCache *c, const word *bits, PyObject *state) {
     return 0;
 }
 
-static int cache_contains(FailCache *c, const word *bits, PyObject *state) {
+static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
-    Py_ssize_t n = trimmed(bits, c->words);
-    if (config_hash(bits, n, state, &h) < 0) return -1;
-    return cache_find(c, bits, n, state, h, &slot);
+    Py_ssize_t n = encode(c, raw);
+    if (config_hash(c->enc, n, state, &h) < 0) return -1;
+    return cache_find(c, c->enc, n, state, h, &slot);
 }
 
 static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"words", NULL};
+    static char *kwlist[] = {"words", "crashed", NULL};
     Py_ssize_t words;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n", kwlist, &words)) return -1;
-    if (words < 1 || words > PY_SSIZE_T_MAX / 64 || self->table) {
+    PyObject *crashed = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|O", kwlist, &words, &crashed)) return -1;
+    if (words < 1 || words > PY_SSIZE_T_MAX / 128 - 4 || self->table) {
         PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
         return -1;
     }
     self->words = words;
+    Py_ssize_t nc = 0;
+    if (crashed && crashed != Py_None) {
+        PyObject *seq = PySequence_Fast(crashed, "FailCache: crashed must be a sequence of call indices");
+        if (!seq) return -1;
+        nc = PySequence_Fast_GET_SIZE(seq);
+        if (nc) {
+            self->cmask = PyMem_Calloc((size_t)words, sizeof(word));
+            if (!self->cmask) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
+        }
+        for (Py_ssize_t k = 0; k < nc; k++) {
+            Py_ssize_t i = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
+            if (i == -1 && PyErr_Occurred()) { Py_DECREF(seq); return -1; }
+            if (i < 0 || i >= words * 64) {
+                Py_DECREF(seq);
+                PyErr_SetString(PyExc_ValueError, "FailCache: a crashed call index out of range");
+                return -1;
+            }
+            self->cmask[i / 64] |= (word)1 << (i % 64);
+        }
+        Py_DECREF(seq);
+    }
+    /* At most 3 + words + words: A is at most words, B at most words too. */
+    self->enc = PyMem_Calloc((size_t)(3 + 2 * words), sizeof(word));
+    if (!self->enc) { PyErr_NoMemory(); return -1; }
     self->tmask = 511;
     self->table = PyMem_Calloc(self->tmask + 1, sizeof(uint32_t));
     if (!self->table) { PyErr_NoMemory(); return -1; }
@@ -194,6 +270,8 @@ static void FailCache_dealloc(FailCache *self) {
     PyMem_Free(self->arena);
     PyMem_Free(self->offs);
     PyMem_Free(self->table);
+    PyMem_Free(self->cmask);
+    PyMem_Free(self->enc);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -202,7 +280,8 @@ static Py_ssize_t FailCache_len(FailCache *self) { return self->len; }
 static PyObject *FailCache_nbytes(FailCache *self, void *closure) {
     (void)closure;
     return PyLong_FromSize_t((size_t)self->cap * sizeof(word) + (size_t)self->offcap * sizeof(Py_ssize_t)
-                             + (self->tmask + 1) * sizeof(uint32_t));
+                             + (self->tmask + 1) * sizeof(uint32_t)
+                             + (size_t)(3 + 2 * self->words + (self->cmask ? self->words : 0)) * sizeof(word));
 }
 
 static PyObject *FailCache_words(FailCache *self, void *closure) {
@@ -220,8 +299,9 @@ static PyGetSetDef FailCache_getset[] = {
 
 static PyTypeObject FailCacheType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "jepsy.checkers._linear.FailCache",
-    .tp_doc = "FailCache(words): failed configurations (bitset of `words` words, state).",
+    .tp_name = "jepsy.checkers.linear._linear.FailCache",
+    .tp_doc = "FailCache(words, crashed=()): failed configurations (bitset of `words` words, state); "
+              "crashed: the indices of the partition's crashed calls (stored apart, see encode).",
     .tp_basicsize = sizeof(FailCache),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -241,6 +321,7 @@ typedef struct {
     PyObject *step;
     Py_ssize_t *cslot;   /* canonical index (the cache's numbering) of each slot */
     char *crashed;
+    Py_ssize_t *twin;    /* a crashed slot's nearest lower crashed slot with an equal input, or -1 */
     word *romask;        /* ws words */
     /* The candidate mask of ok return r is the first upto[r] calls in invocation
      * order, slots slot_of[0 .. upto[r]): masks only grow with r.  One mask is kept,
@@ -408,7 +489,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
                 cand[k] = m[k] & ~s->lin[k];
                 s->tmp[k] = cand[k] & s->romask[k];
             }
-            /* A legal read-only candidate is taken alone (linear_search.py). */
+            /* A legal read-only candidate is taken alone (linear/search.py). */
             Py_ssize_t q;
             while ((q = pop_low(s->tmp, ws)) >= 0) {
                 int ok = apply(s, q, &nxt);
@@ -428,6 +509,11 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
         if (j == -1) {
             Py_ssize_t q;
             while ((q = pop_low(cand, ws)) >= 0) {
+                if (s->crashed[q]) {  /* a crashed twin before it still pending: that one serves */
+                    Py_ssize_t t = s->twin[q];
+                    while (t >= 0 && BIT_GET(s->lin, t)) t = s->twin[t];
+                    if (t >= 0) continue;
+                }
                 int ok = apply(s, q, &nxt);
                 if (ok < 0) return fail_at(s, q);
                 if (!ok) continue;
@@ -525,13 +611,14 @@ static void Search_free_arrays(Search *s) {
         for (Py_ssize_t d = 0; d < s->depth; d++) Py_XDECREF(s->p_state[d]);
     PyMem_Free(s->p_state);
     s->p_state = NULL;
-    void *plain[] = {s->code, s->cslot, s->crashed, s->romask, s->upto, s->slot_of, s->mask, s->rslot,
+    void *plain[] = {s->code, s->cslot, s->crashed, s->twin, s->romask, s->upto, s->slot_of, s->mask, s->rslot,
                      s->slot_ret, s->lin, s->clin, s->cand, s->tmp, s->p_j, s->p_r, s->p_forced, s->best_path,
                      s->best_lin};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) PyMem_Free(plain[i]);
     s->code = NULL;
     s->cslot = s->rslot = s->slot_ret = s->p_j = s->p_r = s->best_path = NULL;
     s->crashed = NULL;
+    s->twin = NULL;
     s->romask = s->mask = s->lin = s->clin = s->cand = s->tmp = s->best_lin = NULL;
     s->upto = s->slot_of = NULL;
     s->p_forced = NULL;
@@ -608,6 +695,40 @@ static int decode(Search *s, Py_ssize_t j, PyObject *ins) {
 }
 
 /* The layout (see Search_init); scratch holds 4n indices. */
+/* twin[j]: for a crashed slot, the nearest lower crashed slot whose input is equal
+ * as a dict key, or (an unhashable input) the nearest lower one that is identical
+ * or ==; else -1.  As search.twins does. */
+static int find_twins(Search *s) {
+    Py_ssize_t n = s->n;
+    s->twin = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
+    if (!s->twin) { PyErr_NoMemory(); return -1; }
+    PyObject *last = PyDict_New();
+    if (!last) return -1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        s->twin[j] = -1;
+        if (!s->crashed[j]) continue;
+        PyObject *inp = s->inputs[j];
+        PyObject *prev = PyDict_GetItemWithError(last, inp);
+        if (!prev && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError)) { Py_DECREF(last); return -1; }
+            PyErr_Clear();
+            for (Py_ssize_t q = j - 1; q >= 0; q--) {
+                if (!s->crashed[q]) continue;
+                int eq = PyObject_RichCompareBool(s->inputs[q], inp, Py_EQ);
+                if (eq < 0) { Py_DECREF(last); return -1; }
+                if (eq) { s->twin[j] = q; break; }
+            }
+            continue;
+        }
+        if (prev) s->twin[j] = PyLong_AsSsize_t(prev);
+        PyObject *idx = PyLong_FromSsize_t(j);
+        if (!idx || PyDict_SetItem(last, inp, idx) < 0) { Py_XDECREF(idx); Py_DECREF(last); return -1; }
+        Py_DECREF(idx);
+    }
+    Py_DECREF(last);
+    return 0;
+}
+
 static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObject *ro,
                    PyObject *call_pos, PyObject *ret_pos, Py_ssize_t *scratch) {
     Py_ssize_t n = s->n;
@@ -659,7 +780,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
         if (decode(s, j, PyList_GET_ITEM(ins, i)) < 0) return -1;
         s->crashed[j] = rpos[i] < 0;
         if (s->crashed[j]) continue;
-        /* Read-only (linear_search.py): given, or implied by the instruction. */
+        /* Read-only (linear/search.py): given, or implied by the instruction. */
         int t;
         switch (s->code[j]) {
         case OP_CALL:
@@ -682,6 +803,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
         if (t < 0) return -1;
         if (t) BIT_SET(s->romask, j);
     }
+    if (find_twins(s) < 0) return -1;
     for (Py_ssize_t j = 0; j < n; j++) slot_of[perm[j]] = j;
     /* masks[r]: the slots invoked before the r-th ok return (see mask_to) */
     ALLOC(s->upto, n_ok ? n_ok : 1);
@@ -717,7 +839,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
  * if all have one: read, any, and a cas from a value to itself are read-only).  Per-call lists in
  * invocation order (the call's index is its canonical number
  * in the cache); ret_pos None for a crashed call.  Lays the calls out as
- * linear_search.layout does: slots in invocation order (by_call, Porcupine's
+ * search.layout does: slots in invocation order (by_call, Porcupine's
  * order) or ok calls by return then crashed calls (earliest deadline first). */
 static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"cache", "step", "by_call", "calls", "instructions", "read_only",
@@ -868,8 +990,8 @@ static PyGetSetDef Search_getset[] = {
 
 static PyTypeObject SearchType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "jepsy.checkers._linear.Search",
-    .tp_doc = "One resumable linearizability search (see linear_native.py).",
+    .tp_name = "jepsy.checkers.linear._linear.Search",
+    .tp_doc = "One resumable linearizability search (see linear/native.py).",
     .tp_basicsize = sizeof(Search),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,
@@ -882,7 +1004,7 @@ static PyTypeObject SearchType = {
 
 static struct PyModuleDef linear_module = {
     PyModuleDef_HEAD_INIT, "_linear",
-    "The linearizability search loop in C (optional; see linear_native.py).", -1,
+    "The linearizability search loop in C (optional; see linear/native.py).", -1,
     NULL, NULL, NULL, NULL, NULL,
 };
 
