@@ -12,14 +12,19 @@ passes unchanged after.
 from __future__ import annotations
 
 import http.client
-import socket
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from jepsy.dbs import etcd_clients, http_client, maelstrom_clients, rabbitmq_clients, redis_clients
-from jepsy.dbs import zookeeper_clients
+from jepsy.dbs import (
+    etcd_clients,
+    http_client,
+    maelstrom_clients,
+    rabbitmq_clients,
+    redis_clients,
+    zookeeper_clients,
+)
 from jepsy.errors import ConfigError
 
 RAISES = "raises"
@@ -69,9 +74,9 @@ ETCD: list[tuple[str, str, Any, Callable[[], Any], tuple[Any, ...]]] = [
      ("fail", [1, [1, 2]], "compare failed", False)),
     ("RegisterClient", "write", [1, 2], lambda: ConnectionRefusedError(111, "refused"),
      ("fail", [1, 2], "connection refused", False)),
-    ("RegisterClient", "write", [1, 2], lambda: socket.timeout("timed out"),
+    ("RegisterClient", "write", [1, 2], lambda: TimeoutError("timed out"),
      ("info", [1, 2], "timeout", False)),
-    ("RegisterClient", "read", [1, None], lambda: socket.timeout("timed out"),
+    ("RegisterClient", "read", [1, None], lambda: TimeoutError("timed out"),
      ("fail", [1, None], "timeout", False)),
     ("RegisterClient", "write", [1, 2], lambda: http.client.RemoteDisconnected("gone"),
      ("info", [1, 2], "gone", False)),
@@ -85,7 +90,7 @@ ETCD: list[tuple[str, str, Any, Callable[[], Any], tuple[Any, ...]]] = [
      ("info", [1, 2], "OSError", False)),
     ("RegisterClient", "write", [1, 2], lambda: ConfigError("no"), (RAISES, "ConfigError")),
     ("RegisterClient", "write", [1, 2], lambda: KeyError("x"), (RAISES, "KeyError")),
-    ("TxnClient", "txn", [["r", 1, None]], lambda: socket.timeout("t"),
+    ("TxnClient", "txn", [["r", 1, None]], lambda: TimeoutError("t"),
      ("info", [["r", 1, None]], "timeout", False)),
     ("TxnClient", "txn", [["w", 1, 1]], lambda: etcd_clients.Definite("conflict"),
      ("fail", [["w", 1, 1]], "conflict", False)),
@@ -147,7 +152,7 @@ def _zk_errors() -> list[tuple[str, str, Any, Callable[[], Any], tuple[Any, ...]
     )
     from kazoo.handlers.threading import KazooTimeoutError  # type: ignore[import-untyped]
 
-    definite = zookeeper_clients._Definite
+    definite = zookeeper_clients.Definite
     return [
         ("RegisterClient", "cas", [1, [1, 2]], lambda: definite("compare failed"),
          ("fail", [1, [1, 2]], "compare failed", False)),
@@ -286,7 +291,7 @@ def rabbit(steps: list[Any]) -> tuple[Any, list[str]]:
         return step
 
     c._timed = timed  # type: ignore[method-assign]
-    c._drop = lambda: drops.append("drop")  # type: ignore[method-assign]
+    c.drop = lambda: drops.append("drop")  # type: ignore[method-assign]
     return c, drops
 
 
