@@ -334,3 +334,172 @@ def test_rabbitmq_unknown_f_raises() -> None:
     c, _ = rabbit([])
     with pytest.raises(ConfigError):
         c.invoke(None, {"f": "peek", "value": None, "process": 0})
+
+
+# -- SQL: PostgreSQL (pg8000) and Galera (PyMySQL) ---------------------------------------------
+
+
+class PgConn:
+    """Answers ``run`` from a script (statement prefix -> exception) and canned rows."""
+
+    def __init__(self, script: dict[str, BaseException], rows: dict[str, list[Any]]) -> None:
+        self.script, self.rows, self.closed, self.log = script, rows, False, []
+
+    def run(self, sql: str, **params: Any) -> list[Any]:
+        self.log.append(sql.split()[0])
+        for prefix, error in self.script.items():
+            if sql.startswith(prefix):
+                raise error
+        return next((r for p, r in self.rows.items() if sql.startswith(p)), [])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class MyCursor:
+    def __init__(self, conn: MyConn) -> None:
+        self.conn, self.got = conn, []
+
+    def __enter__(self) -> MyCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def execute(self, sql: str, args: Any = None) -> None:
+        self.conn.log.append(sql.split()[0])
+        for prefix, error in self.conn.script.items():
+            if sql.startswith(prefix):
+                raise error
+        self.got = next((r for p, r in self.conn.rows.items() if sql.startswith(p)), [])
+
+    def fetchone(self) -> Any:
+        return self.got[0] if self.got else None
+
+    def fetchall(self) -> Any:
+        return tuple(self.got)
+
+
+class MyConn(PgConn):
+    def cursor(self) -> MyCursor:
+        return MyCursor(self)
+
+
+TRANSFER = {"from": 0, "to": 1, "amount": 5}
+PG_ROWS = {"SELECT balance": [(50,)], "SELECT account, balance": [(0, 50), (1, 50)],
+           "SELECT v FROM jepsy_append": [("1,2",)], "SELECT v FROM jepsy_register": [(7,)]}
+MY_ROWS = {"SELECT account, balance": [(0, 50), (1, 50)],
+           "SELECT v FROM jepsy_append": [("1,2",)], "SELECT v FROM jepsy_register": [(7,)]}
+
+
+def _pg_errors() -> list[tuple[str, str, Any, dict[str, Any], tuple[Any, ...]]]:
+    import pg8000.exceptions as pe
+
+    def db_error(code: str) -> BaseException:
+        return pe.DatabaseError({"S": "ERROR", "C": code, "M": "msg"})
+
+    return [
+        ("bank", "transfer", TRANSFER, {}, ("ok", TRANSFER, None, False)),
+        ("bank", "read", None, {}, ("ok", {0: 50, 1: 50}, None, False)),
+        ("bank", "transfer", {**TRANSFER, "amount": 500}, {},
+         ("fail", {**TRANSFER, "amount": 500}, "insufficient funds", False)),
+        ("bank", "transfer", TRANSFER, {"SELECT balance": IndexError("x")}, (RAISES, "IndexError")),
+        ("bank", "transfer", TRANSFER, {"COMMIT": db_error("40001")},
+         ("fail", TRANSFER, "serialization failure", False)),
+        ("bank", "transfer", TRANSFER, {"UPDATE": db_error("40P01")},
+         ("fail", TRANSFER, "deadlock", False)),
+        ("bank", "transfer", TRANSFER, {"UPDATE": db_error("23505")},
+         ("fail", TRANSFER, "23505 {'S': 'ERROR', 'C': '23505', 'M': 'msg'}", False)),
+        ("bank", "transfer", TRANSFER, {"UPDATE": db_error("23505"), "ROLLBACK": OSError("x")},
+         ("fail", TRANSFER, "23505 {'S': 'ERROR', 'C': '23505', 'M': 'msg'}", True)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": OSError("reset")},
+         ("info", TRANSFER, "connection lost during commit: reset", True)),
+        ("bank", "transfer", TRANSFER, {"UPDATE": OSError("reset")},
+         ("fail", TRANSFER, "connection: reset", True)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": ConnectionRefusedError("refused")},
+         ("fail", TRANSFER, "connection: refused", True)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": pe.InterfaceError("network error")},
+         ("info", TRANSFER, "connection lost during commit: network error", True)),
+        ("bank", "transfer", TRANSFER, {"BEGIN": pe.InterfaceError("network error")},
+         ("fail", TRANSFER, "connection: network error", True)),
+        ("bank", "peek", None, {}, (RAISES, "ConfigError")),
+        ("list-append", "txn", [["r", 1, None], ["append", 1, 3], ["r", 2, None]], {},
+         ("ok", [["r", 1, [1, 2]], ["append", 1, 3], ["r", 2, [1, 2]]], None, False)),
+        ("list-append", "txn", [["w", 1, 3]], {}, (RAISES, "ConfigError")),
+        ("rw-register", "txn", [["r", 1, None], ["w", 1, 3]], {},
+         ("ok", [["r", 1, 7], ["w", 1, 3]], None, False)),
+        ("rw-register", "txn", [["w", 1, 3]], {"COMMIT": TimeoutError()},
+         ("info", [["w", 1, 3]], "connection lost during commit: ", True)),
+    ]
+
+
+@pytest.mark.parametrize("row", range(18))
+def test_postgres(row: int) -> None:
+    from jepsy.dbs import postgres_clients
+    from jepsy.dbs.postgres import PostgresDB
+
+    workload, f, value, script, want = _pg_errors()[row]
+    c: Any = postgres_clients.client_for(workload, PostgresDB({}), {})
+    c.conn = conn = PgConn(script, PG_ROWS)
+    try:
+        done = c.invoke(None, {"f": f, "value": value, "process": 0})
+    except Exception as e:
+        assert want == (RAISES, type(e).__name__)
+        return
+    assert (done["type"], done.get("value", value), done.get("error"),
+            c.conn is None or conn.closed) == want
+
+
+def _galera_errors() -> list[tuple[str, str, Any, dict[str, Any], dict[str, Any], tuple[Any, ...]]]:
+    import pymysql  # type: ignore[import-untyped]
+
+    op = pymysql.err.OperationalError
+    return [
+        ("bank", "transfer", TRANSFER, {}, MY_ROWS, ("ok", TRANSFER, None, False)),
+        ("bank", "read", None, {}, MY_ROWS, ("ok", {0: 50, 1: 50}, None, False)),
+        ("bank", "transfer", {**TRANSFER, "amount": 500}, {}, MY_ROWS,
+         ("fail", {**TRANSFER, "amount": 500}, "insufficient funds", False)),
+        ("bank", "transfer", TRANSFER, {}, {"SELECT account, balance": [(0, 50)]},
+         ("fail", TRANSFER, "no such account", False)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": op(1213, "Deadlock")}, MY_ROWS,
+         ("fail", TRANSFER, "1213 Deadlock", False)),
+        ("bank", "transfer", TRANSFER, {"UPDATE": op(1020, "Record has changed"), "ROLLBACK": OSError()},
+         MY_ROWS, ("fail", TRANSFER, "1020 Record has changed", True)),
+        ("bank", "transfer", TRANSFER, {"START": op(2003, "Can't connect")}, MY_ROWS,
+         ("fail", TRANSFER, "2003 (2003, \"Can't connect\")", True)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": op(2013, "Lost connection")}, MY_ROWS,
+         ("info", TRANSFER, "connection lost: (2013, 'Lost connection')", True)),
+        ("bank", "transfer", TRANSFER, {"UPDATE": op(2006, "gone away")}, MY_ROWS,
+         ("fail", TRANSFER, "connection lost: (2006, 'gone away')", True)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": pymysql.err.InterfaceError(0, "")}, MY_ROWS,
+         ("info", TRANSFER, "connection lost: (0, '')", True)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": pymysql.err.InternalError("odd")}, MY_ROWS,
+         ("fail", TRANSFER, "0 odd", False)),
+        ("bank", "transfer", TRANSFER, {"COMMIT": OSError("reset")}, MY_ROWS,
+         ("info", TRANSFER, "connection: reset", True)),
+        ("bank", "transfer", TRANSFER, {"SELECT": OSError("reset")}, MY_ROWS,
+         ("fail", TRANSFER, "connection: reset", True)),
+        ("bank", "peek", None, {}, MY_ROWS, (RAISES, "ConfigError")),
+        ("list-append", "txn", [["r", 1, None], ["append", 1, 3]], {}, MY_ROWS,
+         ("ok", [["r", 1, [1, 2]], ["append", 1, 3]], None, False)),
+        ("rw-register", "txn", [["r", 1, None], ["w", 1, 3], ["r", 3, None]], {}, MY_ROWS,
+         ("ok", [["r", 1, 7], ["w", 1, 3], ["r", 3, 7]], None, False)),
+        ("rw-register", "txn", [["append", 1, 3]], {}, MY_ROWS, (RAISES, "ConfigError")),
+    ]
+
+
+@pytest.mark.parametrize("row", range(17))
+def test_galera(row: int) -> None:
+    from jepsy.dbs import galera_clients
+    from jepsy.dbs.galera import GaleraDB
+
+    workload, f, value, script, rows, want = _galera_errors()[row]
+    c: Any = galera_clients.client_for(workload, GaleraDB({}), {})
+    c.conn = conn = MyConn(script, rows)
+    try:
+        done = c.invoke(None, {"f": f, "value": value, "process": 0})
+    except Exception as e:
+        assert want == (RAISES, type(e).__name__)
+        return
+    assert (done["type"], done.get("value", value), done.get("error"),
+            c.conn is None or conn.closed) == want
