@@ -315,14 +315,14 @@ RABBIT: list[tuple[str, Any, list[Any], tuple[Any, ...]]] = [
 @pytest.mark.parametrize(("f", "value", "steps", "want"), RABBIT)
 def test_rabbitmq(f: str, value: Any, steps: list[Any], want: tuple[Any, ...],
                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rabbitmq_clients.time, "sleep", lambda s: None)
+    monkeypatch.setattr("time.sleep", lambda s: None)
     c, drops = rabbit(steps)
     done = c.invoke(None, {"f": f, "value": value, "process": 0})
     assert (done["type"], done.get("value", value), done.get("error"), len(drops)) == want
 
 
 def test_rabbitmq_drain_gives_up_at_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rabbitmq_clients.time, "sleep", lambda s: None)
+    monkeypatch.setattr("time.sleep", lambda s: None)
     c, drops = rabbit([OSError("down")] * 100000)
     done = c.invoke(None, {"f": "drain", "value": None, "process": 0})
     assert done["type"] == "info" and done["value"] == []
@@ -343,7 +343,8 @@ class PgConn:
     """Answers ``run`` from a script (statement prefix -> exception) and canned rows."""
 
     def __init__(self, script: dict[str, BaseException], rows: dict[str, list[Any]]) -> None:
-        self.script, self.rows, self.closed, self.log = script, rows, False, []
+        self.script, self.rows, self.closed = script, rows, False
+        self.log: list[str] = []
 
     def run(self, sql: str, **params: Any) -> list[Any]:
         self.log.append(sql.split()[0])
@@ -358,7 +359,8 @@ class PgConn:
 
 class MyCursor:
     def __init__(self, conn: MyConn) -> None:
-        self.conn, self.got = conn, []
+        self.conn = conn
+        self.got: list[Any] = []
 
     def __enter__(self) -> MyCursor:
         return self
@@ -386,16 +388,16 @@ class MyConn(PgConn):
 
 
 TRANSFER = {"from": 0, "to": 1, "amount": 5}
-PG_ROWS = {"SELECT balance": [(50,)], "SELECT account, balance": [(0, 50), (1, 50)],
+PG_ROWS: dict[str, list[Any]] = {"SELECT balance": [(50,)], "SELECT account, balance": [(0, 50), (1, 50)],
            "SELECT v FROM jepsy_append": [("1,2",)], "SELECT v FROM jepsy_register": [(7,)]}
-MY_ROWS = {"SELECT account, balance": [(0, 50), (1, 50)],
+MY_ROWS: dict[str, list[Any]] = {"SELECT account, balance": [(0, 50), (1, 50)],
            "SELECT v FROM jepsy_append": [("1,2",)], "SELECT v FROM jepsy_register": [(7,)]}
 
 
 def _pg_errors() -> list[tuple[str, str, Any, dict[str, Any], tuple[Any, ...]]]:
     import pg8000.exceptions as pe
 
-    def db_error(code: str) -> BaseException:
+    def db_error(code: str) -> Any:
         return pe.DatabaseError({"S": "ERROR", "C": code, "M": "msg"})
 
     return [
