@@ -279,7 +279,7 @@ class BankClient(_Base):
             (a, ra), (b, rb) = state[src], state[dst]
             if a is None or b is None:
                 raise Definite("no such account")
-            if a - amount < 0 and not self.opts.get("negative_balances"):
+            if a - amount < 0 and not boolean(self.opts.get("negative_balances", False)):
                 raise Definite("insufficient funds")
             if not self.commit({src: ra, dst: rb}, {src: a - amount, dst: b + amount}):
                 raise Definite("conflict: a balance changed since it was read")
