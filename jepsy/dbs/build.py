@@ -44,7 +44,7 @@ from typing import Any
 from jepsy.control import sh
 from jepsy.dbs.existing import EXISTING_OPTIONS
 from jepsy.errors import ConfigError, DBError
-from jepsy.options import Option
+from jepsy.options import Option, boolean
 from jepsy.protocols import Test
 
 __all__ = ["BUILD_OPTIONS", "DEPLOY_OPTIONS", "Build", "BuildSpec", "RemoteBuild", "cache_dir",
@@ -252,7 +252,7 @@ def _pack_dir(directory: Path, program: str) -> tuple[Path, str]:
 
 
 def _flag(opts: Mapping[str, Any], key: str) -> bool:
-    return str(opts.get(key, "false")).lower() in ("1", "true", "yes")
+    return boolean(opts.get(key, False))
 
 
 def resolve(spec: BuildSpec, opts: Mapping[str, Any]) -> Build | None:

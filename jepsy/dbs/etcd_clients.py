@@ -21,15 +21,16 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jepsy.dbs.client import DatabaseClient, Definite, Outcome, pick, refused, timeout_or_reason
+from jepsy.dbs.existing import is_existing, run_prefix
 from jepsy.errors import ConfigError, JepsyError
 from jepsy.options import boolean
 from jepsy.protocols import Client, Test
 
-__all__ = ["CLIENTS", "EtcdError", "client_for", "port_of"]
+__all__ = ["CLIENTS", "Definite", "EtcdError", "client_for", "port_of"]
 
 CLIENT_PORT = 2379
 _RETRIES = 10
@@ -59,10 +60,6 @@ class EtcdError(JepsyError):
         self.code = code
 
 
-class Definite(Exception):
-    """The operation certainly did not happen; the message is its ``error``."""
-
-
 def post(conn: http.client.HTTPConnection, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
     conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
     resp = conn.getresponse()
@@ -74,39 +71,34 @@ def post(conn: http.client.HTTPConnection, path: str, body: Mapping[str, Any]) -
     return result
 
 
-class _Base:
+class _Base(DatabaseClient):
     """Connection handling and the outcome mapping; subclasses implement ``do``."""
 
     prefix = "jepsy/"
-    # fs whose errors are always "fail" because they never write.
-    read_only: frozenset[str] = frozenset({"read"})
+    outcomes = (
+        Outcome((Definite,), "fail"),
+        Outcome((ConnectionRefusedError,), "fail", refused),
+        # A lost answer; ``reads`` (the fs that never write) are then ``fail``.
+        Outcome((OSError, http.client.HTTPException, EtcdError, ValueError), "maybe",
+                timeout_or_reason()),
+    )
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.timeout = float(self.opts.get("op_timeout", 2.0))
+        super().__init__(opts)
         self.serializable = boolean(self.opts.get("serializable", False))
-        self.host: str | None = None
         self.port = CLIENT_PORT
         self.conn: http.client.HTTPConnection | None = None
 
     def open(self, test: Test, node: str) -> Client:
-        c = type(self)(self.opts)
+        c = self.fresh()
         c.host = test.address(node)
         c.port = port_of(test, node)
-        if str(self.opts.get("existing", "false")).lower() in ("1", "true", "yes"):
+        if is_existing(self.opts):
             # On a deployment jepsy did not create: only under this run's own prefix.
-            from jepsy.dbs.existing import run_prefix
-
             c.prefix = f"jepsy/{run_prefix(test)}/"
         return c
 
-    def setup(self, test: Test) -> None:
-        """Most workloads need nothing: keys start absent."""
-
-    def teardown(self, test: Test) -> None:
-        """Keys are wiped with the data directory."""
-
-    def close(self, test: Test) -> None:
+    def drop(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -118,8 +110,7 @@ class _Base:
         try:
             return post(self.conn, path, body)
         except BaseException:
-            self.conn.close()
-            self.conn = None
+            self.drop()
             raise
 
     # -- building blocks ------------------------------------------------------
@@ -160,23 +151,6 @@ class _Base:
         return [(unb64(kv["key"]), json.loads(unb64(kv.get("value", ""))), int(_get(kv, "mod_revision")))
                 for kv in res.get("kvs") or []]
 
-    # -- the contract ----------------------------------------------------------
-    def do(self, f: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
-        f = str(op["f"])
-        try:
-            return {"type": "ok", "value": self.do(f, op.get("value"))}
-        except Definite as e:
-            return {"type": "fail", "error": str(e)}
-        except ConnectionRefusedError:
-            return {"type": "fail", "error": "connection refused"}
-        except (OSError, http.client.HTTPException, EtcdError, ValueError) as e:
-            what = "timeout" if isinstance(e, (socket.timeout, TimeoutError)) else str(e) or type(e).__name__
-            return {"type": "fail" if f in self.read_only else "info", "error": what}
-
-
 class RegisterClient(_Base):
     """Independent registers: ``read [k, None]``, ``write [k, v]``, ``cas [k, [old, new]]``."""
 
@@ -203,7 +177,7 @@ class RegisterClient(_Base):
 class TxnClient(_Base):
     """rw-register transactions (optimistic, strictly serializable); see ``AppendClient``."""
 
-    read_only = frozenset()
+    reads = frozenset()
     appends = False  # a list-append read returns a list, [] for an absent key
 
     def do(self, f: str, value: Any) -> Any:
@@ -305,7 +279,7 @@ class BankClient(_Base):
             (a, ra), (b, rb) = state[src], state[dst]
             if a is None or b is None:
                 raise Definite("no such account")
-            if a - amount < 0 and not self.opts.get("negative_balances"):
+            if a - amount < 0 and not boolean(self.opts.get("negative_balances", False)):
                 raise Definite("insufficient funds")
             if not self.commit({src: ra, dst: rb}, {src: a - amount, dst: b + amount}):
                 raise Definite("conflict: a balance changed since it was read")
@@ -316,7 +290,7 @@ class BankClient(_Base):
 class QueueClient(_Base):
     """A queue of keys ordered by value; dequeue takes the lowest with a guarded delete."""
 
-    read_only = frozenset()
+    reads = frozenset()
 
     def _take(self) -> Any:
         for _ in range(_RETRIES):
@@ -372,8 +346,4 @@ def port_of(test: Test, node: str) -> int:
 
 
 def client_for(workload: str, opts: Mapping[str, Any]) -> Client:
-    cls = CLIENTS.get(workload)
-    if cls is None:
-        raise ConfigError(f"etcd has no client for workload {workload!r} "
-                          f"(it speaks: {', '.join(sorted(CLIENTS))})")
-    return cls(opts)
+    return pick(CLIENTS, workload, "etcd")(opts)

@@ -51,7 +51,7 @@ EXISTING_OPTIONS: tuple[Option, ...] = (
 
 
 def is_existing(opts: Mapping[str, Any]) -> bool:
-    return str(opts.get("existing", "false")).lower() in ("1", "true", "yes")
+    return boolean(opts.get("existing", False))
 
 
 def run_prefix(test: Test) -> str:
@@ -102,7 +102,7 @@ class ExistingDeployment:
     def __init__(self, opts: Mapping[str, Any]) -> None:
         self.opts = dict(opts)
         self.ready_timeout = float(self.opts.get("ready_timeout", self.ready_timeout))
-        self.cleanup = str(self.opts.get("cleanup", "false")).lower() in ("1", "true", "yes")
+        self.cleanup = boolean(self.opts.get("cleanup", False))
 
     # -- hooks for the module --------------------------------------------------
     def answer(self, test: Test, node: str) -> None:

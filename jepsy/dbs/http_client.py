@@ -33,8 +33,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from jepsy.dbs.client import DatabaseClient, Outcome, pick, refused, timeout_or_reason
 from jepsy.errors import ConfigError
-from jepsy.protocols import Client, Test
+from jepsy.protocols import Client
 
 __all__ = ["CLIENTS", "HttpClient", "Reply", "client_for", "outcome"]
 
@@ -55,30 +56,28 @@ def outcome(status: int) -> str:
     return "info"
 
 
-class HttpClient:
+def _status(e: BaseException) -> str:
+    assert isinstance(e, Reply)
+    return f"{e.status} {e.error}"
+
+
+class HttpClient(DatabaseClient):
     """One worker's connection to one node; subclasses map ops to requests in ``do``."""
 
     workload = ""
+    outcomes = (
+        Outcome((Reply,), "fail", _status, when=lambda e: outcome(e.status) == "fail"),
+        Outcome((Reply,), "maybe", _status),
+        Outcome((ConnectionRefusedError,), "fail", refused),
+        Outcome((OSError, http.client.HTTPException, ValueError), "maybe", timeout_or_reason()),
+    )
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
+        super().__init__(opts)
         self.port = int(self.opts.get("port", 8080))
-        self.timeout = float(self.opts.get("op_timeout", 2.0))
-        self.host: str | None = None
         self.conn: http.client.HTTPConnection | None = None
 
-    def open(self, test: Test, node: str) -> Client:
-        c = type(self)(self.opts)
-        c.host = test.address(node)
-        return c
-
-    def setup(self, test: Test) -> None:
-        """Keys and the set start empty: nothing to create."""
-
-    def teardown(self, test: Test) -> None:
-        """State is wiped with the program's data directory."""
-
-    def close(self, test: Test) -> None:
+    def drop(self) -> None:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
@@ -93,9 +92,7 @@ class HttpClient:
             resp = self.conn.getresponse()
             raw = resp.read()
         except BaseException:
-            # A connection in an unknown state is never reused.
-            self.conn.close()
-            self.conn = None
+            self.drop()  # a connection in an unknown state is never reused
             raise
         try:
             data = json.loads(raw or b"{}")
@@ -106,25 +103,6 @@ class HttpClient:
         if resp.status != 200:
             raise Reply(resp.status, str(data.get("error") or resp.reason))
         return data
-
-    def read_only(self, op: Mapping[str, Any]) -> bool:
-        return bool(op["f"] == "read")
-
-    def do(self, f: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
-        maybe = "fail" if self.read_only(op) else "info"
-        try:
-            return {"type": "ok", "value": self.do(str(op["f"]), op.get("value"))}
-        except Reply as e:
-            return {"type": "fail" if outcome(e.status) == "fail" else maybe,
-                    "value": op.get("value"), "error": f"{e.status} {e.error}"}
-        except ConnectionRefusedError:
-            return {"type": "fail", "value": op.get("value"), "error": "connection refused"}
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            what = "timeout" if isinstance(e, TimeoutError) else str(e) or type(e).__name__
-            return {"type": maybe, "value": op.get("value"), "error": what}
 
 
 class RegisterClient(HttpClient):
@@ -164,7 +142,7 @@ class TxnClient(HttpClient):
 
     workload = "list-append"
 
-    def read_only(self, op: Mapping[str, Any]) -> bool:
+    def harmless(self, op: Mapping[str, Any]) -> bool:
         return all(m[0] == "r" for m in op.get("value") or [])
 
     def do(self, f: str, value: Any) -> Any:
@@ -192,8 +170,4 @@ CLIENTS: dict[str, type[HttpClient]] = {
 
 
 def client_for(workload: str, opts: Mapping[str, Any]) -> Client:
-    cls = CLIENTS.get(workload)
-    if cls is None:
-        raise ConfigError(f"the HTTP+JSON protocol has no client for workload {workload!r} "
-                          f"(it speaks: {', '.join(sorted(CLIENTS))})")
-    return cls(opts)
+    return pick(CLIENTS, workload, "the HTTP+JSON protocol")(opts)

@@ -23,8 +23,9 @@ import socket
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from jepsy.dbs.client import DatabaseClient, Outcome, pick, refused, timeout_or_reason
 from jepsy.errors import ConfigError
-from jepsy.protocols import Client, Test
+from jepsy.protocols import Client
 
 __all__ = ["CLIENTS", "DEFINITE", "MaelstromClient", "MaelstromError", "client_for"]
 
@@ -41,33 +42,30 @@ class MaelstromError(Exception):
         self.text = text
 
 
-class MaelstromClient:
+def _code(e: BaseException) -> str:
+    assert isinstance(e, MaelstromError)
+    return f"{e.code} {e.text}".strip()
+
+
+class MaelstromClient(DatabaseClient):
     """One worker's connection to one node's router; subclasses map ops in ``do``."""
 
     workload: ClassVar[str] = ""
-    read_fs: ClassVar[frozenset[str]] = frozenset({"read"})
+    outcomes = (
+        Outcome((MaelstromError,), "fail", _code, when=lambda e: e.code in DEFINITE),
+        Outcome((MaelstromError,), "maybe", _code),
+        Outcome((ConnectionRefusedError,), "fail", refused),
+        Outcome((OSError, ValueError), "maybe", timeout_or_reason()),
+    )
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
+        super().__init__(opts)
         self.port = int(self.opts.get("port", 8070))
-        self.timeout = float(self.opts.get("op_timeout", 2.0))
-        self.host: str | None = None
         self.sock: socket.socket | None = None
         self.buf = b""
         self.msg_id = 0
 
-    def open(self, test: Test, node: str) -> Client:
-        c = type(self)(self.opts)
-        c.host = test.address(node)
-        return c
-
-    def setup(self, test: Test) -> None:
-        """Nothing to create: every workload starts empty."""
-
-    def teardown(self, test: Test) -> None:
-        """State goes with the program."""
-
-    def close(self, test: Test) -> None:
+    def drop(self) -> None:
         if self.sock is not None:
             self.sock.close()
             self.sock = None
@@ -93,34 +91,16 @@ class MaelstromClient:
                 if reply.get("in_reply_to") == self.msg_id:
                     break
         except BaseException:
-            self.sock.close()  # a connection in doubt is never reused
-            self.sock = None
+            self.drop()  # a connection in doubt is never reused
             raise
         if reply.get("type") == "error":
             raise MaelstromError(int(reply.get("code", 13)), str(reply.get("text", "")))
         return dict(reply)
 
-    def do(self, f: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
-        maybe = "fail" if op["f"] in self.read_fs else "info"
-        value = op.get("value")
-        try:
-            return {"type": "ok", "value": self.do(str(op["f"]), value)}
-        except MaelstromError as e:
-            return {"type": "fail" if e.code in DEFINITE else maybe, "value": value,
-                    "error": f"{e.code} {e.text}".strip()}
-        except ConnectionRefusedError:
-            return {"type": "fail", "value": value, "error": "connection refused"}
-        except (OSError, ValueError) as e:
-            what = "timeout" if isinstance(e, TimeoutError) else str(e) or type(e).__name__
-            return {"type": maybe, "value": value, "error": what}
-
 
 class EchoClient(MaelstromClient):
     workload = "echo"
-    read_fs = frozenset({"echo"})
+    reads = frozenset({"echo"})
 
     def do(self, f: str, value: Any) -> Any:
         return self.rpc({"type": "echo", "echo": value}).get("echo")
@@ -200,12 +180,8 @@ class TxnClient(MaelstromClient):
     def do(self, f: str, value: Any) -> Any:
         return self.rpc({"type": "txn", "txn": value}).get("txn")
 
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
-        ro = all(m[0] == "r" for m in op.get("value") or [])
-        got = super().invoke(test, op)
-        if got["type"] == "info" and ro:
-            got["type"] = "fail"
-        return got
+    def harmless(self, op: Mapping[str, Any]) -> bool:
+        return all(m[0] == "r" for m in op.get("value") or [])
 
 
 class KafkaClient(MaelstromClient):
@@ -214,7 +190,7 @@ class KafkaClient(MaelstromClient):
     saw), ``commit`` of those positions, ``list-committed`` of the keys it knows."""
 
     workload = "kafka"
-    read_fs = frozenset({"poll", "list-committed"})
+    reads = frozenset({"poll", "list-committed"})
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
         super().__init__(opts)
@@ -254,8 +230,4 @@ CLIENTS: dict[str, type[MaelstromClient]] = {
 
 
 def client_for(workload: str, opts: Mapping[str, Any]) -> Client:
-    cls = CLIENTS.get(workload)
-    if cls is None:
-        raise ConfigError(f"--db maelstrom has no client for workload {workload!r}; "
-                          f"it speaks: {', '.join(sorted(CLIENTS))}")
-    return cls(opts)
+    return pick(CLIENTS, workload, "--db maelstrom")(opts)

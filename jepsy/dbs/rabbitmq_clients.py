@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from jepsy.dbs.client import DatabaseClient, Indefinite, Outcome
 from jepsy.errors import ConfigError
 from jepsy.protocols import Client, Test
 
@@ -37,26 +38,44 @@ if TYPE_CHECKING:
 __all__ = ["QueueClient", "client_for"]
 
 
-class OpTimeout(Exception):
-    """An operation outlived ``op_timeout``."""
+class AckLost(Exception):
+    """A message was taken from the queue, and its ``basic.ack`` failed (``__cause__``)."""
 
 
-class QueueClient:
+def _said(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"[:200]
+
+
+class QueueClient(DatabaseClient):
     """The ``queue`` workload over one AMQP connection to one node."""
 
-    def __init__(self, db: RabbitMQDB, opts: Mapping[str, Any], node: str | None = None,
-                 host: str | None = None, others: list[str] | None = None) -> None:
+    default_timeout = 5.0
+    # A dequeue that failed before its ack took nothing: the broker requeues what it
+    # delivered on a connection that dies unacknowledged.
+    reads = frozenset({"dequeue"})
+    outcomes = (
+        Outcome((ConfigError,), "raise"),
+        Outcome((Indefinite,), "info"),
+        # nack, unroutable, timeout, connection lost: an enqueue may be there.
+        Outcome((Exception,), "maybe", _said, drop="always"),
+    )
+
+    def __init__(self, db: RabbitMQDB, opts: Mapping[str, Any]) -> None:
+        super().__init__(opts)
         self.db = db
-        self.opts = dict(opts)
-        self.timeout = float(self.opts.get("op_timeout", 5.0))
-        self.node, self.host = node, host
-        self.others = others or []  # the other nodes' addresses: a drain moves on to them
+        self.node: str | None = None
+        self.others: list[str] = []  # the other nodes' addresses: a drain moves on to them
         self.conn: Any = None
         self.channel: Any = None
 
+    def fresh(self) -> QueueClient:
+        return QueueClient(self.db, self.opts)
+
     def open(self, test: Test, node: str) -> QueueClient:
-        return QueueClient(self.db, self.opts, node, test.address(node),
-                           [test.address(n) for n in test.nodes if n != node])
+        c = self.fresh()
+        c.node, c.host = node, test.address(node)
+        c.others = [test.address(n) for n in test.nodes if n != node]
+        return c
 
     def _connect(self) -> Any:
         import pika
@@ -73,7 +92,7 @@ class QueueClient:
             self.channel.confirm_delivery()
         return self.channel
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         conn, self.conn, self.channel = self.conn, None, None
         if conn is not None:
             with contextlib.suppress(Exception):  # already broken: closing is best effort
@@ -119,63 +138,52 @@ class QueueClient:
         ch = self._connect()
         ch.queue_declare(QUEUE, durable=True, arguments=args)
 
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
-        f = op["f"]
+    def do(self, f: str, value: Any) -> Any:
         if f == "enqueue":
-            return self._enqueue(op["value"])
+            import pika
+
+            from jepsy.dbs.rabbitmq import QUEUE
+
+            self._timed(lambda ch: ch.basic_publish(
+                "", QUEUE, str(value).encode(), pika.BasicProperties(delivery_mode=2), mandatory=True))
+            return value
         if f == "dequeue":
-            return self._dequeue()
+            try:
+                got, taken = self._get_one()
+            except AckLost as e:
+                self.drop()
+                raise Indefinite(_said(e.__cause__ or e)) from None
+            return taken if got else None
         if f == "drain":
             return self._drain()
         raise ConfigError(f"RabbitMQ queue client cannot do {f!r}")
 
-    def _enqueue(self, value: int) -> dict[str, Any]:
-        import pika
-
-        from jepsy.dbs.rabbitmq import QUEUE
-
-        try:
-            self._timed(lambda ch: ch.basic_publish(
-                "", QUEUE, str(value).encode(), pika.BasicProperties(delivery_mode=2), mandatory=True))
-            return {"type": "ok"}
-        except Exception as e:  # nack, unroutable, timeout, connection lost: it may be there
-            self._drop()
-            return {"type": "info", "error": f"{type(e).__name__}: {e}"[:200]}
-
     def _get_one(self) -> tuple[bool, int | None]:
-        """(got a message, its value); acks it.  Raises with ``got`` recorded on ``self``."""
+        """(got a message, its value), acknowledged; ``AckLost`` if the ack failed."""
         from jepsy.dbs.rabbitmq import QUEUE
 
-        self._acking = False
         method, _, body = self._timed(lambda ch: ch.basic_get(QUEUE, auto_ack=False))
         if method is None:
             return False, None
-        self._acking = True
-        self._timed(lambda ch: ch.basic_ack(method.delivery_tag))
-        self._acking = False
+        try:
+            self._timed(lambda ch: ch.basic_ack(method.delivery_tag))
+        except Exception as e:
+            raise AckLost() from e
         return True, int(body)
 
-    def _dequeue(self) -> dict[str, Any]:
-        try:
-            got, value = self._get_one()
-            return {"type": "ok", "value": value if got else None}
-        except Exception as e:
-            acking = getattr(self, "_acking", False)
-            self._drop()
-            return {"type": "info" if acking else "fail", "error": f"{type(e).__name__}: {e}"[:200]}
-
-    def _drain(self) -> dict[str, Any]:
+    def _drain(self) -> list[int]:
+        """Get and ack until the queue stays empty; ``Indefinite`` with what it got if not."""
         values: list[int] = []
         empties, errors, last = 0, 0, ""
         deadline = time.monotonic() + 30 * self.timeout
         while empties < 3 and time.monotonic() < deadline:
             try:
                 got, value = self._get_one()
+            except AckLost as e:
+                raise Indefinite(f"ack failed: {e.__cause__}"[:200], values) from None
             except Exception as e:
-                if getattr(self, "_acking", False):
-                    return {"type": "info", "value": values, "error": f"ack failed: {e}"[:200]}
                 errors, last = errors + 1, f"{type(e).__name__}: {e}"
-                self._drop()
+                self.drop()
                 if self.others:  # this node may be paused (pause_minority) or down: try the next
                     self.others.append(str(self.host))
                     self.host = self.others.pop(0)
@@ -188,14 +196,11 @@ class QueueClient:
                 empties += 1
                 time.sleep(0.2)
         if empties < 3:
-            return {"type": "info", "value": values, "error": f"drain unfinished ({errors} errors: {last})"}
-        return {"type": "ok", "value": values}
+            raise Indefinite(f"drain unfinished ({errors} errors: {last})", values)
+        return values
 
     def teardown(self, test: Test) -> None:
         """The queue goes with the cluster at teardown."""
-
-    def close(self, test: Test) -> None:
-        self._drop()
 
 
 def client_for(workload: str, db: RabbitMQDB, opts: Mapping[str, Any]) -> Client:

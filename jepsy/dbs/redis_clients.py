@@ -20,35 +20,49 @@ Outcome mapping, the contract of ``Client.invoke`` (see ``jepsy.protocols``):
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jepsy.dbs.client import DatabaseClient, Definite, Outcome, pick, timeout_or_reason
+from jepsy.dbs.existing import is_existing, run_prefix
 from jepsy.dbs.redis import MASTER_NAME, PORT, SENTINEL_PORT
 from jepsy.errors import ConfigError
 from jepsy.protocols import Client, Test
 
-__all__ = ["CLIENTS", "client_for"]
+__all__ = ["CLIENTS", "Definite", "NotSent", "client_for"]
 
 CAS = """local cur = redis.call('GET', KEYS[1])
 if cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
 return 0"""
 
 
-class NotSent(Exception):
+class NotSent(Definite):
     """The operation never left the client (no primary found or reachable)."""
 
 
-class Definite(Exception):
-    """Redis refused the operation: it certainly did not happen."""
+@functools.cache
+def outcomes() -> tuple[Outcome, ...]:
+    """The outcome rules, made once redis-py is imported (jepsy imports drivers late)."""
+    import redis
+
+    said = timeout_or_reason(redis.TimeoutError)
+    return (
+        Outcome((Definite,), "fail"),  # NotSent, a cas whose compare did not match
+        # An error reply (READONLY, NOSCRIPT ...): nothing was done.
+        Outcome((redis.ResponseError,), "fail", drop="always"),
+        Outcome((redis.ConnectionError,), "fail", said, drop="always",
+                when=lambda e: "refused" in str(e).lower()),
+        Outcome((redis.RedisError, OSError), "maybe", said, drop="always"),
+    )
 
 
-class _Base:
-    read_only: frozenset[str] = frozenset({"read"})
+class _Base(DatabaseClient):
+    default_timeout = 1.0
 
     def __init__(self, opts: Mapping[str, Any]) -> None:
-        self.opts = dict(opts)
-        self.timeout = float(self.opts.get("op_timeout", 1.0))
+        super().__init__(opts)
         self.sentinels: list[str] = []
         self.conn: Any = None
         self.where: tuple[str, int] | None = None
@@ -60,12 +74,10 @@ class _Base:
         self.prefix = "jepsy-"
 
     def open(self, test: Test, node: str) -> Client:
-        c = type(self)(self.opts)
+        c = self.fresh()
         own = test.address(node)
         c.sentinels = [own] + [test.address(n) for n in test.nodes if n != node]
-        if str(self.opts.get("existing", "false")).lower() in ("1", "true", "yes"):
-            from jepsy.dbs.existing import run_prefix
-
+        if is_existing(self.opts):
             v = test.node_specs[node].vars
             c.port = int(v.get("jepsy_db_client_port") or PORT)
             c.master = str(v.get("jepsy_db_master_name") or "mymaster")
@@ -76,19 +88,17 @@ class _Base:
             c.prefix = f"jepsy:{run_prefix(test)}:"
         return c
 
-    def setup(self, test: Test) -> None:
-        """Keys start absent."""
+    def rules(self) -> Sequence[Outcome]:
+        return outcomes()
 
-    def teardown(self, test: Test) -> None:
-        """Data is wiped with the data directory."""
-
-    def close_primary(self) -> None:
+    def drop(self) -> None:
+        """Close the connection to the primary (Sentinel is asked again next time)."""
         if self.conn is not None:
             self.conn.close()
             self.conn, self.where = None, None
 
     def close(self, test: Test) -> None:
-        self.close_primary()
+        self.drop()
         for conn in self.sentinel_conns.values():
             conn.close()
         self.sentinel_conns.clear()
@@ -124,7 +134,7 @@ class _Base:
         where = (str(addr[0]), int(addr[1] or self.port))
         if self.conn is not None and self.where == where:
             return self.conn
-        self.close_primary()
+        self.drop()
         conn: Any = redis.Redis(host=where[0], port=where[1], socket_timeout=self.timeout,
                            socket_connect_timeout=self.timeout, decode_responses=True)
         try:
@@ -137,27 +147,6 @@ class _Base:
             raise NotSent(f"{where[0]} is not a master (sentinel out of date)")
         self.conn, self.where = conn, where
         return conn
-
-    def do(self, f: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
-        import redis
-
-        f = str(op["f"])
-        maybe = "fail" if f in self.read_only else "info"
-        try:
-            return {"type": "ok", "value": self.do(f, op.get("value"))}
-        except (NotSent, Definite) as e:
-            return {"type": "fail", "error": str(e)}
-        except redis.ResponseError as e:  # an error reply: READONLY, NOSCRIPT ... nothing done
-            self.close_primary()
-            return {"type": "fail", "error": str(e)}
-        except (redis.RedisError, OSError) as e:
-            self.close_primary()
-            refused = isinstance(e, redis.ConnectionError) and "refused" in str(e).lower()
-            what = "timeout" if isinstance(e, redis.TimeoutError) else str(e) or type(e).__name__
-            return {"type": "fail" if refused else maybe, "error": what}
 
 
 class SetClient(_Base):
@@ -197,8 +186,4 @@ CLIENTS: dict[str, type[_Base]] = {"set": SetClient, "register": RegisterClient}
 
 
 def client_for(workload: str, opts: Mapping[str, Any]) -> Client:
-    cls = CLIENTS.get(workload)
-    if cls is None:
-        raise ConfigError(f"Redis has no client for workload {workload!r} "
-                          f"(it speaks: {', '.join(sorted(CLIENTS))})")
-    return cls(opts)
+    return pick(CLIENTS, workload, "Redis")(opts)

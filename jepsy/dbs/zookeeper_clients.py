@@ -31,28 +31,25 @@ session expiry, timeout); ``ok`` otherwise.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jepsy.dbs.client import DatabaseClient, Definite, Outcome, named, pick
 from jepsy.dbs.zookeeper import CLIENT_PORT
 from jepsy.errors import ConfigError
 from jepsy.options import boolean
 from jepsy.protocols import Client, Test
 
-__all__ = ["CLIENTS", "client_for"]
+__all__ = ["CLIENTS", "Definite", "client_for"]
 
 ROOT = "/jepsy"
 
 
-class _Definite(Exception):
-    """The operation certainly did not take effect."""
-
-
-
 def start_session(host: str, timeout: float) -> Any:
-    """A connected kazoo client for ``host``; ``_Definite`` if no session could be made."""
+    """A connected kazoo client for ``host``; ``Definite`` if no session could be made."""
     from kazoo.client import KazooClient  # type: ignore[import-untyped]
 
     zk = KazooClient(hosts=f"{host}:{CLIENT_PORT}", timeout=max(4.0, 2 * timeout))
@@ -62,7 +59,7 @@ def start_session(host: str, timeout: float) -> Any:
         with contextlib.suppress(Exception):
             zk.stop()
             zk.close()
-        raise _Definite(f"no session with {host}: {e or type(e).__name__}") from None
+        raise Definite(f"no session with {host}: {e or type(e).__name__}") from None
     return zk
 
 
@@ -102,21 +99,33 @@ class ReadSessions:
                 self._drop(host)
 
 
-class _Base:
-    read_only = frozenset({"read"})
+@functools.cache
+def outcomes() -> tuple[Outcome, ...]:
+    """The outcome rules, made once kazoo is imported (jepsy imports drivers late)."""
+    from kazoo.exceptions import BadVersionError, NoNodeError  # type: ignore[import-untyped]
 
+    return (
+        Outcome((Definite,), "fail"),
+        Outcome((BadVersionError,), "fail", lambda e: "version moved: compare failed"),
+        Outcome((NoNodeError,), "fail", lambda e: "no such znode"),
+        # kazoo's connection loss, session expiry, timeouts: a write's session is
+        # closed (the next op starts one), the node's shared read session is kazoo's.
+        Outcome((Exception,), "maybe", named, drop="info"),
+    )
+
+
+class _Base(DatabaseClient):
     def __init__(self, opts: Mapping[str, Any], readers: ReadSessions) -> None:
-        self.opts = dict(opts)
+        super().__init__(opts)
         self.readers = readers
-        self.timeout = float(self.opts.get("op_timeout", 2.0))
         self.sync = boolean(self.opts.get("sync", False))
-        self.host: str | None = None
         self.zk: Any = None
 
-    def open(self, test: Test, node: str) -> Client:
-        c = type(self)(self.opts, self.readers)
-        c.host = test.address(node)
-        return c
+    def fresh(self) -> _Base:
+        return type(self)(self.opts, self.readers)
+
+    def rules(self) -> Sequence[Outcome]:
+        return outcomes()
 
     def session(self) -> Any:
         """This client's own session (for writes), started if there is none."""
@@ -135,10 +144,7 @@ class _Base:
         for sub in ("register", "set"):
             zk.ensure_path(f"{ROOT}/{sub}")
 
-    def teardown(self, test: Test) -> None:
-        """Znodes are wiped with the data directory."""
-
-    def close(self, test: Test) -> None:
+    def drop(self) -> None:
         if self.zk is not None:
             with contextlib.suppress(Exception):
                 self.zk.stop()
@@ -151,27 +157,6 @@ class _Base:
     def synced(self, zk: Any, path: str) -> None:
         if self.sync:
             self.wait(zk.sync_async(path))
-
-    def do(self, f: str, value: Any) -> Any:
-        raise NotImplementedError
-
-    def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
-        from kazoo.exceptions import BadVersionError, NoNodeError  # type: ignore[import-untyped]
-
-        f = str(op["f"])
-        try:
-            return {"type": "ok", "value": self.do(f, op.get("value"))}
-        except _Definite as e:
-            return {"type": "fail", "error": str(e)}
-        except BadVersionError:
-            return {"type": "fail", "error": "version moved: compare failed"}
-        except NoNodeError:
-            return {"type": "fail", "error": "no such znode"}
-        except Exception as e:  # kazoo's connection loss, session expiry, timeouts
-            if f not in self.read_only:
-                self.close(test)
-            what = type(e).__name__ + (f": {e}" if str(e) else "")
-            return {"type": "fail" if f in self.read_only else "info", "error": what}
 
 
 class RegisterClient(_Base):
@@ -203,15 +188,15 @@ class RegisterClient(_Base):
                         return value
                     except NodeExistsError:
                         continue  # created meanwhile: set it
-            raise _Definite("the znode kept appearing and vanishing")
+            raise Definite("the znode kept appearing and vanishing")
         if f == "cas":
             old, new = arg
             try:
                 data, stat = self.wait(zk.get_async(path))
             except NoNodeError:
-                raise _Definite("compare failed: absent") from None
+                raise Definite("compare failed: absent") from None
             if json.loads(data) != old:
-                raise _Definite("compare failed")
+                raise Definite("compare failed")
             self.wait(zk.set_async(path, json.dumps(new).encode(), version=stat.version))
             return value
         raise ConfigError(f"the ZooKeeper register client cannot do {f!r}")
@@ -239,8 +224,4 @@ CLIENTS: dict[str, type[_Base]] = {"register": RegisterClient, "set": SetClient}
 
 
 def client_for(workload: str, opts: Mapping[str, Any], readers: ReadSessions) -> Client:
-    cls = CLIENTS.get(workload)
-    if cls is None:
-        raise ConfigError(f"ZooKeeper has no client for workload {workload!r} "
-                          f"(it speaks: {', '.join(sorted(CLIENTS))})")
-    return cls(opts, readers)
+    return pick(CLIENTS, workload, "ZooKeeper")(opts, readers)

@@ -72,6 +72,8 @@ J.availabilitySection = function (s, D) {
     s.appendChild(t);
   }
   s.appendChild(J.el("h3", { text: "Windows: ok fraction by side and by node" }));
+  var inView = J.el("p", { "class": "muted" }), boxes = [];
+  s.appendChild(inView);
   (A.windows || []).forEach(function (w) {
     var box = J.el("div", { style: "border-top:1px solid #d9dee7;padding:6px 0" },
       J.el("div", null, J.el("span", { "class": "sw", style: "display:inline-block;width:10px;height:10px;margin-right:6px;background:" + (w.kind === "calm" ? "#c9d3e3" : J.faultColor(w.kind)) }),
@@ -80,5 +82,19 @@ J.availabilitySection = function (s, D) {
     (w.sides || []).forEach(function (sd) { box.appendChild(J.okBar(sd.name + " (" + sd.nodes.join(", ") + ")", sd)); });
     (w.nodes || []).forEach(function (nd) { box.appendChild(J.okBar("  " + nd.name, nd)); });
     s.appendChild(box);
+    boxes.push({ box: box, t0: w.t0, t1: w.t1 });
   });
+  // The windows of the timeline's time window stay in full colour; the others fade.
+  var follow = function (view) {
+    var shown = 0;
+    boxes.forEach(function (b) {
+      var out = view !== null && b.t0 !== null && b.t1 !== null && (b.t1 < view[0] || b.t0 > view[1]);
+      b.box.classList.toggle("outside", out);
+      if (!out) { shown++; }
+    });
+    inView.textContent = view === null ? "Zoom the timeline (or drag across a chart) to pick out the windows of a time span." :
+      shown + " of " + boxes.length + " windows overlap the timeline's view (" + J.fmtTime(view[0]) + " – " + J.fmtTime(view[1]) + "); the others are faded.";
+  };
+  follow(J.view);
+  J.onView(follow);
 };

@@ -1,5 +1,6 @@
 // jepsy report: latency, throughput and clock-offset charts over time, on
-// canvases, with fault periods shaded behind the data.
+// canvases, with fault periods shaded behind the data. Every chart shows the
+// timeline's time window (J.onView, view.js) and steers it (J.brush).
 "use strict";
 
 // A plot area with axes: opts {height, x0, x1, y0, y1, log, yLabel, yFmt}.
@@ -18,6 +19,12 @@ J.Plot.prototype.y = function (v) {
   var lv = this.o.log ? Math.log10(Math.max(v, 1e-9)) : v;
   return this.H - this.B - (lv - this.ly0) / (this.ly1 - this.ly0) * (this.H - this.B - this.T);
 };
+// Draw the data inside the plot area only (a zoomed view has ops outside it).
+J.Plot.prototype.clip = function () {
+  var c = this.ctx;
+  c.save(); c.beginPath(); c.rect(this.L, this.T, this.W - this.L - this.R, this.H - this.T - this.B); c.clip();
+};
+J.Plot.prototype.unclip = function () { this.ctx.restore(); };
 J.Plot.prototype.frame = function (faults) {
   var c = this.ctx, self = this, o = this.o;
   c.clearRect(0, 0, this.W, this.H);
@@ -97,28 +104,37 @@ J.latencyChart = function (host, D) {
   if (!isFinite(lo)) { lo = 0.001; hi = 1; }
   lo = Math.pow(10, Math.floor(Math.log10(lo))); hi = Math.pow(10, Math.ceil(Math.log10(hi)));
   if (!isFinite(x0)) { x0 = 0; x1 = 1; }
-  // Quantiles of completed ok ops per f, in ~120 time buckets.
-  var nb = Math.max(10, Math.min(120, Math.floor(n / 20))), bw = (x1 - x0) / nb || 1;
-  var buckets = fs.map(function () { var a = []; for (var b = 0; b < nb; b++) { a.push([]); } return a; });
-  for (i = 0; i < n; i++) {
-    if (ops.type[i] !== 0) { continue; }
-    var b = Math.min(nb - 1, Math.floor((ops.t1[i] - x0) / bw));
-    buckets[ops.f[i]][b].push((ops.t1[i] - ops.t0[i]) / unit);
+  // Quantiles of completed ok ops per f, in ~120 time buckets of the window
+  // shown (of the whole run: as many buckets as n / 20 says, at most 120).
+  var QS = [[0.5, []], [0.95, [6, 3]], [0.99, [2, 3]], [1, [1, 5]]], nb, bw, quant, quantFor = null, full = [x0, x1];
+  function quantiles(w) {
+    var m = n, b;
+    if (J.view) { m = 0; for (i = 0; i < n; i++) { if (ops.t1[i] >= w[0] && ops.t1[i] <= w[1]) { m++; } } }
+    nb = Math.max(10, Math.min(120, Math.floor(m / 20))); bw = (w[1] - w[0]) / nb || 1;
+    var buckets = fs.map(function () { var a = []; for (b = 0; b < nb; b++) { a.push([]); } return a; });
+    for (i = 0; i < n; i++) {
+      if (ops.type[i] !== 0 || ops.t1[i] < w[0] || ops.t1[i] > w[1]) { continue; }
+      b = Math.min(nb - 1, Math.floor((ops.t1[i] - w[0]) / bw));
+      buckets[ops.f[i]][b].push((ops.t1[i] - ops.t0[i]) / unit);
+    }
+    quant = buckets.map(function (bs) {
+      return bs.map(function (a) { a.sort(function (p, q) { return p - q; });
+        return QS.map(function (q) { return J.quantile(a, q[0]); }); });
+    });
+    quantFor = w;
   }
-  var QS = [[0.5, []], [0.95, [6, 3]], [0.99, [2, 3]], [1, [1, 5]]];
-  var quant = buckets.map(function (bs) {
-    return bs.map(function (a) { a.sort(function (p, q) { return p - q; });
-      return QS.map(function (q) { return J.quantile(a, q[0]); }); });
-  });
   var plot;
   function draw() {
-    plot = new J.Plot(canvas, { height: 300, x0: x0, x1: x1, y0: lo, y1: hi, log: true,
+    var w = J.window(full);
+    if (quantFor !== w) { quantiles(w); }
+    plot = new J.Plot(canvas, { height: 300, x0: w[0], x1: w[1], y0: lo, y1: hi, log: true,
       yLabel: J.timeUnit === "op" ? "latency (ops)" : "latency", yFmt: J.timeUnit === "op" ? String : J.fmtMs });
     plot.frame(D.faults.periods);
     var c = plot.ctx;
+    plot.clip();
     if (state.points) {
       for (i = 0; i < n; i++) {
-        if (ops.t1[i] < 0 || !state["f" + ops.f[i]]) { continue; }
+        if (ops.t1[i] < w[0] || ops.t1[i] > w[1] || !state["f" + ops.f[i]]) { continue; }
         var x = plot.x(ops.t1[i]), y = plot.y(Math.max(lo, (ops.t1[i] - ops.t0[i]) / unit));
         var color = J.PALETTE[ops.f[i] % J.PALETTE.length];
         c.fillStyle = color; c.strokeStyle = color;
@@ -141,7 +157,7 @@ J.latencyChart = function (host, D) {
           c.beginPath(); var started = false;
           bs.forEach(function (v, b) {
             if (isNaN(v[qi])) { started = false; return; }
-            var xx = plot.x(x0 + (b + 0.5) * bw), yy = plot.y(Math.max(lo, v[qi]));
+            var xx = plot.x(w[0] + (b + 0.5) * bw), yy = plot.y(Math.max(lo, v[qi]));
             if (started) { c.lineTo(xx, yy); } else { c.moveTo(xx, yy); started = true; }
           });
           c.stroke();
@@ -149,15 +165,18 @@ J.latencyChart = function (host, D) {
       });
       c.setLineDash([]); c.lineWidth = 1;
     }
+    plot.unclip();
   }
   var items = [{ key: "points", label: "points (■ ok, ✕ fail, △ info)" },
     { key: "quantiles", label: "quantiles of ok ops: p50 ━, p95 ╌, p99 ┈, max ⋯" }];
   fs.forEach(function (f, k) { items.push({ key: "f" + k, label: f, swatch: J.swatch(J.PALETTE[k % J.PALETTE.length]) }); });
   J.append(host, [J.el("div", { "class": "canvas-wrap" }, canvas), J.toggles(items, state, draw)]);
+  var brushed = J.brush(canvas, function () { return plot; });
   canvas.addEventListener("click", function (e) {
+    if (brushed()) { return; }
     var r = canvas.getBoundingClientRect(), t = plot.tAt(e.clientX - r.left), best = -1, bd = Infinity;
     for (i = 0; i < n; i++) {
-      if (ops.t1[i] < 0) { continue; }
+      if (ops.t1[i] < plot.o.x0 || ops.t1[i] > plot.o.x1) { continue; }
       var dx = Math.abs(plot.x(ops.t1[i]) - (e.clientX - r.left)), dy = Math.abs(plot.y(Math.max(lo, (ops.t1[i] - ops.t0[i]) / unit)) - (e.clientY - r.top));
       if (dx + dy < bd) { bd = dx + dy; best = i; }
     }
@@ -167,59 +186,79 @@ J.latencyChart = function (host, D) {
   canvas.addEventListener("mousemove", function (e) {
     var r = canvas.getBoundingClientRect();
     if (e.clientX - r.left < plot.L) { J.tip(e, null); return; }
-    J.tip(e, ["t = " + J.fmtTime(plot.tAt(e.clientX - r.left)), "click a point to find it on the timeline"]);
+    J.tip(e, ["t = " + J.fmtTime(plot.tAt(e.clientX - r.left)), "click a point to find it on the timeline",
+      "drag across to zoom · double-click: whole run"]);
   });
   canvas.addEventListener("mouseleave", function (e) { J.tip(e, null); });
   draw();
   window.addEventListener("resize", draw);
+  J.onView(draw);
+  J.charts.push({ name: "latency", full: full, plot: function () { return plot; } });
 };
 
 J.throughputChart = function (host, D) {
   var ops = D.ops, n = ops.n, fs = ops.fs, i, x0 = Infinity, x1 = -Infinity;
   for (i = 0; i < n; i++) { x0 = Math.min(x0, ops.t0[i]); if (ops.t1[i] >= 0) { x1 = Math.max(x1, ops.t1[i]); } }
   if (!isFinite(x0) || !isFinite(x1) || x1 <= x0) { x0 = 0; x1 = 1; }
-  var nb = Math.max(10, Math.min(150, Math.floor(n / 10))), bw = (x1 - x0) / nb;
-  var perSec = J.timeUnit === "op" ? 1 : J.perSec / bw;
-  var series = [], state = {}, max = 1;
-  fs.forEach(function (f, fi) {
-    [0, 1, 2].forEach(function (ty) { series.push({ f: fi, type: ty, counts: new Array(nb).fill(0) }); });
-  });
-  for (i = 0; i < n; i++) {
-    if (ops.t1[i] < 0) { continue; }
-    var b = Math.min(nb - 1, Math.floor((ops.t1[i] - x0) / bw));
-    series[ops.f[i] * 3 + ops.type[i]].counts[b] += perSec;
+  // Completions per f and outcome in buckets of the window shown (of the whole
+  // run: n / 10 buckets, 10 to 150); the series are those of the whole run.
+  var nb, bw, series = [], state = {}, max = 1, countsFor = null, full = [x0, x1];
+  function count(w) {
+    var m = n, b, all = [];
+    if (J.view) { m = 0; for (i = 0; i < n; i++) { if (ops.t1[i] >= w[0] && ops.t1[i] <= w[1]) { m++; } } }
+    nb = Math.max(10, Math.min(150, Math.floor(m / 10))); bw = (w[1] - w[0]) / nb;
+    var perSec = J.timeUnit === "op" ? 1 : J.perSec / bw;
+    fs.forEach(function (f, fi) {
+      [0, 1, 2].forEach(function (ty) { all.push({ f: fi, type: ty, counts: new Array(nb).fill(0) }); });
+    });
+    for (i = 0; i < n; i++) {
+      if (ops.t1[i] < 0 || ops.t1[i] < w[0] || ops.t1[i] > w[1]) { continue; }
+      b = Math.min(nb - 1, Math.floor((ops.t1[i] - w[0]) / bw));
+      all[ops.f[i] * 3 + ops.type[i]].counts[b] += perSec;
+    }
+    if (countsFor === null) { series = all.filter(function (s) { return s.counts.some(function (c) { return c > 0; }); }); }
+    else { series.forEach(function (s) { s.counts = all[s.f * 3 + s.type].counts; }); }
+    max = 1;
+    series.forEach(function (s) { s.counts.forEach(function (c) { max = Math.max(max, c); }); });
+    countsFor = w;
   }
-  series = series.filter(function (s) { return s.counts.some(function (c) { return c > 0; }); });
-  series.forEach(function (s) { s.counts.forEach(function (c) { max = Math.max(max, c); }); });
+  count(full);
   var DASH = [[], [6, 3], [2, 3]], canvas = J.el("canvas", { role: "img", "aria-label": "throughput over time" }), plot;
   function draw() {
-    plot = new J.Plot(canvas, { height: 240, x0: x0, x1: x1, y0: 0, y1: max * 1.08,
+    var w = J.window(full);
+    if (countsFor !== w) { count(w); }
+    plot = new J.Plot(canvas, { height: 240, x0: w[0], x1: w[1], y0: 0, y1: max * 1.08,
       yLabel: J.timeUnit === "op" ? "completions per bucket" : "ops/s", yFmt: function (v) { return v >= 1000 ? (v / 1000) + "k" : String(Math.round(v * 10) / 10); } });
     plot.frame(D.faults.periods);
     var c = plot.ctx;
+    plot.clip();
     series.forEach(function (s) {
       if (state[s.f + "/" + s.type] === false) { return; }
       c.strokeStyle = J.PALETTE[s.f % J.PALETTE.length]; c.setLineDash(DASH[s.type]); c.lineWidth = 1.6;
       c.beginPath();
-      s.counts.forEach(function (v, b) { var x = plot.x(x0 + (b + 0.5) * bw), y = plot.y(v); if (b) { c.lineTo(x, y); } else { c.moveTo(x, y); } });
+      s.counts.forEach(function (v, b) { var x = plot.x(w[0] + (b + 0.5) * bw), y = plot.y(v); if (b) { c.lineTo(x, y); } else { c.moveTo(x, y); } });
       c.stroke();
     });
     c.setLineDash([]); c.lineWidth = 1;
+    plot.unclip();
   }
   var items = series.map(function (s) {
     return { key: s.f + "/" + s.type, label: fs[s.f] + " " + J.TYPE_NAMES[s.type], swatch: J.swatch(J.PALETTE[s.f % J.PALETTE.length], s.type > 0) };
   });
   canvas.addEventListener("mousemove", function (e) {
-    var r = canvas.getBoundingClientRect(), t = plot.tAt(e.clientX - r.left), b = Math.floor((t - x0) / bw);
+    var r = canvas.getBoundingClientRect(), t = plot.tAt(e.clientX - r.left), w0 = plot.o.x0, b = Math.floor((t - w0) / bw);
     if (b < 0 || b >= nb) { J.tip(e, null); return; }
-    J.tip(e, [J.fmtTime(x0 + b * bw) + " – " + J.fmtTime(x0 + (b + 1) * bw)].concat(series.map(function (s) {
+    J.tip(e, [J.fmtTime(w0 + b * bw) + " – " + J.fmtTime(w0 + (b + 1) * bw)].concat(series.map(function (s) {
       return fs[s.f] + " " + J.TYPE_NAMES[s.type] + ": " + (Math.round(s.counts[b] * 10) / 10) + (J.timeUnit === "op" ? "" : "/s");
     })));
   });
   canvas.addEventListener("mouseleave", function (e) { J.tip(e, null); });
   J.append(host, [J.el("div", { "class": "canvas-wrap" }, canvas), J.toggles(items, state, draw)]);
+  J.brush(canvas, function () { return plot; });
   draw();
   window.addEventListener("resize", draw);
+  J.onView(draw);
+  J.charts.push({ name: "throughput", full: full, plot: function () { return plot; } });
 };
 
 J.clockChart = function (host, D) {
@@ -227,11 +266,13 @@ J.clockChart = function (host, D) {
   nodes.forEach(function (nd) { series[nd].forEach(function (p) { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); }); });
   for (var i = 0; i < D.ops.n; i++) { x0 = Math.min(x0, D.ops.t0[i]); x1 = Math.max(x1, D.ops.t1[i]); }
   if (hi === lo) { hi = lo + 1; }
-  var canvas = J.el("canvas", { role: "img", "aria-label": "clock offsets per node" }), state = {};
+  var canvas = J.el("canvas", { role: "img", "aria-label": "clock offsets per node" }), state = {}, plot, full = [x0, x1];
   function draw() {
-    var plot = new J.Plot(canvas, { height: 220, x0: x0, x1: x1, y0: lo - (hi - lo) * 0.05, y1: hi + (hi - lo) * 0.05, yLabel: "clock offset (s)" });
+    var w = J.window(full);
+    plot = new J.Plot(canvas, { height: 220, x0: w[0], x1: w[1], y0: lo - (hi - lo) * 0.05, y1: hi + (hi - lo) * 0.05, yLabel: "clock offset (s)" });
     plot.frame(D.faults.periods);
     var c = plot.ctx;
+    plot.clip();
     nodes.forEach(function (nd, k) {
       if (state[nd] === false) { return; }
       c.strokeStyle = J.PALETTE[k % J.PALETTE.length]; c.lineWidth = 2; c.beginPath();
@@ -240,9 +281,13 @@ J.clockChart = function (host, D) {
       c.lineTo(plot.x(x1), plot.y(prev)); c.stroke();
     });
     c.lineWidth = 1;
+    plot.unclip();
   }
   J.append(host, [J.el("div", { "class": "canvas-wrap" }, canvas),
     J.toggles(nodes.map(function (nd, k) { return { key: nd, label: nd, swatch: J.swatch(J.PALETTE[k % J.PALETTE.length]) }; }), state, draw)]);
+  J.brush(canvas, function () { return plot; });
   draw();
   window.addEventListener("resize", draw);
+  J.onView(draw);
+  J.charts.push({ name: "clocks", full: full, plot: function () { return plot; } });
 };

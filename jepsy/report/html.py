@@ -37,7 +37,7 @@ __all__ = ["page_data", "render_html", "script_json"]
 _HERE = Path(__file__).parent
 # Order matters: later files use what earlier ones define.
 _MARKER = re.compile(r"\{\{[A-Z0-9_]+\}\}|/\*(?:CSS|JS)\*/")
-_SCRIPTS = ("util.js", "timeline.js", "charts.js", "linear.js", "cycle.js", "availability.js",
+_SCRIPTS = ("util.js", "view.js", "timeline.js", "charts.js", "linear.js", "cycle.js", "availability.js",
             "main.js")
 
 

@@ -186,8 +186,44 @@ J.selfTest = function () {
     var links = document.querySelectorAll("a.oplink");
     for (var i = 0; i < Math.min(links.length, 20); i++) { links[i].click(); }
   });
+  step("zoom", J.zoomSelfTest);
   J.tip(null, null);
-  document.body.setAttribute("data-selftest", steps === 5 ? "done" : "failed");
+  document.body.setAttribute("data-selftest", steps === 6 ? "done" : "failed");
+};
+
+// The charts follow the timeline and steer it: zoom the timeline, drag across
+// the first chart, double-click it; after each, every chart must show the
+// timeline's window (the whole run: its own extent). <body data-zoomsync> says
+// "ok N" (N charts followed) or what went wrong.
+J.zoomSelfTest = function () {
+  var t = J.timeline, body = document.body, problems = [];
+  if (!t || !J.charts.length) { body.setAttribute("data-zoomsync", "no charts"); return; }
+  var near = function (a, b) { return Math.abs(a - b) <= 1e-6 * Math.max(1, Math.abs(t.tMax - t.tMin)); };
+  var follows = function (what) {
+    J.flushView();
+    J.charts.forEach(function (c) {
+      var o = c.plot().o, w = J.view || c.full;
+      if (!near(o.x0, w[0]) || !near(o.x1, w[1])) { problems.push(c.name + " after " + what + ": " + o.x0 + ".." + o.x1 + " not " + w[0] + ".." + w[1]); }
+    });
+  };
+  var span = t.tMax - t.tMin;
+  J.showSpan(t.tMin + span * 0.25, t.tMin + span * 0.5);
+  if (!J.view || !near(J.view[0], t.tMin + span * 0.25)) { problems.push("the timeline did not publish its zoom"); }
+  follows("timeline zoom");
+  t.zoom(0.5); follows("timeline wheel zoom");
+  var p = J.charts[0].plot(), canvas = p.ctx.canvas, r = canvas.getBoundingClientRect(), y = r.top + p.T + 20;
+  var mouse = function (type, x, buttons) {
+    canvas.dispatchEvent(new MouseEvent(type, { bubbles: true, clientX: r.left + x, clientY: y, buttons: buttons }));
+  };
+  var a = p.tAt(p.L + 40), b = p.tAt(p.L + 140);
+  mouse("mousedown", p.L + 40, 1); mouse("mousemove", p.L + 140, 1); mouse("mouseup", p.L + 140, 0);
+  if (!near(t.v0, a) || !near(t.v1, b)) { problems.push("dragging across " + J.charts[0].name + " did not zoom the timeline to " + a + ".." + b); }
+  follows("chart drag");
+  mouse("dblclick", p.L + 60, 0);
+  if (J.view !== null || t.v0 !== t.tMin || t.v1 !== t.tMax) { problems.push("double-click did not show the whole run"); }
+  follows("double-click");
+  body.setAttribute("data-zoomsync", problems.length ? "failed: " + problems.join("; ") : "ok " + J.charts.length);
+  if (problems.length) { throw new Error(problems.join("; ")); }
 };
 
 J.t0 = Date.now();

@@ -215,6 +215,8 @@ J.Timeline.prototype.draw = function () {
   if (this.selected >= 0) { ctx.strokeStyle = "#c62828"; ctx.lineWidth = 2.5; this.outline(ctx, this.selected, 2.5); }
   ctx.lineWidth = 1;
   this.drawOverview();
+  // The time charts follow this window (view.js); the whole run is theirs to choose.
+  if (J.setView) { J.setView(this.v0 === this.tMin && this.v1 === this.tMax ? null : [this.v0, this.v1]); }
 };
 
 J.Timeline.prototype.outline = function (ctx, i, pad) {

@@ -77,6 +77,8 @@ def test_register_run_report_renders(tmp_path: Path) -> None:
     dom = _browse(page, "--dump-dom", fragment="#jepsy-selftest")
     _dom_checks(dom, ["summary", "timeline", "faults", "latency", "throughput", "clocks",
                       "checker-linearizable", "checker-stats", "logs"])
+    # The latency, throughput and clock charts followed the timeline's zoom and steered it back.
+    assert 'data-zoomsync="ok 3"' in dom, re.search(r'data-zoomsync="[^"]*"', dom)
     assert "The partial linearization" in dom and "cannot be placed" in dom
     assert 'href="nodes/n1/db.log"' in dom
     _screenshot(page, "register")
