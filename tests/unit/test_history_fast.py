@@ -53,8 +53,8 @@ def test_same_ops_and_places(tmp_path: Path, text: str) -> None:
     p.write_text(text)
     got, want = h.read_history(p), _general(p)
     assert got == want
-    assert [(o.where, o.extra, type(o.value), type(o.type)) for o in got] == \
-        [(o.where, o.extra, type(o.value), type(o.type)) for o in want]
+    assert [(h.location(o), o.extra, type(o.value), type(o.type)) for o in got] == \
+        [(h.location(o), o.extra, type(o.value), type(o.type)) for o in want]
 
 
 def test_fast_paths_are_taken(tmp_path: Path) -> None:
