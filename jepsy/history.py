@@ -46,6 +46,7 @@ __all__ = [
     "dumps_edn",
     "location",
     "pair",
+    "pair_positions",
     "read_history",
 ]
 
@@ -465,24 +466,47 @@ def pair(history: Sequence[Op]) -> list[tuple[Op, Op | None]]:
     second invoke while one is open, raises ``HistoryError`` naming the op.
     Non-client ops (the nemesis) are skipped.
     """
+    return [(history[i], None if j is None else history[j])
+            for i, j in pair_positions(history, strict=True)]
+
+
+def pair_positions(history: Sequence[Op], strict: bool = False) -> list[tuple[int, int | None]]:
+    """The one pairing of invocations with completions, as positions in ``history``.
+
+    ``[(i, j)]``, one per client call, in order of ``i``: ``history[i]`` is the
+    invoke and ``history[j]`` its completion, ``j`` None while it has none.
+    Non-client ops (the nemesis) are skipped.  Positions, not ops, because the
+    checkers and the report index other columns by them.
+
+    Without ``strict``, the loose histories other tools publish are taken as
+    they come: a completion with no open invoke (Elle's histories of
+    completions only) is a call of its own, ``(j, j)``; an invoke while its
+    process has one open leaves the earlier call without completion.  With
+    ``strict`` both raise ``HistoryError`` naming the op.
+    """
     open_: dict[int | str, int] = {}
-    pairs: list[tuple[Op, Op | None]] = []
-    for op in history:
-        if not op.is_client:
+    out: list[tuple[int, int | None]] = []
+    for pos, op in enumerate(history):
+        p = op.process
+        if not isinstance(p, int):
             continue
         if op.type == "invoke":
-            if op.process in open_:
+            prev = open_.get(p)
+            if prev is not None and strict:
                 raise HistoryError(
-                    f"{location(op)}: process {op.process} invokes again while "
-                    f"{location(pairs[open_[op.process]][0])} is still open")
-            open_[op.process] = len(pairs)
-            pairs.append((op, None))
+                    f"{location(op)}: process {p} invokes again while "
+                    f"{location(history[out[prev][0]])} is still open")
+            open_[p] = len(out)
+            out.append((pos, None))
+            continue
+        k = open_.pop(p, None)
+        if k is None:
+            if strict:
+                raise HistoryError(f"{location(op)}: {op.type} of process {p} has no invoke")
+            out.append((pos, pos))
         else:
-            i = open_.pop(op.process, None)
-            if i is None:
-                raise HistoryError(f"{location(op)}: {op.type} of process {op.process} has no invoke")
-            pairs[i] = (pairs[i][0], op)
-    return pairs
+            out[k] = (out[k][0], pos)
+    return out
 
 
 class HistoryWriter:
