@@ -273,21 +273,27 @@ def _located(ops: list[Op], source: Source) -> list[Op] | None:
     renders a location from the index: the two must agree.  Also gives the
     ops one string object per distinct ``f`` (msgspec makes one per op; a
     history has a handful of functions and a million ops, and sharing their
-    names saves about 50 bytes an op).  Every step is a ``map`` over C
-    callables, without a Python frame per op: frozen ops are written through
-    their slots' descriptors.
+    names saves about 50 bytes an op).  Frozen ops are written through their
+    slots' descriptors: by ``jepsy._edn_json.locate`` in C when it is built,
+    else by ``map``s over C callables, without a Python frame per op.
     """
+    try:
+        from jepsy._edn_json import locate
+    except ImportError:  # built without a C compiler
+        pass
+    else:
+        return ops if locate(ops, source, _INDEX, _F, _WHERE) else None
     if list(map(_get_index, ops)) != list(range(len(ops))):
         return None
-    deque(map(_set_where, ops, repeat(source)), 0)
+    deque(map(_WHERE.__set__, ops, repeat(source)), 0)
     fs = list(map(_get_f, ops))
     shared: dict[str, str] = {}
-    deque(map(_set_f, ops, map(shared.setdefault, fs, fs)), 0)
+    deque(map(_F.__set__, ops, map(shared.setdefault, fs, fs)), 0)
     return ops
 
 
 _get_index, _get_f = attrgetter("index"), attrgetter("f")
-_set_where, _set_f = getattr(Op, "where").__set__, getattr(Op, "f").__set__  # noqa: B009
+_INDEX, _F, _WHERE = getattr(Op, "index"), getattr(Op, "f"), getattr(Op, "where")  # noqa: B009  (slots)
 
 
 def _fast_jsonl(path: Path, data: bytes) -> list[Op] | None:
