@@ -1,23 +1,29 @@
-"""Benchmark reading histories: operations per second from JSONL and from EDN.
+"""Benchmark reading histories: operations per second from JSONL and from EDN, and memory.
 
     .venv/bin/python benchmarks/bench_read.py [--ops 200000] [--repeat 3] [--dir /tmp/jepsy-bench-read]
+        [--baseline DIR] [--all] [--memory 1190000]
 
 Writes one register history of ``--ops`` operations (reads, writes and cas over
 10 processes, with fails and crashes) as jepsy JSONL and as Jepsen EDN, then
-times, side by side, each way of reading it into ``Op``s:
+times, side by side, ways of reading it into ``Op``s:
 
-- ``general``: the readers every file can go through, and the only ones
-  before the fast path (``json.loads`` or ``jepsy.edn`` per form, then
-  ``op_from_mapping``); they give the one-line errors with file and line;
-- ``orjson + Python``: orjson decodes each line to a dict, the same Python
-  builds the ``Op`` (orjson cannot build one itself);
-- ``msgspec dicts + Python``: msgspec in place of orjson;
-- ``read_history``: what jepsy runs (msgspec decoding straight into ``Op``,
-  after ``jepsy._edn_json`` translates EDN to JSON in C), the collector paused.
+- ``read_history``: what jepsy runs (msgspec decoding the whole file straight
+  into ``Op`` structs, after ``jepsy._edn_json`` translates EDN to JSON in C);
+- ``baseline``, with ``--baseline DIR``: ``read_history`` of another jepsy
+  source tree (e.g. ``git archive main jepsy | tar -x -C DIR``, with its C
+  extension copied in), in a child process, on the same files;
+- with ``--all``, the slower ways: ``general`` (the readers every file can go
+  through, ``json.loads`` or ``jepsy.edn`` per form, then
+  ``op_from_mapping``; they give the one-line errors with file and line),
+  ``orjson + Python`` (orjson decodes each line to a dict, Python builds the
+  ``Op``: orjson cannot build one itself) and ``msgspec dicts + Python``.
 
-Times are CPU seconds of this process (``time.process_time``), best of
-``--repeat``, so that other work on a shared machine counts less than wall time
-would; the wall time of the last run is printed too.
+Times are CPU seconds (``time.process_time``), best of ``--repeat``, so that
+other work on a shared machine counts less than wall time would; the wall time
+of the last run is printed too.  ``--memory N`` also writes an N-op JSONL
+history and prints, for this tree and the baseline, the peak RSS of a fresh
+process reading it (``ru_maxrss``) and what the ops hold once read (RSS after,
+minus RSS before).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import argparse
 import gc
 import json
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,6 +83,39 @@ def _msgspec_dicts(path: Path) -> list[Op]:
     return [op_from_mapping(d, i, f"{name}:{i + 1}") for i, d in enumerate(rows)]
 
 
+_CHILD = """
+import gc, json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from jepsy.history import read_history
+assert read_history.__code__.co_filename.startswith(sys.argv[1]), read_history.__code__.co_filename
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+if sys.argv[2] == "memory":
+    before = rss()
+    ops = read_history(sys.argv[3])
+    gc.collect()
+    print(json.dumps({"n": len(ops), "held": rss() - before,
+                      "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+else:
+    best, wall, n = float("inf"), 0.0, 0
+    for _ in range(int(sys.argv[4])):
+        gc.collect()
+        w, c = time.perf_counter(), time.process_time()
+        n = len(read_history(sys.argv[3]))
+        best = min(best, time.process_time() - c)
+        wall = time.perf_counter() - w
+    print(json.dumps([best, wall, n]))
+"""
+
+
+def child(tree: str, mode: str, path: Path, repeat: int = 1) -> Any:
+    """Run ``_CHILD`` in a fresh interpreter against the jepsy source tree ``tree``."""
+    out = subprocess.run([sys.executable, "-c", _CHILD, tree, mode, str(path), str(repeat)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
 def timed(fn: Callable[[], list[Op]], repeat: int) -> tuple[float, float, int]:
     best, wall, n = float("inf"), 0.0, 0
     for _ in range(repeat):
@@ -91,35 +132,64 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dir", default="/tmp/jepsy-bench-read")
+    ap.add_argument("--baseline", help="another jepsy source tree to compare with (its parent of jepsy/)")
+    ap.add_argument("--all", action="store_true", help="also the slower readers")
+    ap.add_argument("--memory", type=int, default=0, metavar="N", help="also measure memory on N ops")
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     hist = make_history(args.ops)
     jsonl, edn_path = d / f"register-{args.ops}.jsonl", d / f"register-{args.ops}.edn"
-    with jsonl.open("w") as f:
-        for op in hist:
-            f.write(json.dumps(op.to_json()) + "\n")
+    write_jsonl(jsonl, hist)
     edn_path.write_text(dumps_edn(hist))
     assert read_history(jsonl) == hist and read_history(edn_path) == hist
+    del hist
+    here = str(Path(__file__).resolve().parent.parent)
     print(f"{args.ops} ops; JSONL {jsonl.stat().st_size / 2**20:.1f} MiB, "
           f"EDN {edn_path.stat().st_size / 2**20:.1f} MiB; CPU s best of {args.repeat} (wall of last)")
-    rows: list[tuple[str, str, Callable[[], list[Op]]]] = [
-        ("JSONL", "general (json + op_from_mapping)",
-         lambda: _read_jsonl(jsonl, jsonl.read_text().splitlines())),
-        ("JSONL", "orjson + Python", lambda: _orjson(jsonl)),
-        ("JSONL", "msgspec dicts + Python", lambda: _msgspec_dicts(jsonl)),
-        ("JSONL", "read_history (msgspec -> Op)", lambda: read_history(jsonl)),
-        ("EDN", "general (jepsy.edn + op_from_mapping)", lambda: _read_edn(edn_path, edn_path.read_text())),
-        ("EDN", "read_history (C to JSON, msgspec -> Op)", lambda: read_history(edn_path)),
-    ]
-    print(f"{'format':6} {'reader':42} {'cpu s':>8} {'wall s':>8} {'Mops/s (cpu)':>13}")
-    try:
-        import orjson  # noqa: F401  (not a dependency of jepsy: measured where installed)
-    except ImportError:
-        rows = [r for r in rows if not r[1].startswith("orjson")]
-    for fmt, name, fn in rows:
-        cpu, wall, n = timed(fn, args.repeat)
-        print(f"{fmt:6} {name:42} {cpu:8.3f} {wall:8.3f} {n / cpu / 1e6:13.2f}")
+    rows: list[tuple[str, str, Callable[[], tuple[float, float, int]]]] = []
+    for fmt, path in (("JSONL", jsonl), ("EDN", edn_path)):
+        if args.baseline:
+            rows.append((fmt, f"baseline read_history ({args.baseline})",
+                         lambda p=path: tuple(child(args.baseline, "time", p, args.repeat))))
+        rows.append((fmt, "read_history (this tree)",
+                     lambda p=path: tuple(child(here, "time", p, args.repeat))))
+    if args.all:
+        slow: list[tuple[str, str, Callable[[], list[Op]]]] = [
+            ("JSONL", "general (json + op_from_mapping)",
+             lambda: _read_jsonl(jsonl, jsonl.read_text().splitlines())),
+            ("JSONL", "orjson + Python", lambda: _orjson(jsonl)),
+            ("JSONL", "msgspec dicts + Python", lambda: _msgspec_dicts(jsonl)),
+            ("EDN", "general (jepsy.edn + op_from_mapping)",
+             lambda: _read_edn(edn_path, edn_path.read_text())),
+        ]
+        try:
+            import orjson  # noqa: F401  (not a dependency of jepsy: measured where installed)
+        except ImportError:
+            slow = [r for r in slow if not r[1].startswith("orjson")]
+        rows += [(fmt, name, lambda fn=fn: timed(fn, args.repeat)) for fmt, name, fn in slow]
+    print(f"{'format':6} {'reader':50} {'cpu s':>8} {'wall s':>8} {'Mops/s (cpu)':>13}")
+    for fmt, name, run in rows:
+        cpu, wall, n = run()
+        print(f"{fmt:6} {name:50} {cpu:8.3f} {wall:8.3f} {n / cpu / 1e6:13.2f}")
+    if args.memory:
+        big = d / f"register-{args.memory}.jsonl"
+        if not big.exists():
+            write_jsonl(big, make_history(args.memory))
+        print(f"\nmemory: reading {args.memory} ops of JSONL ({big.stat().st_size / 2**20:.0f} MiB) "
+              "in a fresh process")
+        print(f"{'tree':50} {'peak RSS MiB':>13} {'held MiB':>9} {'bytes/op':>9}")
+        for label, tree in (("baseline", args.baseline), ("this tree", here)):
+            if tree:
+                m = child(tree, "memory", big)
+                print(f"{label + ' (' + tree + ')':50} {m['peak'] / 2**20:13.0f} {m['held'] / 2**20:9.0f} "
+                      f"{m['held'] / m['n']:9.0f}")
+
+
+def write_jsonl(path: Path, hist: list[Op]) -> None:
+    with path.open("w") as f:
+        for op in hist:
+            f.write(json.dumps(op.to_json()) + "\n")
 
 
 if __name__ == "__main__":

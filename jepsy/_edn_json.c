@@ -53,10 +53,14 @@ static int put(Out *o, const char *s, size_t n) {
 static const char *const FIELDS[] = {"index", "time", "type", "process", "f", "value", "error"};
 enum { N_FIELDS = 7, F_INDEX = 1, F_TIME = 2, F_PROCESS = 8 };  /* bits of index, time, process */
 
-static int is_delim(unsigned char c) {
-    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == ',' || c == '[' || c == ']' ||
-           c == '(' || c == ')' || c == '{' || c == '}' || c == '"' || c == ';';
-}
+/* Character classes by table (a quarter of the pass was these comparisons, byte by
+ * byte): 1 whitespace (commas count), 2 other delimiters of an atom. */
+static const unsigned char CLASS[256] = {
+    [' '] = 1, ['\n'] = 1, ['\t'] = 1, ['\r'] = 1, [','] = 1,
+    ['['] = 2, [']'] = 2, ['('] = 2, [')'] = 2, ['{'] = 2, ['}'] = 2, ['"'] = 2, [';'] = 2,
+};
+
+static inline int is_delim(unsigned char c) { return CLASS[c] != 0; }
 
 /* JSON's number grammar, over the whole atom; at most 18 digits of integer. */
 static int json_number(const unsigned char *s, size_t n) {
@@ -84,7 +88,7 @@ static int json_number(const unsigned char *s, size_t n) {
 }
 
 #define MAX_DEPTH 64
-#define WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\t' || (c) == '\r' || (c) == ',')
+#define WS(c) (CLASS[(unsigned char)(c)] == 1)
 
 /* Past whitespace, commas and ; comments. */
 static size_t skip(const unsigned char *s, size_t n, size_t i) {
@@ -254,7 +258,58 @@ nomem:
     return PyErr_NoMemory();
 }
 
+/*
+ * locate(ops, source, index, f, where): the fast readers' last step over a list of
+ * freshly decoded ops (see jepsy.history._located), in C because in Python it was a
+ * quarter of reading.  ``index``, ``f`` and ``where`` are the Op class's slot
+ * descriptors (frozen ops are written through them).  False, with nothing changed,
+ * unless each op's index is its position; else each op's ``where`` becomes
+ * ``source`` and its ``f`` the first equal string met, and True.
+ */
+static PyObject *locate(PyObject *self, PyObject *args) {
+    PyObject *ops, *source, *index, *f, *where;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!OOOO:locate", &PyList_Type, &ops, &source, &index, &f, &where))
+        return NULL;
+    descrgetfunc get_index = Py_TYPE(index)->tp_descr_get, get_f = Py_TYPE(f)->tp_descr_get;
+    descrsetfunc set_f = Py_TYPE(f)->tp_descr_set, set_where = Py_TYPE(where)->tp_descr_set;
+    if (!get_index || !get_f || !set_f || !set_where) {
+        PyErr_SetString(PyExc_TypeError, "locate: index, f and where must be slot descriptors");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(ops);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = get_index(index, PyList_GET_ITEM(ops, i), NULL);
+        if (!v) return NULL;
+        int same = PyLong_CheckExact(v) && PyLong_AsSsize_t(v) == i;
+        Py_DECREF(v);
+        if (!same) {
+            PyErr_Clear();  /* an index too large for Py_ssize_t is not a position either */
+            Py_RETURN_FALSE;
+        }
+    }
+    PyObject *seen = PyDict_New();
+    if (!seen) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *op = PyList_GET_ITEM(ops, i);
+        PyObject *name = get_f(f, op, NULL);
+        if (!name) goto error;
+        PyObject *shared = PyDict_SetDefault(seen, name, name);  /* borrowed */
+        int fail = !shared || (shared != name && set_f(f, op, shared) < 0);
+        Py_DECREF(name);
+        if (fail || set_where(where, op, source) < 0) goto error;
+    }
+    Py_DECREF(seen);
+    Py_RETURN_TRUE;
+error:
+    Py_DECREF(seen);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
+    {"locate", locate, METH_VARARGS,
+     "locate(ops, source, index, f, where) -> bool: give freshly read ops their shared "
+     "source and shared f strings, if each op's index is its position (see the source)."},
     {"edn_to_json", edn_to_json, METH_O,
      "edn_to_json(data) -> JSON bytes of one array of op objects, or None when the EDN is "
      "outside the subset taken (see the module's source)."},

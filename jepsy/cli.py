@@ -68,6 +68,8 @@ LAZY_HELP: dict[str, str] = {
     "report": "Regenerate report.html and junit.xml of a stored run.",
     "serve": "Browse stored runs in a web browser: reports, histories, logs, zips.",
     "inventory": "Write inventories from other tools' descriptions of a cluster.",
+    "shrink": "Replay an invalid run, then cut faults, durations, run time, workers and keys while "
+              "its violation still appears: the smallest reproducer, as a run and a command line.",
 }
 
 

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import time as _time
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
+
+import msgspec
 
 from jepsy.errors import HistoryError
 
@@ -43,6 +46,7 @@ __all__ = [
     "dumps_edn",
     "location",
     "pair",
+    "pair_positions",
     "read_history",
 ]
 
@@ -75,28 +79,89 @@ class _NoExtra(Mapping[str, Any]):
 _NO_EXTRA = _NoExtra()
 
 
-@dataclass(frozen=True, slots=True)
-class Op:
+class Source:
+    """Where the ops of one file came from, shared by all of them (one object per file).
+
+    The fast readers give each op this instead of a "file:line" string of its
+    own (a string per op was a tenth of the reading time and of a history's
+    memory); ``location`` renders it from the op's index, which they have
+    checked is its position.  ``unit`` is ``""`` for lines ("file:12") or the
+    name of an element ("file: form 12").
+    """
+
+    __slots__ = ("path", "unit")
+
+    def __init__(self, path: str, unit: str = "") -> None:
+        self.path = path
+        self.unit = unit
+
+    def at(self, index: int) -> str:
+        return f"{self.path}: {self.unit} {index + 1}" if self.unit else f"{self.path}:{index + 1}"
+
+    def __repr__(self) -> str:
+        return f"Source({self.path!r}, {self.unit!r})"
+
+
+# What msgspec decodes ``Op.type`` as: a Literal, so that it rejects other types and
+# gives every op one shared string per type (not a new one each).  Type checkers see
+# ``str``, so that ops can be built from any string (``HistoryWriter.record`` checks).
+if TYPE_CHECKING:
+    _Type = str
+else:
+    _Type = Literal["invoke", "ok", "fail", "info"]
+
+# The names ``extra`` and ``where`` have in JSON, for msgspec: none, in effect (a file
+# is scanned for '"jepsy:' before the fast reader takes it).  Their fields are not
+# part of the file format: other keys go to ``extra`` through the general reader.
+_HIDDEN = "jepsy:"
+
+
+class Op(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
     """One event of a history.
 
     ``process`` is an int for clients and a string (``"nemesis"``) for faults.
     ``time`` is None only for formats that carry no times (Plume text); checkers
     that need real-time order must treat such ops as unordered.
     ``extra`` keeps any other fields of the source (e.g. Porcupine's ``key``).
+
+    A msgspec Struct: msgspec's decoder builds it in C (five times faster than
+    the dataclass it was), it is immutable (``msgspec.structs.replace`` makes a
+    changed copy), and ``gc=False`` keeps it out of the cyclic collector, which
+    a million ops would otherwise make walk them all (an op holds no cycle: its
+    fields are numbers, strings and JSON-like values).  Equality and hashing
+    are over the event only, as for a dataclass with ``compare=False`` on
+    ``extra`` and ``where``.
     """
 
     index: int
     time: int | None
-    type: str
+    type: _Type
     process: int | str
     f: str
     value: Any = None
     error: Any = None
     # Read-only; one shared empty mapping by default (a new dict per op cost a third
     # of the fast reader's time).
-    extra: Mapping[str, Any] = field(default=_NO_EXTRA, compare=False)
-    # Where the op was read from ("file:line"), for error messages; not part of the op.
-    where: str | None = field(default=None, compare=False, repr=False)
+    extra: Mapping[str, Any] = msgspec.field(default=_NO_EXTRA, name=_HIDDEN + "extra")
+    # Where the op was read from, for error messages (see ``location``); not part of the op.
+    where: Any = msgspec.field(default=None, name=_HIDDEN + "where")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Op:
+            return NotImplemented
+        o: Op = other
+        return (self.index == o.index and self.time == o.time and self.type == o.type
+                and self.process == o.process and self.f == o.f and self.value == o.value
+                and self.error == o.error)
+
+    def __hash__(self) -> int:
+        return hash((self.index, self.time, self.type, self.process, self.f, self.value, self.error))
+
+    def __repr__(self) -> str:
+        extra = f", extra={dict(self.extra)!r}" if self.extra else ""
+        return (f"Op(index={self.index!r}, time={self.time!r}, type={self.type!r}, "
+                f"process={self.process!r}, f={self.f!r}, value={self.value!r}, "
+                f"error={self.error!r}{extra})")
 
     @property
     def is_client(self) -> bool:
@@ -182,71 +247,73 @@ def op_from_mapping(d: dict[Any, Any], position: int, where: str) -> Op:
 
 # ---- the fast readers -------------------------------------------------------
 #
-# msgspec decodes JSON straight into ``Op`` (its C code fills the dataclass's
-# slots), several times faster than ``json.loads`` then ``op_from_mapping``, and
-# orjson, which can only give dicts, leaves that second half in Python
-# (benchmarks/bench_read.py measures the three).  The fast readers take only
-# input whose meaning they are sure of and return None otherwise; the general
-# readers below then read it again, with their errors naming file and line.
+# msgspec decodes JSON straight into ``Op`` in C: the whole file in one call,
+# each op's type checked against the Literal and shared, fields other than
+# jepsy's refused (``forbid_unknown_fields``).  orjson, which can only give
+# dicts, would leave building the ops to Python (benchmarks/bench_read.py
+# measures the ways).  The fast readers take only input whose meaning they are
+# sure of and return None otherwise; the general readers below then read it
+# again, with their errors naming file and line.
 
 _decoders: dict[str, Any] = {}
-# Below this size the general readers take a history unless msgspec is already
-# imported (``jepsy check`` of many files imports it once, up front).
-_FAST_FROM = 1 << 16
 
 
 def _op_decoder(kind: str) -> Any:
     """msgspec decoders, built once: ``lines`` (JSONL of ops) and ``array`` (a JSON array)."""
     dec = _decoders.get(kind)
     if dec is None:
-        import msgspec
-
         dec = _decoders[kind] = msgspec.json.Decoder(Op if kind == "lines" else list[Op])
     return dec
 
 
-def _set_where(ops: list[Op], where: Iterable[str]) -> list[Op]:
-    """Give each op its ``where``; frozen, so through the slot itself."""
-    set_where = getattr(Op, "where").__set__  # noqa: B009  (the slot's descriptor)
-    for op, w in zip(ops, where, strict=True):
-        set_where(op, w)
+def _located(ops: list[Op], source: Source) -> list[Op] | None:
+    """Give the ops their shared ``source``; None unless each op's index is its position.
+
+    The fast readers number ops by position (line or form), and ``Source``
+    renders a location from the index: the two must agree.  Also gives the
+    ops one string object per distinct ``f`` (msgspec makes one per op; a
+    history has a handful of functions and a million ops, and sharing their
+    names saves about 50 bytes an op).  Frozen ops are written through their
+    slots' descriptors: by ``jepsy._edn_json.locate`` in C when it is built,
+    else by ``map``s over C callables, without a Python frame per op.
+    """
+    try:
+        from jepsy._edn_json import locate
+    except ImportError:  # built without a C compiler
+        pass
+    else:
+        return ops if locate(ops, source, _INDEX, _F, _WHERE) else None
+    if list(map(_get_index, ops)) != list(range(len(ops))):
+        return None
+    deque(map(_WHERE.__set__, ops, repeat(source)), 0)
+    fs = list(map(_get_f, ops))
+    shared: dict[str, str] = {}
+    deque(map(_F.__set__, ops, map(shared.setdefault, fs, fs)), 0)
     return ops
 
 
-def _checked(ops: list[Op]) -> bool:
-    """What msgspec's types cannot say: every op's type is one of TYPES."""
-    return {op.type for op in ops} <= _TYPE_SET
-
-
-_TYPE_SET = frozenset(TYPES)
+_get_index, _get_f = attrgetter("index"), attrgetter("f")
+_INDEX, _F, _WHERE = getattr(Op, "index"), getattr(Op, "f"), getattr(Op, "where")  # noqa: B009  (slots)
 
 
 def _fast_jsonl(path: Path, data: bytes) -> list[Op] | None:
     """JSONL of ops with exactly jepsy's fields, or None (then the general reader runs).
 
-    Unknown fields must go to ``extra``, which msgspec would drop; they are
-    ruled out by counting: each op has the five required keys and perhaps
-    ``value`` and ``error``, each written ``"key":``; any other ``":`` in the
-    text (a nested object's key, text inside a string) only adds to the count,
-    so ``count('":') - count('"value":') - count('"error":') == 5 × ops``
-    holds exactly when no op has another field.  Lines are then numbered by
-    position, so blank lines send the file to the general reader.
+    Unknown fields must go to ``extra``, which msgspec would refuse (the
+    Struct forbids them); so would a missing required field or a float time,
+    which the general reader converts.  Lines are numbered by position: blank
+    lines (which msgspec skips) make fewer ops than lines and send the file to
+    the general reader too.
     """
-    if b"\n\n" in data or data[:1].isspace() or b'" :' in data or b'"\t:' in data \
-            or b'"\r:' in data:
+    if b'"' + _HIDDEN.encode() in data:
         return None
-    import msgspec
-
     try:
         ops: list[Op] = _op_decoder("lines").decode_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    lines = data.count(b"\n") + (not data.endswith(b"\n"))
-    keys = data.count(b'":') - data.count(b'"value":') - data.count(b'"error":')
-    if len(ops) != lines or keys != 5 * len(ops) or not _checked(ops):
+    if len(ops) != data.count(b"\n") + (not data.endswith(b"\n")):
         return None
-    name = str(path)
-    return _set_where(ops, [f"{name}:{i}" for i in range(1, len(ops) + 1)])
+    return _located(ops, Source(str(path)))
 
 
 def _fast_edn(path: Path, data: bytes) -> list[Op] | None:
@@ -265,16 +332,11 @@ def _fast_edn(path: Path, data: bytes) -> list[Op] | None:
     js = edn_to_json(data)
     if js is None:
         return None
-    import msgspec
-
     try:
         ops: list[Op] = _op_decoder("array").decode(js)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if not _checked(ops):
-        return None
-    name = str(path)
-    return _set_where(ops, [f"{name}: form {i}" for i in range(1, len(ops) + 1)])
+    return _located(ops, Source(str(path), "form"))
 
 
 def _bulk(read: Any, *args: Any) -> Any:
@@ -361,8 +423,6 @@ def _read_any(p: Path) -> list[Op]:
         raise HistoryError(f"{p}: cannot read ({e})") from None
     lead = data.lstrip()[:1]
     fast = None
-    if len(data) < _FAST_FROM and "msgspec" not in sys.modules:
-        lead = b""  # a small history alone: importing msgspec would cost more than it saves
     if lead == b"{":
         line = data.lstrip().split(b"\n", 1)[0]
         fast = _fast_jsonl(p, data) if line.rstrip().endswith(b"}") and b'":' in line \
@@ -399,7 +459,10 @@ def _read_any(p: Path) -> list[Op]:
 
 def location(op: Op) -> str:
     """Where an op came from, for error messages: "file:line" when read from a file."""
-    return op.where or f"op {op.index}"
+    where = op.where
+    if where is None:
+        return f"op {op.index}"
+    return where.at(op.index) if isinstance(where, Source) else str(where)
 
 
 def pair(history: Sequence[Op]) -> list[tuple[Op, Op | None]]:
@@ -409,24 +472,47 @@ def pair(history: Sequence[Op]) -> list[tuple[Op, Op | None]]:
     second invoke while one is open, raises ``HistoryError`` naming the op.
     Non-client ops (the nemesis) are skipped.
     """
+    return [(history[i], None if j is None else history[j])
+            for i, j in pair_positions(history, strict=True)]
+
+
+def pair_positions(history: Sequence[Op], strict: bool = False) -> list[tuple[int, int | None]]:
+    """The one pairing of invocations with completions, as positions in ``history``.
+
+    ``[(i, j)]``, one per client call, in order of ``i``: ``history[i]`` is the
+    invoke and ``history[j]`` its completion, ``j`` None while it has none.
+    Non-client ops (the nemesis) are skipped.  Positions, not ops, because the
+    checkers and the report index other columns by them.
+
+    Without ``strict``, the loose histories other tools publish are taken as
+    they come: a completion with no open invoke (Elle's histories of
+    completions only) is a call of its own, ``(j, j)``; an invoke while its
+    process has one open leaves the earlier call without completion.  With
+    ``strict`` both raise ``HistoryError`` naming the op.
+    """
     open_: dict[int | str, int] = {}
-    pairs: list[tuple[Op, Op | None]] = []
-    for op in history:
-        if not op.is_client:
+    out: list[tuple[int, int | None]] = []
+    for pos, op in enumerate(history):
+        p = op.process
+        if not isinstance(p, int):
             continue
         if op.type == "invoke":
-            if op.process in open_:
+            prev = open_.get(p)
+            if prev is not None and strict:
                 raise HistoryError(
-                    f"{location(op)}: process {op.process} invokes again while "
-                    f"{location(pairs[open_[op.process]][0])} is still open")
-            open_[op.process] = len(pairs)
-            pairs.append((op, None))
+                    f"{location(op)}: process {p} invokes again while "
+                    f"{location(history[out[prev][0]])} is still open")
+            open_[p] = len(out)
+            out.append((pos, None))
+            continue
+        k = open_.pop(p, None)
+        if k is None:
+            if strict:
+                raise HistoryError(f"{location(op)}: {op.type} of process {p} has no invoke")
+            out.append((pos, pos))
         else:
-            i = open_.pop(op.process, None)
-            if i is None:
-                raise HistoryError(f"{location(op)}: {op.type} of process {op.process} has no invoke")
-            pairs[i] = (pairs[i][0], op)
-    return pairs
+            out[k] = (out[k][0], pos)
+    return out
 
 
 class HistoryWriter:

@@ -67,4 +67,8 @@ if ! .venv/bin/python -c "from jepsy.checkers.linear import _linear" 2>/dev/null
   echo "install.sh: warning: the compiled linearizability search did not build" \
        "(see .venv/pip-install.log); checks run in pure Python, slower" >&2
 fi
+# Byte-compile the editable sources: with PYTHONDONTWRITEBYTECODE set (as on this
+# machine), Python would otherwise compile every jepsy module it imports on every
+# start (cli.py alone is a sixth of `jepsy --help`).
+.venv/bin/python -m compileall -q jepsy workloads nemeses >/dev/null || true
 echo "install.sh: ready ($(.venv/bin/jepsy --version))" >&2

@@ -33,6 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from msgspec import structs
+
 from jepsy import generator as gen
 from jepsy.checkers import Checker, FnChecker, compose
 from jepsy.checkers.eventual_counter import eventual_counter
@@ -112,7 +114,7 @@ class _AsAdds:
         self.inner = inner
 
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
-        ops = [replace(op, f="add") if op.f == "broadcast" else op for op in history]
+        ops = [structs.replace(op, f="add") if op.f == "broadcast" else op for op in history]
         result: dict[str, Any] = self.inner.check(ops, opts)
         return result
 

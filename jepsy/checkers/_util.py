@@ -1,15 +1,18 @@
 """Small helpers shared by the simple checkers (counter, sets, bank, queues, ...).
 
-``completed`` pairs each client invoke with its completion, tolerating the
-loose histories other tools publish (completions without invokes, ops
-without processes); ``plain_key`` makes JSON's string keys ("0") and EDN's
-integer keys (0) compare equal; ``quantiles`` summarises latencies.
+``calls`` pairs each client invoke with its completion (through
+``history.pair_positions``, tolerating the loose histories other tools
+publish: completions without invokes); ``plain_key`` makes JSON's string
+keys ("0") and EDN's integer keys (0) compare equal; ``quantiles``
+summarises latencies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from jepsy.history import pair_positions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,7 +25,8 @@ __all__ = ["OpPair", "calls", "freeze", "plain_key", "quantiles"]
 @dataclass(slots=True)
 class OpPair:
     """One client operation: its invoke (if recorded) paired with its completion (None while
-    pending).  Not ``jepsy.checkers.linear.models.Call``, the linearizability checker's prepared operation."""
+    pending).  Not ``jepsy.checkers.linear.models.Call``, the linearizability checker's
+    prepared operation."""
 
     invoke: Op | None
     done: Op | None
@@ -56,22 +60,17 @@ class OpPair:
 
 
 def calls(history: Sequence[Op]) -> list[OpPair]:
-    """Client calls in invoke order; positions are indexes into ``history`` (real-time order)."""
+    """Client calls in invoke order; positions are indexes into ``history`` (real-time order).
+
+    Loose histories are taken as ``history.pair_positions`` takes them: a
+    completion without an invoke is a call with ``invoke`` None.
+    """
     out: list[OpPair] = []
-    open_: dict[Any, int] = {}
-    for pos, op in enumerate(history):
-        if not op.is_client:
-            continue
-        if op.type == "invoke":
-            open_[op.process] = len(out)
-            out.append(OpPair(op, None, pos, None))
-            continue
-        i = open_.pop(op.process, None)
-        if i is None:
-            out.append(OpPair(None, op, pos, pos))
+    for i, j in pair_positions(history):
+        if i == j:
+            out.append(OpPair(None, history[j], j, j))
         else:
-            out[i].done = op
-            out[i].pos_done = pos
+            out.append(OpPair(history[i], None if j is None else history[j], i, j))
     return out
 
 

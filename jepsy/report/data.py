@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jepsy.history import Op
+from jepsy.history import Op, pair_positions
 from jepsy.placement import node_of
 from jepsy.report.faults import read_faults
 
@@ -180,41 +180,34 @@ def ops_columns(history: Sequence[Op], concurrency: int | None = None,
     proc, fcol, typ, t0, t1 = cols["proc"], cols["f"], cols["type"], cols["t0"], cols["t1"]
     inv, cmp, val, outc, err = cols["inv"], cols["cmp"], cols["val"], cols["out"], cols["err"]
     add = strings.add
-    open_: dict[int, int] = {}
-    for pos, op in enumerate(history):
-        p = op.process
-        if not isinstance(p, int):
+    for i, j in pair_positions(history):
+        first = history[i]
+        assert isinstance(first.process, int)  # pair_positions: client ops only
+        t = (first.time or 0) // div if div else i
+        proc.append(first.process)
+        fcol.append(fs.setdefault(first.f, len(fs)))
+        typ.append(3)
+        # A completion with no invoke (Elle histories of completions only): by position,
+        # give it the slot before it, so it is drawn with a width.
+        t0.append(t if first.type == "invoke" or div else t - 1)
+        t1.append(-1)
+        inv.append(first.index)
+        cmp.append(-1)
+        val.append(add(value_text(first.value)))
+        outc.append(-1)
+        err.append(-1)
+        if j is None:
             continue
-        t = (op.time or 0) // div if div else pos
-        if op.type == "invoke" or p not in open_:
-            if op.type == "invoke":
-                open_[p] = len(proc)
-            proc.append(p)
-            fcol.append(fs.setdefault(op.f, len(fs)))
-            typ.append(3)
-            # A completion with no invoke (Elle histories of completions only): by position,
-            # give it the slot before it, so it is drawn with a width.
-            t0.append(t if op.type == "invoke" or div else t - 1)
-            t1.append(-1)
-            inv.append(op.index)
-            cmp.append(-1)
-            val.append(add(value_text(op.value)))
-            outc.append(-1)
-            err.append(-1)
-            if op.type == "invoke":
-                continue
-            i = len(proc) - 1
-        else:
-            i = open_.pop(p)
-        typ[i] = _TYPES.get(op.type, 2)
-        t1[i] = t
-        cmp[i] = op.index
+        op, k = history[j], len(proc) - 1
+        typ[k] = _TYPES.get(op.type, 2)
+        t1[k] = (op.time or 0) // div if div else j
+        cmp[k] = op.index
         if op.value is not None:
             out = value_text(op.value)
-            if strings.table[val[i]] != out:
-                outc[i] = add(out)
+            if strings.table[val[k]] != out:
+                outc[k] = add(out)
         if op.error is not None:
-            err[i] = add(value_text(op.error))
+            err[k] = add(value_text(op.error))
     procs = cols["proc"]
     distinct = sorted(set(procs))
     def on(p: int) -> str:  # the node a row's worker talks to, when the run says

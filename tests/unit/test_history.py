@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 import threading
 from pathlib import Path
 
 import pytest
+from msgspec import structs
 
 from jepsy import edn
 from jepsy.errors import HistoryError
-from jepsy.history import HistoryWriter, dumps_edn, pair, read_history
+from jepsy.history import HistoryWriter, Op, dumps_edn, location, pair, pair_positions, read_history
 
 
 def test_writer_streams_flushed_lines_in_index_order(tmp_path: Path) -> None:
@@ -129,3 +131,48 @@ def test_json_array_format(tmp_path: Path) -> None:
                                 {"type": "ok", "process": 1, "f": "txn", "value": [["r", 1, [2]]]}]))
     ops = read_history(path)
     assert [o.type for o in ops] == ["invoke", "ok"] and ops[1].value == [["r", 1, [2]]]
+
+
+def test_pair_positions_takes_loose_histories_and_pair_is_it_strict() -> None:
+    def op(i: int, typ: str, p: int | str, f: str = "read") -> Op:
+        return Op(index=i, time=i, type=typ, process=p, f=f)
+
+    h = [op(0, "ok", 1),                       # a completion without an invoke: a call of its own
+         op(1, "invoke", 2), op(2, "info", "nemesis", "start"),
+         op(3, "invoke", 2),                    # invokes again: the first call stays open
+         op(4, "invoke", 3), op(5, "ok", 2), op(6, "fail", 3), op(7, "invoke", 4)]
+    assert pair_positions(h) == [(0, 0), (1, None), (3, 5), (4, 6), (7, None)]
+    with pytest.raises(HistoryError, match="ok of process 1 has no invoke"):
+        pair_positions(h, strict=True)
+    assert pair(h[1:2] + h[4:]) == [(h[1], h[5]), (h[4], h[6]), (h[7], None)]
+
+
+def test_ops_compare_and_hash_as_events_and_copy_with_msgspec(tmp_path: Path) -> None:
+    a = Op(index=0, time=1, type="ok", process=0, f="read", value=2, extra={"k": 1}, where="x:1")
+    b = Op(0, 1, "ok", 0, "read", 2)
+    assert a == b and hash(a) == hash(b) and a != structs.replace(b, value=3)
+    assert structs.replace(a, f="add").extra == {"k": 1}
+    assert pickle.loads(pickle.dumps(a)) == a
+    assert "extra={'k': 1}" in repr(a)
+
+
+def test_fast_reader_locations_need_indices_by_position(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    lines = [{"index": i + 5, "time": i, "type": "invoke", "process": i, "f": "read", "value": None}
+             for i in range(3)]
+    path.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    ops = read_history(path)
+    assert [o.index for o in ops] == [5, 6, 7] and location(ops[2]) == f"{path}:3"
+    # a field named like the hidden ones goes to extra, as any other field does
+    path.write_text('{"index": 0, "time": 0, "type": "invoke", "process": 0, "f": "r", "jepsy:where": 1}\n')
+    (op,) = read_history(path)
+    assert op.extra == {"jepsy:where": 1} and location(op) == f"{path}:1"
+
+
+def test_an_unknown_type_is_one_line_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    good = '{"index": 0, "time": 0, "type": "invoke", "process": 0, "f": "r"}\n'
+    path.write_text(good * 3 + '{"index": 3, "time": 0, "type": "done", "process": 0, "f": "r"}\n')
+    with pytest.raises(HistoryError, match=r"h.jsonl:4: unknown op type 'done'") as e:
+        read_history(path)
+    assert "\n" not in str(e.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,8 +54,8 @@ def test_same_ops_and_places(tmp_path: Path, text: str) -> None:
     p.write_text(text)
     got, want = h.read_history(p), _general(p)
     assert got == want
-    assert [(o.where, o.extra, type(o.value), type(o.type)) for o in got] == \
-        [(o.where, o.extra, type(o.value), type(o.type)) for o in want]
+    assert [(h.location(o), o.extra, type(o.value), type(o.type)) for o in got] == \
+        [(h.location(o), o.extra, type(o.value), type(o.type)) for o in want]
 
 
 def test_fast_paths_are_taken(tmp_path: Path) -> None:
@@ -92,3 +93,19 @@ def test_errors_name_file_and_line(tmp_path: Path, text: str, message: str) -> N
     p.write_text(text)
     with pytest.raises(HistoryError, match=message.replace(".", r"\.")):
         h.read_history(p)
+
+
+@pytest.mark.parametrize("with_c", [True, False])
+def test_located_shares_f_and_source_with_or_without_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        with_c: bool) -> None:
+    if not with_c:
+        monkeypatch.setitem(sys.modules, "jepsy._edn_json", None)  # its import then fails
+    elif not _has_c():
+        pytest.skip("built without the C extension")
+    p = tmp_path / "h.jsonl"
+    p.write_text(JSONL[0] * 2)
+    assert h._fast_jsonl(p, p.read_bytes()) is None  # indices 0 1 0 1 are not positions
+    p.write_text(JSONL[0])
+    ops = h._fast_jsonl(p, p.read_bytes())
+    assert ops is not None and ops[0].f is ops[1].f
+    assert [h.location(o) for o in ops] == [f"{p}:1", f"{p}:2"]

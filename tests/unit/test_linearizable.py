@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
+from msgspec import structs
 
 from jepsy.checkers import Checker
 from jepsy.checkers.linear import check_history, linearizable, linearizable_checker
@@ -192,7 +192,7 @@ def test_registry_checker_factory() -> None:
 
 
 def test_times_are_optional() -> None:
-    hist = [replace(op, time=None) for op in h(("invoke", 0, "read", None), ("ok", 0, "read", 5))]
+    hist = [structs.replace(op, time=None) for op in h(("invoke", 0, "read", None), ("ok", 0, "read", 5))]
     r = check_history(hist, cas_register(0))
     assert "invoked at op 0, completed at op 1" in r["text"]
 
