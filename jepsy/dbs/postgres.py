@@ -149,7 +149,7 @@ class PostgresDB:
     def _pid(self) -> str:
         return f"$(head -n 1 {DATA_DIR}/postmaster.pid 2>/dev/null)"
 
-    def _signal(self, sig: str) -> str:
+    def signal_command(self, sig: str) -> str:
         """``kill -SIG`` to the postmaster and to every child of it, each as a group.
 
         PostgreSQL's children each call ``setsid()``, so the postmaster's own group
@@ -167,12 +167,12 @@ class PostgresDB:
     def teardown(self, test: Test, node: str) -> None:
         if node != self.primary(test):
             return
-        test.remote.execute(node, f"( {self._signal('CONT')} ); ( {self._signal('9')} ); "
+        test.remote.execute(node, f"( {self.signal_command('CONT')} ); ( {self.signal_command('9')} ); "
                                   f"rm -rf {DATA_DIR}", sudo=True, check=False)
 
     def kill(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, self._signal("9"), sudo=True, check=False)
+            test.remote.execute(node, self.signal_command("9"), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
         if node == self.primary(test):
@@ -181,11 +181,11 @@ class PostgresDB:
 
     def pause(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, self._signal("STOP"), sudo=True, check=False)
+            test.remote.execute(node, self.signal_command("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
         if node == self.primary(test):
-            test.remote.execute(node, self._signal("CONT"), sudo=True, check=False)
+            test.remote.execute(node, self.signal_command("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE] if node == self.primary(test) else []

@@ -153,13 +153,12 @@ class ReplicatedPostgresDB:
         raise DBError(f"the primary {self.primary(test)} did not come up accepting replication "
                       f"within {self.ready_timeout:g} s")
 
-    def _pid(self) -> str:
-        return f"$(head -n 1 {DATA_DIR}/postmaster.pid 2>/dev/null)"
-
     def _stop(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"p={self._pid()}; if [ -n \"$p\" ]; then kill -CONT -$p 2>/dev/null; "
-                                  f"kill -9 -$p 2>/dev/null; fi; sleep 0.2; "
-                                  f"rm -f {DATA_DIR}/postmaster.pid", sudo=True, check=False)
+        # The postmaster and each of its children (they each call setsid(): see
+        # PostgresDB.signal_command), so that no startup process outlives a kill.
+        cont, kill = self.single.signal_command("CONT"), self.single.signal_command("9")
+        test.remote.execute(node, f"( {cont} ); ( {kill} ); rm -f {DATA_DIR}/postmaster.pid",
+                            sudo=True, check=False)
 
     def teardown(self, test: Test, node: str) -> None:
         self._stop(test, node)
@@ -167,8 +166,7 @@ class ReplicatedPostgresDB:
 
     # -- optional powers -----------------------------------------------------
     def kill(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"p={self._pid()}; [ -n \"$p\" ] && kill -9 -$p", sudo=True,
-                            check=False)
+        test.remote.execute(node, self.single.signal_command("9"), sudo=True, check=False)
 
     def start(self, test: Test, node: str) -> None:
         test.remote.execute(node, f"rm -f {DATA_DIR}/postmaster.pid", sudo=True, check=False)
@@ -176,10 +174,10 @@ class ReplicatedPostgresDB:
                             sudo=True)
 
     def pause(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -STOP -{self._pid()}", sudo=True, check=False)
+        test.remote.execute(node, self.single.signal_command("STOP"), sudo=True, check=False)
 
     def resume(self, test: Test, node: str) -> None:
-        test.remote.execute(node, f"kill -CONT -{self._pid()}", sudo=True, check=False)
+        test.remote.execute(node, self.single.signal_command("CONT"), sudo=True, check=False)
 
     def log_files(self, test: Test, node: str) -> list[str]:
         return [LOG_FILE]
