@@ -72,7 +72,7 @@ def write_all(run_dir: str | os.PathLike[str], history: Sequence[Op] | None = No
     was written still gets a report that says so).
     """
     from jepsy.errors import HistoryError
-    from jepsy.report.data import read_run_history
+    from jepsy.history import read_history
     from jepsy.report.html import render_html
     from jepsy.report.junit import junit_xml
     from jepsy.report.schema import check_results
@@ -84,7 +84,7 @@ def write_all(run_dir: str | os.PathLike[str], history: Sequence[Op] | None = No
     test_info = _read_json(run / "test.json", problems)
     if history is None:
         try:
-            history = read_run_history(run / "history.jsonl")
+            history = read_history(run / "history.jsonl")
         except HistoryError as e:
             problems.append(f"history: {e}")
             history = []

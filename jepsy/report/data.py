@@ -30,14 +30,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from jepsy.history import Op, pair_positions
 from jepsy.placement import node_of
 from jepsy.report.faults import read_faults
 
-__all__ = ["faults_data", "json_safe", "ops_columns", "prune", "read_run_history", "time_divisor",
+__all__ = ["faults_data", "json_safe", "ops_columns", "prune", "time_divisor",
            "value_text"]
 
 MAX_VALUE_CHARS = 160
@@ -103,38 +102,6 @@ def prune(v: Any, max_items: int = 500, max_chars: int = 4000, depth: int = 0) -
             out_list.append(f"… {len(seq) - max_items} more items left out of the report")
         return out_list
     return json_safe(v, depth)
-
-
-_OP_FIELDS = frozenset(("index", "time", "type", "process", "f", "value", "error"))
-
-
-def read_run_history(path: Path) -> list[Op]:
-    """A run's ``history.jsonl``, read fast; anything unusual goes to ``read_history``.
-
-    ``read_history`` accepts every format and normalizes EDN-only types value by
-    value, which costs seconds on a 100k-operation history; jepsy's own JSONL
-    needs none of that.  Any line that is not a plain, well-formed op makes
-    this fall back to ``read_history`` (whose errors name the line), so the
-    result is the same either way.  Raises ``HistoryError`` like it.
-    """
-    from jepsy.history import read_history
-
-    ops: list[Op] = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for pos, line in enumerate(fh):
-                d = json.loads(line)
-                typ, p, f, t = d["type"], d["process"], d["f"], d.get("time")
-                if (typ not in _TYPES and typ != "invoke") or type(p) not in (int, str) \
-                        or type(f) is not str or (t is not None and type(t) is not int) \
-                        or d.get("index", pos) != pos:
-                    raise ValueError(line)
-                extra = {} if d.keys() <= _OP_FIELDS else \
-                    {k: v for k, v in d.items() if k not in _OP_FIELDS}
-                ops.append(Op(pos, t, typ, p, f, d.get("value"), d.get("error"), extra))
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
-        return read_history(path)
-    return ops
 
 
 class _Strings:

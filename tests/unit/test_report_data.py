@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from jepsy.checkers.linear import check_history
 from jepsy.checkers.linear.models import cas_register
-from jepsy.history import Op, read_history
-from jepsy.report.data import ops_columns, prune, read_run_history, value_text
+from jepsy.history import Op
+from jepsy.report.data import ops_columns, prune, value_text
 from jepsy.report.faults import describe_targets, read_faults
 from jepsy.report.linear import linear_views
 
@@ -131,18 +130,6 @@ def test_value_text_and_prune_are_bounded() -> None:
     assert pruned["xs"][-1] == "… 990 more items left out of the report" and len(pruned["xs"]) == 11
     assert pruned["nan"] == "inf"
     json.dumps(pruned, allow_nan=False)
-
-
-def test_fast_history_read_equals_read_history(tmp_path: Path) -> None:
-    p = tmp_path / "history.jsonl"
-    lines = [{"index": 0, "time": 5, "type": "invoke", "process": 0, "f": "read", "value": None, "key": 3},
-             {"index": 1, "time": 9, "type": "ok", "process": 0, "f": "read", "value": 4},
-             {"index": 2, "time": 10, "type": "info", "process": "nemesis", "f": "heal", "value": None}]
-    p.write_text("".join(json.dumps(d) + "\n" for d in lines))
-    assert read_run_history(p) == read_history(p)
-    assert read_run_history(p)[0].extra == {"key": 3}
-    p.write_text("{:type :invoke, :process 0, :f :read, :value #{1}}\n")  # EDN: the fallback reads it
-    assert read_run_history(p) == read_history(p) and read_run_history(p)[0].value == [1]
 
 
 def test_linear_view_of_a_stale_read() -> None:
