@@ -90,7 +90,7 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=60.0, help="length of each phase (default 60)")
     p.add_argument("--every", type=float, default=60.0, help="seconds between samples (default 60)")
     p.add_argument("--lab", default="ht3", help="lab name for the etcd phase (default ht3)")
-    p.add_argument("--subnet", default="10.143.0", help="the lab's subnet (default 10.143.0)")
+    p.add_argument("--subnet", default="10.173.0", help="the lab's subnet (default 10.173.0)")
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--skip-etcd", action="store_true", help="only the memory phase")
     p.add_argument("--skip-memory", action="store_true",
