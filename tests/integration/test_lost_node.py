@@ -54,6 +54,7 @@ def lose(lab: Lab, node: str, how: str) -> None:
 
 
 def restore(lab: Lab, node: str) -> None:
+    """Link up and sshd answering (a no-op for whichever was not lost)."""
     link(lab, node, up=True)
     lab.start_sshd(node)
 

@@ -138,7 +138,9 @@ def test_sigkill_at_random_moments_then_heal_leaves_nothing(
         left = per_node(t, LEFT)
         print(f"moment {i:2}: killed {delay:5.2f} s after the first fault ({ran:5.1f} s into the run);"
               f" in force: {', '.join(families) or 'nothing'}; heal exit {healed.returncode};"
-              f" left: {({n: v for n, v in left.items() if v}) or 'nothing'}", flush=True)
+              f" left: {({n: v for n, v in left.items() if v}) or 'nothing'}\n    heal said: "
+              + " | ".join(x for x in healed.stdout.splitlines() if "nothing to heal" not in x),
+              flush=True)
         if healed.returncode != 0 or any(left.values()):
             problems.append(f"moment {i} (delay {delay:.2f} s, in force {families}): heal exit "
                             f"{healed.returncode}: {healed.stdout.strip()} {healed.stderr.strip()}; "
