@@ -213,8 +213,10 @@ class PauseNemesis:
         after = test.remote.execute(node, STOPPED_PIDS, sudo=True).stdout.split()
         new = [p for p in after if p not in before]
         if new:
-            test.remote.execute(node, f"mkdir -p {STATE_DIR} && printf '%s\\n' {' '.join(new)} "
-                                      f">> {STATE_DIR}/paused", sudo=True)
+            rec = f"{STATE_DIR}/paused"  # each PID once (the daemon's may be there already)
+            test.remote.execute(node, f"mkdir -p {STATE_DIR} && for p in {' '.join(new)}; do "
+                                      f"grep -qx \"$p\" {rec} 2>/dev/null || echo \"$p\" >> {rec}; "
+                                      "done", sudo=True)
         return new
 
     def resume(self, test: Test) -> Applied:
