@@ -44,8 +44,9 @@ JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
 
 # One word per fault in force on a node (what the kill left behind, before the heal).
 IN_FORCE = (
-    "iptables -w -S 2>/dev/null | grep -q jepsy && echo partition; "
-    "tc qdisc show 2>/dev/null | grep -Eq 'netem|tbf| fa17: ' && echo packet; "
+    "iptables -w -S 2>/dev/null | grep -q -- '-j jepsy$' && echo partition; "
+    "{ tc qdisc show 2>/dev/null | grep -Eq 'netem|tbf| fa17: ' || "
+    "iptables -w -S 2>/dev/null | grep -q -- '-j jepsy-loss$'; } && echo packet; "
     "[ -f /run/jepsy/faketime ] && awk '{exit ($1 + 0 == 0)}' /run/jepsy/faketime && echo clock; "
     "ps -eo stat= | grep -q '^T' && echo pause; "
     f"{{ [ -f {PID_FILE} ] && kill -0 $(cat {PID_FILE}) 2>/dev/null; }} || echo kill; true"
