@@ -195,6 +195,21 @@ def lab_down(name: str, directory: str | None, subnet: str) -> None:
     click.echo(f"lab {name!r} down in {time.monotonic() - t:.1f} s", err=True)
 
 
+@lab.command("sshd")
+@click.argument("action", type=click.Choice(["stop", "start"]))
+@click.option("--node", required=True, help="The node whose sshd to stop or start (n1, n2 ...).")
+@_with_lab_options
+def lab_sshd(action: str, node: str, name: str, directory: str | None, subnet: str) -> None:
+    """Stop a node's sshd (listener and sessions; the node stays up) or start it again."""
+    the_lab = _lab(name, directory, subnet)
+    if action == "stop":
+        killed = the_lab.stop_sshd(node)
+        click.echo(f"{node}: sshd stopped ({len(killed)} processes killed)", err=True)
+    else:
+        the_lab.start_sshd(node)
+        click.echo(f"{node}: sshd answers", err=True)
+
+
 # ---- test --------------------------------------------------------------------
 
 def _expect_options(f: Any) -> Any:

@@ -11,8 +11,11 @@ nothing of the run that died: only the inventory.
 It removes jepsy's own chains, qdiscs and records and nothing else; a node
 that cannot be reached is reported and makes the command fail (exit 254), so
 that a CI job does not believe a cluster clean that was never looked at.
-A database that jepsy killed is reported, not restarted: the run that needed
-it is gone, and the next run starts it.
+A database that jepsy killed is started again from the start script its DB
+module recorded on the node (``Pidfile.start_record``), so that the cluster is
+left as it was before the fault; one without such a record is reported, not
+restarted, and the next run starts it.  A database a power loss stopped is
+reported too.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def verify_script() -> str:
         f"[ -s {ns.STATE_DIR}/paused ] && echo 'left paused pids'",
         f"[ -f {ns.STATE_DIR}/clock.strobe.pid ] && echo 'left clock strobe'",
         f"[ -f {ns.STATE_DIR}/clock.offset ] && echo 'left clock offset'",
+        f"[ -f {ns.STATE_DIR}/killed ] && echo \"left database killed by jepsy not running "
+        f"($(cat {ns.STATE_DIR}/killed))\"",
         f"grep -q ' {ns.POWER_FS_TYPE} ' /proc/mounts && echo 'left power-loss filesystem mounted'",
         "true",
     ])

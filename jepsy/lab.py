@@ -2,7 +2,8 @@
 
 A node is a network namespace (its own address, routes and iptables) joined to a
 bridge by a veth pair, in which ``unshare`` starts a new UTS, mount and PID
-namespace whose init runs the node's own sshd.  Inside, ``/etc``, ``/var`` and
+namespace whose init starts the node's own sshd (and then stays as PID 1, reaping;
+``stop_sshd``/``start_sshd`` end and restart that sshd with the node up).  Inside, ``/etc``, ``/var`` and
 ``/opt`` are overlays on the host's directories with a per-node upper layer;
 ``/root`` and ``/home`` are the node's own empty directories, and
 ``/run`` and ``/tmp`` are fresh tmpfs: every node sees the host's installed programs but has its own data,
@@ -54,7 +55,8 @@ _HOSTS_BEGIN = "# BEGIN jepsy lab {name} (managed by jepsy; removed by 'jepsy la
 _HOSTS_END = "# END jepsy lab {name}"
 
 _INIT = """#!/bin/sh
-# PID 1 of lab node {node}: private mounts, hostname, then sshd in the foreground.
+# PID 1 of lab node {node}: private mounts, hostname, sshd as a child, then a reaper as PID 1
+# (so that sshd can be stopped and started again without ending the node).
 set -e
 mount --make-rprivate /
 for d in {overlaid}; do
@@ -67,8 +69,19 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -p /run/sshd /var/log /var/lib
 hostname {node}
-exec /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config_jepsy
+/usr/sbin/sshd -D -e -f {sshd_config} &
+exec {python} -c '{reaper}'
 """
+SSHD_CONFIG = "/etc/ssh/sshd_config_jepsy"
+# PID 1 of a node reaps every orphan (daemons started with setsid, sshd sessions whose
+# sshd was stopped) and otherwise sleeps; without a handler, no signal from inside the
+# node ends it, as for any PID 1.
+_REAPER = ("import os, time\n"
+           "while True:\n"
+           "    try:\n"
+           "        os.wait()\n"
+           "    except ChildProcessError:\n"
+           "        time.sleep(1)\n")
 
 _SSHD_CONFIG = """# sshd of jepsy lab node {node}
 Port 22
@@ -114,6 +127,31 @@ def _port_open(ip: str, port: int, timeout: float = 0.5) -> bool:
             return s.recv(4).startswith(b"SSH")
     except OSError:
         return False
+
+
+def _python() -> str:
+    """The system's python3 (a node cannot see a virtualenv under /root or /home)."""
+    for p in ("/usr/bin/python3", "/bin/python3", "/usr/local/bin/python3"):
+        if os.access(p, os.X_OK):
+            return p
+    raise LabError("the lab needs the system's python3 (/usr/bin/python3) as its nodes' init: "
+                   "apt-get install python3")
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (host PIDs; empty once it is gone)."""
+    try:
+        return [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _exe(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -273,7 +311,8 @@ class Lab:
         (ssh_dir / "authorized_keys").write_text(Path(f"{self.key_path}.pub").read_text())
         init = ndir / "init.sh"
         init.write_text(_INIT.format(node=node, ndir=ndir, overlaid=" ".join(OVERLAID),
-                                 private=" ".join(PRIVATE)))
+                                     private=" ".join(PRIVATE), sshd_config=SSHD_CONFIG,
+                                     python=_python(), reaper=_REAPER))
 
         ns, veth = self.netns(node), f"{self.name}-{node}"
         _run("ip", "netns", "add", ns)
@@ -363,6 +402,51 @@ class Lab:
         # /etc/hosts may be a bind mount (containers): rewrite in place, never rename.
         with open("/etc/hosts", "w") as f:
             f.write(head + tail)
+
+    # ---- a node's sshd ------------------------------------------------------
+    def _init_of(self, node: str) -> int:
+        for r in self.state().get("nodes", []):
+            if r["name"] == node and _pid_alive(r.get("init_pid")):
+                return int(r["init_pid"])
+        raise LabError(f"lab {self.name!r} has no running node {node!r}")
+
+    def _sshd_listeners(self, init: int) -> list[int]:
+        return [p for p in _children(init) if _exe(p).startswith("/usr/sbin/sshd")]
+
+    def stop_sshd(self, node: str) -> list[int]:
+        """Stop ``node``'s sshd as a crash or ``kill`` of every sshd process would.
+
+        The listener dies first (new connections are then refused), then every session
+        it forked (every open SSH connection to the node drops); the commands those
+        sessions ran are left alone, as they would be on a real host.  The node itself
+        (its init, network, database) keeps running.  Returns the host PIDs killed.
+        """
+        self.require_root()
+        killed: list[int] = []
+        for listener in self._sshd_listeners(self._init_of(node)):
+            sessions: list[int] = []
+            todo = _children(listener)
+            while todo:  # sshd's privilege-separated children, then their session children
+                p = todo.pop()
+                if _exe(p).startswith("/usr/sbin/sshd"):
+                    sessions.append(p)
+                    todo += _children(p)
+            for p in [listener, *sessions]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)
+                    killed.append(p)
+        return killed
+
+    def start_sshd(self, node: str, timeout: float = 20.0) -> None:
+        """Start ``node``'s sshd again (a no-op while one runs) and wait until it answers."""
+        self.require_root()
+        init = self._init_of(node)
+        if not self._sshd_listeners(init):
+            console = self.node_dir(node) / "console.log"
+            _run("nsenter", "-t", str(init), "-m", "-u", "-n", "-p", "--", "sh", "-c",
+                 f"cd / && /usr/sbin/sshd -D -e -f {SSHD_CONFIG} >> {console} 2>&1 < /dev/null &")
+        ip = next(r["ip"] for r in self.state()["nodes"] if r["name"] == node)
+        self._wait_for_ssh([{"name": node, "ip": ip}], timeout=timeout)
 
     # ---- status and down ---------------------------------------------------
     def status(self) -> list[NodeStatus]:

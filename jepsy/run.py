@@ -314,17 +314,22 @@ class _Engine:
 
 
 def _heal(plan: Plan, history: HistoryWriter, state: RunState, tries: int = 3,
-          pause: float = 2.0) -> dict[str, list[str]]:
+          pause: float = 2.0, budget: float = 45.0) -> dict[str, list[str]]:
     """Heal every fault; what could not be healed, per node (empty: all healed).
 
     A node the control machine lost (its link cut, its sshd gone) may come back:
     healing is idempotent, so it is tried again (the Remote reconnects) after a
-    pause, ``tries`` times in all.  What still fails is named node by node in
-    ``results.json`` (``unhealed``) and the log, for ``jepsy heal`` to clear.
+    pause (2 s, doubling up to 8 s), at least ``tries`` times and until ``budget``
+    seconds have passed: a refused connection fails in milliseconds and a cut link
+    only after the heal timeout, and either node gets the same time to come back.
+    What still fails is named node by node in ``results.json`` (``unhealed``) and
+    the log, for ``jepsy heal`` to clear.
     """
     test = plan.test
     unhealed: dict[str, list[str]] = {}
-    for attempt in range(1, tries + 1):
+    t0, attempt = time.monotonic(), 0
+    while True:
+        attempt += 1
         try:
             plan.nemesis.heal(test)
             history.record("info", "nemesis", "heal", None)
@@ -336,9 +341,11 @@ def _heal(plan: Plan, history: HistoryWriter, state: RunState, tries: int = 3,
         except Exception as e:
             names = test.opts.get("nemesis")
             unhealed = unhealed_from(e, ",".join(names) if isinstance(names, list) else "faults")
-            test.log.error("heal try %d of %d failed: %s", attempt, tries, e)
-            if attempt < tries:
-                time.sleep(pause)
+            test.log.error("heal try %d failed: %s", attempt, e)
+            if attempt >= tries and time.monotonic() - t0 + pause > budget:
+                break
+            time.sleep(pause)
+            pause = min(2 * pause, 8.0)
     # Not "heal": the fault periods of the history stay open, as they may well be.
     history.record("info", "nemesis", "heal-incomplete", unhealed)
     test.log.error("HEAL FAILED on %s; run 'jepsy heal' on this inventory", ", ".join(unhealed))

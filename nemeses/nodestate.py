@@ -11,8 +11,9 @@ killed with SIGKILL can still be cleaned up after by ``jepsy heal``:
   ``clock.offset`` and ``clock.ntp`` in the state directory (real clocks: the
   total offset applied and the NTP services stopped); a strobe loop's PID in
   ``clock.strobe.pid``;
-* pause: ``paused``, the PIDs jepsy stopped, one a line;
-* kill: ``killed``, present while the database jepsy killed is down;
+* pause: ``paused``, the PIDs jepsy stopped, one a line (``-PID``: a process group);
+* kill: ``killed``, present while the database jepsy killed is down: its pidfile's
+  path, whose start record (``Pidfile.start``) the heal runs to start it again;
 * power: ``power.mounts``, ``PID DIR`` of each power-loss filesystem mounted
   (ended with SIGTERM, which writes back and detaches, else ``umount -l``);
   ``power.down`` while a database a power loss stopped is down.
@@ -123,16 +124,31 @@ def _clock_ntp() -> str:
     )
 
 
+# Only a recorded process still in state T is resumed (and claimed): the record holds
+# the daemon's PID from before the pause too, which may never have been stopped.
 _PAUSE = (
     f"if [ -f {STATE_DIR}/paused ]; then for p in $(cat {STATE_DIR}/paused); do "
-    "kill -CONT \"$p\" 2>/dev/null && echo \"healed pause: resumed $p\"; done; "
+    "case \"$(ps -o stat= -p \"${p#-}\" 2>/dev/null)\" in T*) "
+    "kill -CONT \"$p\" 2>/dev/null && echo \"healed pause: resumed $p\";; esac; done; "
     f"rm -f {STATE_DIR}/paused; fi"
 )
 
+# ``killed`` holds the killed database's pidfile path (or, for a module without one, the
+# time of the kill).  A pidfile with a start record (``Pidfile.start``) and no live process
+# is started again from that record; the record stays while the database is not back
+# (``jepsy heal`` then names it as left), and goes once it runs.
+_RUNS = '{ [ -f "$k" ] && kill -0 "$(cat "$k")" 2>/dev/null; }'
 _KILL = (
-    f"if [ -f {STATE_DIR}/killed ]; then "
-    f"echo \"healed kill: database killed by jepsy ($(cat {STATE_DIR}/killed)) left stopped; "
-    f"the next test run starts it\"; rm -f {STATE_DIR}/killed; fi"
+    f"if [ -f {STATE_DIR}/killed ]; then k=$(cat {STATE_DIR}/killed); case \"$k\" in "
+    f"/*) if ! {_RUNS} && [ -f \"$k.start\" ]; then (cd / && sh \"$k.start\" >/dev/null 2>&1); "
+    f"for i in $(seq 30); do {_RUNS} && break; sleep 0.1; done; "
+    f"{_RUNS} && echo \"healed kill: database killed by jepsy started again (pid $(cat \"$k\"))\"; "
+    "fi; "
+    f"if {_RUNS}; then rm -f {STATE_DIR}/killed; "
+    f"elif [ ! -f \"$k.start\" ]; then echo \"healed kill: database killed by jepsy ($k) left "
+    f"stopped: no start record; the next test run starts it\"; rm -f {STATE_DIR}/killed; fi;; "
+    "*) echo \"healed kill: database killed by jepsy ($k) left stopped; the next test run starts "
+    f"it\"; rm -f {STATE_DIR}/killed;; esac; fi"
 )
 
 

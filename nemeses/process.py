@@ -20,10 +20,12 @@ tell is taken at its word.  A pause took effect where some process went to
 state T.
 
 State on the nodes, for ``jepsy heal`` after a jepsy that died: ``killed``
-marks a node whose database jepsy killed; ``paused`` lists the PIDs that the
-pause actually stopped (the processes in state T after the pause that were not
-stopped before it), so a later heal resumes exactly those and no process
-somebody else stopped.
+marks a node whose database jepsy killed (written before the kill; it holds the
+database's pidfile path, whose start record ``jepsy heal`` runs to start it
+again); ``paused`` lists the daemon's PID (written before the pause) and the
+PIDs that the pause actually stopped (the processes in state T after the pause
+that were not stopped before it), so a later heal resumes exactly those and no
+process somebody else stopped.
 """
 
 from __future__ import annotations
@@ -132,7 +134,12 @@ class KillNemesis:
         """
         was = is_running(self.db, test, node)
         pid = pid_of(self.db, test, node) if was else ""
-        test.remote.execute(node, f"mkdir -p {STATE_DIR} && date +%s > {STATE_DIR}/killed", sudo=True)
+        # Recorded before the kill, so that a jepsy killed right after it leaves the record:
+        # the pidfile's path, whose start record ``jepsy heal`` runs to start the database again.
+        pidfile = getattr(self.db, "pidfile", None)
+        mark = pidfile.path if isinstance(pidfile, Pidfile) else "$(date +%s)"
+        test.remote.execute(node, f"mkdir -p {STATE_DIR} && echo {mark} > {STATE_DIR}/killed",
+                            sudo=True)
         self.killed.add(node)
         self.db.kill(test, node)
         if was is False:
@@ -189,15 +196,27 @@ class PauseNemesis:
         raise ConfigError(f"pause nemesis cannot do {op['f']!r}")
 
     def pause_one(self, test: Test, node: str) -> list[str]:
-        """Pause the database on ``node``; record and return the PIDs that went to state T."""
+        """Pause the database on ``node``; record and return the PIDs that went to state T.
+
+        The daemon's own PID (its process group's, ``-PID``, for a group) is recorded before
+        the pause too, so that a jepsy killed between the pause and the record of what it
+        stopped still leaves ``jepsy heal`` a PID to resume.
+        """
+        pidfile = getattr(self.db, "pidfile", None)
+        if isinstance(pidfile, Pidfile):
+            lead = f"-$(cat {pidfile.path})" if pidfile.group else f"$(cat {pidfile.path})"
+            test.remote.execute(node, f"mkdir -p {STATE_DIR} && [ -s {pidfile.path} ] && "
+                                      f"echo {lead} >> {STATE_DIR}/paused", sudo=True, check=False)
         before = set(test.remote.execute(node, STOPPED_PIDS, sudo=True).stdout.split())
         self.paused.add(node)
         self.db.pause(test, node)
         after = test.remote.execute(node, STOPPED_PIDS, sudo=True).stdout.split()
         new = [p for p in after if p not in before]
         if new:
-            test.remote.execute(node, f"mkdir -p {STATE_DIR} && printf '%s\\n' {' '.join(new)} "
-                                      f">> {STATE_DIR}/paused", sudo=True)
+            rec = f"{STATE_DIR}/paused"  # each PID once (the daemon's may be there already)
+            test.remote.execute(node, f"mkdir -p {STATE_DIR} && for p in {' '.join(new)}; do "
+                                      f"grep -qx \"$p\" {rec} 2>/dev/null || echo \"$p\" >> {rec}; "
+                                      "done", sudo=True)
         return new
 
     def resume(self, test: Test) -> Applied:

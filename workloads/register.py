@@ -55,6 +55,7 @@ class KeyRotation:
         key = self.live[slot]
         self.used[key] += 1
         if self.used[key] >= self.ops_per_key:
+            del self.used[key]  # retired for good: an hour's soak would keep ~100k counters
             self.live[slot] = self.next_key
             self.used[self.next_key] = 0
             self.all_keys.append(self.next_key)

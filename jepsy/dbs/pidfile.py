@@ -9,6 +9,7 @@ workers, or a shell that execs the program), which ``setsid`` made the daemon le
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -36,11 +37,19 @@ class Pidfile:
         """Exits 0 iff the pidfile names a live process."""
         return f"[ -f {self.path} ] && kill -0 $(cat {self.path})"
 
+    @property
+    def start_record(self) -> str:
+        """Where ``start`` keeps the script that started the daemon (``PATH.start``), so that
+        ``jepsy heal`` can start a database jepsy killed without the run that killed it."""
+        return f"{self.path}.start"
+
     def start(self, command: str, log: str, prefix: str = "") -> str:
         """Start ``command`` (already quoted) unless it runs already; ``prefix`` goes
-        before ``setsid`` (e.g. libfaketime's environment)."""
-        return (f"if {self.running()} 2>/dev/null; then exit 0; fi; "
-                f"{prefix}setsid {command} >> {log} 2>&1 < /dev/null & echo $! > {self.path}")
+        before ``setsid`` (e.g. libfaketime's environment).  The start script is also
+        written to ``start_record`` (run from ``/``, it starts the daemon the same way)."""
+        script = (f"if {self.running()} 2>/dev/null; then exit 0; fi; "
+                  f"{prefix}setsid {command} >> {log} 2>&1 < /dev/null & echo $! > {self.path}")
+        return f"printf '%s\\n' {shlex.quote(script)} > {self.start_record} 2>/dev/null; {script}"
 
     def kill(self) -> str:
         """SIGKILL now (the data stays, for a restart)."""

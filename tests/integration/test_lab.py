@@ -23,9 +23,11 @@ def test_lab_nodes_are_separate_hosts_and_down_leaves_nothing() -> None:
             # Own data: a file in n1's /var/lib is not in n2's.
             remote.execute("n1", "mkdir -p /var/lib/jt && echo mine > /var/lib/jt/f")
             assert remote.execute("n2", "cat /var/lib/jt/f", check=False).exit_code != 0
-            # Own process list: PID 1 is the node's sshd, and the host's processes are invisible.
+            # Own process list: PID 1 is the node's init (a reaper) with the node's sshd as its
+            # child, and the host's processes are invisible.
             init = remote.execute("n1", "cat /proc/1/cmdline | tr '\\0' ' '").stdout
-            assert "sshd" in init
+            assert "os.wait()" in init
+            assert "sshd_config_jepsy" in remote.execute("n1", "ps -o args= --ppid 1").stdout
             assert int(remote.execute("n1", "ls /proc | grep -c '^[0-9]'").stdout) < 20
             # Names resolve on every node.
             assert "10.82.0.13" in remote.execute("n1", "getent hosts n3").stdout

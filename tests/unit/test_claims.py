@@ -156,7 +156,7 @@ def heal_with(nem: LostNode, tmp_path: Path) -> tuple[dict[str, list[str]], list
     plan = Plan(test=fake_test(3), db=MemoryDB(0.0), workload=register({}), nemesis=nem,
                 nemesis_generator=None, concurrency=1, time_limit=0)
     with HistoryWriter(tmp_path / "h.jsonl") as h:
-        got = _heal(plan, h, RunState(), tries=3, pause=0.0)
+        got = _heal(plan, h, RunState(), tries=3, pause=0.0, budget=0.0)
         return got, h.ops
 
 
@@ -164,6 +164,19 @@ def test_a_node_lost_for_a_while_is_healed_when_it_comes_back(tmp_path: Path) ->
     nem = LostNode(down=2)
     unhealed, ops = heal_with(nem, tmp_path)
     assert unhealed == {} and nem.tries == 3 and [op.f for op in ops] == ["heal"]
+
+
+def test_a_heal_that_fails_fast_keeps_trying_for_its_budget(tmp_path: Path) -> None:
+    """A refused connection (sshd stopped) fails at once: more tries, the same time to come back."""
+    from jepsy.history import HistoryWriter
+    from jepsy.runner import RunState, _heal
+
+    nem = LostNode(down=6)
+    plan = Plan(test=fake_test(3), db=MemoryDB(0.0), workload=register({}), nemesis=nem,
+                nemesis_generator=None, concurrency=1, time_limit=0)
+    with HistoryWriter(tmp_path / "h.jsonl") as h:
+        assert _heal(plan, h, RunState(), tries=3, pause=0.001, budget=30.0) == {}
+    assert nem.tries == 7
 
 
 def test_what_could_not_be_healed_is_named_per_node(tmp_path: Path) -> None:

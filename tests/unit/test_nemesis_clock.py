@@ -68,7 +68,8 @@ def test_real_hosts_step_the_clock_and_record_the_total() -> None:
     nem = ClockNemesis({})
     nem.setup(t)
     assert nem.modes == {"n1": "real", "n2": "real"}
-    setup = commands(t, "n1")[-2]  # then the reference is measured
+    setup = commands(t, "n1")[-4]  # then the reference is measured (3 samples on a real clock)
+    assert commands(t, "n1")[-3:] == ["date +%s.%N"] * 3
     assert "systemctl stop chrony" in setup and "clock.ntp" in setup
     nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": ["n1"],
                                                  "deltas": {"n1": -2.0}}})

@@ -74,7 +74,8 @@ def test_pause_records_only_pids_it_stopped() -> None:
     t, db = fake_test(handler=handler), DB()
     nem = PauseNemesis(db, ["one"])
     assert nem.invoke(t, {"f": "start-pause", "value": ["n2"]}).value == {"n2": "paused pids 42"}
-    assert "printf '%s\\n' 42 >> /run/jepsy/faults/paused" in commands(t, "n2")[-1]
+    assert "for p in 42; do" in commands(t, "n2")[-1]
+    assert "/run/jepsy/faults/paused" in commands(t, "n2")[-1]
     assert nem.invoke(t, {"f": "stop-pause"}).value == {"n2": "resumed"}
     assert ("resume", "n2") in db.calls
     assert "kill -CONT" in commands(t, "n2")[-1]
