@@ -169,7 +169,7 @@ def test_a_node_lost_for_a_while_is_healed_when_it_comes_back(tmp_path: Path) ->
 def test_a_heal_that_fails_fast_keeps_trying_for_its_budget(tmp_path: Path) -> None:
     """A refused connection (sshd stopped) fails at once: more tries, the same time to come back."""
     from jepsy.history import HistoryWriter
-    from jepsy.runner import RunState, _heal
+    from jepsy.run import RunState, _heal
 
     nem = LostNode(down=6)
     plan = Plan(test=fake_test(3), db=MemoryDB(0.0), workload=register({}), nemesis=nem,
