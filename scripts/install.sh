@@ -53,10 +53,17 @@ fi
 if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev/null \
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/linear/_linear.c -nt .venv/.jepsy-installed ]] \
-   || [[ jepsy/_edn_json.c -nt .venv/.jepsy-installed ]]; then
+   || [[ jepsy/_edn_json.c -nt .venv/.jepsy-installed ]] \
+   || compgen -G '.venv/lib/python3*/site-packages/__editable___jepsy_*_finder.py' >/dev/null; then
   log=.venv/pip-install.log
+  # editable_mode=compat: a plain path entry in a .pth file.  The default mode
+  # installs an import finder whose own imports (pathlib, urllib.parse ...) cost
+  # about 40 ms of every Python start here: jepsy's, and every subprocess the tests
+  # start.  The links jepsy/nemeses and jepsy/workloads make the path entry find
+  # every module.  Should a future setuptools drop the mode, the default is used.
   if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-         .venv/bin/python -m pip install -q -e '.[dev]'; } >"$log" 2>&1; then
+         { .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=compat ||
+           .venv/bin/python -m pip install -q -e '.[dev]'; }; } >"$log" 2>&1; then
     tail -n 30 "$log" >&2
     echo "install.sh: pip install failed (full log: $log)" >&2
     exit 1
