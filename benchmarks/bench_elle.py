@@ -1,7 +1,7 @@
 """Benchmark the transactional checker, before (main) and after (this tree), side by side.
 
     .venv/bin/python benchmarks/bench_elle.py [--sizes 100000,1000000,10000000]
-        [--main /work/main] [--before-upto 1000000] [--cache /tmp/jepsy-bench-elle]
+        [--main DIR] [--before-upto 1000000] [--cache /tmp/jepsy-bench-elle]
         [--processes 10] [--keys 20] [--data tests/data] [--skip-corpus]
 
 Each size's list-append history comes from ``synth.stream`` (a serial model
@@ -10,8 +10,10 @@ JSONL to ``--cache`` and reused; sizes above 1M are that 1M history tiled
 (see ``tile``), still valid by construction.  Every measurement runs in a child process of
 its own, so its peak memory (``ru_maxrss``) is its own:
 
-* **before**: main's code (``--main``, a read-only checkout; imported in place
-  of this tree) reads the file with ``read_history`` and checks the ``Op``
+* **before** (only with ``--main DIR``: a checkout of the code to compare with,
+  e.g. ``git worktree add /tmp/before REV`` with ``scripts/install.sh`` run there
+  to build its C extensions; imported in place of this tree) reads the file with
+  ``read_history`` and checks the ``Op``
   list, as ``jepsy check`` does.  ``read s`` and ``check s`` are apart (the
   issue's "43 s" was main's check alone, from memory).  Sizes above
   ``--before-upto`` are not run: at 1M main peaks at 3+ GB, and 10M would need
@@ -154,7 +156,7 @@ def child(args: argparse.Namespace) -> None:
 
 def spawn(kind: str, path: Path, args: argparse.Namespace, n: int = 0,
           base: Path | None = None) -> dict[str, object]:
-    cmd = [sys.executable, __file__, "--child", kind, "--path", str(path), "--main", str(args.main),
+    cmd = [sys.executable, __file__, "--child", kind, "--path", str(path), "--main", str(args.main or ""),
            "--n", str(n), "--processes", str(args.processes), "--keys", str(args.keys),
            "--base", str(base)]
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -194,7 +196,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000,10000000")
     ap.add_argument("--processes", type=int, default=10)
     ap.add_argument("--keys", type=int, default=20)
-    ap.add_argument("--main", type=Path, default=Path("/work/main"))
+    ap.add_argument("--main", type=Path, default=None,
+                    help="a checkout of the code to compare with (the 'before' column)")
     ap.add_argument("--before-upto", type=int, default=1_000_000)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/jepsy-bench-elle"))
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -223,7 +226,8 @@ def main() -> None:
                 print(f"{n:>9} | generation failed: {gen['error']}")
                 continue
         no: dict[str, object] = {"error": f"not run (over --before-upto {args.before_upto})"}
-        before = spawn("before", path, args) if n <= args.before_upto else no
+        before = (spawn("before", path, args) if args.main and n <= args.before_upto
+                  else no if args.main else {"error": "not run (no --main)"})
         after = spawn("after-file", path, args)
         ops = spawn("after-ops", path, args) if n <= args.before_upto else no
         agree = ("" if any("error" in r for r in (before, after)) or
