@@ -17,9 +17,9 @@ makes the builders return None, and the checker takes the general path on
 
 Pairing follows ``txn.extract_txns`` exactly (a completion without an invoke
 stands alone; an invoke while one is open leaves the first indeterminate),
-and happens while the ops stream by: that is why neither uses
-``jepsy.history.pair``, which rejects both shapes, and Elle's published
-histories hold them.  Transactions are numbered in invoke order, as there.
+which is ``jepsy.history.pair_positions``' loose pairing, but it happens here
+while the ops stream by, without ``Op`` records to hand to it.  Transactions
+are numbered in invoke order, as there.
 """
 
 from __future__ import annotations

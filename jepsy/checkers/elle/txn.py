@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jepsy.errors import HistoryError
+from jepsy.history import pair_positions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -84,43 +85,29 @@ def extract_txns(history: Sequence[Op]) -> list[Txn]:
     """Pair invokes with completions and build the transactions, in invoke order.
 
     Non-client ops (nemesis) and ops whose ``f`` is not ``txn`` are skipped.
-    A completion without an invoke is taken alone (some published histories
-    hold only completions).  Raises ``HistoryError`` on malformed micro-ops.
-
-    This pairs by itself rather than through ``jepsy.history.pair``, which
-    rejects a completion without an invoke and a second invoke while one is
-    open: Elle's published histories hold both, and their verdicts must stay.
-    ``columns.py`` pairs the same way while it streams a file.
+    Pairing is ``history.pair_positions``' loose one, which Elle's published
+    histories need: a completion without an invoke is taken alone (some hold
+    only completions), and an invoke while its process has one open leaves the
+    earlier one indeterminate (``info``).  ``columns.py`` pairs the same way
+    while it streams a file, without ``Op`` records.  Raises ``HistoryError`` on
+    malformed micro-ops.
     """
+    ops = [op for op in history if op.f == "txn" and op.is_client]
     txns: list[Txn] = []
-    open_: dict[int | str, int] = {}
-    raw: dict[int, Op] = {}  # invokes whose micro-ops are parsed only if the completion lacks them
-    for op in history:
-        if not op.is_client or op.f != "txn":
+    for i, j in pair_positions(ops):
+        inv = ops[i]
+        if j == i:  # a completion alone
+            txns.append(Txn(id=len(txns), index=inv.index, invoke_index=inv.index,
+                            process=inv.process, type=inv.type, mops=_mops(inv),
+                            invoke_time=None, complete_time=inv.time if inv.type == "ok" else None))
             continue
-        if op.type == "invoke":
-            prev = open_.pop(op.process, None)
-            if prev is not None:  # invoked again without completing: treat as indeterminate
-                txns[prev].type = "info"
-            open_[op.process] = len(txns)
-            raw[len(txns)] = op
-            txns.append(Txn(id=len(txns), index=op.index, invoke_index=op.index,
-                            process=op.process, type="info", mops=[],
-                            invoke_time=op.time, complete_time=None))
-            continue
-        i = open_.pop(op.process, None)
-        if i is None:
-            txns.append(Txn(id=len(txns), index=op.index, invoke_index=op.index,
-                            process=op.process, type=op.type, mops=_mops(op),
-                            invoke_time=None, complete_time=op.time if op.type == "ok" else None))
-            continue
-        t = txns[i]
-        t.type = op.type
-        t.index = op.index
-        if op.type == "ok":
-            del raw[i]
-            t.mops = _mops(op)
-            t.complete_time = op.time
-    for i, op in raw.items():
-        txns[i].mops = _mops(op)
+        done = None if j is None else ops[j]
+        if done is not None and done.type == "ok":
+            mops, complete_time = _mops(done), done.time
+        else:
+            mops, complete_time = _mops(inv), None
+        txns.append(Txn(id=len(txns), index=inv.index if done is None else done.index,
+                        invoke_index=inv.index, process=inv.process,
+                        type="info" if done is None else done.type,
+                        mops=mops, invoke_time=inv.time, complete_time=complete_time))
     return txns
