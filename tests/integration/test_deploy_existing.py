@@ -195,7 +195,8 @@ def test_existing_etcd_doctor_and_bad_input(staging: Staging, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_existing_etcd_start_command_that_fails(staging: Staging, tmp_path: Path) -> None:
-    """A kill whose start command fails: the run ends with exit 254 quoting its stderr."""
+    """A kill whose start command fails: the heal cannot end the fault, so the run is
+    ``unknown`` (exit 2) and names the node and the command, quoting its stderr."""
     broken = _inventory(staging.lab.inventory_path, tmp_path / "broken.yaml",
                         jepsy_db_start=f"{STAGING}/broken.sh")
     try:
@@ -203,8 +204,9 @@ def test_existing_etcd_start_command_that_fails(staging: Staging, tmp_path: Path
                      "--workload", "register", "--nemesis", "kill", "--nemesis-opt",
                      "kill_targets=one", "--time-limit", "4", "--nemesis-interval", "1",
                      "--store", str(tmp_path / "store"))
-        assert got.returncode == 254, got.stdout[-2000:] + got.stderr[-2000:]
+        assert got.returncode == 2, got.stdout[-2000:] + got.stderr[-2000:]
         said = " ".join((got.stdout + got.stderr).split())  # the summary may wrap lines
+        assert "NOT HEALED on n" in said and "kill: n" in said, said[-2000:]
         assert "jepsy_db_start `/opt/staging/etcd/broken.sh` failed (exit 5): " \
                "staging-etcd.service: unit not found" in said, said[-2000:]
     finally:
