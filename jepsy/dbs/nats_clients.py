@@ -46,6 +46,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from jepsy.dbs.client import named
 from jepsy.errors import ConfigError
 from jepsy.protocols import Client, Test
 
@@ -60,7 +61,8 @@ FETCH = 10
 
 
 def _error(e: BaseException) -> str:
-    return (f"{type(e).__name__}: {e}" if str(e) else type(e).__name__)[:200]
+    """The skeleton's ``Type: text``, cut to 200 characters (nats-py's texts can be long)."""
+    return named(e)[:200]
 
 
 class _Loop:
@@ -154,6 +156,18 @@ class _NatsClient:
 
         return type(self)(self.db, self.opts, f"nats://{test.address(node)}:{CLIENT_PORT}")
 
+    def _retry(self, make: Callable[[], Awaitable[None]], what: str) -> None:
+        """Creating the stream, consumer or bucket right after start-up may meet a leader election."""
+        deadline = time.monotonic() + self.db.ready_timeout
+        while True:
+            try:
+                self.io.run(make, timeout=max(10.0, self.timeout))
+                return
+            except Exception as e:
+                if time.monotonic() > deadline:
+                    raise ConfigError(f"{what} failed: {_error(e)}") from e
+                time.sleep(1)
+
     def teardown(self, test: Test) -> None:
         """The stream and bucket go with the cluster at teardown."""
 
@@ -190,18 +204,6 @@ class StreamClient(_NatsClient):
                                                          max_ack_pending=-1))
 
         self._retry(create, "creating the stream")
-
-    def _retry(self, make: Callable[[], Awaitable[None]], what: str) -> None:
-        """Stream and consumer creation right after start-up may meet a leader election."""
-        deadline = time.monotonic() + self.db.ready_timeout
-        while True:
-            try:
-                self.io.run(make, timeout=max(10.0, self.timeout))
-                return
-            except Exception as e:
-                if time.monotonic() > deadline:
-                    raise ConfigError(f"{what} failed: {_error(e)}") from e
-                time.sleep(1)
 
     def invoke(self, test: Test, op: Mapping[str, Any]) -> dict[str, Any]:
         f = op["f"]
@@ -319,7 +321,7 @@ class KVRegisterClient(_NatsClient):
                 bucket=BUCKET, history=1, replicas=self.db.replicas, storage=StorageType.FILE,
                 direct=self.db.kv_direct))
 
-        StreamClient._retry(self, create, "creating the key-value bucket")  # type: ignore[arg-type]
+        self._retry(create, "creating the key-value bucket")
 
     async def _kv(self) -> Any:
         from jepsy.dbs.nats import BUCKET
