@@ -77,13 +77,9 @@ class TxnChecker:
             if self.workload == "list-append" and _size(path) >= FAST_FROM_BYTES:
                 from jepsy.checkers.elle.columns import from_jsonl
 
-                started = time.monotonic()
-                cols = from_jsonl(path)
-                if cols is not None:
-                    result = self._fast(cols, opts, started)
-                    if result is not None:
-                        return result
-                    del cols
+                result = self._try_fast(lambda: from_jsonl(path), opts)
+                if result is not None:
+                    return result
             return self._fast_or_full(read_history(path), opts)
 
         return _no_gc(run)
@@ -92,13 +88,19 @@ class TxnChecker:
         if self.workload == "list-append" and len(history) >= FAST_FROM_OPS:
             from jepsy.checkers.elle.columns import from_ops
 
-            started = time.monotonic()
-            cols = from_ops(history)
-            if cols is not None:
-                result = self._fast(cols, opts, started)
-                if result is not None:
-                    return result
+            result = self._try_fast(lambda: from_ops(history), opts)
+            if result is not None:
+                return result
         return self._check(history, opts)
+
+    def _try_fast(self, build: Callable[[], TxnColumns | None],
+                  opts: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The fast path's result on the columns ``build`` makes (timed from the start of
+        building), or None when they cannot be built or do not prove the history clean.
+        The columns are dropped on return, before any general path reads the history."""
+        started = time.monotonic()
+        cols = build()
+        return None if cols is None else self._fast(cols, opts, started)
 
     def _fast(self, cols: TxnColumns, opts: Mapping[str, Any], started: float) -> dict[str, Any] | None:
         """The general path's result for a history ``fastpath`` proves clean, else None."""
