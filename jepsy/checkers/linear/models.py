@@ -278,19 +278,18 @@ def cas_register(init: Any = None, *, nil_read: NilRead = "auto") -> Model:
     not None, else ``"absent"``.  Histories following Jepsen's independent
     convention (values ``[key, value]``) are split by key.
     """
-    nil_unknown = nil_read == "unknown" or (nil_read == "auto" and init is not None)
-    return Model(name="cas-register", init=lambda: init, step=_register_step(nil_unknown, True),
-                 native_op=_register_native_op(nil_unknown, True),
-                 partition=_auto_register_partition, describe_op=_register_describe_op,
-                 read_only=_register_read_only,
-                 describe_state=lambda s: f"hold {_show(s)}")
+    return _register_model("cas-register", init, nil_read, cas=True)
 
 
 def register(init: Any = None, *, nil_read: NilRead = "auto") -> Model:
     """A read/write register (a ``cas`` makes a history invalid); see ``cas_register``."""
+    return _register_model("register", init, nil_read, cas=False)
+
+
+def _register_model(name: str, init: Any, nil_read: NilRead, *, cas: bool) -> Model:
     nil_unknown = nil_read == "unknown" or (nil_read == "auto" and init is not None)
-    return Model(name="register", init=lambda: init, step=_register_step(nil_unknown, False),
-                 native_op=_register_native_op(nil_unknown, False),
+    return Model(name=name, init=lambda: init, step=_register_step(nil_unknown, cas),
+                 native_op=_register_native_op(nil_unknown, cas),
                  partition=_auto_register_partition, describe_op=_register_describe_op,
                  read_only=_register_read_only,
                  describe_state=lambda s: f"hold {_show(s)}")
