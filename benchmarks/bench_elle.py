@@ -103,16 +103,8 @@ def run_before(path: Path, main: Path) -> dict[str, object]:
     for name in [m for m in sys.modules if m == "jepsy" or m.startswith("jepsy.")]:
         del sys.modules[name]
     import jepsy
-    from jepsy.checkers.elle import list_append
-    from jepsy.history import read_history
     assert Path(jepsy.__file__).resolve().is_relative_to(main.resolve()), jepsy.__file__
-    t0 = time.monotonic()
-    h = read_history(path)
-    t1 = time.monotonic()
-    r = list_append().check(h, {})
-    t2 = time.monotonic()
-    return {"read_s": round(t1 - t0, 1), "check_s": round(t2 - t1, 1), "total_s": round(t2 - t0, 1),
-            "valid": r["valid"], "edges": r["stats"]["edges"], **_usage()}
+    return read_then_check(path)  # its imports now find main's jepsy
 
 
 def run_after_file(path: Path) -> dict[str, object]:
@@ -124,7 +116,8 @@ def run_after_file(path: Path) -> dict[str, object]:
     return {"total_s": round(t1 - t0, 1), "valid": r["valid"], "edges": r["stats"]["edges"], **_usage()}
 
 
-def run_after_ops(path: Path) -> dict[str, object]:
+def read_then_check(path: Path) -> dict[str, object]:
+    """``read_history``, then ``check`` on the ``Op`` list, as ``jepsy check`` does."""
     from jepsy.checkers.elle import list_append
     from jepsy.history import read_history
 
@@ -150,7 +143,7 @@ def child(args: argparse.Namespace) -> None:
     elif args.child == "after-file":
         out = run_after_file(path)
     else:
-        out = run_after_ops(path)
+        out = read_then_check(path)
     print(json.dumps(out))
 
 
