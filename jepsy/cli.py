@@ -9,10 +9,8 @@ traceback; an internal error prints one line and writes the traceback to
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -38,6 +36,8 @@ def _kv(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
 
 
 def _json_or_str(value: str) -> Any:
+    import json  # here, not at start-up (as pathlib below): `jepsy --help` stays fast
+
     try:
         return json.loads(value)
     except ValueError:
@@ -120,6 +120,8 @@ def lab() -> None:
 
 
 def _lab(name: str, directory: str | None, subnet: str) -> Any:
+    from pathlib import Path
+
     from jepsy.lab import Lab
 
     octets = subnet.split(".")
@@ -394,7 +396,7 @@ def check_cmd(histories: tuple[str, ...], model: str | None, init: str | None, c
                     **({"fraction": fraction} if fraction is not None else {})}
         the_checker = factory(**opts)
     files = _history_files(histories)
-    if len(files) == 1 and not Path(histories[0]).is_dir():
+    if len(files) == 1 and not os.path.isdir(histories[0]):
         raise SystemExit(_check_one(files[0], the_checker, as_json, report_path))
     if report_path:
         raise ConfigError("--report takes one history")
@@ -408,6 +410,8 @@ HISTORY_SUFFIXES = (".edn", ".jsonl", ".json", ".txt")
 
 def _history_files(args: tuple[str, ...]) -> list[str]:
     """The files named, and the histories under the directories named, in a stable order."""
+    from pathlib import Path
+
     files: list[str] = []
     for a in args:
         p = Path(a)
@@ -426,6 +430,8 @@ def _check_one(history: str, the_checker: Any, as_json: bool, report_path: str |
     from jepsy.history import read_history
 
     if not report_path and hasattr(the_checker, "check_file"):  # e.g. list-append: streams the file
+        from pathlib import Path
+
         result = the_checker.check_file(Path(history), {})
     else:
         ops = read_history(history)
@@ -437,6 +443,8 @@ def _check_one(history: str, the_checker: Any, as_json: bool, report_path: str |
         for problem in write_report(report_path, ops, result, source=history):
             click.echo(f"jepsy: warning: {problem}", err=True)
     if as_json:
+        import json
+
         click.echo(json.dumps(result, indent=2, default=str))
     else:
         valid = result.get("valid")
@@ -479,11 +487,28 @@ def list_cmd(module: str | None) -> None:
         click.echo(f"{group}: {', '.join(registry.names(group)) or '-'}")
 
 
+def _help_width() -> int:
+    """The width click would give help text, found without importing shutil (and with it
+    bz2, lzma and zlib: a tenth of ``jepsy --help``'s start-up): COLUMNS, else the
+    terminal's width, else 80; at most 80 and at least 50, less a margin of 2."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else 1).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return max(min(columns or 80, 80) - 2, 50)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and turn every outcome into one exit code."""
     _ARGV[:] = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="jepsy", standalone_mode=False)
+        cli.main(args=argv, prog_name="jepsy", standalone_mode=False,
+                 terminal_width=_help_width())
     except click.exceptions.Abort:
         click.echo("jepsy: aborted", err=True)
         sys.exit(int(ExitCode.CONFIG))
@@ -502,6 +527,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(int(ExitCode.UNKNOWN))
     except Exception as e:
         import traceback
+        from pathlib import Path
 
         crash = Path(os.environ.get("JEPSY_CRASH_LOG", "jepsy-crash.log"))
         try:
