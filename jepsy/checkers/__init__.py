@@ -21,7 +21,6 @@ takes (``linearizable``, ``list-append`` ...) map to their factories in
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -77,6 +76,8 @@ class _Safe:
         try:
             return self.checker.check(history, opts)
         except Exception as e:  # a crashing checker must not lose the run
+            import traceback  # here: `jepsy check` of a small file should not pay for it
+
             return {"valid": "unknown", "error": f"{type(e).__name__}: {e}",
                     "traceback": traceback.format_exc()}
 
