@@ -74,7 +74,7 @@ def test_fast_paths_are_taken(tmp_path: Path) -> None:
 
 def _has_c() -> bool:
     try:
-        import jepsy._edn_json  # noqa: F401
+        import jepsy._fastread  # noqa: F401
     except ImportError:
         return False
     return True
