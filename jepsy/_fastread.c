@@ -16,19 +16,23 @@
  *
  *   taken     maps, vectors, lists, keywords (as str), nil, true, false,
  *             integers and decimals in JSON's own syntax, strings with the
- *             escapes \" \\ \n \t \r \b \f \/; keyword or string keys of maps
- *             inside values; commas, whitespace, ; comments.  At the top level
- *             either maps one after another (Jepsen's history.edn) or one
- *             vector or list of maps (Knossos), each map an op with keyword
- *             keys: jepsy's fields at most once each, any other keys going to
- *             the op's ``extra``
- *   refused   sets, tags, #_, symbols, characters, ratios, 42N, 1.5M, \u
- *             escapes, other keys (numbers, vectors), bytes outside ASCII in
- *             atoms, a float time, an index that is not the op's position,
- *             a bad type, process or f
+ *             escapes \" \\ \n \t \r \b \f \/; keys of maps inside values
+ *             that are strings or atoms (keywords as str, numbers, nil ...);
+ *             commas, whitespace, ; comments.  At the top level either maps
+ *             one after another (Jepsen's history.edn) or one vector or list
+ *             of maps (Knossos), each map an op with keyword keys: jepsy's
+ *             fields at most once each, any other keys going to the op's
+ *             ``extra``
+ *             Sets of strings and atoms, as their sorted elements.
+ *   refused   other sets, tags, #_, symbols, characters, ratios, 42N, 1.5M, \u
+ *             escapes, collections as keys, bytes outside ASCII in atoms, a
+ *             float time, a bad type, process or f
  *
  * Defaults are the general reader's: index the position, time nil, process 0,
  * value and error nil, f "txn" when the value is a vector and f is absent.
+ * An op's ``where`` is the file's one Source when its index is its position
+ * (the Source renders the location from the index), else the general reader's
+ * "file: form N" string.
  *
  * locate(ops, source, index, f, where) is the JSONL reader's last step: see
  * its comment below.
@@ -70,6 +74,7 @@ typedef struct {
     size_t n, i;
     int depth;
     Slot *cache; /* CACHE_SIZE slots: Jepsen histories repeat a few keywords a million times */
+    PyObject *path, *unit; /* the source's, for the ops it cannot place (borrowed) */
 } Parser;
 
 /* Past whitespace, commas and ; comments. */
@@ -108,6 +113,7 @@ static PyObject *text(Parser *p, const char *a, size_t len) {
 #define REFUSE NULL
 
 static PyObject *value(Parser *p);
+static PyObject *set(Parser *p);
 
 /* A string from p->i (at its opening quote); escapes as JSON's, \u refused. */
 static PyObject *string(Parser *p) {
@@ -202,10 +208,9 @@ static PyObject *atom(Parser *p) {
     return number(a, len);
 }
 
-/* Elements up to the closer, into a new list (vector or list) or dict (map). */
-static PyObject *collection(Parser *p, unsigned char closer) {
+/* Elements up to the closer, into a new dict (a map) or list (anything else). */
+static PyObject *collection(Parser *p, unsigned char closer, int map) {
     if (++p->depth > MAX_DEPTH) return REFUSE;
-    int map = closer == '}';
     PyObject *out = map ? PyDict_New() : PyList_New(0);
     if (!out) return NULL;
     p->i++;
@@ -220,9 +225,9 @@ static PyObject *collection(Parser *p, unsigned char closer) {
         }
         if (map) {
             PyObject *k;
-            if (c == ':') k = atom(p);
-            else if (c == '"') k = string(p);
-            else goto fail;  /* other keys become tuples or numbers in the general reader */
+            if (c == '"') k = string(p);
+            else if (CLASS[c]) goto fail;  /* collections: tuples or JSON text in the general reader */
+            else k = atom(p);              /* a keyword, a number, nil, true, false */
             if (!k) goto fail;
             skip(p);
             PyObject *v = p->i < p->n && p->s[p->i] != '}' ? value(p) : REFUSE;
@@ -243,13 +248,38 @@ fail:
     return NULL;
 }
 
+/* A set of strings and atoms from p->i (at its '#'), as the general reader gives it:
+ * its distinct elements, sorted.  Sets of collections, which that reader makes
+ * hashable first, and elements that do not sort (it keeps those in the set's
+ * order) are refused. */
+static PyObject *set(Parser *p) {
+    p->i++;
+    PyObject *items = collection(p, '}', 0);
+    if (!items) return NULL;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(items); k++) {
+        PyObject *x = PyList_GET_ITEM(items, k);
+        if (PyList_CheckExact(x) || PyDict_CheckExact(x)) {
+            Py_DECREF(items);
+            return REFUSE;
+        }
+    }
+    PyObject *distinct = PyFrozenSet_New(items);
+    Py_DECREF(items);
+    if (!distinct) return NULL;
+    PyObject *out = PySequence_List(distinct);
+    Py_DECREF(distinct);
+    if (out && PyList_Sort(out) < 0) Py_CLEAR(out);  /* a TypeError: refused (cleared later) */
+    return out;
+}
+
 /* Any value from p->i (not at whitespace or end). */
 static PyObject *value(Parser *p) {
     unsigned char c = p->s[p->i];
     switch (c) {
-    case '[': return collection(p, ']');
-    case '(': return collection(p, ')');
-    case '{': return collection(p, '}');
+    case '[': return collection(p, ']', 0);
+    case '(': return collection(p, ')', 0);
+    case '{': return collection(p, '}', 1);
+    case '#': return p->i + 1 < p->n && p->s[p->i + 1] == '{' ? set(p) : REFUSE;  /* tags, #_ */
     case '"': return string(p);
     case ']': case ')': case '}': case ';': return REFUSE;
     default: return atom(p);
@@ -278,7 +308,7 @@ static int field(Parser *p, PyObject **other) {
 static PyObject *op(Parser *p, Py_ssize_t position, PyObject *op_type, PyObject *source,
                     PyObject *no_extra) {
     PyObject *v[N_FIELDS] = {NULL};
-    PyObject *extra = NULL, *result = NULL;
+    PyObject *extra = NULL, *result = NULL, *where = NULL;
     p->i++;
     for (;;) {
         skip(p);
@@ -310,7 +340,13 @@ static PyObject *op(Parser *p, Py_ssize_t position, PyObject *op_type, PyObject 
     }
     /* The checks msgspec's typed decoding made, and the general reader's defaults. */
     if (v[F_INDEX]) {
-        if (!PyLong_CheckExact(v[F_INDEX]) || PyLong_AsSsize_t(v[F_INDEX]) != position) goto done;
+        if (!PyLong_CheckExact(v[F_INDEX])) goto done;
+        Py_ssize_t index = PyLong_AsSsize_t(v[F_INDEX]);
+        if (index == -1 && PyErr_Occurred()) goto done;
+        if (index != position) {  /* the source cannot place it: a string of its own */
+            where = PyUnicode_FromFormat("%U: %U %zd", p->path, p->unit, position + 1);
+            if (!where) goto done;
+        }
     } else if (!(v[F_INDEX] = PyLong_FromSsize_t(position))) {
         goto done;
     }
@@ -337,12 +373,13 @@ static PyObject *op(Parser *p, Py_ssize_t position, PyObject *op_type, PyObject 
     }
     {
         PyObject *args[9] = {v[0], v[1], v[2], v[3], v[4], v[5], v[6],
-                             extra ? extra : no_extra, source};
+                             extra ? extra : no_extra, where ? where : source};
         result = PyObject_Vectorcall(op_type, args, 9, NULL);
     }
 done:
     for (int f = 0; f < N_FIELDS; f++) Py_XDECREF(v[f]);
     Py_XDECREF(extra);
+    Py_XDECREF(where);
     if (!result && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError))
         PyErr_Clear();  /* an index past Py_ssize_t, bytes not UTF-8 ...: refused */
     return result;
@@ -356,9 +393,10 @@ static PyObject *read_edn(PyObject *self, PyObject *args) {
     if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) return NULL;
     Slot *cache = PyMem_Calloc(CACHE_SIZE, sizeof(Slot));
     PyObject *ops = PyList_New(0);
-    Parser p = {view.buf, (size_t)view.len, 0, 0, cache};
+    PyObject *path = PyObject_GetAttrString(source, "path"), *unit = PyObject_GetAttrString(source, "unit");
+    Parser p = {view.buf, (size_t)view.len, 0, 0, cache, path, unit};
     int ok = 0;
-    if (!cache || !ops) goto out;
+    if (!cache || !ops || !path || !unit) goto out;
     skip(&p);
     int vector = p.i < p.n && (p.s[p.i] == '[' || p.s[p.i] == '(');
     unsigned char closer = p.i < p.n && p.s[p.i] == '(' ? ')' : ']';
@@ -385,10 +423,12 @@ static PyObject *read_edn(PyObject *self, PyObject *args) {
     }
 out:
     PyBuffer_Release(&view);
+    Py_XDECREF(path);
+    Py_XDECREF(unit);
     if (cache) {
         for (int k = 0; k < CACHE_SIZE; k++) Py_XDECREF(cache[k].str);
         PyMem_Free(cache);
-    } else {
+    } else if (!PyErr_Occurred()) {
         PyErr_NoMemory();
     }
     if (ok) return ops;

@@ -486,8 +486,11 @@ def _read_any(name: str) -> list[Op]:
             else _fast_edn(name, data)
     elif lead in (0x5B, 0x28):  # "[" or "(": Knossos's EDN vector, or a JSON array
         fast = _fast_json_array(name, data) if b'"type"' in data[:2000] else _fast_edn(name, data)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _read_general(name, data)
+
+
+def _read_general(name: str, data: bytes) -> list[Op]:
+    """The general readers, for any input; their errors name file and line."""
     p = Path(name)
     try:
         text = data.decode("utf-8")
