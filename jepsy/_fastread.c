@@ -42,9 +42,17 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Byte classes: 1 whitespace (commas count), 2 other delimiters of an atom. */
+/* Byte classes: 1 whitespace (commas count), 2 other delimiters of an atom, 3 bytes
+ * an atom taken may not hold (control characters, '\\' and '#', which make
+ * characters and tags, and bytes outside ASCII, which the general reader may take
+ * for whitespace); 0 the rest. */
+#define R3(a) [a] = 3, [a + 1] = 3, [a + 2] = 3, [a + 3] = 3, [a + 4] = 3, [a + 5] = 3, [a + 6] = 3, [a + 7] = 3
+#define R3x16(a) R3(a), R3(a + 8)
 static const unsigned char CLASS[256] = {
-    [' '] = 1, ['\n'] = 1, ['\t'] = 1, ['\r'] = 1, [','] = 1,
+    R3(0), [8] = 3, ['\t'] = 1, ['\n'] = 1, [11] = 3, [12] = 3, ['\r'] = 1, [14] = 3, [15] = 3,
+    R3x16(16), ['\\'] = 3, ['#'] = 3,
+    R3x16(128), R3x16(144), R3x16(160), R3x16(176), R3x16(192), R3x16(208), R3x16(224), R3x16(240),
+    [' '] = 1, [','] = 1,
     ['['] = 2, [']'] = 2, ['('] = 2, [')'] = 2, ['{'] = 2, ['}'] = 2, ['"'] = 2, [';'] = 2,
 };
 
@@ -54,7 +62,6 @@ static const unsigned char CLASS[256] = {
 
 /* The fields of an op, in Op's positional order. */
 enum { F_INDEX, F_TIME, F_TYPE, F_PROCESS, F_F, F_VALUE, F_ERROR, N_FIELDS };
-static const char *const FIELDS[N_FIELDS] = {"index", "time", "type", "process", "f", "value", "error"};
 
 /* Interned once: the op types (one shared string per type, as msgspec's Literal
  * gives) and "txn". */
@@ -90,8 +97,10 @@ static inline void skip(Parser *p) {
 }
 
 /* A str for the UTF-8 bytes [a, a+len), shared with every equal text met before in
- * this file when short (a new reference; NULL with an exception when not UTF-8). */
-static PyObject *text(Parser *p, const char *a, size_t len) {
+ * this file when short (a new reference; NULL with an exception when not UTF-8).
+ * Keywords' are interned: one string per keyword in the process, and an op's type
+ * is then known by its pointer. */
+static PyObject *text(Parser *p, const char *a, size_t len, int keyword) {
     if (len > CACHE_MAX_LEN) return PyUnicode_DecodeUTF8(a, (Py_ssize_t)len, NULL);
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (size_t k = 0; k < len; k++) h = (h ^ (unsigned char)a[k]) * 1099511628211ULL;
@@ -102,6 +111,7 @@ static PyObject *text(Parser *p, const char *a, size_t len) {
     }
     PyObject *str = PyUnicode_DecodeUTF8(a, (Py_ssize_t)len, NULL);
     if (!str) return NULL;
+    if (keyword) PyUnicode_InternInPlace(&str);
     Py_XSETREF(slot->str, Py_NewRef(str));
     slot->hash = h;
     slot->len = len;
@@ -131,7 +141,7 @@ static PyObject *string(Parser *p) {
     }
     if (j >= n) return REFUSE;
     p->i = j + 1;
-    if (!escaped) return text(p, (const char *)s + start, j - start);
+    if (!escaped) return text(p, (const char *)s + start, j - start, 0);
     char *buf = PyMem_Malloc(j - start);
     if (!buf) return PyErr_NoMemory();
     size_t len = 0;
@@ -150,9 +160,15 @@ static PyObject *string(Parser *p) {
 
 /* A number in JSON's grammar over the whole atom [a, a+len); else refused. */
 static PyObject *number(const unsigned char *a, size_t len) {
-    size_t i = 0, digits = 0;
+    size_t i = a[0] == '-', digits = 0;
     int frac = 0;
-    if (a[0] == '-') i++;
+    {  /* the common case, an integer of at most 18 digits, in one pass */
+        unsigned long long v = 0;
+        size_t k = i;
+        while (k < len && a[k] >= '0' && a[k] <= '9') v = v * 10 + (unsigned)(a[k++] - '0');
+        if (k == len && k > i && k - i <= 18 && (a[i] != '0' || k - i == 1))
+            return PyLong_FromLongLong(i ? -(long long)v : (long long)v);
+    }
     if (i >= len) return REFUSE;
     if (a[i] == '0') { i++; digits = 1; }
     else if (a[i] >= '1' && a[i] <= '9') { while (i < len && a[i] >= '0' && a[i] <= '9') { i++; digits++; } }
@@ -171,11 +187,6 @@ static PyObject *number(const unsigned char *a, size_t len) {
         while (i < len && a[i] >= '0' && a[i] <= '9') i++;
     }
     if (i != len) return REFUSE;
-    if (!frac && digits <= 18) {
-        long long v = 0;
-        for (size_t k = a[0] == '-'; k < len; k++) v = v * 10 + (a[k] - '0');
-        return PyLong_FromLongLong(a[0] == '-' ? -v : v);
-    }
     char buf[64];
     if (len >= sizeof buf) return REFUSE;
     memcpy(buf, a, len);
@@ -190,17 +201,15 @@ static PyObject *number(const unsigned char *a, size_t len) {
 static PyObject *atom(Parser *p) {
     const unsigned char *s = p->s;
     size_t i = p->i, j = i, n = p->n;
-    while (j < n && !CLASS[s[j]]) {
-        if (s[j] < 0x20 || s[j] >= 0x80 || s[j] == '\\' || s[j] == '#') return REFUSE;
-        j++;
-    }
+    while (j < n && !CLASS[s[j]]) j++;
+    if (j < n && CLASS[s[j]] == 3) return REFUSE;
     const unsigned char *a = s + i;
     size_t len = j - i;
     if (len == 0) return REFUSE;
     p->i = j;
     if (a[0] == ':') {
         if (len == 1 || a[1] == ':') return REFUSE;
-        return text(p, (const char *)a + 1, len - 1);
+        return text(p, (const char *)a + 1, len - 1, 1);
     }
     if (len == 3 && !memcmp(a, "nil", 3)) Py_RETURN_NONE;
     if (len == 4 && !memcmp(a, "true", 4)) Py_RETURN_TRUE;
@@ -294,12 +303,20 @@ static int field(Parser *p, PyObject **other) {
     if (s[i] != ':') return -1;
     size_t j = i + 1;
     while (j < p->n && !CLASS[s[j]]) j++;
-    size_t len = j - i - 1;
-    for (int f = 0; f < N_FIELDS; f++)
-        if (strlen(FIELDS[f]) == len && !memcmp(FIELDS[f], s + i + 1, len)) {
-            p->i = j;
-            return f;
-        }
+    if (j < p->n && CLASS[s[j]] == 3) return -1;  /* as atom() */
+    const char *k = (const char *)s + i + 1;
+    int f = -1;
+    switch (j - i - 1) {  /* by length first: a memcmp per field was a tenth of the pass */
+    case 1: f = k[0] == 'f' ? F_F : -1; break;
+    case 4: f = !memcmp(k, "time", 4) ? F_TIME : !memcmp(k, "type", 4) ? F_TYPE : -1; break;
+    case 5: f = !memcmp(k, "value", 5) ? F_VALUE : !memcmp(k, "index", 5) ? F_INDEX
+              : !memcmp(k, "error", 5) ? F_ERROR : -1; break;
+    case 7: f = !memcmp(k, "process", 7) ? F_PROCESS : -1; break;
+    }
+    if (f >= 0) {
+        p->i = j;
+        return f;
+    }
     *other = atom(p);
     return *other ? N_FIELDS : -1;
 }
@@ -309,6 +326,7 @@ static PyObject *op(Parser *p, Py_ssize_t position, PyObject *op_type, PyObject 
                     PyObject *no_extra) {
     PyObject *v[N_FIELDS] = {NULL};
     PyObject *extra = NULL, *result = NULL, *where = NULL;
+    int value_is_set = 0;  /* a set is read as a list, but gives no default f */
     p->i++;
     for (;;) {
         skip(p);
@@ -321,6 +339,7 @@ static PyObject *op(Parser *p, Py_ssize_t position, PyObject *op_type, PyObject 
         int f = field(p, &key);
         if (f < 0) goto done;
         skip(p);
+        if (f == F_VALUE) value_is_set = p->i < p->n && p->s[p->i] == '#';
         PyObject *x = p->i < p->n && p->s[p->i] != '}' ? value(p) : REFUSE;
         if (!x) {
             Py_XDECREF(key);
@@ -354,9 +373,10 @@ static PyObject *op(Parser *p, Py_ssize_t position, PyObject *op_type, PyObject 
     else if (v[F_TIME] != Py_None && !PyLong_CheckExact(v[F_TIME])) goto done;
     if (!v[F_TYPE] || !PyUnicode_CheckExact(v[F_TYPE])) goto done;
     {
-        int t;
-        for (t = 0; t < 4; t++)
-            if (v[F_TYPE] == TYPES[t] || !PyUnicode_Compare(v[F_TYPE], TYPES[t])) break;
+        int t = 0;
+        while (t < 4 && v[F_TYPE] != TYPES[t]) t++;
+        if (t == 4)  /* not a keyword: a string */
+            for (t = 0; t < 4 && PyUnicode_Compare(v[F_TYPE], TYPES[t]); t++) {}
         if (t == 4) goto done;
         Py_SETREF(v[F_TYPE], Py_NewRef(TYPES[t]));
     }
@@ -366,7 +386,7 @@ static PyObject *op(Parser *p, Py_ssize_t position, PyObject *op_type, PyObject 
     if (!v[F_VALUE]) v[F_VALUE] = Py_NewRef(Py_None);
     if (!v[F_ERROR]) v[F_ERROR] = Py_NewRef(Py_None);
     if (!v[F_F]) {
-        if (!PyList_CheckExact(v[F_VALUE])) goto done;
+        if (!PyList_CheckExact(v[F_VALUE]) || value_is_set) goto done;
         v[F_F] = Py_NewRef(TXN);
     } else if (!PyUnicode_CheckExact(v[F_F])) {
         goto done;

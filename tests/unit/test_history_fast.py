@@ -58,6 +58,10 @@ EDN_REFUSED = [
     "{:type :ok, :f :read, :process 0, :time true}\n",
     "{:type :ok, :f :read, :process 1.0}\n",
     "{:type :ok, :f :read, :process 0, :f :write}\n",
+    # found by tests/property/test_edn_reader.py: the key ":error#", and a set value
+    # without f (a vector's would give f "txn")
+    '[{:value nil, :error#{}, :f "", :index 0, :type :invoke}]\n',
+    "{:index 0, :process 0, :value #{}, :type :invoke}\n",
 ]
 EDN = EDN_TAKEN + EDN_REFUSED
 
