@@ -486,6 +486,8 @@ def _read_any(name: str) -> list[Op]:
             else _fast_edn(name, data)
     elif lead in (0x5B, 0x28):  # "[" or "(": Knossos's EDN vector, or a JSON array
         fast = _fast_json_array(name, data) if b'"type"' in data[:2000] else _fast_edn(name, data)
+    elif lead == 0x3B:  # ";": EDN after a comment
+        fast = _fast_edn(name, data)
     return fast if fast is not None else _read_general(name, data)
 
 

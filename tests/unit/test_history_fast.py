@@ -180,3 +180,21 @@ def test_located_shares_f_and_source_with_or_without_c(tmp_path: Path, monkeypat
     ops = h._fast_jsonl(p, p.read_bytes())
     assert ops is not None and ops[0].f is ops[1].f
     assert [h.location(o) for o in ops] == [f"{p}:1", f"{p}:2"]
+
+
+@pytest.mark.parametrize("text", [
+    "; a comment first (Knossos's cas-register-bug.edn)\n[{:process 0, :type :invoke, :f :read}]\n",
+    "\n  {:process 0, :type :invoke, :f :read}\n",
+    "({:process 0, :type :invoke, :f :read})",
+    '{"index": 0, "time": 5, "type": "invoke", "process": 0, "f": "read", "value": null}\n',
+    '[{"index": 0, "time": 5, "type": "invoke", "process": 0, "f": "read", "value": null}]\n',
+])
+def test_read_history_sends_each_format_to_its_fast_reader(tmp_path: Path, text: str) -> None:
+    if not _has_c() and not text.lstrip().startswith(('{"', '[{"')):
+        pytest.skip("built without the C extension")
+    p = tmp_path / "h"
+    p.write_text(text)
+    ops = h.read_history(p)
+    # The fast readers give ops one shared Source; the general ones a string each.
+    assert len(ops) == 1 and isinstance(ops[0].where, h.Source)
+    assert ops == _general(p)
