@@ -453,12 +453,13 @@ def _slurp(name: str) -> bytes:
         raise HistoryError(f"{name}: cannot read ({e})") from None
     try:
         st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            e = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
-            raise HistoryError(f"{name}: cannot read ({e})")
-        # One byte more than the size: a regular file that gives no more is read whole.
+        if stat.S_ISDIR(st.st_mode):  # (os.read's error would not name the file)
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        # One byte more than the size: a regular file that gives exactly its size is read
+        # whole.  Else (a pipe; a file that grew; past 2 GiB, which one read(2) does not
+        # give) read on to the end.
         data = os.read(fd, st.st_size + 1)
-        if len(data) > st.st_size or not stat.S_ISREG(st.st_mode):  # grown, or a pipe
+        if len(data) != st.st_size or not stat.S_ISREG(st.st_mode):
             chunks = [data]
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
