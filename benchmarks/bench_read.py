@@ -27,9 +27,9 @@ JSONL, read 2,000 times per sample, for this tree and the baseline.
 Times are CPU seconds (``time.process_time``), best of ``--repeat``, so that
 other work on a shared machine counts less than wall time would; the wall time
 of the last run is printed too.  ``--memory N`` also writes an N-op JSONL
-history and prints, for this tree and the baseline, the peak RSS of a fresh
-process reading it (``ru_maxrss``) and what the ops hold once read (RSS after,
-minus RSS before).
+and EDN history and prints, for this tree and the baseline, the peak RSS of a
+fresh process reading each (``ru_maxrss``) and what the ops hold once read (RSS
+after, minus RSS before).
 """
 
 from __future__ import annotations
@@ -184,17 +184,25 @@ def main() -> None:
     if args.small:
         small_files(d, here, args.baseline, args.repeat)
     if args.memory:
-        big = d / f"register-{args.memory}.jsonl"
-        if not big.exists():
-            write_jsonl(big, make_history(args.memory))
-        print(f"\nmemory: reading {args.memory} ops of JSONL ({big.stat().st_size / 2**20:.0f} MiB) "
-              "in a fresh process")
-        print(f"{'tree':50} {'peak RSS MiB':>13} {'held MiB':>9} {'bytes/op':>9}")
-        for label, tree in (("baseline", args.baseline), ("this tree", here)):
+        memory(d, args.memory, here, args.baseline)
+
+
+def memory(d: Path, n: int, here: str, baseline: str | None) -> None:
+    """Peak RSS and RSS held by the ops, reading an n-op history in a fresh process."""
+    paths = d / f"register-{n}.jsonl", d / f"register-{n}.edn"
+    if not all(p.exists() for p in paths):
+        hist = make_history(n)
+        write_jsonl(paths[0], hist)
+        paths[1].write_text(dumps_edn(hist))
+    print(f"\nmemory: reading {n} ops in a fresh process")
+    print(f"{'file':34} {'tree':50} {'peak RSS MiB':>13} {'held MiB':>9} {'bytes/op':>9}")
+    for path in paths:
+        for label, tree in (("baseline", baseline), ("this tree", here)):
             if tree:
-                m = child(tree, "memory", big)
-                print(f"{label + ' (' + tree + ')':50} {m['peak'] / 2**20:13.0f} {m['held'] / 2**20:9.0f} "
-                      f"{m['held'] / m['n']:9.0f}")
+                m = child(tree, "memory", path)
+                print(f"{path.name + f' ({path.stat().st_size / 2**20:.0f} MiB)':34} "
+                      f"{label + ' (' + tree + ')':50} {m['peak'] / 2**20:13.0f} "
+                      f"{m['held'] / 2**20:9.0f} {m['held'] / m['n']:9.0f}")
 
 
 def small_files(d: Path, here: str, baseline: str | None, repeat: int) -> None:
