@@ -1,29 +1,35 @@
 """Benchmark reading histories: operations per second from JSONL and from EDN, and memory.
 
     .venv/bin/python benchmarks/bench_read.py [--ops 200000] [--repeat 3] [--dir /tmp/jepsy-bench-read]
-        [--baseline DIR] [--all] [--memory 1190000]
+        [--baseline DIR] [--all] [--small] [--memory 1190000]
 
 Writes one register history of ``--ops`` operations (reads, writes and cas over
 10 processes, with fails and crashes) as jepsy JSONL and as Jepsen EDN, then
 times, side by side, ways of reading it into ``Op``s:
 
-- ``read_history``: what jepsy runs (msgspec decoding the whole file straight
-  into ``Op`` structs, after ``jepsy._edn_json`` translates EDN to JSON in C);
+- ``read_history``: what jepsy runs (for JSONL msgspec decoding the whole file
+  straight into ``Op`` structs; for EDN ``jepsy._fastread``, which reads it
+  into ``Op`` structs in C);
 - ``baseline``, with ``--baseline DIR``: ``read_history`` of another jepsy
   source tree (e.g. ``git archive main jepsy | tar -x -C DIR``, with its C
-  extension copied in), in a child process, on the same files;
+  extension copied in, or an installed checkout), in a child process, on the
+  same files;
 - with ``--all``, the slower ways: ``general`` (the readers every file can go
   through, ``json.loads`` or ``jepsy.edn`` per form, then
   ``op_from_mapping``; they give the one-line errors with file and line),
   ``orjson + Python`` (orjson decodes each line to a dict, Python builds the
   ``Op``: orjson cannot build one itself) and ``msgspec dicts + Python``.
 
+With ``--small``, also the fixed cost of a file: the microseconds ``read_history``
+takes per file for a 10-op and a 150-op history (a Knossos-sized one), EDN and
+JSONL, read 2,000 times per sample, for this tree and the baseline.
+
 Times are CPU seconds (``time.process_time``), best of ``--repeat``, so that
 other work on a shared machine counts less than wall time would; the wall time
 of the last run is printed too.  ``--memory N`` also writes an N-op JSONL
-history and prints, for this tree and the baseline, the peak RSS of a fresh
-process reading it (``ru_maxrss``) and what the ops hold once read (RSS after,
-minus RSS before).
+and EDN history and prints, for this tree and the baseline, the peak RSS of a
+fresh process reading each (``ru_maxrss``) and what the ops hold once read (RSS
+after, minus RSS before).
 """
 
 from __future__ import annotations
@@ -98,20 +104,22 @@ if sys.argv[2] == "memory":
     print(json.dumps({"n": len(ops), "held": rss() - before,
                       "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 else:
-    best, wall, n = float("inf"), 0.0, 0
+    best, wall, n, reads = float("inf"), 0.0, 0, int(sys.argv[5])
     for _ in range(int(sys.argv[4])):
         gc.collect()
         w, c = time.perf_counter(), time.process_time()
-        n = len(read_history(sys.argv[3]))
-        best = min(best, time.process_time() - c)
-        wall = time.perf_counter() - w
+        for _ in range(reads):
+            n = len(read_history(sys.argv[3]))
+        best = min(best, (time.process_time() - c) / reads)
+        wall = (time.perf_counter() - w) / reads
     print(json.dumps([best, wall, n]))
 """
 
 
-def child(tree: str, mode: str, path: Path, repeat: int = 1) -> Any:
-    """Run ``_CHILD`` in a fresh interpreter against the jepsy source tree ``tree``."""
-    out = subprocess.run([sys.executable, "-c", _CHILD, tree, mode, str(path), str(repeat)],
+def child(tree: str, mode: str, path: Path, repeat: int = 1, reads: int = 1) -> Any:
+    """Run ``_CHILD`` in a fresh interpreter against the jepsy source tree ``tree``;
+    ``reads`` reads of the file per timed sample (the time is per read)."""
+    out = subprocess.run([sys.executable, "-c", _CHILD, tree, mode, str(path), str(repeat), str(reads)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -134,6 +142,7 @@ def main() -> None:
     ap.add_argument("--dir", default="/tmp/jepsy-bench-read")
     ap.add_argument("--baseline", help="another jepsy source tree to compare with (its parent of jepsy/)")
     ap.add_argument("--all", action="store_true", help="also the slower readers")
+    ap.add_argument("--small", action="store_true", help="also the per-file cost of small histories")
     ap.add_argument("--memory", type=int, default=0, metavar="N", help="also measure memory on N ops")
     args = ap.parse_args()
     d = Path(args.dir)
@@ -172,18 +181,46 @@ def main() -> None:
     for fmt, name, run in rows:
         cpu, wall, n = run()
         print(f"{fmt:6} {name:50} {cpu:8.3f} {wall:8.3f} {n / cpu / 1e6:13.2f}")
+    if args.small:
+        small_files(d, here, args.baseline, args.repeat)
     if args.memory:
-        big = d / f"register-{args.memory}.jsonl"
-        if not big.exists():
-            write_jsonl(big, make_history(args.memory))
-        print(f"\nmemory: reading {args.memory} ops of JSONL ({big.stat().st_size / 2**20:.0f} MiB) "
-              "in a fresh process")
-        print(f"{'tree':50} {'peak RSS MiB':>13} {'held MiB':>9} {'bytes/op':>9}")
-        for label, tree in (("baseline", args.baseline), ("this tree", here)):
+        memory(d, args.memory, here, args.baseline)
+
+
+def memory(d: Path, n: int, here: str, baseline: str | None) -> None:
+    """Peak RSS and RSS held by the ops, reading an n-op history in a fresh process."""
+    paths = d / f"register-{n}.jsonl", d / f"register-{n}.edn"
+    if not all(p.exists() for p in paths):
+        hist = make_history(n)
+        write_jsonl(paths[0], hist)
+        paths[1].write_text(dumps_edn(hist))
+    print(f"\nmemory: reading {n} ops in a fresh process")
+    print(f"{'file':34} {'tree':50} {'peak RSS MiB':>13} {'held MiB':>9} {'bytes/op':>9}")
+    for path in paths:
+        for label, tree in (("baseline", baseline), ("this tree", here)):
             if tree:
-                m = child(tree, "memory", big)
-                print(f"{label + ' (' + tree + ')':50} {m['peak'] / 2**20:13.0f} {m['held'] / 2**20:9.0f} "
-                      f"{m['held'] / m['n']:9.0f}")
+                m = child(tree, "memory", path)
+                print(f"{path.name + f' ({path.stat().st_size / 2**20:.0f} MiB)':34} "
+                      f"{label + ' (' + tree + ')':50} {m['peak'] / 2**20:13.0f} "
+                      f"{m['held'] / 2**20:9.0f} {m['held'] / m['n']:9.0f}")
+
+
+def small_files(d: Path, here: str, baseline: str | None, repeat: int) -> None:
+    """Per-file µs of ``read_history`` on small histories, this tree beside the baseline."""
+    print(f"\nsmall files: CPU µs per file, best of {repeat} samples of 2000 reads (wall of last)")
+    print(f"{'file':22} {'tree':50} {'cpu µs':>8} {'wall µs':>8}")
+    for ops in (10, 150):
+        hist = make_history(ops)
+        for fmt in ("jsonl", "edn"):
+            path = d / f"small-{ops}.{fmt}"
+            if fmt == "jsonl":
+                write_jsonl(path, hist)
+            else:
+                path.write_text(dumps_edn(hist))
+            for label, tree in (("baseline", baseline), ("this tree", here)):
+                if tree:
+                    cpu, wall, _ = child(tree, "time", path, repeat, 2000)
+                    print(f"{path.name:22} {label + ' (' + tree + ')':50} {cpu * 1e6:8.1f} {wall * 1e6:8.1f}")
 
 
 def write_jsonl(path: Path, hist: list[Op]) -> None:

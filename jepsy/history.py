@@ -17,8 +17,12 @@ Plume/PolySI/dbcop text format.
 
 from __future__ import annotations
 
+import errno
+import gc
 import json
 import os
+import re
+import stat
 import threading
 import time as _time
 from collections import deque
@@ -251,9 +255,11 @@ def op_from_mapping(d: dict[Any, Any], position: int, where: str) -> Op:
 # each op's type checked against the Literal and shared, fields other than
 # jepsy's refused (``forbid_unknown_fields``).  orjson, which can only give
 # dicts, would leave building the ops to Python (benchmarks/bench_read.py
-# measures the ways).  The fast readers take only input whose meaning they are
-# sure of and return None otherwise; the general readers below then read it
-# again, with their errors naming file and line.
+# measures the ways).  EDN, for which no such library exists, is read by
+# ``jepsy._fastread`` (C, optional) straight into ``Op`` too.  The fast readers
+# take only input whose meaning they are sure of and return None otherwise;
+# the general readers below then read it again, with their errors naming file
+# and line.
 
 _decoders: dict[str, Any] = {}
 
@@ -266,23 +272,38 @@ def _op_decoder(kind: str) -> Any:
     return dec
 
 
+# ``jepsy._fastread`` once imported; False when it was not built (no C compiler).
+# Looked up once, not per file: an import statement per call was a few percent of
+# reading a small file.
+_fastread: Any = None
+
+
+def _c() -> Any:
+    global _fastread
+    if _fastread is None:
+        try:
+            from jepsy import _fastread as module
+        except ImportError:
+            _fastread = False
+        else:
+            _fastread = module
+    return _fastread
+
+
 def _located(ops: list[Op], source: Source) -> list[Op] | None:
     """Give the ops their shared ``source``; None unless each op's index is its position.
 
-    The fast readers number ops by position (line or form), and ``Source``
+    The fast readers number ops by position (line or element), and ``Source``
     renders a location from the index: the two must agree.  Also gives the
     ops one string object per distinct ``f`` (msgspec makes one per op; a
     history has a handful of functions and a million ops, and sharing their
     names saves about 50 bytes an op).  Frozen ops are written through their
-    slots' descriptors: by ``jepsy._edn_json.locate`` in C when it is built,
+    slots' descriptors: by ``jepsy._fastread.locate`` in C when it is built,
     else by ``map``s over C callables, without a Python frame per op.
     """
-    try:
-        from jepsy._edn_json import locate
-    except ImportError:  # built without a C compiler
-        pass
-    else:
-        return ops if locate(ops, source, _INDEX, _F, _WHERE) else None
+    c = _c()
+    if c:
+        return ops if c.locate(ops, source, _INDEX, _F, _WHERE) else None
     if list(map(_get_index, ops)) != list(range(len(ops))):
         return None
     deque(map(_WHERE.__set__, ops, repeat(source)), 0)
@@ -294,9 +315,10 @@ def _located(ops: list[Op], source: Source) -> list[Op] | None:
 
 _get_index, _get_f = attrgetter("index"), attrgetter("f")
 _INDEX, _F, _WHERE = getattr(Op, "index"), getattr(Op, "f"), getattr(Op, "where")  # noqa: B009  (slots)
+_HIDDEN_KEY = b'"' + _HIDDEN.encode()
 
 
-def _fast_jsonl(path: Path, data: bytes) -> list[Op] | None:
+def _fast_jsonl(path: str | Path, data: bytes) -> list[Op] | None:
     """JSONL of ops with exactly jepsy's fields, or None (then the general reader runs).
 
     Unknown fields must go to ``extra``, which msgspec would refuse (the
@@ -305,7 +327,7 @@ def _fast_jsonl(path: Path, data: bytes) -> list[Op] | None:
     lines (which msgspec skips) make fewer ops than lines and send the file to
     the general reader too.
     """
-    if b'"' + _HIDDEN.encode() in data:
+    if _HIDDEN_KEY in data:
         return None
     try:
         ops: list[Op] = _op_decoder("lines").decode_lines(data)
@@ -316,45 +338,32 @@ def _fast_jsonl(path: Path, data: bytes) -> list[Op] | None:
     return _located(ops, Source(str(path)))
 
 
-def _fast_edn(path: Path, data: bytes) -> list[Op] | None:
-    """Jepsen EDN of plain op maps, through the C translator to JSON, or None.
-
-    ``jepsy._edn_json`` (see _edn_json.c) takes the common subset of Jepsen
-    histories (keywords, integers, nil, booleans, strings without escapes but
-    quotes and backslashes, vectors, lists, maps with keyword keys) and gives
-    up on anything else (sets, tags, symbols, comments, other keys at the top
-    level), which the general reader then reads.
-    """
-    try:
-        from jepsy._edn_json import edn_to_json
-    except ImportError:  # built without a C compiler
-        return None
-    js = edn_to_json(data)
-    if js is None:
+def _fast_json_array(path: str | Path, data: bytes) -> list[Op] | None:
+    """A JSON array of ops with exactly jepsy's fields (elle-cli's input), or None."""
+    if _HIDDEN_KEY in data:
         return None
     try:
-        ops: list[Op] = _op_decoder("array").decode(js)
+        ops: list[Op] = _op_decoder("array").decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    return _located(ops, Source(str(path), "form"))
+    return _located(ops, Source(str(path), "element"))
 
 
-def _bulk(read: Any, *args: Any) -> Any:
-    """Run a reader with the cyclic garbage collector paused.
+def _fast_edn(path: str | Path, data: bytes) -> list[Op] | None:
+    """Jepsen EDN of plain op maps, read by ``jepsy._fastread`` in C, or None.
 
-    A history is a million young objects none of which is garbage: every
-    collection the allocations trigger would walk them all for nothing (it
-    doubled the time of reading a large history).
+    It takes the common subset of Jepsen histories (keywords, numbers, nil,
+    booleans, strings with JSON's escapes, vectors, lists, maps with keyword
+    keys; see _fastread.c) and gives up on anything else (sets, tags, symbols,
+    an index that is not the op's position ...), which the general reader then
+    reads.  Its ops are built as that reader builds them, with one ``Source``
+    for the file, one string per keyword, and the cyclic collector paused.
     """
-    import gc
-
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        return read(*args)
-    finally:
-        if was:
-            gc.enable()
+    c = _c()
+    if not c:
+        return None
+    ops: list[Op] | None = c.read_edn(data, Op, Source(str(path), "form"), _NO_EXTRA)
+    return ops
 
 
 def _read_jsonl(path: Path, lines: Iterable[str]) -> list[Op]:
@@ -408,29 +417,84 @@ def read_history(path: str | os.PathLike[str]) -> list[Op]:
     """Read a history in any supported format, chosen by content (not by name).
 
     Raises ``HistoryError`` (one line, with file and line) on malformed input.
+    The cyclic garbage collector is paused meanwhile: a history is a million
+    young objects none of which is garbage, and every collection their
+    allocation triggers would walk them all for nothing (it doubled the time
+    of reading a large history).
     """
-    p = Path(path)
-    ops: list[Op] = _bulk(_read_any, p)
-    return ops
-
-
-def _read_any(p: Path) -> list[Op]:
+    name = _name(path)
+    was = gc.isenabled()
+    gc.disable()
     try:
-        data = p.read_bytes()
+        return _read_any(name)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _name(path: str | os.PathLike[str]) -> str:
+    """``str(Path(path))``, the name errors and locations give, without a Path when it is
+    already that (building one is a tenth of reading a small file)."""
+    s = os.fspath(path)
+    if (s.__class__ is str and s and "//" not in s and "/." not in s
+            and not s.startswith("./") and not s.endswith("/")):
+        return s
+    return str(Path(path))
+
+
+def _slurp(name: str) -> bytes:
+    """The bytes of a file, in as few system calls as it takes (``Path.read_bytes``, with
+    its file object, was a third of the time of reading a small history)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise HistoryError(f"{p}: no such history file") from None
+        raise HistoryError(f"{name}: no such history file") from None
     except OSError as e:
-        raise HistoryError(f"{p}: cannot read ({e})") from None
-    lead = data.lstrip()[:1]
+        raise HistoryError(f"{name}: cannot read ({e})") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):  # (os.read's error would not name the file)
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        # One byte more than the size: a regular file that gives exactly its size is read
+        # whole.  Else (a pipe; a file that grew; past 2 GiB, which one read(2) does not
+        # give) read on to the end.
+        data = os.read(fd, st.st_size + 1)
+        if len(data) != st.st_size or not stat.S_ISREG(st.st_mode):
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    except OSError as e:
+        raise HistoryError(f"{name}: cannot read ({e})") from None
+    finally:
+        os.close(fd)
+
+
+_NON_SPACE = re.compile(rb"\S")
+
+
+def _read_any(name: str) -> list[Op]:
+    data = _slurp(name)
+    first = _NON_SPACE.search(data)
+    lead = data[first.start()] if first else 0
     fast = None
-    if lead == b"{":
-        line = data.lstrip().split(b"\n", 1)[0]
-        fast = _fast_jsonl(p, data) if line.rstrip().endswith(b"}") and b'":' in line \
-            else _fast_edn(p, data)
-    elif lead in (b"[", b"(") and b'"type"' not in data[:2000]:
-        fast = _fast_edn(p, data)
-    if fast is not None:
-        return fast
+    if lead == 0x7B:  # "{": JSONL, or EDN maps one per line
+        start = first.start() if first else 0
+        end = data.find(b"\n", start)
+        line = data[start:end if end >= 0 else len(data)].rstrip()
+        fast = _fast_jsonl(name, data) if line.endswith(b"}") and b'":' in line \
+            else _fast_edn(name, data)
+    elif lead in (0x5B, 0x28):  # "[" or "(": Knossos's EDN vector, or a JSON array
+        fast = _fast_json_array(name, data) if b'"type"' in data[:2000] else _fast_edn(name, data)
+    elif lead == 0x3B:  # ";": EDN after a comment
+        fast = _fast_edn(name, data)
+    return fast if fast is not None else _read_general(name, data)
+
+
+def _read_general(name: str, data: bytes) -> list[Op]:
+    """The general readers, for any input; their errors name file and line."""
+    p = Path(name)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -439,9 +503,9 @@ def _read_any(p: Path) -> list[Op]:
     if not head:
         return []
     if head[0] == "{":
-        first = text.lstrip().split("\n", 1)[0]
+        first_line = text.lstrip().split("\n", 1)[0]
         try:
-            json.loads(first)
+            json.loads(first_line)
         except json.JSONDecodeError:
             return _read_edn(p, text)
         return _read_jsonl(p, text.splitlines())

@@ -62,7 +62,7 @@ fi
 if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev/null \
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/linear/_linear.c -nt .venv/.jepsy-installed ]] \
-   || [[ jepsy/_edn_json.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/_fastread.c -nt .venv/.jepsy-installed ]] \
    || compgen -G '.venv/lib/python3*/site-packages/__editable___jepsy_*_finder.py' >/dev/null; then
   log=.venv/pip-install.log
   # editable_mode=compat: a plain path entry in a .pth file.  The default mode
