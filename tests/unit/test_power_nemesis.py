@@ -65,7 +65,8 @@ def test_teardown_runs_the_power_heal_script_everywhere() -> None:
     remote = FakeRemote(handler=answer)
     test, nem = make(remote)
     nem.teardown(test)
-    assert sorted(n for n, c, _ in remote.commands if c.endswith(heal_script(["power"]))) == ["n1", "n2", "n3"]
+    script = heal_script(["power"])
+    assert sorted(n for n, c, _ in remote.commands if c.endswith(script)) == ["n1", "n2", "n3"]
 
 
 def test_a_database_without_a_data_directory_is_refused() -> None:
@@ -186,7 +187,8 @@ def test_the_heal_starts_a_database_the_power_fault_stopped_from_its_start_recor
     out = subprocess.run(["sh", "-c", _power_part(state)], capture_output=True, text=True, check=True)
     try:
         pid = int(pidfile.read_text())
-        assert out.stdout.strip() == f"healed power: database stopped by the power fault started again (pid {pid})"
+        assert out.stdout.strip() == ("healed power: database stopped by the power fault started "
+                                      f"again (pid {pid})")
         assert not (state / "power.down").exists() and not (state / "power.mounts").exists()
         assert subprocess.run(["kill", "-0", str(pid)]).returncode == 0
     finally:
