@@ -192,6 +192,8 @@ _POWER = (
     f"{_POWER_MOUNTED} || break; sleep 0.1; done; "
     f"{_POWER_MOUNTED} && umount -l \"$dir\"; "
     "echo \"healed power: unmounted $dir\"; fi; "
+    # After the unmount libfuse calls ``destroy``: let it end, then make sure it did.
+    f"for i in $(seq 50); do {_POWER_IS_FS} || break; sleep 0.1; done; "
     f"if {_POWER_IS_FS}; then kill -KILL \"$pid\" 2>/dev/null; "
     "echo \"healed power: ended the filesystem process $pid of $dir\"; fi; "
     f"done 3< {STATE_DIR}/power.mounts; rm -f {STATE_DIR}/power.mounts; fi; "
