@@ -10,7 +10,8 @@ in memory) on every node before the database is set up (``prepare``).  Then:
   refuse every change until the power is back (a write the killed process
   still had in flight must not land after the loss): exactly what a machine
   that lost power keeps.  The completion names the
-  nodes and what each lost (files and 4 KiB pages);
+  nodes and what each lost (files and 4 KiB pages), and is an ``Applied``
+  (``jepsy.claims``): the fault took effect on every node it names;
 * ``stop-power`` lets the filesystems change again and starts the database
   on them (the power came back);
   ``heal`` does the same for any node still down.
@@ -41,6 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jepsy.claims import Applied
 from jepsy.control import on_nodes
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import ConfigError, RemoteError
@@ -149,7 +151,10 @@ class PowerNemesis:
                 lost: dict[str, int] = self._ctl(test, node, "drop")["dropped"]
                 return lost
 
-            return on_nodes(nodes, cut)
+            lost = on_nodes(nodes, cut)
+            # The power is off wherever the filesystem dropped (it raises otherwise); a target
+            # spec that names nobody (no primaries known) is a fault that took effect nowhere.
+            return Applied(lost, sorted(lost))
         if op["f"] == "stop-power":
             return self.restore(test)
         raise ConfigError(f"power nemesis cannot do {op['f']!r}")

@@ -148,6 +148,13 @@ def kill_at(lab: Lab, store: Path, seed: int, delay: float) -> float:
     return time.monotonic() - t0
 
 
+def started_again(heal_stdout: str) -> list[str]:
+    """``node by family`` for each database the heal started again (its lines: ``n1: a; b``)."""
+    return [f"{line.split(': ', 1)[0]} by {item.split(':')[0]}"
+            for line in heal_stdout.splitlines() if ": " in line
+            for item in line.split(": ", 1)[1].split("; ") if "started again" in item]
+
+
 def database_down_and_said(node: str, left: list[str], healed: subprocess.CompletedProcess[str]) -> bool:
     """The one thing left is the database not running, and the heal said so (exit 2, STILL)."""
     return (left == ["database not running"] and healed.returncode == 2
@@ -163,7 +170,7 @@ def test_sigkill_at_random_moments_then_heal_leaves_nothing(
     t0 = time.monotonic()
     seen: Counter[str] = Counter()
     exits: Counter[int] = Counter()
-    restarted: Counter[str] = Counter()
+    restarted: Counter[str] = Counter()  # by which family's heal
     problems: list[str] = []
     said = 0
     for i in range(MOMENTS):
@@ -175,8 +182,8 @@ def test_sigkill_at_random_moments_then_heal_leaves_nothing(
         healed = subprocess.run([*JEPSY, "heal", "--inventory", str(lab.inventory_path)],
                                 capture_output=True, text=True, timeout=180)
         exits[healed.returncode] += 1
-        restarts = [x.split(":")[1].strip() for x in healed.stdout.splitlines() if "started again" in x]
-        restarted.update(restarts)
+        restarts = started_again(healed.stdout)
+        restarted.update(r.split(" by ")[1] for r in restarts)
         left = per_node(t, LEFT)
         in_force = {f: sorted(n for n, v in left_by_kill.items() if f in v) for f in families}
         print(f"moment {i:2}: killed {delay:5.2f} s after the first fault ({ran:5.1f} s into the run);"

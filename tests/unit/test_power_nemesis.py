@@ -50,7 +50,7 @@ def test_a_power_loss_kills_then_drops_and_the_restore_lifts_the_fence_before_st
     remote = FakeRemote(handler=answer)
     test, nem = make(remote)
     lost = nem.invoke(test, {"f": "start-power", "value": ["n2"]})
-    assert lost == {"n2": {"files": 2, "pages": 7}}
+    assert lost.value == {"n2": {"files": 2, "pages": 7}} and lost.took_effect == ["n2"]
     cmds = [c for n, c, _ in remote.commands if n == "n2"]
     assert cmds.index("KILL") < next(i for i, c in enumerate(cmds) if c.endswith(" drop"))
     assert nem.invoke(test, {"f": "stop-power"}) == ["n2"]
