@@ -50,7 +50,7 @@ from jepsy.options import Option, declare, names
 from jepsy.protocols import HasDataDir, HasPrimaries, Killable, NemesisPackage, Test
 
 from .family import Family, chooser, package
-from .nodestate import POWER_FS_TYPE, POWER_PROGRAM, POWER_RUN_DIR, STATE_DIR, heal_script
+from .nodestate import POWER_FS_TYPE, POWER_PROGRAM, POWER_RUN_DIR, STATE_DIR, heal_script, parse_healed
 from .targets import TARGETS, parse_list, pick
 
 __all__ = ["FS_TYPE", "PowerNemesis", "family", "nemesis"]
@@ -187,8 +187,10 @@ class PowerNemesis:
                 self._ctl(test, node, "sync")
             except RemoteError as e:  # not mounted (a failed prepare), or already gone
                 test.log.info("power: no write-back before unmounting on %s: %s", node, e)
-            test.remote.execute(node, f"rm -f {STATE_DIR}/power.down; " + heal_script(["power"]),
-                                sudo=True)
+            got = test.remote.execute(node, f"rm -f {STATE_DIR}/power.down; " + heal_script(["power"]),
+                                      sudo=True)
+            for line in parse_healed(got.stdout):
+                test.log.info("power teardown on %s: %s", node, line.removeprefix("healed power: "))
 
         on_nodes(test.nodes, unmount, raise_errors=False)
 
