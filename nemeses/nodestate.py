@@ -14,12 +14,13 @@ killed with SIGKILL can still be cleaned up after by ``jepsy heal``:
 * pause: ``paused``, the PIDs jepsy stopped, one a line (``-PID``: a process group);
 * kill: ``killed``, present while the database jepsy killed is down: its pidfile's
   path, whose start record (``Pidfile.start``) the heal runs to start it again;
-* power: ``power.mounts``, ``PID DIR`` of each power-loss filesystem mounted
-  (ended with SIGTERM, which writes back and detaches, else ``umount -l``);
-  ``power.down`` while a database a power loss stopped is down.
+* power: ``power.mounts``, ``PID DIR PIDFILE`` of each power-loss filesystem
+  mounted (what runs on it stopped, pages written back, then ended with
+  SIGTERM, else ``umount -l``; the database started again from PIDFILE's start
+  record); ``power.down`` (PIDFILE) while a database a power loss stopped is down.
 
 ``heal_script(families)`` is one POSIX shell script that ends the faults of
-the given families using only that state, prints one ``healed <family>: ...``
+the given families using only that state (power before kill, see ``HEAL_ORDER``), prints one ``healed <family>: ...``
 line per fault it ended, and succeeds when there was nothing to end.  The
 nemeses run their family's part on heal; ``jepsy heal`` runs all of it.
 """
