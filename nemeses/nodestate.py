@@ -20,9 +20,10 @@ killed with SIGKILL can still be cleaned up after by ``jepsy heal``:
   record); ``power.down`` (PIDFILE) while a database a power loss stopped is down.
 
 ``heal_script(families)`` is one POSIX shell script that ends the faults of
-the given families using only that state (power before kill, see ``HEAL_ORDER``), prints one ``healed <family>: ...``
-line per fault it ended, and succeeds when there was nothing to end.  The
-nemeses run their family's part on heal; ``jepsy heal`` runs all of it.
+the given families using only that state (power before kill: ``HEAL_ORDER``),
+prints one ``healed <family>: ...`` line per fault it ended, and succeeds when
+there was nothing to end.  The nemeses run their family's part on heal;
+``jepsy heal`` runs all of it.
 """
 
 from __future__ import annotations
