@@ -32,6 +32,8 @@ Slow (about 20 runs' setup): ``pytest -m slow tests/integration/test_sigkill_mom
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import random
 import signal
@@ -148,6 +150,30 @@ def kill_at(lab: Lab, store: Path, seed: int, delay: float) -> float:
     return time.monotonic() - t0
 
 
+def healthy_after(t: RunSpec, limit: float = 20.0) -> float | None:
+    """Seconds until every node's etcd answers ``/health`` with true (None: not within ``limit``).
+
+    The heal's "started again" only says a process runs; this says the cluster it restarted
+    works (a database that came back unable to serve is not healed).
+    """
+    t0 = time.monotonic()
+    waiting = set(t.nodes)
+    while waiting and time.monotonic() - t0 < limit:
+        for node in sorted(waiting):
+            conn = http.client.HTTPConnection(t.address(node), 2379, timeout=2)
+            try:
+                conn.request("GET", "/health")
+                if json.loads(conn.getresponse().read()).get("health") in (True, "true"):
+                    waiting.discard(node)
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            finally:
+                conn.close()
+        if waiting:
+            time.sleep(0.2)
+    return None if waiting else time.monotonic() - t0
+
+
 def started_again(heal_stdout: str) -> list[str]:
     """``node by family`` for each database the heal started again (its lines: ``n1: a; b``)."""
     return [f"{line.split(': ', 1)[0]} by {item.split(':')[0]}"
@@ -173,6 +199,8 @@ def test_sigkill_at_random_moments_then_heal_leaves_nothing(
     restarted: Counter[str] = Counter()  # by which family's heal
     problems: list[str] = []
     said = 0
+    slowest = 0.0  # seconds from the heal's end to a healthy etcd on every node
+    unmount_stops = 0  # nodes where the heal stopped a running etcd to unmount its filesystem
     for i in range(MOMENTS):
         delay = rng.uniform(0, 15)
         ran = kill_at(lab, tmp_path / f"m{i}", seed=rng.randrange(1 << 30), delay=delay)
@@ -185,17 +213,24 @@ def test_sigkill_at_random_moments_then_heal_leaves_nothing(
         restarts = started_again(healed.stdout)
         restarted.update(r.split(" by ")[1] for r in restarts)
         left = per_node(t, LEFT)
+        healthy = healthy_after(t) if not any(left.values()) else None
+        health = "etcd NOT healthy within 20 s" if healthy is None else f"etcd healthy after {healthy:.1f} s"
+        if healthy is not None:
+            slowest = max(slowest, healthy)
+        unmount_stops += healed.stdout.count("to unmount it")
         in_force = {f: sorted(n for n, v in left_by_kill.items() if f in v) for f in families}
         print(f"moment {i:2}: killed {delay:5.2f} s after the first fault ({ran:5.1f} s into the run);"
               f" in force: {in_force or 'nothing'}; heal exit {healed.returncode};"
-              f" restarted by: {', '.join(restarts) or 'nothing'};"
-              f" left: {({n: v for n, v in left.items() if v}) or 'nothing'}\n    heal said: "
+              f" started again: {', '.join(restarts) or 'nothing'};"
+              f" left: {({n: v for n, v in left.items() if v}) or 'nothing'};"
+              f" {health}"
+              "\n    heal said: "
               + " | ".join(x for x in healed.stdout.splitlines() if "nothing to heal" not in x),
               flush=True)
         named = {n for n, v in left.items() if v and database_down_and_said(n, v, healed)}
         said += len(named)
         unexplained = {n: v for n, v in left.items() if v and n not in named}
-        if unexplained or (healed.returncode != 0 and not named):
+        if unexplained or (healed.returncode != 0 and not named) or (healthy is None and not named):
             problems.append(f"moment {i} (delay {delay:.2f} s, in force {families}): heal exit "
                             f"{healed.returncode}: {healed.stdout.strip()} {healed.stderr.strip()}; "
                             f"left {left}")
@@ -204,7 +239,8 @@ def test_sigkill_at_random_moments_then_heal_leaves_nothing(
     after = per_node(t, LEFT.replace("echo database not running", "true"))
     print(f"faults in force at the kills, over {MOMENTS} moments: {dict(seen)}; heal exit codes: "
           f"{dict(exits)}; databases started again by the heal: {dict(restarted) or 'none'}; "
-          f"not started and said so: {said}; {time.monotonic() - t0:.0f} s")
+          f"of them stopped to unmount the filesystem: {unmount_stops}; not started and said so: "
+          f"{said}; healthy at most {slowest:.1f} s after a heal; {time.monotonic() - t0:.0f} s")
     assert problems == [], "\n".join(problems)
     assert not any(after.values()), f"left after the teardown: {after}"
     # The kills hit the middle of faults: at least four of the six families were caught in
