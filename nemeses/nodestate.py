@@ -184,6 +184,9 @@ _POWER = (
     f"if [ -f {STATE_DIR}/power.mounts ]; then while read -r pid dir pf <&3; do "
     f"if {_POWER_MOUNTED}; then {_POWER_HOLDERS}; "
     "if [ -n \"$held\" ]; then kill -CONT $held 2>/dev/null; kill -KILL $held 2>/dev/null; "
+    # Its pidfile goes with it, as after a kill: a process nobody reaped yet (a zombie) still
+    # answers ``kill -0``, and would pass for the database running.
+    "[ -f \"$pf\" ] && case \" $held \" in *\" $(cat \"$pf\") \"*) rm -f \"$pf\";; esac; "
     f"for i in $(seq 50); do {_POWER_HOLDERS}; [ -z \"$held\" ] && break; sleep 0.1; done; "
     "echo \"healed power: stopped what ran on $dir, to unmount it\"; "
     f"[ -f {STATE_DIR}/power.down ] || echo \"${{pf:--}}\" > {STATE_DIR}/power.down; fi; "
