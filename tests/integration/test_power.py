@@ -205,7 +205,7 @@ def test_power_nemesis_on_a_lab_node_and_jepsy_heal_after_a_killed_run() -> None
             assert test.remote.execute("n1", f"wc -c < {db.data_dir}/log").stdout.strip() == str(
                 len(expected_synced()) + UNSYNCED * 16)
             done = nem.invoke(test, {"f": "start-power", "value": "all"})
-            assert done["n1"]["files"] == 2
+            assert done.took_effect == ["n1"] and done.value["n1"]["files"] == 2
             assert test.remote.execute("n1", log).stdout.encode() == expected_synced()
             assert nem.invoke(test, {"f": "stop-power"}) == ["n1"]
             nem.heal(test)
