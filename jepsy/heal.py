@@ -14,8 +14,11 @@ that a CI job does not believe a cluster clean that was never looked at.
 A database that jepsy killed is started again from the start script its DB
 module recorded on the node (``Pidfile.start_record``), so that the cluster is
 left as it was before the fault; one without such a record is reported, not
-restarted, and the next run starts it.  A database a power loss stopped is
-reported too.
+restarted, and the next run starts it.  A power-loss filesystem is written back
+and unmounted, after stopping what ran on it, and the database a power loss (or
+that unmount) stopped is started again the same way (see
+``jepsy.nemeses.nodestate``); one that does not come back is named, and the
+command exits 2.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ def verify_script() -> str:
         f"[ -f {ns.STATE_DIR}/killed ] && echo \"left database killed by jepsy not running "
         f"($(cat {ns.STATE_DIR}/killed))\"",
         f"grep -q ' {ns.POWER_FS_TYPE} ' /proc/mounts && echo 'left power-loss filesystem mounted'",
+        f"[ -f {ns.STATE_DIR}/power.down ] && echo \"left database stopped by the power fault not "
+        f"running ($(cat {ns.STATE_DIR}/power.down))\"",
+        "ps -eo pid=,args= | awk '/[p]owerfs.py mount/ {print \"left power-loss filesystem process \" $1}'",
         "true",
     ])
 

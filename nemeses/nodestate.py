@@ -14,14 +14,16 @@ killed with SIGKILL can still be cleaned up after by ``jepsy heal``:
 * pause: ``paused``, the PIDs jepsy stopped, one a line (``-PID``: a process group);
 * kill: ``killed``, present while the database jepsy killed is down: its pidfile's
   path, whose start record (``Pidfile.start``) the heal runs to start it again;
-* power: ``power.mounts``, ``PID DIR`` of each power-loss filesystem mounted
-  (ended with SIGTERM, which writes back and detaches, else ``umount -l``);
-  ``power.down`` while a database a power loss stopped is down.
+* power: ``power.mounts``, ``PID DIR PIDFILE`` of each power-loss filesystem
+  mounted (what runs on it stopped, pages written back, then ended with
+  SIGTERM, else ``umount -l``; the database started again from PIDFILE's start
+  record); ``power.down`` (PIDFILE) while a database a power loss stopped is down.
 
 ``heal_script(families)`` is one POSIX shell script that ends the faults of
-the given families using only that state, prints one ``healed <family>: ...``
-line per fault it ended, and succeeds when there was nothing to end.  The
-nemeses run their family's part on heal; ``jepsy heal`` runs all of it.
+the given families using only that state (power before kill: ``HEAL_ORDER``),
+prints one ``healed <family>: ...`` line per fault it ended, and succeeds when
+there was nothing to end.  The nemeses run their family's part on heal;
+``jepsy heal`` runs all of it.
 """
 
 from __future__ import annotations
@@ -138,32 +140,74 @@ _PAUSE = (
 # is started again from that record; the record stays while the database is not back
 # (``jepsy heal`` then names it as left), and goes once it runs.
 _RUNS = '{ [ -f "$k" ] && kill -0 "$(cat "$k")" 2>/dev/null; }'
-_KILL = (
-    f"if [ -f {STATE_DIR}/killed ]; then k=$(cat {STATE_DIR}/killed); case \"$k\" in "
-    f"/*) if ! {_RUNS} && [ -f \"$k.start\" ]; then (cd / && sh \"$k.start\" >/dev/null 2>&1); "
-    f"for i in $(seq 30); do {_RUNS} && break; sleep 0.1; done; "
-    f"{_RUNS} && echo \"healed kill: database killed by jepsy started again (pid $(cat \"$k\"))\"; "
-    "fi; "
-    f"if {_RUNS}; then rm -f {STATE_DIR}/killed; "
-    f"elif [ ! -f \"$k.start\" ]; then echo \"healed kill: database killed by jepsy ($k) left "
-    f"stopped: no start record; the next test run starts it\"; rm -f {STATE_DIR}/killed; fi;; "
-    "*) echo \"healed kill: database killed by jepsy ($k) left stopped; the next test run starts "
-    f"it\"; rm -f {STATE_DIR}/killed;; esac; fi"
+
+
+def _restart(record: str, family: str, who: str) -> str:
+    """Start the database ``record`` names again (its pidfile's start record), as above."""
+    r = f"{STATE_DIR}/{record}"
+    return (
+        f"if [ -f {r} ]; then k=$(cat {r}); case \"$k\" in "
+        f"/*) if ! {_RUNS} && [ -f \"$k.start\" ]; then (cd / && sh \"$k.start\" >/dev/null 2>&1); "
+        f"for i in $(seq 30); do {_RUNS} && break; sleep 0.1; done; "
+        f"{_RUNS} && echo \"healed {family}: {who} started again (pid $(cat \"$k\"))\"; "
+        "fi; "
+        f"if {_RUNS}; then rm -f {r}; "
+        f"elif [ ! -f \"$k.start\" ]; then echo \"healed {family}: {who} ($k) left "
+        f"stopped: no start record; the next test run starts it\"; rm -f {r}; fi;; "
+        f"*) echo \"healed {family}: {who} ($k) left stopped; the next test run starts "
+        f"it\"; rm -f {r};; esac; fi"
+    )
+
+
+_KILL = _restart("killed", "kill", "database killed by jepsy")
+
+# The power-loss filesystem goes, as a run's teardown leaves it: every pending page written
+# back, then unmounted.  Every process with a file (or its working directory) on it is
+# stopped first: it could not outlive the unmount (its files would fail with ENOTCONN), and
+# those processes are the database and its helpers.  ``power.mounts`` lines are ``PID DIR
+# PIDFILE`` (``-``: the module has no pidfile).  A database stopped here, or by a power loss
+# (``power.down``, which holds that pidfile's path, or the time of the loss), is then
+# started again from its start record, on the plain directory; one that does not come back
+# keeps ``power.down``, so that ``jepsy heal`` names it.
+POWER_RUN_DIR = "/run/jepsy/power"
+POWER_PROGRAM = "/opt/jepsy/power/powerfs.py"
+_POWER_MOUNTED = f"grep -q \" $dir {POWER_FS_TYPE} \" /proc/mounts"
+# The filesystem's own process holds DIR (opened before the mount), and this shell is not
+# one of them either.
+_POWER_HOLDERS = (
+    "held=$(find /proc/[0-9]*/cwd /proc/[0-9]*/fd -maxdepth 1 \\( -lname \"$dir\" -o "
+    "-lname \"$dir/*\" \\) 2>/dev/null | sed 's#^/proc/\\([0-9]*\\)/.*#\\1#' | sort -u | "
+    "grep -vx -e \"$pid\" -e \"$$\" | tr '\\n' ' ')"
 )
-
-
+_POWER_IS_FS = "tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -q 'powerfs.py mount'"
 _POWER = (
-    f"if [ -f {STATE_DIR}/power.mounts ]; then while read -r pid dir; do "
-    f"if grep -q \" $dir {POWER_FS_TYPE} \" /proc/mounts; then "
+    f"if [ -f {STATE_DIR}/power.mounts ]; then while read -r pid dir pf <&3; do "
+    f"if {_POWER_MOUNTED}; then {_POWER_HOLDERS}; "
+    "if [ -n \"$held\" ]; then kill -CONT $held 2>/dev/null; kill -KILL $held 2>/dev/null; "
+    # Its pidfile goes with it, as after a kill: a process nobody reaped yet (a zombie) still
+    # answers ``kill -0``, and would pass for the database running.
+    "[ -f \"$pf\" ] && case \" $held \" in *\" $(cat \"$pf\") \"*) rm -f \"$pf\";; esac; "
+    f"for i in $(seq 50); do {_POWER_HOLDERS}; [ -z \"$held\" ] && break; sleep 0.1; done; "
+    "echo \"healed power: stopped what ran on $dir, to unmount it\"; "
+    f"[ -f {STATE_DIR}/power.down ] || echo \"${{pf:--}}\" > {STATE_DIR}/power.down; fi; "
+    f"timeout 30 python3 {POWER_PROGRAM} ctl "
+    f"\"{POWER_RUN_DIR}/$(printf %s \"$dir\" | sed 's#^/##; s#/#_#g').sock\" sync "
+    ">/dev/null 2>&1 </dev/null; "
     "kill -TERM \"$pid\" 2>/dev/null; for i in $(seq 50); do "
-    f"grep -q \" $dir {POWER_FS_TYPE} \" /proc/mounts || break; sleep 0.1; done; "
-    f"grep -q \" $dir {POWER_FS_TYPE} \" /proc/mounts && umount -l \"$dir\"; "
+    f"{_POWER_MOUNTED} || break; sleep 0.1; done; "
+    f"{_POWER_MOUNTED} && umount -l \"$dir\"; "
     "echo \"healed power: unmounted $dir\"; fi; "
-    f"done < {STATE_DIR}/power.mounts; rm -f {STATE_DIR}/power.mounts; fi; "
-    f"if [ -f {STATE_DIR}/power.down ]; then echo \"healed power: database stopped by a power loss "
-    f"($(cat {STATE_DIR}/power.down)) left stopped; the next test run starts it\"; "
-    f"rm -f {STATE_DIR}/power.down; fi"
+    # After the unmount libfuse calls ``destroy``: let it end, then make sure it did.
+    f"for i in $(seq 50); do {_POWER_IS_FS} || break; sleep 0.1; done; "
+    f"if {_POWER_IS_FS}; then kill -KILL \"$pid\" 2>/dev/null; "
+    "echo \"healed power: ended the filesystem process $pid of $dir\"; fi; "
+    f"done 3< {STATE_DIR}/power.mounts; rm -f {STATE_DIR}/power.mounts; fi; "
+    + _restart("power.down", "power", "database stopped by the power fault")
 )
+
+# Power before kill: a database the kill fault left down must not start on a filesystem
+# whose power is off, nor on one the power part then unmounts under it.
+HEAL_ORDER = ("partition", "packet", "clock", "pause", "power", "kill")
 
 
 def heal_script(families: Iterable[str] = FAMILIES, boot_id: str | None = None) -> str:
@@ -175,7 +219,7 @@ def heal_script(families: Iterable[str] = FAMILIES, boot_id: str | None = None) 
     clock = _clock_offsets(boot_id or local_boot_id()) + "; " + _clock_ntp()
     parts = {"partition": _PARTITION, "packet": _PACKET, "clock": clock,
              "pause": _PAUSE, "kill": _KILL, "power": _POWER}
-    chosen = [parts[f] for f in FAMILIES if f in set(families)]
+    chosen = [parts[f] for f in HEAL_ORDER if f in set(families)]
     return "; ".join([f"mkdir -p {STATE_DIR}", *chosen, "true"])
 
 

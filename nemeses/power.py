@@ -10,7 +10,8 @@ in memory) on every node before the database is set up (``prepare``).  Then:
   refuse every change until the power is back (a write the killed process
   still had in flight must not land after the loss): exactly what a machine
   that lost power keeps.  The completion names the
-  nodes and what each lost (files and 4 KiB pages);
+  nodes and what each lost (files and 4 KiB pages), and is an ``Applied``
+  (``jepsy.claims``): the fault took effect on every node it names;
 * ``stop-power`` lets the filesystems change again and starts the database
   on them (the power came back);
   ``heal`` does the same for any node still down.
@@ -22,9 +23,15 @@ as long on disk, and from then on only the database's own fsyncs count.
 every pending page back, then unmounts: SIGTERM to its process, which detaches.
 
 State on the nodes for ``jepsy heal``: ``power.mounts`` in the state directory
-lists ``PID DIR`` of every filesystem jepsy mounted; the heal script unmounts
-them (SIGTERM, then ``umount -l`` if the process is gone).  ``power.down``
-marks a node whose database a power loss left stopped.
+lists ``PID DIR PIDFILE`` of every filesystem jepsy mounted (``PIDFILE``: the
+database's, whose start record starts it again; ``-`` for a module without
+one); ``power.down`` (that pidfile's path) marks a node whose database a power
+loss left stopped.  The heal script leaves a node as a finished run's teardown
+would, with the database running: it stops whatever runs on the filesystem
+(which could not outlive the unmount), writes every pending page back,
+unmounts (SIGTERM, then ``umount -l`` if the process is gone), and starts the
+database again from its start record, on the plain directory
+(``jepsy.nemeses.nodestate``).
 """
 
 from __future__ import annotations
@@ -35,19 +42,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from jepsy.claims import Applied
 from jepsy.control import on_nodes
+from jepsy.dbs.pidfile import Pidfile
 from jepsy.errors import ConfigError, RemoteError
 from jepsy.options import Option, declare, names
 from jepsy.protocols import HasDataDir, HasPrimaries, Killable, NemesisPackage, Test
 
 from .family import Family, chooser, package
-from .nodestate import POWER_FS_TYPE, STATE_DIR, heal_script
+from .nodestate import POWER_FS_TYPE, POWER_PROGRAM, POWER_RUN_DIR, STATE_DIR, heal_script, parse_healed
 from .targets import TARGETS, parse_list, pick
 
 __all__ = ["FS_TYPE", "PowerNemesis", "family", "nemesis"]
 
-REMOTE_DIR = "/opt/jepsy/power"
-RUN_DIR = "/run/jepsy/power"
+REMOTE_DIR = str(Path(POWER_PROGRAM).parent)
+RUN_DIR = POWER_RUN_DIR
 LOG_FILE = "/var/log/jepsy/powerfs.log"
 FS_TYPE = POWER_FS_TYPE
 DEFAULT_TARGETS = ("one", "minority", "all")
@@ -74,6 +83,10 @@ class PowerNemesis:
         self.data_dir = str(db.data_dir)
         self.targets = targets
         self.down: set[str] = set()
+        # What ``jepsy heal`` restarts the database from: its pidfile (and that file's start
+        # record), or ``-`` for a module without one.
+        pidfile = getattr(db, "pidfile", None)
+        self.pidfile = pidfile.path if isinstance(pidfile, Pidfile) else "-"
 
     # -- the filesystem ------------------------------------------------------
     def _ctl(self, test: Test, node: str, request: str) -> dict[str, Any]:
@@ -106,7 +119,8 @@ class PowerNemesis:
         r.execute(node, f"mkdir -p {shlex.quote(d)}", sudo=True)
         start = (f"cd / && {{ PYTHONPATH={REMOTE_DIR} setsid python3 "
                  f"{REMOTE_DIR}/powerfs.py mount {shlex.quote(d)} --socket {_socket(d)} "
-                 f">> {LOG_FILE} 2>&1 < /dev/null & }} && echo \"$! {d}\" >> {STATE_DIR}/power.mounts")
+                 f">> {LOG_FILE} 2>&1 < /dev/null & }} && "
+                 f"echo \"$! {d} {self.pidfile}\" >> {STATE_DIR}/power.mounts")
         r.execute(node, start, sudo=True)
         waited = r.execute(node, f"for i in $(seq 100); do {_mounted(d)} && exit 0; sleep 0.1; done; "
                                  f"tail -n 5 {LOG_FILE}; exit 1", sudo=True, check=False)
@@ -127,15 +141,20 @@ class PowerNemesis:
             spec = op.get("value") or test.rng.choice(self.targets)
             nodes = pick(spec, test.nodes, test.rng, test, self.db)
 
+            mark = "$(date +%s)" if self.pidfile == "-" else self.pidfile
+
             def cut(node: str) -> dict[str, int]:
-                test.remote.execute(node, f"mkdir -p {STATE_DIR} && date +%s > {STATE_DIR}/power.down",
+                test.remote.execute(node, f"mkdir -p {STATE_DIR} && echo {mark} > {STATE_DIR}/power.down",
                                     sudo=True)
                 self.down.add(node)
                 self.db.kill(test, node)
                 lost: dict[str, int] = self._ctl(test, node, "drop")["dropped"]
                 return lost
 
-            return on_nodes(nodes, cut)
+            lost = on_nodes(nodes, cut)
+            # The power is off wherever the filesystem dropped (it raises otherwise); a target
+            # spec that names nobody (no primaries known) is a fault that took effect nowhere.
+            return Applied(lost, sorted(lost))
         if op["f"] == "stop-power":
             return self.restore(test)
         raise ConfigError(f"power nemesis cannot do {op['f']!r}")
@@ -157,13 +176,21 @@ class PowerNemesis:
         self.restore(test)
 
     def teardown(self, test: Test) -> None:
-        """Unmount (after the database was torn down): pending pages are written back first."""
+        """Unmount (after the database was torn down): pending pages are written back first.
+
+        The heal script does the unmount; with ``--leave-db-running`` it stops the
+        database that still runs on the filesystem and starts it again on the plain
+        directory.  A database a power loss left down stays down: it was torn down.
+        """
         def unmount(node: str) -> None:
             try:
                 self._ctl(test, node, "sync")
             except RemoteError as e:  # not mounted (a failed prepare), or already gone
                 test.log.info("power: no write-back before unmounting on %s: %s", node, e)
-            test.remote.execute(node, heal_script(["power"]), sudo=True)
+            got = test.remote.execute(node, f"rm -f {STATE_DIR}/power.down; " + heal_script(["power"]),
+                                      sudo=True)
+            for line in parse_healed(got.stdout):
+                test.log.info("power teardown on %s: %s", node, line.removeprefix("healed power: "))
 
         on_nodes(test.nodes, unmount, raise_errors=False)
 

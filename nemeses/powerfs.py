@@ -393,7 +393,8 @@ def _operations(root: int, cache: PowerLossCache) -> Any:
 
 
 def _serve_control(path: str, cache: PowerLossCache) -> None:
-    """One request a connection: ``drop`` or ``stats``; the answer is a JSON line."""
+    """One request a connection: ``drop``, ``restore``, ``sync`` or ``stats`` (pending files and
+    pages, and ``off``: whether the power is off); the answer is a JSON line."""
     if os.path.exists(path):
         os.unlink(path)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -415,7 +416,7 @@ def _serve_control(path: str, cache: PowerLossCache) -> None:
                     elif req == "sync":
                         answer = {"synced": {"pages": cache.flush_all()}}
                     elif req == "stats":
-                        answer = {"files": len(cache.files),
+                        answer = {"files": len(cache.files), "off": cache.off,
                                   "pages": sum(len(p.pages) for p in cache.files.values())}
                     else:
                         answer = {"error": f"unknown request {req!r}"}

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +29,8 @@ from jepsy import inventory
 from jepsy.control import SSHRemote, sh
 from jepsy.dbs.pidfile import Pidfile
 from jepsy.heal import heal_nodes, leftovers
-from jepsy.nemeses import power, powerfs
+from jepsy.nemeses import nodestate, power, powerfs
+from jepsy.nemeses.nodestate import heal_script
 from jepsy.protocols import Test
 from tests.conftest import require_root
 from tests.integration.conftest import lab_running
@@ -110,6 +113,57 @@ def test_power_loss_drops_exactly_the_unsynced_writes_here(tmp_path: Path) -> No
     assert (d / "log").read_bytes() == data
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet is not)."""
+    try:
+        return "\tZ" not in Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1][:3]
+    except OSError:
+        return False
+
+
+def test_the_heal_stops_what_runs_on_the_filesystem_writes_back_unmounts_and_restarts_it(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """``jepsy heal``'s power part on this machine (its paths moved under tmp_path).
+
+    A "database" runs with its working directory on the filesystem, which holds a page
+    never synced: the heal must stop it (it could not outlive the unmount), write the page
+    back, unmount, and start it again from its start record, on the plain directory.
+    Before, the heal unmounted under it, and etcd died with ENOTCONN.
+    """
+    require_root()
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("no /dev/fuse")
+    base = Path(tempfile.mkdtemp(prefix="jp", dir="/tmp"))  # a socket's path has 108 bytes
+    request.addfinalizer(lambda: shutil.rmtree(base, ignore_errors=True))
+    d, state, run = base / "d", tmp_path / "faults", base / "r"
+    for x in (d, state, run):
+        x.mkdir()
+    sock = run / (str(d).strip("/").replace("/", "_") + ".sock")
+    pidfile = tmp_path / "db.pid"
+    Path(f"{pidfile}.start").write_text(f"cd {d} && sleep 300 & echo $! > {pidfile}\n")
+    script = (heal_script(["power"]).replace(nodestate.STATE_DIR, str(state))
+              .replace(nodestate.POWER_RUN_DIR, str(run))
+              .replace(f"python3 {nodestate.POWER_PROGRAM}", f"{sys.executable} {powerfs.__file__}"))
+    with mounted(d, sock) as fs:
+        (d / "pending").write_bytes(b"never synced\n" * 1000)  # stays in the filesystem's memory
+        subprocess.run(["sh", f"{pidfile}.start"], check=True)
+        old = int(pidfile.read_text())
+        (state / "power.mounts").write_text(f"{fs.pid} {d} {pidfile}\n")
+        out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+        new = int(pidfile.read_text())
+        try:
+            assert f"healed power: stopped what ran on {d}, to unmount it" in out
+            assert f"healed power: unmounted {d}" in out and not _is_mounted(d)
+            assert f"started again (pid {new})" in out and new != old
+            assert not _alive(old) and _alive(new)
+            assert os.readlink(f"/proc/{new}/cwd") == str(d)  # the plain directory now
+            assert (d / "pending").read_bytes() == b"never synced\n" * 1000  # written back
+            assert not (state / "power.mounts").exists() and not (state / "power.down").exists()
+            assert fs.wait(timeout=10) is not None
+        finally:
+            os.kill(new, signal.SIGKILL)
+
+
 class WriterDB:
     """A database double on a lab node: the writer under a pidfile, with a data directory."""
 
@@ -151,7 +205,7 @@ def test_power_nemesis_on_a_lab_node_and_jepsy_heal_after_a_killed_run() -> None
             assert test.remote.execute("n1", f"wc -c < {db.data_dir}/log").stdout.strip() == str(
                 len(expected_synced()) + UNSYNCED * 16)
             done = nem.invoke(test, {"f": "start-power", "value": "all"})
-            assert done["n1"]["files"] == 2
+            assert done.took_effect == ["n1"] and done.value["n1"]["files"] == 2
             assert test.remote.execute("n1", log).stdout.encode() == expected_synced()
             assert nem.invoke(test, {"f": "stop-power"}) == ["n1"]
             nem.heal(test)
@@ -161,7 +215,9 @@ def test_power_nemesis_on_a_lab_node_and_jepsy_heal_after_a_killed_run() -> None
             # A run killed while its filesystem is mounted and the database runs on it:
             nem.prepare(test)
             db.start(test, "n1")
-            assert leftovers(test.remote, test.nodes) == {"n1": ["left power-loss filesystem mounted"]}
+            left = leftovers(test.remote, test.nodes)["n1"]
+            assert isinstance(left, list) and left[0] == "left power-loss filesystem mounted"
+            assert len(left) == 2 and left[1].startswith("left power-loss filesystem process ")
             healed = heal_nodes(test.remote, test.nodes)["n1"]
             assert f"healed power: unmounted {db.data_dir}" in healed
             assert leftovers(test.remote, test.nodes) == {"n1": []}
