@@ -62,6 +62,29 @@ def test_heal_tries_every_family_even_when_one_fails() -> None:
     assert broken.log == ["heal"] and fine.log == ["heal"]
 
 
+def test_the_kill_heal_starts_the_database_only_after_the_power_heal_ended() -> None:
+    """The kill heal starts the database; the power heal unmounts its filesystem first."""
+    import threading
+    import time
+
+    events: list[str] = []
+    lock = threading.Lock()
+
+    class Slow(Recorder):
+        def heal(self, test: RunSpec) -> None:
+            with lock:
+                events.append(f"{self.name} begins")
+            time.sleep(0.2 if self.name == "power" else 0.0)
+            with lock:
+                events.append(f"{self.name} ends")
+
+    nem = CombinedNemesis({"kill": Slow("kill"), "power": Slow("power"),
+                           "partition": Slow("partition")})
+    nem.heal(fake_test())
+    assert events.index("kill begins") > events.index("power ends")
+    assert events.index("partition begins") < events.index("power ends")  # others: at once
+
+
 def families(names: list[str]) -> list[Family]:
     return [Family(n, Recorder(n), lambda ctx, n=n: {"f": f"start-{n}"}, {"f": f"stop-{n}"})
             for n in names]
