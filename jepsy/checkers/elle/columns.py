@@ -311,13 +311,20 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True):
     error: Any = None
 
 
-def from_jsonl(path: Path) -> TxnColumns | None:
+def from_jsonl(path: Path, compiled: bool = True) -> TxnColumns | None:
     """Columns straight from a JSONL history, a block at a time, never a whole ``Op`` list.
 
     Only files the fast JSONL reader of ``jepsy.history`` would take: one op
     object per line with jepsy's fields; anything else returns None (then the
     caller reads the file with ``read_history``, whose errors name the line).
+    The C builder (``_columns.c``, when built; ``compiled=False`` skips it)
+    reads the common subset of such files; whatever it refuses, this module's
+    Python builder reads, with the same columns as the result.
     """
+    if compiled:
+        cols = _from_jsonl_c(path)
+        if cols is not None:
+            return cols
     # Values stay JSON text until used: an ok transaction's invoke is never decoded.
     dec = msgspec.json.Decoder(_Line)
     b = _Builder(decode=msgspec.json.decode, keep=msgspec.Raw.copy)
@@ -327,6 +334,28 @@ def from_jsonl(path: Path) -> TxnColumns | None:
         return b.finish()
     except (_Unsupported, msgspec.DecodeError, msgspec.ValidationError):
         return None
+
+
+_DTYPES = (np.int8, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64,
+           np.int8, np.int64, np.int64, np.int64, np.int64, np.int64)  # TxnColumns' fields
+
+
+def _from_jsonl_c(path: Path) -> TxnColumns | None:
+    """``from_jsonl`` by the C builder, or None if it is not built or refuses the file."""
+    try:
+        from jepsy.checkers.elle._columns import Builder
+    except ImportError:
+        return None
+    b = Builder()
+    for block in _blocks(path):
+        if not b.feed(block):
+            return None
+    bufs = b.finish()
+    if bufs is None:
+        return None
+    # views, not copies: each array keeps its buffer, which owns the C builder's memory
+    return TxnColumns(*(np.frombuffer(buf, dtype=d) if len(memoryview(buf)) else np.zeros(0, dtype=d)
+                        for buf, d in zip(bufs, _DTYPES, strict=True)))
 
 
 def _blocks(path: Path, size: int = 1 << 24) -> Iterator[bytes]:
