@@ -85,3 +85,81 @@ def test_check_file_same_as_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             r["stats"].pop("search_seconds")
         assert got == want
     assert checker.check_file(path, {})["valid"] is True
+
+
+# --- the C builder (_columns.c): the Python builder's columns, or a refusal ------------------
+
+def _both(path: Path) -> tuple[Any, Any]:
+    from jepsy.checkers.elle.columns import _from_jsonl_c
+
+    return _from_jsonl_c(path), from_jsonl(path, compiled=False)
+
+
+def _assert_same(c_cols: Any, py_cols: Any) -> None:
+    assert py_cols is not None
+    for name in py_cols.__dataclass_fields__:
+        a, b = getattr(c_cols, name), getattr(py_cols, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+def test_c_builder_takes_jepsy_jsonl_and_equals_the_python_builder(tmp_path: Path) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    h = synth.history("list-append", 400, processes=5, keys=4, seed=3, fail_rate=0.1, info_rate=0.05)
+    h += _odd_history()  # every pairing shape, with processes that are open again
+    path = tmp_path / "h.jsonl"
+    path.write_text("".join(json.dumps(op.to_json()) + "\n" for op in h))
+    c_cols, py_cols = _both(path)
+    assert c_cols is not None  # taken, not refused
+    _assert_same(c_cols, py_cols)
+
+
+@pytest.mark.parametrize(("text", "taken", "py_takes"), [
+    # what it takes
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn","value":[["append",1,2]]}\n\n'
+     ' {"process":0, "f":"txn","value":[ ["append" ,1, 2] , ["r",1,[ 2 , -3 ]],["r",2,null] ],'
+     '"index":1,"time":null,"type":"ok","error":{"a":[1.5e-10,true,false,null,"x\\n\\"y"]}}\r\n',
+     True, True),
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn","value":[["append",1,2]]}\n'
+     '{"index":1,"time":2,"type":"fail","process":0,"f":"txn","value":[["append",1,2]]}\n'
+     '{"index":2,"time":3,"type":"info","process":"nemesis","f":"start","value":{"n1":[1,"a\\/b"]}}\n'
+     '{"index":3,"time":4,"type":"ok","process":5,"f":"txn","value":[]}\n'
+     '{"index":4,"time":-9223372036854775808,"type":"invoke","process":-1,"f":"txn",'
+     '"value":[["w",9223372036854775807,0]]}', True, True),
+    # what the Python builder refuses too
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn","value":[["append",1,2]],"x":1}\n',
+     False, False),
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn"}\n{"index":1,"time":1,"type":"ok",'
+     '"process":0,"f":"txn","value":null}\n', False, False),
+    ('{"index":0,"time":1.5,"type":"invoke","process":0,"f":"txn","value":[]}\n', False, False),
+    ('{"index":0,"time":1,"type":"invoke","process":true,"f":"txn","value":[]}\n', False, False),
+    ('{"index":0,"time":1,"type":"maybe","process":0,"f":"txn","value":[]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["append",1]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["append",1,[2]]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,3]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["cas",1,3]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[1,]]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r","k",[1]]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":"p","f":"r","value":[01]}\n', False, False),
+    # what it refuses, to the Python builder, which takes it (or refuses as well)
+    ('{"index":2,"time":3,"type":"info","process":"nemesis","f":"start","value":{"n1":["é"]}}\n',
+     False, True),  # non-ASCII, even in a skipped value
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[1]]],"index":0}\n', False, True),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"t\\u0078n","value":[["r",1,[1]]]}\n', False, True),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[1]]],"error":1e400}\n',
+     False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[99999999999999999999]]]}\n',
+     False, False),
+])
+def test_c_builder_equals_the_python_builder_or_refuses(tmp_path: Path, text: str, taken: bool,
+                                                        py_takes: bool) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    path = tmp_path / "h.jsonl"
+    path.write_text(text, encoding="utf-8")
+    c_cols, py_cols = _both(path)
+    assert (c_cols is not None) == taken
+    assert (py_cols is not None) == py_takes
+    if c_cols is not None:
+        _assert_same(c_cols, py_cols)
+    assert (from_jsonl(path) is None) == (py_cols is None)  # either way, the Python builder's answer
+    if py_cols is not None and c_cols is None:
+        _assert_same(from_jsonl(path), py_cols)

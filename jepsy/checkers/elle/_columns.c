@@ -570,7 +570,13 @@ static PyObject *Builder_finish(Builder *b, PyObject *Py_UNUSED(ignored)) {
         buf->p = b->col[i].p;
         buf->n = (Py_ssize_t)b->col[i].len;
         b->col[i] = (Vec){NULL, 0, 0};
-        PyTuple_SET_ITEM(out, i, (PyObject *)buf);
+        PyObject *view = PyMemoryView_FromObject((PyObject *)buf);  /* it holds buf */
+        Py_DECREF(buf);
+        if (!view) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, view);
     }
     b->spent = 1;
     release(b);
@@ -587,7 +593,8 @@ static PyMethodDef Builder_methods[] = {
      "feed(block) -> bool: whole JSONL lines; False once anything was refused (then the "
      "builder is spent and holds nothing)."},
     {"finish", (PyCFunction)Builder_finish, METH_NOARGS,
-     "finish() -> the 14 columns of TxnColumns in field order, as buffers, or None if refused."},
+     "finish() -> the 14 columns of TxnColumns in field order, as memoryviews of bytes, or None "
+     "if refused."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -295,7 +295,7 @@ def from_ops(history: Iterable[Op]) -> TxnColumns | None:
     try:
         b.feed(history)
         return b.finish()
-    except _Unsupported:
+    except (_Unsupported, OverflowError):  # an index or time past int64 (array("q") refuses it)
         return None
 
 
@@ -332,7 +332,7 @@ def from_jsonl(path: Path, compiled: bool = True) -> TxnColumns | None:
         for block in _blocks(path):
             b.feed(dec.decode_lines(block))
         return b.finish()
-    except (_Unsupported, msgspec.DecodeError, msgspec.ValidationError):
+    except (_Unsupported, OverflowError, msgspec.DecodeError, msgspec.ValidationError):
         return None
 
 
@@ -354,7 +354,7 @@ def _from_jsonl_c(path: Path) -> TxnColumns | None:
     if bufs is None:
         return None
     # views, not copies: each array keeps its buffer, which owns the C builder's memory
-    return TxnColumns(*(np.frombuffer(buf, dtype=d) if len(memoryview(buf)) else np.zeros(0, dtype=d)
+    return TxnColumns(*(np.frombuffer(buf, dtype=d) if len(buf) else np.zeros(0, dtype=d)
                         for buf, d in zip(bufs, _DTYPES, strict=True)))
 
 

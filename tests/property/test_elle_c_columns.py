@@ -1,0 +1,95 @@
+"""The C column builder (``elle/_columns.c``) against the Python one, on mangled JSONL.
+
+Its contract: whenever it takes a file, its columns are the Python builder's;
+otherwise it refuses, and the Python builder decides.  Random byte edits of a
+valid history (most of which make the file malformed, or odd in some
+corner of JSON) probe that it never takes what the Python builder would
+refuse or read differently.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jepsy.checkers.elle import synth
+from jepsy.checkers.elle.columns import _from_jsonl_c, from_jsonl
+
+pytest.importorskip("jepsy.checkers.elle._columns")
+
+_BASE = "".join(json.dumps(op.to_json()) + "\n" for op in [
+    *synth.history("list-append", 12, processes=3, keys=2, seed=1, fail_rate=0.2, info_rate=0.1),
+]) + '{"index":99,"time":null,"type":"info","process":"nemesis","f":"start","value":{"a":[1.5,"x"]}}\n'
+_PIECES = ['"', "\\", "\\u0041", "[", "]", "{", "}", ",", ":", " ", "\n", "\r", "-", "0", "1", "9" * 20,
+           ".5", "e5", "e400", "null", "true", "é", "\x01", '"r"', '"w"', '"append"', '"ok"', '"fail"',
+           '"invoke"', '"txn"', '"index":1', '"x":1']
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, len(_BASE)), st.integers(0, 3), st.sampled_from(_PIECES)),
+                      min_size=1, max_size=3))
+def test_c_builder_takes_only_what_python_reads_the_same(tmp_path: Path,
+                                                          edits: list[tuple[int, int, str]]) -> None:
+    text = _BASE
+    for at, cut, piece in edits:
+        at = min(at, len(text))
+        text = text[:at] + piece + text[at + cut:]
+    path = tmp_path / "h.jsonl"
+    path.write_text(text, encoding="utf-8")
+    c_cols = _from_jsonl_c(path)
+    if c_cols is None:
+        return
+    py_cols = from_jsonl(path, compiled=False)
+    assert py_cols is not None, text
+    for name in py_cols.__dataclass_fields__:
+        a, b = getattr(c_cols, name), getattr(py_cols, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), (name, text)
+
+
+_OPS = [op.to_json() for op in synth.history("list-append", 20, processes=3, keys=2, seed=2, fail_rate=0.2,
+                                              info_rate=0.1)]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, len(_OPS) - 1), st.sampled_from(
+           ["drop", "swap", "type", "process", "f", "time", "value", "nemesis"]), st.integers(0, 5)),
+           max_size=6), spaced=st.booleans())
+def test_c_builder_pairs_as_python_does(tmp_path: Path, edits: list[tuple[int, str, int]],
+                                        spaced: bool) -> None:
+    """Well-formed JSON, odd histories: dropped, swapped and retyped ops, strings for processes."""
+    ops = [dict(op) for op in _OPS]
+    for at, how, x in edits:
+        at = min(at, len(ops) - 1)
+        if how == "drop" and len(ops) > 1:
+            del ops[at]
+        elif how == "swap" and at + 1 < len(ops):
+            ops[at], ops[at + 1] = ops[at + 1], ops[at]
+        elif how == "type":
+            ops[at]["type"] = ["invoke", "ok", "fail", "info", "ok", "other"][x]
+        elif how == "process":
+            ops[at]["process"] = [0, 1, 2, "nemesis", -7, 2**40][x]
+        elif how == "f":
+            ops[at]["f"] = ["txn", "read", "txn", "txn", "", "start"][x]
+        elif how == "time":
+            ops[at]["time"] = [None, 0, -1, 2**62, 5, None][x]
+        elif how == "value":
+            ops[at]["value"] = [None, [], [["r", 0, None]], [["r", 1, []]], [["w", 0, 3]], {"a": 1}][x]
+        elif how == "nemesis":
+            ops.insert(at, {"index": 1000 + x, "time": None, "type": "info", "process": "nemesis",
+                            "f": "start", "value": [x, {"why": "a\nb"}], "error": "e"})
+    sep = (", ", ": ") if spaced else (",", ":")
+    path = tmp_path / "h.jsonl"
+    path.write_text("".join(json.dumps(op, separators=sep) + "\n" for op in ops))
+    c_cols, py_cols = _from_jsonl_c(path), from_jsonl(path, compiled=False)
+    assert (c_cols is None) == (py_cols is None)  # nothing here is outside what it takes
+    if c_cols is not None and py_cols is not None:
+        for name in py_cols.__dataclass_fields__:
+            a, b = getattr(c_cols, name), getattr(py_cols, name)
+            assert a.dtype == b.dtype and np.array_equal(a, b), name
