@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jepsy.checkers.elle import synth
-from jepsy.checkers.elle.columns import _from_jsonl_c, from_jsonl
+from jepsy.checkers.elle import fastpath, synth
+from jepsy.checkers.elle.columns import _from_jsonl_c, from_jsonl, from_ops
+from jepsy.history import Op
+from tests.property.test_elle_props import _tamper
 
 pytest.importorskip("jepsy.checkers.elle._columns")
 
@@ -93,3 +96,65 @@ def test_c_builder_pairs_as_python_does(tmp_path: Path, edits: list[tuple[int, s
         for name in py_cols.__dataclass_fields__:
             a, b = getattr(c_cols, name), getattr(py_cols, name)
             assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+# --- the fast path's C loops (``elle/_fastpath.c``) against its NumPy ones ------------------
+
+def _txn_mutations(h: list[Op], draw: Any) -> list[Op]:
+    """Committed transactions that read and append one key, in every order, some wrongly."""
+    out = list(h)
+    oks = [i for i, op in enumerate(h) if op.type == "ok" and op.value]
+    for _ in range(draw(st.integers(1, 4)) if oks else 0):
+        i = draw(st.sampled_from(oks))
+        mops = [list(m) for m in out[i].value]
+        j = draw(st.integers(0, len(mops) - 1))
+        f, k, v = mops[j]
+        new = draw(st.sampled_from(["read-after", "read-before", "read-again", "wrong-again",
+                                    "future", "swap"]))
+        seen = v if f == "r" and v else []
+        if new == "read-after" and f == "append":  # correct: what it read plus its own append
+            mops.insert(j + 1, ["r", k, [*draw(st.sampled_from([[], [v]])), v]])
+        elif new == "read-before" and f == "append":
+            mops.insert(j, ["r", k, draw(st.sampled_from([None, [], [v]]))])  # [v]: a future read
+        elif new == "read-again" and f == "r":
+            mops.insert(j + 1, ["r", k, v])
+        elif new == "wrong-again" and f == "r":
+            mops.insert(j + 1, ["r", k, seen[:-1] if seen else [10**6]])
+        elif new == "future" and f == "r":
+            mops.insert(j, ["append", k, 10**6 + i])
+            mops.append(["append", k, 2 * 10**6 + i])
+        elif new == "swap" and len(mops) > 1:
+            mops[0], mops[-1] = mops[-1], mops[0]
+        out[i] = Op(index=out[i].index, time=out[i].time, type="ok", process=out[i].process, f="txn",
+                    value=mops)
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 80), processes=st.integers(1, 6), keys=st.integers(1, 4),
+       seed=st.integers(0, 10**6), data=st.data())
+def test_fast_path_loops_agree_in_c_and_numpy(n: int, processes: int, keys: int, seed: int,
+                                              data: st.DataObject) -> None:
+    pytest.importorskip("jepsy.checkers.elle._fastpath")
+
+    h = synth.history("list-append", n, processes=processes, keys=keys, seed=seed, fail_rate=0.1,
+                      info_rate=0.05, writes_per_key=8)
+    how = data.draw(st.sampled_from(["valid", "tamper", "shape", "txn"]))
+    if how == "tamper":
+        h = _tamper(h, data.draw)
+    elif how == "shape":
+        h = synth.inject(h, data.draw(st.sampled_from(["G1b", "internal", "future-read", "G1a"])))
+    elif how == "txn":
+        h = _txn_mutations(h, data.draw)
+    cols = from_ops(h)
+    assert cols is not None
+    answers = []
+    for native in (None, False):  # None: import the C loops; False: the NumPy ones
+        saved, fastpath._NATIVE = fastpath._NATIVE, native
+        try:
+            answers.append(fastpath.clean_list_append(cols))
+        finally:
+            fastpath._NATIVE = saved
+    assert answers[0] == answers[1]
+    if how == "valid":
+        assert answers[0] is not None
