@@ -221,10 +221,9 @@ def main() -> None:
                 print(f"{n:>9} | generation failed: {gen['error']}")
                 continue
         no: dict[str, object] = {"error": f"not run (over --before-upto {args.before_upto})"}
-        before = (spawn("before", path, args) if args.main and n <= args.before_upto
-                  else no if args.main else {"error": "not run (no --main)"})
-        before_file = (spawn("before-file", path, args) if args.main and n <= args.before_upto
-                       else no if args.main else {"error": "not run (no --main)"})
+        unrun: dict[str, object] = no if args.main else {"error": "not run (no --main)"}
+        before = spawn("before", path, args) if args.main and n <= args.before_upto else unrun
+        before_file = spawn("before-file", path, args) if args.main and n <= args.before_upto else unrun
         after = spawn("after-file", path, args)
         ops = spawn("after-ops", path, args) if n <= args.before_upto else no
         agree = ("" if all((b["valid"], b["edges"]) == (after["valid"], after["edges"])

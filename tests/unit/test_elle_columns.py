@@ -163,3 +163,70 @@ def test_c_builder_equals_the_python_builder_or_refuses(tmp_path: Path, text: st
     assert (from_jsonl(path) is None) == (py_cols is None)  # either way, the Python builder's answer
     if py_cols is not None and c_cols is None:
         _assert_same(from_jsonl(path), py_cols)
+
+
+# --- Jepsen EDN into columns (the C builder on _edn_json's JSON) -----------------------------
+
+def _edn(ops: list[Op]) -> str:
+    """Jepsen's own spelling: keywords for types, functions and micro-op names."""
+    def mop(m: list[Any]) -> str:
+        v = "nil" if m[2] is None else ("[" + " ".join(map(str, m[2])) + "]" if isinstance(m[2], list)
+                                        else str(m[2]))
+        return f"[:{m[0]} {m[1]} {v}]"
+
+    lines = []
+    for op in ops:
+        value = ("[" + " ".join(mop(m) for m in op.value) + "]" if op.f == "txn" else "nil")
+        process = op.process if isinstance(op.process, int) else f":{op.process}"
+        time = "" if op.time is None else f" :time {op.time}"
+        lines.append(f"{{:index {op.index}{time}, :type :{op.type}, :process {process}, :f :{op.f}, "
+                     f":value {value}}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_edn_columns_equal_the_ops_read_from_it(tmp_path: Path) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    pytest.importorskip("jepsy._edn_json")
+    from jepsy.checkers.elle.columns import from_edn, from_file
+    from jepsy.history import read_history
+
+    h = synth.history("list-append", 300, processes=4, keys=3, seed=7, fail_rate=0.1, info_rate=0.05)
+    h += [Op(index=len(h) + i, time=op.time, type=op.type, process=op.process, f=op.f, value=op.value)
+          for i, op in enumerate(_odd_history())]
+    path = tmp_path / "history.edn"
+    path.write_text(_edn(h))
+    cols = from_edn(path)
+    assert cols is not None
+    _assert_same(cols, from_ops(read_history(path)))
+    _assert_same(from_file(path), from_ops(read_history(path)))
+    # what the fast EDN reader would not make into position-numbered Ops: refused
+    for text in (_edn(h).replace("{:index 3 :time", "{:index 30 :time"),
+                 _edn(h).replace(":type :info, :process :nemesis", ":type :odd, :process :nemesis")):
+        assert text != _edn(h)
+        path.write_text(text)
+        assert from_edn(path) is None
+
+
+def test_check_file_reads_edn_through_the_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    from jepsy.checkers.elle import columns
+
+    monkeypatch.setattr(checker_module, "FAST_FROM_BYTES", 0)
+    h = synth.history("list-append", 200, processes=5, keys=4, seed=9)
+    path = tmp_path / "history.edn"
+    path.write_text(_edn(h))
+    calls: list[Any] = []
+    real = columns.from_edn
+
+    def from_edn(p: Path) -> Any:
+        calls.append(real(p))
+        return calls[-1]
+
+    monkeypatch.setattr(columns, "from_edn", from_edn)
+    checker = list_append()
+    got, want = checker.check_file(path, {}), checker._check(h, {})
+    assert calls and calls[0] is not None  # the columns, not an Op list, decided
+    for r in (got, want):
+        r["stats"].pop("analysis_seconds")
+        r["stats"].pop("search_seconds")
+    assert got == want

@@ -24,6 +24,11 @@
  *            "append", "r" or "w") only where the Python builder decodes them;
  *            elsewhere skipped as JSON, nested at most 64 deep
  *
+ * feed_ops_array takes instead one JSON array of op objects, as _edn_json.c
+ * makes of a Jepsen EDN history.  Its reference is the Python builder on the
+ * ops jepsy.history's fast EDN reader makes of that JSON, so it also refuses
+ * any op type but the four and any op whose index is not its position.
+ *
  * Pairing is the Python builder's (columns.py's feed): client ``txn`` ops only;
  * a completion without an open invoke stands alone; an invoke while one is
  * open leaves the first one indeterminate; an ok transaction takes its
@@ -137,7 +142,7 @@ static int64_t map_pop(Map *m, int64_t k) {
  * Each takes [p, e) and returns the position after what it read, or NULL to refuse. */
 
 static inline const char *ws(const char *p, const char *e) {
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
     return p;
 }
 
@@ -280,6 +285,8 @@ typedef struct {
     Vec raw;   /* one Raw per transaction */
     Map open;  /* process -> its open transaction */
     int spent; /* refused, or finished: feed and finish do nothing more */
+    int as_ops;  /* feed_ops_array: refuse what jepsy's Op or its fast readers would */
+    int64_t ops; /* ops read */
 } Builder;
 
 static void release(Builder *b) {
@@ -400,16 +407,15 @@ static int new_txn(Builder *b, int8_t type, int64_t process, int64_t index, int6
 
 static const char NULL_JSON[] = "null";
 
-/* One line [p, e); 0 taken (or skipped), -1 refused. */
-static int line(Builder *b, const char *p, const char *e) {
+/* One op object at p (its '{'), within [p, e); *after: the position after it.
+ * 0 taken (or skipped: not a client transaction), -1 refused. */
+static int op_at(Builder *b, const char *p, const char *e, const char **after) {
     enum { B_INDEX = 1, B_TIME = 2, B_TYPE = 4, B_PROCESS = 8, B_F = 16, B_VALUE = 32, B_ERROR = 64 };
     unsigned seen = 0;
     int64_t index = 0, time = NONE, process = 0;
     int type = OTHER_TYPE, process_is_str = 0, is_txn = 0;
     const char *value = NULL_JSON, *value_end = NULL_JSON + 4;
-    p = ws(p, e);
-    if (p == e) return 0;
-    if (*p != '{') return -1;
+    if (p >= e || *p != '{') return -1;
     p = ws(p + 1, e);
     for (;;) {
         const char *k, *s;
@@ -460,9 +466,11 @@ static int line(Builder *b, const char *p, const char *e) {
         if (p >= e || *p != '}') return -1;
         break;
     }
-    if (ws(p + 1, e) != e) return -1;
+    *after = p + 1;
     if ((seen & (B_INDEX | B_TIME | B_TYPE | B_PROCESS | B_F)) != (B_INDEX | B_TIME | B_TYPE | B_PROCESS | B_F))
         return -1;
+    if (b->as_ops && (type == OTHER_TYPE || index != b->ops)) return -1;
+    b->ops++;
     if (process_is_str || !is_txn) return 0;  /* not a client's transaction: skipped */
     if (type == INVOKE) {
         int64_t prev = map_pop(&b->open, process);
@@ -496,6 +504,19 @@ static int line(Builder *b, const char *p, const char *e) {
     return add_mops(b, t, value, value_end);
 }
 
+/* One line [p, e): an op object, or blank; 0 taken (or skipped), -1 refused. */
+static int line(Builder *b, const char *p, const char *e) {
+    const char *after;
+    p = ws(p, e);
+    if (p == e) return 0;
+    return op_at(b, p, e, &after) < 0 || ws(after, e) != e ? -1 : 0;
+}
+
+static void refuse(Builder *b) {
+    b->spent = 1;
+    release(b);
+}
+
 static PyObject *Builder_feed(Builder *b, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
@@ -503,11 +524,45 @@ static PyObject *Builder_feed(Builder *b, PyObject *arg) {
     while (!b->spent && p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
-        if (line(b, p, e) < 0) {
-            b->spent = 1;
-            release(b);
-        }
+        if (line(b, p, e) < 0) refuse(b);
         p = nl ? nl + 1 : end;
+    }
+    PyBuffer_Release(&view);
+    if (b->spent) Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
+/* One JSON array of op objects, as msgspec would decode it into jepsy's Op (every type one
+ * of the four) and jepsy.history's fast readers accept it (each op's index its position). */
+static PyObject *Builder_feed_ops_array(Builder *b, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    const char *p = view.buf, *e = p + view.len;
+    b->as_ops = 1;
+    p = ws(p, e);
+    if (b->spent || b->ops || p >= e || *p != '[') {
+        refuse(b);
+    } else {
+        p = ws(p + 1, e);
+        if (p < e && *p == ']') {
+            p++;
+        } else {
+            for (;;) {
+                if (op_at(b, p, e, &p) < 0) {
+                    refuse(b);
+                    break;
+                }
+                p = ws(p, e);
+                if (p < e && *p == ',') {
+                    p = ws(p + 1, e);
+                    continue;
+                }
+                if (p < e && *p == ']') p++;
+                else refuse(b);
+                break;
+            }
+        }
+        if (!b->spent && ws(p, e) != e) refuse(b);
     }
     PyBuffer_Release(&view);
     if (b->spent) Py_RETURN_FALSE;
@@ -554,8 +609,7 @@ static PyObject *Builder_finish(Builder *b, PyObject *Py_UNUSED(ignored)) {
         free(raw[t].p);
         raw[t].p = NULL;
         if (bad) {
-            b->spent = 1;
-            release(b);
+            refuse(b);
             Py_RETURN_NONE;
         }
     }
@@ -578,8 +632,7 @@ static PyObject *Builder_finish(Builder *b, PyObject *Py_UNUSED(ignored)) {
         }
         PyTuple_SET_ITEM(out, i, view);
     }
-    b->spent = 1;
-    release(b);
+    refuse(b);  /* done: it holds nothing more */
     return out;
 }
 
@@ -592,6 +645,10 @@ static PyMethodDef Builder_methods[] = {
     {"feed", (PyCFunction)Builder_feed, METH_O,
      "feed(block) -> bool: whole JSONL lines; False once anything was refused (then the "
      "builder is spent and holds nothing)."},
+    {"feed_ops_array", (PyCFunction)Builder_feed_ops_array, METH_O,
+     "feed_ops_array(data) -> bool: instead of feed, one JSON array of op objects (as "
+     "jepsy._edn_json.edn_to_json makes), refused unless every op would be a jepsy Op whose "
+     "index is its position."},
     {"finish", (PyCFunction)Builder_finish, METH_NOARGS,
      "finish() -> the 14 columns of TxnColumns in field order, as memoryviews of bytes, or None "
      "if refused."},

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 
     from jepsy.history import Op
 
-__all__ = ["APPEND", "FAIL", "INFO", "NONE", "OK", "OTHER", "READ", "TxnColumns", "from_jsonl",
-           "from_ops"]
+__all__ = ["APPEND", "FAIL", "INFO", "NONE", "OK", "OTHER", "READ", "TxnColumns", "from_edn",
+           "from_file", "from_jsonl", "from_ops"]
 
 OK, FAIL, INFO = 0, 1, 2
 _TYPE_CODE = {"ok": OK, "fail": FAIL, "info": INFO}
@@ -336,6 +336,43 @@ def from_jsonl(path: Path, compiled: bool = True) -> TxnColumns | None:
         return None
 
 
+def from_file(path: Path) -> TxnColumns | None:
+    """Columns of a stored history: jepsy JSONL (``from_jsonl``) or Jepsen EDN (``from_edn``)."""
+    cols = from_jsonl(path)
+    return from_edn(path) if cols is None else cols
+
+
+def from_edn(path: Path) -> TxnColumns | None:
+    """Columns of a Jepsen EDN history, without ``Op`` records, or None.
+
+    Only what ``jepsy.history``'s fast EDN reader takes (the C translator
+    ``jepsy._edn_json`` to JSON, then msgspec into ``Op``s numbered by
+    position), and only with both C modules built: the JSON goes to the C
+    builder, which refuses whatever those ops would not be.  None means: read
+    the file with ``read_history`` (which may still read it, more slowly).
+    """
+    try:
+        from jepsy._edn_json import edn_to_json
+        from jepsy.checkers.elle._columns import Builder
+    except ImportError:
+        return None
+    data = path.read_bytes()
+    lead = data.lstrip()[:1]
+    first = data.lstrip().split(b"\n", 1)[0].rstrip()
+    # the reader's own choice of format (history._read_any), so that EDN is what it reads as EDN
+    edn = ((lead == b"{" and not (first.endswith(b"}") and b'":' in first))
+           or (lead in (b"[", b"(") and b'"type"' not in data[:2000]))
+    js = edn_to_json(data) if edn else None
+    del data
+    if js is None:
+        return None
+    b = Builder()
+    if not b.feed_ops_array(js):
+        return None
+    del js
+    return _columns(b.finish())
+
+
 _DTYPES = (np.int8, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64,
            np.int8, np.int64, np.int64, np.int64, np.int64, np.int64)  # TxnColumns' fields
 
@@ -350,7 +387,10 @@ def _from_jsonl_c(path: Path) -> TxnColumns | None:
     for block in _blocks(path):
         if not b.feed(block):
             return None
-    bufs = b.finish()
+    return _columns(b.finish())
+
+
+def _columns(bufs: tuple[memoryview, ...] | None) -> TxnColumns | None:
     if bufs is None:
         return None
     # views, not copies: each array keeps its buffer, which owns the C builder's memory
