@@ -13,13 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jepsy.checkers.elle import fastpath, synth
-from jepsy.checkers.elle.columns import _from_jsonl_c, from_jsonl, from_ops
+from jepsy.checkers.elle.columns import _columns, _from_jsonl_c, from_jsonl, from_ops
 from jepsy.history import Op
 from tests.property.test_elle_props import _tamper
 
@@ -33,7 +34,7 @@ _PIECES = ['"', "\\", "\\u0041", "[", "]", "{", "}", ",", ":", " ", "\n", "\r", 
            '"invoke"', '"txn"', '"index":1', '"x":1']
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                     HealthCheck.function_scoped_fixture])
 @given(edits=st.lists(st.tuples(st.integers(0, len(_BASE)), st.integers(0, 3), st.sampled_from(_PIECES)),
                       min_size=1, max_size=3))
@@ -59,14 +60,13 @@ _OPS = [op.to_json() for op in synth.history("list-append", 20, processes=3, key
                                               info_rate=0.1)]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                    HealthCheck.function_scoped_fixture])
-@given(edits=st.lists(st.tuples(st.integers(0, len(_OPS) - 1), st.sampled_from(
-           ["drop", "swap", "type", "process", "f", "time", "value", "nemesis"]), st.integers(0, 5)),
-           max_size=6), spaced=st.booleans())
-def test_c_builder_pairs_as_python_does(tmp_path: Path, edits: list[tuple[int, str, int]],
-                                        spaced: bool) -> None:
-    """Well-formed JSON, odd histories: dropped, swapped and retyped ops, strings for processes."""
+_EDITS = st.lists(st.tuples(st.integers(0, len(_OPS) - 1), st.sampled_from(
+    ["drop", "swap", "type", "process", "f", "time", "value", "nemesis", "index"]), st.integers(0, 5)),
+    max_size=6)
+
+
+def _edited(edits: list[tuple[int, str, int]]) -> list[dict[str, Any]]:
+    """``_OPS`` with dropped, swapped and retyped ops, strings for processes, odd values."""
     ops = [dict(op) for op in _OPS]
     for at, how, x in edits:
         at = min(at, len(ops) - 1)
@@ -87,15 +87,51 @@ def test_c_builder_pairs_as_python_does(tmp_path: Path, edits: list[tuple[int, s
         elif how == "nemesis":
             ops.insert(at, {"index": 1000 + x, "time": None, "type": "info", "process": "nemesis",
                             "f": "start", "value": [x, {"why": "a\nb"}], "error": "e"})
+        elif how == "index":
+            ops[at]["index"] = x
+    return ops
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                    HealthCheck.function_scoped_fixture])
+@given(edits=_EDITS, spaced=st.booleans())
+def test_c_builder_pairs_as_python_does(tmp_path: Path, edits: list[tuple[int, str, int]],
+                                        spaced: bool) -> None:
+    """Well-formed JSON lines, odd histories: the same columns, or both refuse."""
     sep = (", ", ": ") if spaced else (",", ":")
     path = tmp_path / "h.jsonl"
-    path.write_text("".join(json.dumps(op, separators=sep) + "\n" for op in ops))
+    path.write_text("".join(json.dumps(op, separators=sep) + "\n" for op in _edited(edits)))
     c_cols, py_cols = _from_jsonl_c(path), from_jsonl(path, compiled=False)
     assert (c_cols is None) == (py_cols is None)  # nothing here is outside what it takes
     if c_cols is not None and py_cols is not None:
-        for name in py_cols.__dataclass_fields__:
-            a, b = getattr(c_cols, name), getattr(py_cols, name)
-            assert a.dtype == b.dtype and np.array_equal(a, b), name
+        _same(c_cols, py_cols)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=_EDITS)
+def test_c_builder_reads_an_ops_array_as_the_op_reader_does(edits: list[tuple[int, str, int]]) -> None:
+    """``feed_ops_array`` (EDN's way in) against msgspec's ``Op`` and ``from_ops``: the
+    same columns, or a refusal where those ops would not be read, or not by position."""
+    from jepsy.checkers.elle._columns import Builder
+
+    js = json.dumps(_edited(edits)).encode()
+    b = Builder()
+    c_cols = _columns(b.finish()) if b.feed_ops_array(js) else None
+    try:
+        ops = msgspec.json.decode(js, type=list[Op])
+    except msgspec.ValidationError:
+        assert c_cols is None
+        return
+    py_cols = from_ops(ops) if [op.index for op in ops] == list(range(len(ops))) else None
+    assert (c_cols is None) == (py_cols is None)
+    if c_cols is not None and py_cols is not None:
+        _same(c_cols, py_cols)
+
+
+def _same(a: Any, b: Any) -> None:
+    for name in b.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), name
 
 
 # --- the fast path's C loops (``elle/_fastpath.c``) against its NumPy ones ------------------
