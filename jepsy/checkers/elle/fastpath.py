@@ -33,6 +33,10 @@ would, stated once (``order[k]`` is key k's longest committed read):
   SciPy's strongly connected components find one of more than one node,
   there may be a cycle, so hand back.
 
+Two steps are loops over runs of varying length, done in C when
+``_fastpath.c`` is built (else in NumPy, same answers): the prefix comparison,
+and every committed transaction's external reads.
+
 Duplicate appends of one value to one key also hand back (the general path
 keeps the last writer; nothing here needs to reproduce that choice).
 """
