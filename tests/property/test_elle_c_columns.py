@@ -194,3 +194,37 @@ def test_fast_path_loops_agree_in_c_and_numpy(n: int, processes: int, keys: int,
     assert answers[0] == answers[1]
     if how == "valid":
         assert answers[0] is not None
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edits=_EDITS, odd=st.sampled_from([None, True, 1.5, "txn-sub", "k"]))
+def test_c_builder_reads_op_lists_as_the_python_builder_does(edits: list[tuple[int, str, int]],
+                                                            odd: Any) -> None:
+    """``from_ops`` by ``feed_ops`` against the Python builder, on ops with odd fields too."""
+
+    class Sub(str):
+        pass
+
+    ops = [Op(**d) for d in _edited(edits)]
+    if odd is not None and ops:  # a bool, a float, a str subclass or a string key somewhere
+        i = len(ops) // 2
+        d = {k: getattr(ops[i], k) for k in ("index", "time", "type", "process", "f", "value")}
+        if odd is True:
+            d["process"] = True
+        elif odd == 1.5:
+            d["time"] = 1.5
+        elif odd == "txn-sub":
+            d["f"] = Sub("txn")
+        elif isinstance(d["value"], list) and d["value"]:
+            d["value"] = [["append", "k", 1], *d["value"]]
+        ops[i] = Op(**d)
+    try:
+        py_cols = from_ops(ops, compiled=False)
+    except (TypeError, AttributeError):
+        with pytest.raises((TypeError, AttributeError)):
+            from_ops(ops)
+        return
+    cols = from_ops(ops)
+    assert (cols is None) == (py_cols is None)
+    if cols is not None and py_cols is not None:
+        _same(cols, py_cols)

@@ -11,7 +11,7 @@ import pytest
 
 from jepsy.checkers.elle import checker as checker_module
 from jepsy.checkers.elle import list_append, synth
-from jepsy.checkers.elle.columns import from_jsonl, from_ops
+from jepsy.checkers.elle.columns import _columns, from_jsonl, from_ops
 from jepsy.checkers.elle.txn import Txn, extract_txns
 from jepsy.history import Op
 
@@ -111,6 +111,11 @@ def test_c_builder_takes_jepsy_jsonl_and_equals_the_python_builder(tmp_path: Pat
     c_cols, py_cols = _both(path)
     assert c_cols is not None  # taken, not refused
     _assert_same(c_cols, py_cols)
+    from jepsy.checkers.elle._columns import Builder
+
+    b = Builder()
+    assert b.feed_ops(h)  # the Op list too: taken, and the same columns
+    _assert_same(_columns(b.finish()), from_ops(h, compiled=False))
 
 
 @pytest.mark.parametrize(("text", "taken", "py_takes"), [

@@ -24,6 +24,10 @@
  *            "append", "r" or "w") only where the Python builder decodes them;
  *            elsewhere skipped as JSON, nested at most 64 deep
  *
+ * feed_ops takes instead ops already in memory (jepsy Op records), with the
+ * Python builder on them as the reference; it refuses subclasses (bool for an
+ * int, say) where that builder would be lenient, and any Python error.
+ *
  * feed_ops_array takes instead one JSON array of op objects, as _edn_json.c
  * makes of a Jepsen EDN history.  Its reference is the Python builder on the
  * ops jepsy.history's fast EDN reader makes of that JSON, so it also refuses
@@ -277,6 +281,7 @@ enum { APPEND = 0, READ = 1, WRITE = 2 };
 typedef struct {
     char *p;  /* a copy of an invoke's value, kept until its completion says ok */
     size_t n;
+    PyObject *obj;  /* or (feed_ops) the value itself, a reference held */
 } Raw;
 
 typedef struct {
@@ -295,7 +300,10 @@ static void release(Builder *b) {
         b->col[i] = (Vec){NULL, 0, 0};
     }
     Raw *raw = (Raw *)b->raw.p;
-    for (size_t i = 0; i < b->raw.len / sizeof(Raw); i++) free(raw[i].p);
+    for (size_t i = 0; i < b->raw.len / sizeof(Raw); i++) {
+        free(raw[i].p);
+        Py_XDECREF(raw[i].obj);
+    }
     free(b->raw.p);
     b->raw = (Vec){NULL, 0, 0};
     free(b->open.s);
@@ -391,9 +399,66 @@ static int add_mops(Builder *b, int64_t t, const char *p, const char *e) {
     return 0;
 }
 
+/* Transaction t's micro-ops from a Python value: exactly lists, ints, None and the three
+ * names (a subclass of any, e.g. bool, is refused: the Python builder decides). */
+static int add_mops_obj(Builder *b, int64_t t, PyObject *v) {
+    if (!PyList_CheckExact(v)) return -1;
+    Py_ssize_t n = PyList_GET_SIZE(v);
+    AT64(b->col[MOP_START], t) = (int64_t)(b->col[KEY].len / 8);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *m = PyList_GET_ITEM(v, i);
+        if (!PyList_CheckExact(m) || PyList_GET_SIZE(m) != 3) return -1;
+        PyObject *fo = PyList_GET_ITEM(m, 0), *ko = PyList_GET_ITEM(m, 1), *vo = PyList_GET_ITEM(m, 2);
+        if (!PyUnicode_CheckExact(fo) || !PyLong_CheckExact(ko)) return -1;
+        int f = PyUnicode_CompareWithASCIIString(fo, "append") == 0 ? APPEND
+              : PyUnicode_CompareWithASCIIString(fo, "r") == 0 ? READ
+              : PyUnicode_CompareWithASCIIString(fo, "w") == 0 ? WRITE : -1;
+        int overflow = 0;
+        int64_t key = PyLong_AsLongLongAndOverflow(ko, &overflow), value = 0, length = 0;
+        if (f < 0 || overflow) return -1;
+        if (f != READ) {
+            if (!PyLong_CheckExact(vo)) return -1;
+            value = PyLong_AsLongLongAndOverflow(vo, &overflow);
+            if (overflow) return -1;
+        } else {
+            Vec *elems = &b->col[ELEMS];
+            value = (int64_t)(elems->len / 8);
+            if (vo == Py_None) {
+                length = -1;
+            } else if (PyList_CheckExact(vo)) {
+                length = PyList_GET_SIZE(vo);
+                for (Py_ssize_t j = 0; j < length; j++) {
+                    PyObject *x = PyList_GET_ITEM(vo, j);
+                    if (!PyLong_CheckExact(x)) return -1;
+                    int64_t e = PyLong_AsLongLongAndOverflow(x, &overflow);
+                    if (overflow || put64(elems, e) < 0) return -1;
+                }
+            } else {
+                return -1;
+            }
+        }
+        if (put8(&b->col[F], (int8_t)f) < 0 || put64(&b->col[KEY], key) < 0
+            || put64(&b->col[TXN], t) < 0 || put64(&b->col[VALUE], value) < 0
+            || put64(&b->col[LENGTH], length) < 0)
+            return -1;
+    }
+    AT64(b->col[MOP_COUNT], t) = n;
+    return 0;
+}
+
+/* A value: JSON text [p, e), or (obj not NULL) a Python object. */
+typedef struct {
+    const char *p, *e;
+    PyObject *obj;
+} Val;
+
+static int add_val(Builder *b, int64_t t, Val v) {
+    return v.obj ? add_mops_obj(b, t, v.obj) : add_mops(b, t, v.p, v.e);
+}
+
 static int new_txn(Builder *b, int8_t type, int64_t process, int64_t index, int64_t invoke_time,
                    int64_t complete_time) {
-    Raw none = {NULL, 0};
+    Raw none = {NULL, 0, NULL};
     if (put8(&b->col[TYPE], type) < 0 || put64(&b->col[PROCESS], process) < 0
         || put64(&b->col[INDEX], index) < 0 || put64(&b->col[INVOKE_INDEX], index) < 0
         || put64(&b->col[INVOKE_TIME], invoke_time) < 0
@@ -406,6 +471,8 @@ static int new_txn(Builder *b, int8_t type, int64_t process, int64_t index, int6
 }
 
 static const char NULL_JSON[] = "null";
+
+static int take(Builder *b, int64_t index, int64_t time, int type, int64_t process, Val v);
 
 /* One op object at p (its '{'), within [p, e); *after: the position after it.
  * 0 taken (or skipped: not a client transaction), -1 refused. */
@@ -472,6 +539,11 @@ static int op_at(Builder *b, const char *p, const char *e, const char **after) {
     if (b->as_ops && (type == OTHER_TYPE || index != b->ops)) return -1;
     b->ops++;
     if (process_is_str || !is_txn) return 0;  /* not a client's transaction: skipped */
+    return take(b, index, time, type, process, (Val){value, value_end, NULL});
+}
+
+/* A client's transaction op, paired as the Python builder does; 0 taken, -1 refused. */
+static int take(Builder *b, int64_t index, int64_t time, int type, int64_t process, Val v) {
     if (type == INVOKE) {
         int64_t prev = map_pop(&b->open, process);
         if (prev >= 0) ((int8_t *)b->col[TYPE].p)[prev] = INFO;
@@ -479,10 +551,15 @@ static int op_at(Builder *b, const char *p, const char *e, const char **after) {
         if (map_put(&b->open, process, t) < 0 || new_txn(b, INFO, process, index, time, NONE) < 0)
             return -1;
         Raw *raw = &((Raw *)b->raw.p)[t];
-        raw->n = (size_t)(value_end - value);
+        if (v.obj) {
+            Py_INCREF(v.obj);
+            raw->obj = v.obj;
+            return 0;
+        }
+        raw->n = (size_t)(v.e - v.p);
         raw->p = malloc(raw->n ? raw->n : 1);
         if (!raw->p) return -1;
-        memcpy(raw->p, value, raw->n);
+        memcpy(raw->p, v.p, raw->n);
         return 0;
     }
     if (type == OTHER_TYPE) return -1;
@@ -493,16 +570,18 @@ static int op_at(Builder *b, const char *p, const char *e, const char **after) {
         if (type == OK) {
             Raw *raw = &((Raw *)b->raw.p)[i];
             free(raw->p);
-            *raw = (Raw){NULL, 0};
+            Py_CLEAR(raw->obj);
+            *raw = (Raw){NULL, 0, NULL};
             AT64(b->col[COMPLETE_TIME], i) = time;
-            return add_mops(b, i, value, value_end);
+            return add_val(b, i, v);
         }
         return 0;
     }
     int64_t t = (int64_t)b->col[TYPE].len;
     if (new_txn(b, (int8_t)type, process, index, NONE, type == OK ? time : NONE) < 0) return -1;
-    return add_mops(b, t, value, value_end);
+    return add_val(b, t, v);
 }
+
 
 /* One line [p, e): an op object, or blank; 0 taken (or skipped), -1 refused. */
 static int line(Builder *b, const char *p, const char *e) {
@@ -569,6 +648,59 @@ static PyObject *Builder_feed_ops_array(Builder *b, PyObject *arg) {
     Py_RETURN_TRUE;
 }
 
+static PyObject *S_process, *S_f, *S_time, *S_type, *S_index, *S_value;  /* attribute names */
+
+/* One op object (an Op, or anything with its attributes); 0 taken or skipped, -1 refused
+ * (also on any Python error: the Python builder then meets it again, and raises it). */
+static int op_obj(Builder *b, PyObject *op) {
+    PyObject *p = NULL, *f = NULL, *tm = NULL, *ty = NULL, *ix = NULL, *v = NULL;
+    int r = -1, overflow = 0;
+    if (!(p = PyObject_GetAttr(op, S_process)) || !(f = PyObject_GetAttr(op, S_f))) goto done;
+    if (!PyUnicode_CheckExact(f)) goto done;
+    int is_txn = PyUnicode_CompareWithASCIIString(f, "txn") == 0;
+    if (!PyLong_CheckExact(p) || !is_txn) {  /* not a client's transaction: skipped */
+        r = PyLong_Check(p) && is_txn ? -1 : 0;  /* a bool process: the Python builder decides */
+        goto done;
+    }
+    int64_t process = PyLong_AsLongLongAndOverflow(p, &overflow), time = NONE, index;
+    if (overflow || !(tm = PyObject_GetAttr(op, S_time))) goto done;
+    if (tm != Py_None) {
+        if (!PyLong_CheckExact(tm)) goto done;
+        time = PyLong_AsLongLongAndOverflow(tm, &overflow);
+        if (overflow) goto done;
+    }
+    if (!(ty = PyObject_GetAttr(op, S_type)) || !PyUnicode_CheckExact(ty)) goto done;
+    int type = PyUnicode_CompareWithASCIIString(ty, "invoke") == 0 ? INVOKE
+             : PyUnicode_CompareWithASCIIString(ty, "ok") == 0 ? OK
+             : PyUnicode_CompareWithASCIIString(ty, "fail") == 0 ? FAIL
+             : PyUnicode_CompareWithASCIIString(ty, "info") == 0 ? INFO : OTHER_TYPE;
+    if (!(ix = PyObject_GetAttr(op, S_index)) || !PyLong_CheckExact(ix)) goto done;
+    index = PyLong_AsLongLongAndOverflow(ix, &overflow);
+    if (overflow || !(v = PyObject_GetAttr(op, S_value))) goto done;
+    r = take(b, index, time, type, process, (Val){NULL, NULL, v});
+done:
+    if (PyErr_Occurred()) PyErr_Clear();
+    Py_XDECREF(p);
+    Py_XDECREF(f);
+    Py_XDECREF(tm);
+    Py_XDECREF(ty);
+    Py_XDECREF(ix);
+    Py_XDECREF(v);
+    return r;
+}
+
+static PyObject *Builder_feed_ops(Builder *b, PyObject *ops) {
+    PyObject *seq = PySequence_Fast(ops, "feed_ops: a sequence of ops");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n && !b->spent; i++)
+        if (op_obj(b, items[i]) < 0) refuse(b);
+    Py_DECREF(seq);
+    if (b->spent) Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
 /* ------------------------------------------------------------------ a column handed to NumPy */
 
 typedef struct {
@@ -604,10 +736,11 @@ static PyObject *Builder_finish(Builder *b, PyObject *Py_UNUSED(ignored)) {
     Raw *raw = (Raw *)b->raw.p;
     size_t n = b->raw.len / sizeof(Raw);
     for (size_t t = 0; t < n; t++) {  /* never completed ok: the invoke's micro-ops */
-        if (!raw[t].p) continue;
-        int bad = add_mops(b, (int64_t)t, raw[t].p, raw[t].p + raw[t].n) < 0;
+        if (!raw[t].p && !raw[t].obj) continue;
+        int bad = add_val(b, (int64_t)t, (Val){raw[t].p, raw[t].p + raw[t].n, raw[t].obj}) < 0;
         free(raw[t].p);
         raw[t].p = NULL;
+        Py_CLEAR(raw[t].obj);
         if (bad) {
             refuse(b);
             Py_RETURN_NONE;
@@ -645,6 +778,9 @@ static PyMethodDef Builder_methods[] = {
     {"feed", (PyCFunction)Builder_feed, METH_O,
      "feed(block) -> bool: whole JSONL lines; False once anything was refused (then the "
      "builder is spent and holds nothing)."},
+    {"feed_ops", (PyCFunction)Builder_feed_ops, METH_O,
+     "feed_ops(ops) -> bool: instead of feed, ops in memory (jepsy Op records); False once "
+     "anything was refused."},
     {"feed_ops_array", (PyCFunction)Builder_feed_ops_array, METH_O,
      "feed_ops_array(data) -> bool: instead of feed, one JSON array of op objects (as "
      "jepsy._edn_json.edn_to_json makes), refused unless every op would be a jepsy Op whose "
@@ -674,6 +810,11 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__columns(void) {
     if (PyType_Ready(&BufType) < 0 || PyType_Ready(&BuilderType) < 0) return NULL;
+    if (!(S_process = PyUnicode_InternFromString("process")) || !(S_f = PyUnicode_InternFromString("f"))
+        || !(S_time = PyUnicode_InternFromString("time")) || !(S_type = PyUnicode_InternFromString("type"))
+        || !(S_index = PyUnicode_InternFromString("index"))
+        || !(S_value = PyUnicode_InternFromString("value")))
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&BuilderType);

@@ -294,8 +294,23 @@ class _Builder:
 _first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
-def from_ops(history: Iterable[Op]) -> TxnColumns | None:
-    """Columns of a history already in memory, or None if it holds what they cannot."""
+def from_ops(history: Iterable[Op], compiled: bool = True) -> TxnColumns | None:
+    """Columns of a history already in memory, or None if it holds what they cannot.
+
+    By the C builder's ``feed_ops`` when it is built (``compiled=False`` skips
+    it), else, or if it refuses, by the Python builder (the reference).
+    """
+    if compiled and isinstance(history, (list, tuple)):
+        try:
+            from jepsy.checkers.elle._columns import Builder
+        except ImportError:
+            pass
+        else:
+            c = Builder()
+            if c.feed_ops(history):
+                cols = _columns(c.finish())
+                if cols is not None:
+                    return cols
     b = _Builder()
     try:
         b.feed(history)
