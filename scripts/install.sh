@@ -63,6 +63,8 @@ if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/linear/_linear.c -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/_fastread.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/checkers/elle/_columns.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/checkers/elle/_fastpath.c -nt .venv/.jepsy-installed ]] \
    || compgen -G '.venv/lib/python3*/site-packages/__editable___jepsy_*_finder.py' >/dev/null; then
   log=.venv/pip-install.log
   # editable_mode=compat: a plain path entry in a .pth file.  The default mode

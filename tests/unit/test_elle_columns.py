@@ -11,7 +11,7 @@ import pytest
 
 from jepsy.checkers.elle import checker as checker_module
 from jepsy.checkers.elle import list_append, synth
-from jepsy.checkers.elle.columns import from_jsonl, from_ops
+from jepsy.checkers.elle.columns import _columns, from_jsonl, from_ops
 from jepsy.checkers.elle.txn import Txn, extract_txns
 from jepsy.history import Op
 
@@ -85,3 +85,162 @@ def test_check_file_same_as_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             r["stats"].pop("search_seconds")
         assert got == want
     assert checker.check_file(path, {})["valid"] is True
+
+
+# --- the C builder (_columns.c): the Python builder's columns, or a refusal ------------------
+
+def _both(path: Path) -> tuple[Any, Any]:
+    from jepsy.checkers.elle.columns import _from_jsonl_c
+
+    return _from_jsonl_c(path), from_jsonl(path, compiled=False)
+
+
+def _assert_same(c_cols: Any, py_cols: Any) -> None:
+    assert py_cols is not None
+    for name in py_cols.__dataclass_fields__:
+        a, b = getattr(c_cols, name), getattr(py_cols, name)
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+
+
+def test_c_builder_takes_jepsy_jsonl_and_equals_the_python_builder(tmp_path: Path) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    h = synth.history("list-append", 400, processes=5, keys=4, seed=3, fail_rate=0.1, info_rate=0.05)
+    h += _odd_history()  # every pairing shape, with processes that are open again
+    path = tmp_path / "h.jsonl"
+    path.write_text("".join(json.dumps(op.to_json()) + "\n" for op in h))
+    c_cols, py_cols = _both(path)
+    assert c_cols is not None  # taken, not refused
+    _assert_same(c_cols, py_cols)
+    from jepsy.checkers.elle._columns import Builder
+
+    b = Builder()
+    assert b.feed_ops(h)  # the Op list too: taken, and the same columns
+    _assert_same(_columns(b.finish()), from_ops(h, compiled=False))
+
+
+@pytest.mark.parametrize(("text", "taken", "py_takes"), [
+    # what it takes
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn","value":[["append",1,2]]}\n\n'
+     ' {"process":0, "f":"txn","value":[ ["append" ,1, 2] , ["r",1,[ 2 , -3 ]],["r",2,null] ],'
+     '"index":1,"time":null,"type":"ok","error":{"a":[1.5e-10,true,false,null,"x\\n\\"y"]}}\r\n',
+     True, True),
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn","value":[["append",1,2]]}\n'
+     '{"index":1,"time":2,"type":"fail","process":0,"f":"txn","value":[["append",1,2]]}\n'
+     '{"index":2,"time":3,"type":"info","process":"nemesis","f":"start","value":{"n1":[1,"a\\/b"]}}\n'
+     '{"index":3,"time":4,"type":"ok","process":5,"f":"txn","value":[]}\n'
+     '{"index":4,"time":-9223372036854775808,"type":"invoke","process":-1,"f":"txn",'
+     '"value":[["w",9223372036854775807,0]]}', True, True),
+    # what the Python builder refuses too
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn","value":[["append",1,2]],"x":1}\n',
+     False, False),
+    ('{"index":0,"time":1,"type":"invoke","process":0,"f":"txn"}\n{"index":1,"time":1,"type":"ok",'
+     '"process":0,"f":"txn","value":null}\n', False, False),
+    ('{"index":0,"time":1.5,"type":"invoke","process":0,"f":"txn","value":[]}\n', False, False),
+    ('{"index":0,"time":1,"type":"invoke","process":true,"f":"txn","value":[]}\n', False, False),
+    ('{"index":0,"time":1,"type":"maybe","process":0,"f":"txn","value":[]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["append",1]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["append",1,[2]]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,3]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["cas",1,3]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[1,]]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r","k",[1]]]}\n', False, False),
+    ('{"index":0,"time":1,"type":"ok","process":"p","f":"r","value":[01]}\n', False, False),
+    # what it refuses, to the Python builder, which takes it (or refuses as well)
+    ('{"index":2,"time":3,"type":"info","process":"nemesis","f":"start","value":{"n1":["é"]}}\n',
+     False, True),  # non-ASCII, even in a skipped value
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[1]]],"index":0}\n', False, True),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"t\\u0078n","value":[["r",1,[1]]]}\n', False, True),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[1]]],"error":1e400}\n',
+     False, False),
+    ('{"index":0,"time":1,"type":"ok","process":0,"f":"txn","value":[["r",1,[99999999999999999999]]]}\n',
+     False, False),
+])
+def test_c_builder_equals_the_python_builder_or_refuses(tmp_path: Path, text: str, taken: bool,
+                                                        py_takes: bool) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    path = tmp_path / "h.jsonl"
+    path.write_text(text, encoding="utf-8")
+    c_cols, py_cols = _both(path)
+    assert (c_cols is not None) == taken
+    assert (py_cols is not None) == py_takes
+    if c_cols is not None:
+        _assert_same(c_cols, py_cols)
+    assert (from_jsonl(path) is None) == (py_cols is None)  # either way, the Python builder's answer
+    if py_cols is not None and c_cols is None:
+        _assert_same(from_jsonl(path), py_cols)
+
+
+# --- Jepsen EDN into columns (read_history's ops, then the C builder) ------------------------
+
+def _edn(ops: list[Op]) -> str:
+    """Jepsen's own spelling: keywords for types, functions and micro-op names."""
+    def mop(m: list[Any]) -> str:
+        v = "nil" if m[2] is None else ("[" + " ".join(map(str, m[2])) + "]" if isinstance(m[2], list)
+                                        else str(m[2]))
+        return f"[:{m[0]} {m[1]} {v}]"
+
+    lines = []
+    for op in ops:
+        value = ("[" + " ".join(mop(m) for m in op.value) + "]" if op.f == "txn" else "nil")
+        process = op.process if isinstance(op.process, int) else f":{op.process}"
+        time = "" if op.time is None else f" :time {op.time}"
+        lines.append(f"{{:index {op.index}{time}, :type :{op.type}, :process {process}, :f :{op.f}, "
+                     f":value {value}}}")
+    return "\n".join(lines) + "\n"
+
+
+def test_edn_columns_equal_the_ops_read_from_it(tmp_path: Path) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    from jepsy.checkers.elle.columns import from_edn, from_file
+    from jepsy.errors import HistoryError
+    from jepsy.history import read_history
+
+    h = synth.history("list-append", 300, processes=4, keys=3, seed=7, fail_rate=0.1, info_rate=0.05)
+    h += [Op(index=len(h) + i, time=op.time, type=op.type, process=op.process, f=op.f, value=op.value)
+          for i, op in enumerate(_odd_history())]
+    path = tmp_path / "history.edn"
+    path.write_text(_edn(h))
+    cols = from_edn(path)
+    assert cols is not None
+    _assert_same(cols, from_ops(read_history(path)))
+    _assert_same(from_file(path), from_ops(read_history(path)))
+    # an index that is not the op's position: the columns of the ops as read; an unknown
+    # op type: no columns (the general path then gives the reader's one-line error)
+    for text in (_edn(h).replace("{:index 3 :time", "{:index 30 :time"),
+                 _edn(h).replace(":type :info, :process :nemesis", ":type :odd, :process :nemesis")):
+        assert text != _edn(h)
+        path.write_text(text)
+        try:
+            expected = from_ops(read_history(path))
+        except HistoryError:
+            assert from_edn(path) is None
+            continue
+        got = from_edn(path)
+        assert (got is None) == (expected is None)
+        if got is not None and expected is not None:
+            _assert_same(got, expected)
+
+
+def test_check_file_reads_edn_through_the_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    from jepsy.checkers.elle import columns
+
+    monkeypatch.setattr(checker_module, "FAST_FROM_BYTES", 0)
+    h = synth.history("list-append", 200, processes=5, keys=4, seed=9)
+    path = tmp_path / "history.edn"
+    path.write_text(_edn(h))
+    calls: list[Any] = []
+    real = columns.from_edn
+
+    def from_edn(p: Path) -> Any:
+        calls.append(real(p))
+        return calls[-1]
+
+    monkeypatch.setattr(columns, "from_edn", from_edn)
+    checker = list_append()
+    got, want = checker.check_file(path, {}), checker._check(h, {})
+    assert calls and calls[0] is not None  # the columns, not an Op list, decided
+    for r in (got, want):
+        r["stats"].pop("analysis_seconds")
+        r["stats"].pop("search_seconds")
+    assert got == want

@@ -15,6 +15,11 @@ integers.  Anything else (string keys, nested values, malformed micro-ops)
 makes the builders return None, and the checker takes the general path on
 ``Txn`` objects, whose errors and explanations are the reference.
 
+Files are read by a C builder (``_columns.c``) when it is built: the same
+columns as this module's Python builder (the reference, which reads whatever
+the C one refuses), without a Python object per op, about ten times faster.
+Jepsen EDN reaches it through ``read_history``'s ``Op``s (``from_edn``).
+
 Pairing follows ``txn.extract_txns`` exactly (a completion without an invoke
 stands alone; an invoke while one is open leaves the first indeterminate),
 which is ``jepsy.history.pair_positions``' loose pairing, but it happens here
@@ -43,8 +48,8 @@ if TYPE_CHECKING:
 
     from jepsy.history import Op
 
-__all__ = ["APPEND", "FAIL", "INFO", "NONE", "OK", "OTHER", "READ", "TxnColumns", "from_jsonl",
-           "from_ops"]
+__all__ = ["APPEND", "FAIL", "INFO", "NONE", "OK", "OTHER", "READ", "TxnColumns", "from_edn",
+           "from_file", "from_jsonl", "from_ops"]
 
 OK, FAIL, INFO = 0, 1, 2
 _TYPE_CODE = {"ok": OK, "fail": FAIL, "info": INFO}
@@ -289,13 +294,28 @@ class _Builder:
 _first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
-def from_ops(history: Iterable[Op]) -> TxnColumns | None:
-    """Columns of a history already in memory, or None if it holds what they cannot."""
+def from_ops(history: Iterable[Op], compiled: bool = True) -> TxnColumns | None:
+    """Columns of a history already in memory, or None if it holds what they cannot.
+
+    By the C builder's ``feed_ops`` when it is built (``compiled=False`` skips
+    it), else, or if it refuses, by the Python builder (the reference).
+    """
+    if compiled and isinstance(history, (list, tuple)):
+        try:
+            from jepsy.checkers.elle._columns import Builder
+        except ImportError:
+            pass
+        else:
+            c = Builder()
+            if c.feed_ops(history):
+                cols = _columns(c.finish())
+                if cols is not None:
+                    return cols
     b = _Builder()
     try:
         b.feed(history)
         return b.finish()
-    except _Unsupported:
+    except (_Unsupported, OverflowError):  # an index or time past int64 (array("q") refuses it)
         return None
 
 
@@ -311,13 +331,20 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True):
     error: Any = None
 
 
-def from_jsonl(path: Path) -> TxnColumns | None:
+def from_jsonl(path: Path, compiled: bool = True) -> TxnColumns | None:
     """Columns straight from a JSONL history, a block at a time, never a whole ``Op`` list.
 
     Only files the fast JSONL reader of ``jepsy.history`` would take: one op
     object per line with jepsy's fields; anything else returns None (then the
     caller reads the file with ``read_history``, whose errors name the line).
+    The C builder (``_columns.c``, when built; ``compiled=False`` skips it)
+    reads the common subset of such files; whatever it refuses, this module's
+    Python builder reads, with the same columns as the result.
     """
+    if compiled:
+        cols = _from_jsonl_c(path)
+        if cols is not None:
+            return cols
     # Values stay JSON text until used: an ok transaction's invoke is never decoded.
     dec = msgspec.json.Decoder(_Line)
     b = _Builder(decode=msgspec.json.decode, keep=msgspec.Raw.copy)
@@ -325,8 +352,83 @@ def from_jsonl(path: Path) -> TxnColumns | None:
         for block in _blocks(path):
             b.feed(dec.decode_lines(block))
         return b.finish()
-    except (_Unsupported, msgspec.DecodeError, msgspec.ValidationError):
+    except (_Unsupported, OverflowError, msgspec.DecodeError, msgspec.ValidationError):
         return None
+
+
+def from_file(path: Path) -> TxnColumns | None:
+    """Columns of a stored history: jepsy JSONL (``from_jsonl``), Jepsen EDN or a JSON array
+    of ops (``from_edn``); None sends it to the general path."""
+    cols = from_jsonl(path)
+    return from_edn(path) if cols is None else cols
+
+
+def from_edn(path: Path) -> TxnColumns | None:
+    """Columns of a Jepsen EDN history, or None when the file is not EDN or cannot be read.
+
+    ``read_history`` reads it (``jepsy._fastread``'s C reader makes the ``Op``s
+    at once for the common subset of Jepsen EDN), ``from_ops`` turns the ops
+    into columns (the C builder's ``feed_ops`` when built), and the ops are
+    dropped as soon as the columns exist.  None means: take the general path,
+    whose reading gives the one-line error when there is one.
+    """
+    from jepsy.errors import HistoryError
+    from jepsy.history import read_history
+
+    with path.open("rb") as f:
+        head = f.read(2000)
+    lead = head.lstrip()[:1]
+    first = head.lstrip().split(b"\n", 1)[0].rstrip()
+    # the reader's own choice of format (history._read_any), so that EDN is what it reads as EDN
+    edn = ((lead == b"{" and not (first.endswith(b"}") and b'":' in first))
+           or (lead in (b"[", b"(") and b'"type"' not in head) or lead == b";")
+    if not edn:
+        return _from_json_array(path) if lead == b"[" else None
+    try:
+        ops = read_history(path)
+    except HistoryError:
+        return None
+    cols = from_ops(ops)
+    del ops
+    return cols
+
+
+def _from_json_array(path: Path) -> TxnColumns | None:
+    """Columns of a JSON array of jepsy ops (``[{"type": ...}, ...]``) by the C builder's
+    ``feed_ops_array``, without ``Op`` records; None if it is not built or refuses."""
+    try:
+        from jepsy.checkers.elle._columns import Builder
+    except ImportError:
+        return None
+    b = Builder()
+    if not b.feed_ops_array(path.read_bytes()):
+        return None
+    return _columns(b.finish())
+
+
+_DTYPES = (np.int8, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64,
+           np.int8, np.int64, np.int64, np.int64, np.int64, np.int64)  # TxnColumns' fields
+
+
+def _from_jsonl_c(path: Path) -> TxnColumns | None:
+    """``from_jsonl`` by the C builder, or None if it is not built or refuses the file."""
+    try:
+        from jepsy.checkers.elle._columns import Builder
+    except ImportError:
+        return None
+    b = Builder()
+    for block in _blocks(path):
+        if not b.feed(block):
+            return None
+    return _columns(b.finish())
+
+
+def _columns(bufs: tuple[memoryview, ...] | None) -> TxnColumns | None:
+    if bufs is None:
+        return None
+    # views, not copies: each array keeps its buffer, which owns the C builder's memory
+    return TxnColumns(*(np.frombuffer(buf, dtype=d) if len(buf) else np.zeros(0, dtype=d)
+                        for buf, d in zip(bufs, _DTYPES, strict=True)))
 
 
 def _blocks(path: Path, size: int = 1 << 24) -> Iterator[bytes]:

@@ -33,6 +33,10 @@ would, stated once (``order[k]`` is key k's longest committed read):
   SciPy's strongly connected components find one of more than one node,
   there may be a cycle, so hand back.
 
+Two steps are loops over runs of varying length, done in C when
+``_fastpath.c`` is built (else in NumPy, same answers): the prefix comparison,
+and every committed transaction's external reads.
+
 Duplicate appends of one value to one key also hand back (the general path
 keeps the last writer; nothing here needs to reproduce that choice).
 """
@@ -126,17 +130,9 @@ def _edges(c: TxnColumns) -> int:
     o_len = r_len[by_key][first]
     r_k = np.searchsorted(keys, r_key)  # each read's key, as a row of keys
     cand = np.flatnonzero((r_start != o_start[r_k]) & (r_len > 0))
-    done = 0
-    while done < len(cand):
-        lens = r_len[cand[done:]]
-        upto = int(np.searchsorted(np.cumsum(lens), _CHUNK, side="right")) or 1
-        part = cand[done: done + upto]
-        done += upto
-        mine = _ranges(r_start[part], r_len[part])
-        theirs = _ranges(o_start[r_k[part]], r_len[part])
-        if not np.array_equal(c.elems[mine], c.elems[theirs]):
-            raise _HandBack
-        del mine, theirs
+    if not _prefixes_agree(c.elems, r_start[cand], o_start[r_k[cand]], r_len[cand]):
+        raise _HandBack
+    del cand
     # --- the version orders: writers of their elements -------------------------------------
     oe = _ranges(o_start, o_len)
     oe_row = np.repeat(np.arange(len(keys)), o_len)  # which key row each element is of
@@ -158,49 +154,11 @@ def _edges(c: TxnColumns) -> int:
     del sorted_codes, at
     o_first = np.cumsum(o_len) - o_len  # each key row's first element in oe_*
     # --- reads from others -----------------------------------------------------------------
-    # Group each committed transaction's micro-ops by key, in program order.  A group of
-    # reads of one length (equal, since all are prefixes of one order) or of appends alone
-    # needs no more; a group mixing reads and appends, or reads of different lengths, sends
-    # its transaction through ``external_reads``.
-    ok_mops = np.flatnonzero(ttype[txn] == OK)
-    tk = txn[ok_mops] * (kmax - kmin + 1) + (key[ok_mops] - kmin)
-    by_tk = np.argsort(tk, kind="stable")
-    mop_s = ok_mops[by_tk]
-    tks = tk[by_tk]
-    del tk, by_tk, ok_mops
-    gid = np.cumsum(np.concatenate(([True], tks[1:] != tks[:-1]))) - 1 if len(tks) else tks
-    del tks
-    isr = f[mop_s] == READ
-    appends_in = np.bincount(gid[~isr], minlength=int(gid[-1]) + 1 if len(gid) else 0)
-    rg = gid[isr]
-    rmop = mop_s[isr]
-    del gid, isr, mop_s
-    seg = np.flatnonzero(np.concatenate(([True], rg[1:] != rg[:-1]))) if len(rg) else rg
-    rl = np.maximum(length[rmop], 0)
-    uneven = (np.minimum.reduceat(rl, seg) != np.maximum.reduceat(rl, seg)) if len(rg) else rg > 0
-    complex_ = uneven | (appends_in[rg[seg]] > 0) if len(rg) else uneven
-    first = rmop[seg]
-    twice = np.unique(txn[first[complex_]])
-    simple = ~np.isin(txn[first], twice)
-    e_txn = [txn[first][simple]]
-    e_row = [np.searchsorted(keys, key[first][simple])]
-    e_len = [np.maximum(length[first][simple], 0)]
-    del rg, rmop, seg, rl, uneven, complex_, first, simple, appends_in
-    if len(twice):
-        xt, xk, xl = [], [], []
-        for t in c.txn_objs(twice):
-            seen, bad = external_reads(t)
-            if bad:
-                raise _HandBack  # internal or future-read
-            for k, r in seen.items():
-                xt.append(t.id)
-                xk.append(k)
-                xl.append(len(r))
-        e_txn.append(np.array(xt, dtype=np.int64))
-        e_row.append(np.searchsorted(keys, np.array(xk, dtype=np.int64)))
-        e_len.append(np.array(xl, dtype=np.int64))
-    et, er, el = (np.concatenate(x) for x in (e_txn, e_row, e_len))
-    del e_txn, e_row, e_len
+    ext = _external_reads(c, keys, kmin, kmax)
+    if ext is None:
+        raise _HandBack  # internal or future-read
+    et, er, el = ext
+    del ext
     # --- G1b: a read ending on an append its writer followed with another to that key ------
     a_tk = txn[a_idx] * (kmax - kmin + 1) + (a_key - kmin)
     a_by = np.lexsort((a_idx, a_tk))
@@ -294,6 +252,109 @@ def _edges(c: TxnColumns) -> int:
     if len(labels) and int(np.bincount(labels).max()) > 1:
         raise _HandBack  # a component of several nodes: there may be a cycle
     return edges
+
+
+_NATIVE: Any = None  # the C loops (``_fastpath.c``), once imported; False: not built
+
+
+def _native() -> Any:
+    global _NATIVE
+    if _NATIVE is None:
+        try:
+            from jepsy.checkers.elle import _fastpath
+            _NATIVE = _fastpath
+        except ImportError:
+            _NATIVE = False
+    return _NATIVE
+
+
+def _prefixes_agree(elems: NDArray[np.int64], starts: NDArray[np.int64], prefix_starts: NDArray[np.int64],
+                    lengths: NDArray[np.int64]) -> bool:
+    """Whether ``elems[s:s+n] == elems[p:p+n]`` for each start, prefix start and length.
+
+    In C a memcmp per read; in NumPy, index arrays as long as the reads, a
+    chunk of ``_CHUNK`` elements at a time.
+    """
+    native = _native()
+    if native:
+        return bool(native.prefixes_agree(elems, starts, prefix_starts, lengths))
+    done = 0
+    while done < len(starts):
+        upto = int(np.searchsorted(np.cumsum(lengths[done:]), _CHUNK, side="right")) or 1
+        part = slice(done, done + upto)
+        done += upto
+        mine = _ranges(starts[part], lengths[part])
+        theirs = _ranges(prefix_starts[part], lengths[part])
+        if not np.array_equal(elems[mine], elems[theirs]):
+            return False
+        del mine, theirs
+    return True
+
+
+Reads = tuple["NDArray[np.int64]", "NDArray[np.int64]", "NDArray[np.int64]"]
+
+
+def _external_reads(c: TxnColumns, keys: NDArray[np.int64], kmin: int, kmax: int) -> Reads | None:
+    """What each committed transaction read of each key from others, as (txn, key row in
+    ``keys``, length): ``list_append.external_reads`` of every one of them (its versions
+    are prefixes of the key's order, so a length says which); None if any has an
+    ``internal`` or ``future-read`` anomaly.  In C one loop over the transactions."""
+    native = _native()
+    if native:
+        got = native.external_reads(c.type, c.mop_start, c.mop_count, c.f, c.key, c.value, c.length,
+                                    c.elems)
+        if got is None:
+            return None
+        et, ek, el = (np.frombuffer(b, dtype=np.int64) for b in got)
+        return et, np.searchsorted(keys, ek), el
+    return _external_reads_numpy(c, keys, kmin, kmax)
+
+
+def _external_reads_numpy(c: TxnColumns, keys: NDArray[np.int64], kmin: int, kmax: int) -> Reads | None:
+    f, key, txn, length, ttype = c.f, c.key, c.txn, c.length, c.type
+    # Group each committed transaction's micro-ops by key, in program order.  A group of
+    # reads of one length (equal, since all are prefixes of one order) or of appends alone
+    # needs no more; a group mixing reads and appends, or reads of different lengths, sends
+    # its transaction through ``external_reads``.
+    ok_mops = np.flatnonzero(ttype[txn] == OK)
+    tk = txn[ok_mops] * (kmax - kmin + 1) + (key[ok_mops] - kmin)
+    by_tk = np.argsort(tk, kind="stable")
+    mop_s = ok_mops[by_tk]
+    tks = tk[by_tk]
+    del tk, by_tk, ok_mops
+    gid = np.cumsum(np.concatenate(([True], tks[1:] != tks[:-1]))) - 1 if len(tks) else tks
+    del tks
+    isr = f[mop_s] == READ
+    appends_in = np.bincount(gid[~isr], minlength=int(gid[-1]) + 1 if len(gid) else 0)
+    rg = gid[isr]
+    rmop = mop_s[isr]
+    del gid, isr, mop_s
+    seg = np.flatnonzero(np.concatenate(([True], rg[1:] != rg[:-1]))) if len(rg) else rg
+    rl = np.maximum(length[rmop], 0)
+    uneven = (np.minimum.reduceat(rl, seg) != np.maximum.reduceat(rl, seg)) if len(rg) else rg > 0
+    complex_ = uneven | (appends_in[rg[seg]] > 0) if len(rg) else uneven
+    first = rmop[seg]
+    twice = np.unique(txn[first[complex_]])
+    simple = ~np.isin(txn[first], twice)
+    e_txn = [txn[first][simple]]
+    e_row = [np.searchsorted(keys, key[first][simple])]
+    e_len = [np.maximum(length[first][simple], 0)]
+    del rg, rmop, seg, rl, uneven, complex_, first, simple, appends_in
+    if len(twice):
+        xt, xk, xl = [], [], []
+        for t in c.txn_objs(twice):
+            seen, bad = external_reads(t)
+            if bad:
+                return None
+            for k, r in seen.items():
+                xt.append(t.id)
+                xk.append(k)
+                xl.append(len(r))
+        e_txn.append(np.array(xt, dtype=np.int64))
+        e_row.append(np.searchsorted(keys, np.array(xk, dtype=np.int64)))
+        e_len.append(np.array(xl, dtype=np.int64))
+    et, er, el = (np.concatenate(x) for x in (e_txn, e_row, e_len))
+    return et, er, el
 
 
 def _realtime(c: TxnColumns, n: int, src: list[NDArray[np.int64]], dst: list[NDArray[np.int64]]) -> int:
