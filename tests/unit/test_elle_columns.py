@@ -244,3 +244,20 @@ def test_check_file_reads_edn_through_the_columns(tmp_path: Path, monkeypatch: p
         r["stats"].pop("analysis_seconds")
         r["stats"].pop("search_seconds")
     assert got == want
+
+
+def test_a_json_array_history_goes_to_the_columns_without_op_records(tmp_path: Path) -> None:
+    """A history stored as one JSON array of ops: ``from_file`` builds its columns with the C
+    builder's ``feed_ops_array``, the same as the columns of the ops read from it."""
+    pytest.importorskip("jepsy.checkers.elle._columns")
+    import msgspec
+
+    from jepsy.checkers.elle.columns import from_file
+    from jepsy.history import read_history
+
+    h = synth.history("list-append", 200, processes=3, keys=2, seed=3, fail_rate=0.1, info_rate=0.05)
+    path = tmp_path / "history.json"
+    path.write_bytes(msgspec.json.encode([op.to_json() for op in h]))
+    cols = from_file(path)
+    assert cols is not None
+    _assert_same(cols, from_ops(read_history(path)))
