@@ -21,8 +21,12 @@ Two ways to ask, tried in this order:
   the Remote cannot keep a command running (test doubles), the node has no bash,
   or its bash is older than 5 (``$EPOCHREALTIME`` is then empty).
 
-``prefix`` (shell words put in front of either command) lets the clock nemesis
-read a node's clock the way a program it starts there would (under libfaketime).
+``prefix`` (shell words put in front of ``date``) lets the clock nemesis read a node's
+clock the way a program it starts there would: under libfaketime.  A prefixed probe
+always runs ``date``: bash 5.2's ``$EPOCHREALTIME`` is not moved by libfaketime
+(measured: ``FAKETIME=+5s`` moved ``date`` by 5 s and ``$EPOCHREALTIME`` by nothing),
+so a responder would read the real clock and say nothing wrong.  Faked clocks are
+lab nodes, on this machine, where starting ``date`` costs milliseconds.
 """
 
 from __future__ import annotations
@@ -121,8 +125,9 @@ class Probe:
         self.sudo = sudo
         self.timeout = timeout
         self.lines: Lines | None = None
-        self.responder_ok = isinstance(remote, OpensLines)  # False once it failed to answer
-        self.why_date = "" if self.responder_ok else "the Remote cannot keep a command running"
+        self.responder_ok = isinstance(remote, OpensLines) and not prefix  # False once it failed
+        self.why_date = ("" if self.responder_ok else "libfaketime does not move $EPOCHREALTIME"
+                         if prefix else "the Remote cannot keep a command running")
         self.lock = threading.Lock()
 
     def _open(self) -> Lines | None:
@@ -130,7 +135,7 @@ class Probe:
             return self.lines
         assert isinstance(self.remote, OpensLines)
         try:
-            lines = self.remote.open_lines(self.node, self.prefix + RESPONDER, timeout=self.timeout)
+            lines = self.remote.open_lines(self.node, RESPONDER, timeout=self.timeout)
             warm = lines.ask("", self.timeout)  # waits for bash to start; not a sample
         except JepsyError as e:
             self._give_up(f"no responder ({e})")

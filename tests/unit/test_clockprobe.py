@@ -102,6 +102,12 @@ def test_without_the_power_to_keep_a_command_the_probe_runs_date() -> None:
     assert m.offset_s == pytest.approx(-2.5, abs=0.05)
 
 
+def test_a_faked_clock_is_read_by_date_under_the_prefix() -> None:
+    remote = LinesRemote(handler=date_handler(7.0).handler)
+    m = Probe(remote, "n1", "env FAKETIME=x ").measure(fallback_samples=1)
+    assert m.method == "date" and remote.opened == [] and remote.on("n1") == ["env FAKETIME=x " + DATE]
+
+
 def test_a_bash_without_epochrealtime_falls_back_to_date_for_good() -> None:
     remote = LinesRemote(handler=date_handler(1.0).handler)
     # dash has no $EPOCHREALTIME, as bash < 5 has not: the responder prints empty lines.
