@@ -272,6 +272,8 @@ class ClockNemesis:
             entry: dict[str, Any] = {"offset": got[n],
                                      "uncertainty": round(self.uncertainty.get(n, 0.0), 4),
                                      "clock": self.modes.get(n, "?")}
+            if self.modes.get(n) == "real":  # where the heal brings it back to
+                entry["reference"] = round(self.reference.get(n, 0.0), 4)
             entry.update((extra or {}).get(n, {}))
             if self.modes.get(n) == "faketime" and self.db_name in GO_DATABASES:
                 entry["note"] = GO_NOTE.format(db=self.db_name)
