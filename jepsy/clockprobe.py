@@ -112,22 +112,24 @@ def ask(question: Callable[[], str], clock: Callable[[], float] = time.time) -> 
 class Probe:
     """Measures one node's clock; keeps its responder open between measurements.
 
-    Not shared between threads without care: a lock serialises ``measure`` and ``close``.
+    A lock serialises ``measure`` and ``close``.  ``responder=False`` always runs ``date``
+    (benchmarks compare the two).
     ``fallback_samples`` is how many ``date`` processes a measurement takes without a
     responder (few: each one is slow); with one, ``samples`` questions are cheap.
     """
 
     def __init__(self, remote: Remote, node: str, prefix: str = "", *, sudo: bool = False,
-                 timeout: float = 20.0) -> None:
+                 timeout: float = 20.0, responder: bool = True) -> None:
         self.remote = remote
         self.node = node
         self.prefix = prefix
         self.sudo = sudo
         self.timeout = timeout
         self.lines: Lines | None = None
-        self.responder_ok = isinstance(remote, OpensLines) and not prefix  # False once it failed
-        self.why_date = ("" if self.responder_ok else "libfaketime does not move $EPOCHREALTIME"
-                         if prefix else "the Remote cannot keep a command running")
+        self.responder_ok = responder and isinstance(remote, OpensLines) and not prefix
+        self.why_date = ("" if self.responder_ok else "asked for" if not responder
+                         else "libfaketime does not move $EPOCHREALTIME" if prefix
+                         else "the Remote cannot keep a command running")  # False once it failed
         self.lock = threading.Lock()
 
     def _open(self) -> Lines | None:
