@@ -69,6 +69,7 @@ from .nodestate import (
     STROBE_END,
     STROBE_MARK,
     clock_reset_script,
+    clock_step,
     heal_script,
     local_boot_id,
 )
@@ -132,14 +133,17 @@ def faketime_write(offset: float) -> str:
     return f"mkdir -p /run/jepsy {STATE_DIR} && echo {_fmt(offset)} > {FAKETIME_CONTROL}"
 
 
-def real_step(delta: float) -> str:
-    """Step the real clock by ``delta`` seconds in one process, and add it to the recorded total.
+def real_step(delta: float, atomic: bool = True) -> str:
+    """Step the real clock by ``delta`` seconds, and add it to the recorded total.
 
-    GNU ``date -s "+D seconds"`` reads the clock and sets it in the same
-    process, so the step lands where it is aimed (to within microseconds).
+    ``clock_step``: the kernel adds the offset itself (``clock_adjtime``), so the step
+    lands where it is aimed however slowly the node starts a process; ``date -s "+D
+    seconds"`` where that is not possible.  ``atomic=False`` is ``date -s`` alone: a
+    strobe's flips, which must come fast and are not measured one by one.
     """
     d = STATE_DIR
-    return (f"mkdir -p {d} && date -s '{delta:+.6f} seconds' >/dev/null && "
+    step = clock_step(f"{delta:+.6f}") if atomic else f"date -s '{delta:+.6f} seconds' >/dev/null"
+    return (f"mkdir -p {d} && {step} && "
             f"old=$(cat {d}/clock.offset 2>/dev/null || echo 0) && "
             f"awk -v o=\"$old\" -v d={delta:.6f} 'BEGIN{{printf \"%.6f\\n\", o + d}}' > {d}/clock.offset")
 
@@ -154,7 +158,7 @@ def strobe_loop(mode: str, base: float, delta: float, period: float, duration: f
         high, low = (f"echo {_fmt(base + delta)} > {FAKETIME_CONTROL}",
                      f"echo {_fmt(base)} > {FAKETIME_CONTROL}")
     else:
-        high, low = real_step(delta), real_step(-delta)
+        high, low = real_step(delta, atomic=False), real_step(-delta, atomic=False)
     n = max(1, int(duration / (2 * period)))
     body = (f"i=0; while [ $i -lt {n} ]; do {high}; sleep {period:.3f}; {low}; sleep {period:.3f}; "
             "i=$((i+1)); done")
