@@ -11,24 +11,27 @@ Two ways to move a node's clock, chosen per node at setup:
   programs (etcd among them) read the clock without libc and are NOT moved;
   the op values say so for such databases instead of pretending.
 * ``real`` (other hosts): the real clock, NTP services stopped at setup and
-  restarted at heal.  A step is one relative ``date -s "+2.5 seconds"``: one
-  process reads the clock and sets it microseconds later (an earlier
-  read-in-one-process, set-in-another version fell 1.1 to 1.8 s short on
-  emulated VMs).  The total offset jepsy applied is kept in
+  restarted at heal.  A step is atomic in the kernel (``nodestate.clock_step``:
+  ``clock_adjtime`` with ``ADJ_SETOFFSET``), else one relative ``date -s "+2.5
+  seconds"``, which loses the time date takes between its read and its set
+  (8 to 665 ms on emulated VMs; reading in one process and setting in another
+  fell 1.1 to 1.8 s short).  The total offset jepsy applied is kept in
   ``/run/jepsy/faults/clock.offset`` so that ``jepsy heal`` after a crash
   steps it back.  Setup measures each node's offset from this machine (the
-  *reference*, as ``jepsy doctor`` measures it); the nemesis's own heal steps
-  back, measures, and corrects until the node is within ``HEAL_TOLERANCE_S``
-  of its reference, or fails naming the node and its residue.  A node
+  *reference*, by ``jepsy.clockprobe`` as ``jepsy doctor`` measures it); the
+  nemesis's own heal steps back, measures, and corrects until the residue is
+  within ``HEAL_AIM_S`` or what the probe can tell apart, and fails naming the
+  node when it stays over ``HEAL_TOLERANCE_S``.  A node
   reporting this machine's boot id shares its kernel and is never put in
   this mode.
 
 Ops: ``start-clock`` with value ``{"mode": "bump" | "strobe" | "scramble", ...}``
 (or None: a random mode), ``stop-clock`` (reset every node to offset 0) and
 ``check-clock`` (measure only).  Every completion value maps each node to
-``{"offset": seconds, ...}``: the offset measured on that node (what a libc
-program started there sees, minus this machine's time, half the round trip
-taken off), so the report can plot them.  Bump and scramble entries also
+``{"offset": seconds, "uncertainty": seconds, ...}``: the offset measured on that
+node (what a libc program started there sees, minus this machine's time, half the
+round trip taken off) ± half that round trip, and on real clocks the ``reference``
+the heal returns to, so the report can plot them.  Bump and scramble entries also
 hold ``requested`` (where the clock was sent: the node's reference, or 0 under
 faketime, plus jepsy's total offset), and the op is an ``Applied``: a node whose
 measured offset is not where it was sent (by more than a quarter of the step,
