@@ -23,6 +23,10 @@ the real one and ``jepsy.doubles.FakeRemote`` the double.  Contracts:
   returns ``{node: result}``; if any raised, a ``RemoteError`` carries the whole
   map (results and exceptions), or with ``raise_errors=False`` the map holds
   the exceptions in place of results.
+* ``OpensLines`` is an optional power (``SSHRemote`` has it, the double does
+  not): ``open_lines(node, command)`` starts one long-lived command on the open
+  connection and exchanges lines with it, so that a question is a line written
+  and a line read with no process started per question (``jepsy.clockprobe``).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from jepsy.errors import CommandFailed, CommandTimeout, ConfigError, ConnectError, RemoteError
 from jepsy.inventory import Node
 
-__all__ = ["Remote", "Result", "SSHRemote", "on_nodes", "sh"]
+__all__ = ["Lines", "OpensLines", "Remote", "Result", "SSHRemote", "on_nodes", "sh"]
 
 T = TypeVar("T")
 
@@ -81,6 +85,28 @@ class Remote(Protocol):
     def download(self, node: str, remote: str, local: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Lines(Protocol):
+    """A long-lived command on a node, spoken to a line at a time (one thread at a time)."""
+
+    def ask(self, line: str, timeout: float) -> str:
+        """Write ``line`` and a newline; return the next line it prints (no newline).
+
+        Raises ``ConnectError`` when the command has ended (EOF) or nothing came in
+        ``timeout`` seconds; the channel is then unusable.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class OpensLines(Protocol):
+    """A Remote that can keep a command running and exchange lines with it."""
+
+    def open_lines(self, node: str, command: str, *, timeout: float = 20.0) -> Lines: ...
 
 
 def on_nodes(nodes: Iterable[str], fn: Callable[[str], T], *, raise_errors: bool = True) -> dict[str, Any]:
@@ -290,6 +316,23 @@ class SSHRemote:
         return conn.run(command, hide=True, warn=True, timeout=timeout, pty=False,
                         in_stream=io.StringIO(data) if data else False)
 
+    def open_lines(self, node: str, command: str, *, timeout: float = 20.0) -> Lines:
+        """``command`` (as the login user, no sudo) on a new channel of the open connection."""
+        try:
+            transport = self.connection(node).client.get_transport()
+            chan = transport.open_session(timeout=timeout)
+            chan.settimeout(timeout)
+            chan.exec_command(command)
+        except (*_TRANSIENT, OSError) as e:
+            self._drop(node)
+            raise ConnectError(f"{node}: cannot start `{command}` ({e!r})") from None
+        except Exception as e:
+            if type(e).__name__ not in ("SSHException", "ChannelException"):
+                raise
+            self._drop(node)
+            raise ConnectError(f"{node}: cannot start `{command}` ({e})") from None
+        return _ChannelLines(node, chan)
+
     def upload(self, node: str, local: str, remote: str) -> None:
         try:
             self.connection(node).put(local, remote)
@@ -311,3 +354,30 @@ class SSHRemote:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _ChannelLines:
+    """``Lines`` over one paramiko channel: bytes in, lines out, stderr ignored."""
+
+    def __init__(self, node: str, chan: Any) -> None:
+        self.node = node
+        self.chan = chan
+        self.buf = b""
+
+    def ask(self, line: str, timeout: float) -> str:
+        try:
+            self.chan.settimeout(timeout)
+            self.chan.sendall(line.encode() + b"\n")
+            while b"\n" not in self.buf:
+                chunk = self.chan.recv(4096)
+                if not chunk:
+                    raise ConnectError(f"{self.node}: the command on the channel ended")
+                self.buf += chunk
+        except (*_TRANSIENT, OSError) as e:
+            raise ConnectError(f"{self.node}: channel lost ({e!r})") from None
+        out, _, self.buf = self.buf.partition(b"\n")
+        return out.decode(errors="replace")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.chan.close()

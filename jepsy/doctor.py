@@ -12,14 +12,13 @@ machine (the compiled linearizability search not built).  Nothing here changes a
 
 from __future__ import annotations
 
-import contextlib
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import click
 
+from jepsy.clockprobe import Probe
 from jepsy.control import Remote, SSHRemote, on_nodes
 from jepsy.errors import ConfigError, ExitCode, JepsyError
 from jepsy.inventory import Node
@@ -40,36 +39,33 @@ class NodeReport:
     warnings: list[str] = field(default_factory=list)
     clock_offset_s: float | None = None
     rtt_s: float | None = None
+    clock_uncertainty_s: float | None = None  # ± this: half the round trip of the kept sample
+    clock_method: str | None = None  # "responder" or "date" (jepsy.clockprobe)
 
 
 def _check_node(remote: Remote, node: Node, db: Any) -> NodeReport:
     rep = NodeReport(node.name)
     n = node.name
-    t0 = time.time()
     try:
-        out = remote.execute(n, "date +%s.%N", timeout=20).stdout.strip()
+        remote.execute(n, "true", timeout=20)
     except JepsyError as e:
         rep.checks["ssh"] = False
         rep.blockers.append(str(e))
         return rep
-    t1 = time.time()
     rep.checks["ssh"] = True
-    # The first command's round trip includes opening the connection (seconds on a slow VM),
-    # so its midpoint says little about when the node read its clock: measure again on the
-    # open connection and keep the sample with the shortest round trip.
-    samples = [(t1 - t0, out, t0, t1)]
-    for _ in range(3):
-        with contextlib.suppress(JepsyError):
-            a = time.time()
-            again = remote.execute(n, "date +%s.%N", timeout=20).stdout.strip()
-            b = time.time()
-            samples.append((b - a, again, a, b))
-    rtt, out, t0, t1 = min(samples)
-    rep.rtt_s = rtt
+    # That first command's round trip includes opening the connection (seconds on a slow
+    # VM), so it says little about when the node read its clock: the clock is measured
+    # on the open connection, by the probe the clock nemesis uses (jepsy.clockprobe).
+    clock = Probe(remote, n)
     try:
-        rep.clock_offset_s = float(out) - (t0 + t1) / 2
-    except ValueError:
-        rep.warnings.append(f"{n}: 'date +%s.%N' printed {out!r}; cannot measure its clock")
+        m = clock.measure(fallback_samples=3)
+    except (JepsyError, ValueError) as e:
+        rep.warnings.append(f"{n}: cannot measure its clock ({e})")
+    else:
+        rep.clock_offset_s, rep.clock_uncertainty_s = m.offset_s, m.uncertainty_s
+        rep.rtt_s, rep.clock_method = m.rtt_s, m.method
+    finally:
+        clock.close()
 
     def probe(name: str, command: str, fix: str, blocker: bool = True, sudo: bool = True) -> bool:
         ok = remote.execute(n, command, sudo=sudo, check=False, timeout=20).ok
@@ -176,7 +172,9 @@ def doctor_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None,
     for r in reports:
         cells = [("[green]ok[/]" if r.checks[c] else "[red]NO[/]") if c in r.checks else "-"
                  for c in names]
-        off = f"{r.clock_offset_s * 1000:+.0f} ms" if r.clock_offset_s is not None else "-"
+        off = "-"
+        if r.clock_offset_s is not None:
+            off = f"{r.clock_offset_s * 1000:+.1f} ± {(r.clock_uncertainty_s or 0) * 1000:.1f} ms"
         table.add_row(r.node, *cells, off)
     console.print(table)
     blockers = [b for r in reports for b in r.blockers]

@@ -11,24 +11,27 @@ Two ways to move a node's clock, chosen per node at setup:
   programs (etcd among them) read the clock without libc and are NOT moved;
   the op values say so for such databases instead of pretending.
 * ``real`` (other hosts): the real clock, NTP services stopped at setup and
-  restarted at heal.  A step is one relative ``date -s "+2.5 seconds"``: one
-  process reads the clock and sets it microseconds later (an earlier
-  read-in-one-process, set-in-another version fell 1.1 to 1.8 s short on
-  emulated VMs).  The total offset jepsy applied is kept in
+  restarted at heal.  A step is atomic in the kernel (``nodestate.clock_step``:
+  ``clock_adjtime`` with ``ADJ_SETOFFSET``), else one relative ``date -s "+2.5
+  seconds"``, which loses the time date takes between its read and its set
+  (8 to 665 ms on emulated VMs; reading in one process and setting in another
+  fell 1.1 to 1.8 s short).  The total offset jepsy applied is kept in
   ``/run/jepsy/faults/clock.offset`` so that ``jepsy heal`` after a crash
   steps it back.  Setup measures each node's offset from this machine (the
-  *reference*, as ``jepsy doctor`` measures it); the nemesis's own heal steps
-  back, measures, and corrects until the node is within ``HEAL_TOLERANCE_S``
-  of its reference, or fails naming the node and its residue.  A node
+  *reference*, by ``jepsy.clockprobe`` as ``jepsy doctor`` measures it); the
+  nemesis's own heal steps back, measures, and corrects until the residue is
+  within ``HEAL_AIM_S`` or what the probe can tell apart, and fails naming the
+  node when it stays over ``HEAL_TOLERANCE_S``.  A node
   reporting this machine's boot id shares its kernel and is never put in
   this mode.
 
 Ops: ``start-clock`` with value ``{"mode": "bump" | "strobe" | "scramble", ...}``
 (or None: a random mode), ``stop-clock`` (reset every node to offset 0) and
 ``check-clock`` (measure only).  Every completion value maps each node to
-``{"offset": seconds, ...}``: the offset measured on that node (what a libc
-program started there sees, minus this machine's time, half the round trip
-taken off), so the report can plot them.  Bump and scramble entries also
+``{"offset": seconds, "uncertainty": seconds, ...}``: the offset measured on that
+node (what a libc program started there sees, minus this machine's time, half the
+round trip taken off) ± half that round trip, and on real clocks the ``reference``
+the heal returns to, so the report can plot them.  Bump and scramble entries also
 hold ``requested`` (where the clock was sent: the node's reference, or 0 under
 faketime, plus jepsy's total offset), and the op is an ``Applied``: a node whose
 measured offset is not where it was sent (by more than a quarter of the step,
@@ -49,12 +52,12 @@ import importlib.util
 import math
 import os
 import shlex
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from jepsy.claims import Applied
+from jepsy.clockprobe import Probe
 from jepsy.control import on_nodes
 from jepsy.errors import ConfigError, JepsyError
 from jepsy.options import Option, choice, declare, names, number, read
@@ -69,6 +72,7 @@ from .nodestate import (
     STROBE_END,
     STROBE_MARK,
     clock_reset_script,
+    clock_step,
     heal_script,
     local_boot_id,
 )
@@ -132,19 +136,23 @@ def faketime_write(offset: float) -> str:
     return f"mkdir -p /run/jepsy {STATE_DIR} && echo {_fmt(offset)} > {FAKETIME_CONTROL}"
 
 
-def real_step(delta: float) -> str:
-    """Step the real clock by ``delta`` seconds in one process, and add it to the recorded total.
+def real_step(delta: float, atomic: bool = True) -> str:
+    """Step the real clock by ``delta`` seconds, and add it to the recorded total.
 
-    GNU ``date -s "+D seconds"`` reads the clock and sets it in the same
-    process, so the step lands where it is aimed (to within microseconds).
+    ``clock_step``: the kernel adds the offset itself (``clock_adjtime``), so the step
+    lands where it is aimed however slowly the node starts a process; ``date -s "+D
+    seconds"`` where that is not possible.  ``atomic=False`` is ``date -s`` alone: a
+    strobe's flips, which must come fast and are not measured one by one.
     """
     d = STATE_DIR
-    return (f"mkdir -p {d} && date -s '{delta:+.6f} seconds' >/dev/null && "
+    step = clock_step(f"{delta:+.6f}") if atomic else f"date -s '{delta:+.6f} seconds' >/dev/null"
+    return (f"mkdir -p {d} && {step} && "
             f"old=$(cat {d}/clock.offset 2>/dev/null || echo 0) && "
             f"awk -v o=\"$old\" -v d={delta:.6f} 'BEGIN{{printf \"%.6f\\n\", o + d}}' > {d}/clock.offset")
 
 
 HEAL_TOLERANCE_S = 0.1
+HEAL_AIM_S = 0.005  # the heal corrects residues above this, where the probe can see them
 
 
 def strobe_loop(mode: str, base: float, delta: float, period: float, duration: float) -> str:
@@ -153,7 +161,7 @@ def strobe_loop(mode: str, base: float, delta: float, period: float, duration: f
         high, low = (f"echo {_fmt(base + delta)} > {FAKETIME_CONTROL}",
                      f"echo {_fmt(base)} > {FAKETIME_CONTROL}")
     else:
-        high, low = real_step(delta), real_step(-delta)
+        high, low = real_step(delta, atomic=False), real_step(-delta, atomic=False)
     n = max(1, int(duration / (2 * period)))
     body = (f"i=0; while [ $i -lt {n} ]; do {high}; sleep {period:.3f}; {low}; sleep {period:.3f}; "
             "i=$((i+1)); done")
@@ -195,10 +203,15 @@ class ClockNemesis:
         self.reference: dict[str, float] = {}
         self.measured: dict[str, float] = {}
         self.rtt: dict[str, float] = {}
+        self.uncertainty: dict[str, float] = {}
+        self.probes: dict[str, Probe] = {}
+        self.ref_uncertainty: dict[str, float] = {}
+        self.residue: dict[str, float] = {}  # after the last heal, minus the reference
 
     # -- setup ---------------------------------------------------------------
     def setup(self, test: Test) -> None:
         me = local_boot_id()
+        self.close_probes()  # a node's probe depends on its mode, chosen here
         db_name = self.db_name or str(test.opts.get("db") or "")
         self.db_name = db_name
 
@@ -228,29 +241,32 @@ class ClockNemesis:
         self.reference = {n: float(v) for n, v in on_nodes(
             test.nodes, lambda n: self.measure(test, n, 3 if self.modes.get(n) == "real" else 1)
         ).items()}
+        self.ref_uncertainty = dict(self.uncertainty)
         self.measured = dict(self.reference)
         if self.db_name in GO_DATABASES and "faketime" in self.modes.values():
             test.log.warning(GO_NOTE.format(db=self.db_name))
 
     # -- measuring -------------------------------------------------------------
+    def probe(self, test: Test, node: str) -> Probe:
+        """``node``'s clock probe (``jepsy.clockprobe``, as ``jepsy doctor`` measures), kept open."""
+        p = self.probes.get(node)
+        if p is None or p.remote is not test.remote:
+            prefix = faketime_env() + " " if self.modes.get(node) == "faketime" else ""
+            p = self.probes[node] = Probe(test.remote, node, prefix, sudo=True)
+        return p
+
     def measure(self, test: Test, node: str, samples: int = 1) -> float:
         """Offset of the node's (libc, faked where faked) clock from ours, in seconds.
 
-        With ``samples`` > 1, the one with the shortest round trip is kept (as ``jepsy
-        doctor`` does): the reference and the heal's check of real clocks use 3, since a
-        slow node's round trips vary by more than the heal's tolerance.
+        The shortest round trip of many questions to the node's responder; where it
+        has none, of ``samples`` ``date`` processes (the reference and the heal's check
+        of real clocks take 3, since a slow node's round trips vary by more than the
+        heal's tolerance).  Half the kept round trip is kept as ``uncertainty``.
         """
-        prefix = faketime_env() + " " if self.modes.get(node) == "faketime" else ""
-        best: tuple[float, float] | None = None
-        for _ in range(max(1, samples)):
-            t0 = time.time()
-            out = test.remote.execute(node, prefix + "date +%s.%N", sudo=True).stdout
-            t1 = time.time()
-            if best is None or t1 - t0 < best[0]:
-                best = (t1 - t0, float(out.strip()) - (t0 + t1) / 2)
-        assert best is not None
-        self.rtt[node] = best[0]  # the measurement is uncertain by up to half of it
-        return round(best[1], 3)
+        m = self.probe(test, node).measure(fallback_samples=samples)
+        self.rtt[node] = m.rtt_s
+        self.uncertainty[node] = m.uncertainty_s
+        return round(m.offset_s, 4)
 
     def base(self, node: str) -> float:
         """Offset 0 of ``node``: its reference on a real clock, exactly 0 under faketime."""
@@ -260,7 +276,11 @@ class ClockNemesis:
         got = on_nodes(test.nodes, lambda n: self.measure(test, n))
         out: dict[str, Any] = {}
         for n in test.nodes:
-            entry: dict[str, Any] = {"offset": got[n], "clock": self.modes.get(n, "?")}
+            entry: dict[str, Any] = {"offset": got[n],
+                                     "uncertainty": round(self.uncertainty.get(n, 0.0), 4),
+                                     "clock": self.modes.get(n, "?")}
+            if self.modes.get(n) == "real":  # where the heal brings it back to
+                entry["reference"] = round(self.reference.get(n, 0.0), 4)
             entry.update((extra or {}).get(n, {}))
             if self.modes.get(n) == "faketime" and self.db_name in GO_DATABASES:
                 entry["note"] = GO_NOTE.format(db=self.db_name)
@@ -378,20 +398,26 @@ class ClockNemesis:
         on_nodes(test.nodes, reset)
 
     def settle(self, test: Test, node: str, tries: int = 3) -> float:
-        """Step ``node``'s real clock until it is within ``HEAL_TOLERANCE_S`` of its reference.
+        """Step ``node``'s real clock back onto its reference; the residue it is left with.
 
-        Measured as ``jepsy doctor`` measures (half the round trip taken off);
-        the corrections are not jepsy's fault offsets, so ``clock.offset`` is
-        reset after them.  Returns the residue; raises when it stays too large.
+        Measured as ``jepsy doctor`` measures.  A residue is corrected while it is
+        larger than ``HEAL_AIM_S`` or than what the two measurements (now and the
+        reference) can tell apart, whichever is larger: aiming at the tolerance
+        itself would leave clocks up to 100 ms off that a precise probe could have
+        put right.  The corrections are not jepsy's fault offsets, so
+        ``clock.offset`` is reset after them.  Raises when the residue stays over
+        ``HEAL_TOLERANCE_S``.
         """
         ref = self.reference.get(node, 0.0)
         residue = self.measure(test, node, 3) - ref
         for _ in range(tries):
-            if abs(residue) <= HEAL_TOLERANCE_S:
+            sure = self.uncertainty.get(node, 0.0) + self.ref_uncertainty.get(node, 0.0)
+            if abs(residue) <= max(HEAL_AIM_S, sure) and abs(residue) <= HEAL_TOLERANCE_S:
                 break
             test.remote.execute(node, real_step(-residue) + f"; echo 0 > {STATE_DIR}/clock.offset",
                                 sudo=True)
             residue = self.measure(test, node, 3) - ref
+        self.residue[node] = residue
         if abs(residue) > HEAL_TOLERANCE_S:
             raise JepsyError(f"{node}: clock still {residue * 1000:+.0f} ms from its reference "
                              f"({ref * 1000:+.0f} ms before the test) after {tries} corrections")
@@ -403,8 +429,14 @@ class ClockNemesis:
         on_nodes(test.nodes, lambda n: test.remote.execute(n, heal_script(["clock"]), sudo=True,
                                                             timeout=HEAL_TIMEOUT))
 
+    def close_probes(self) -> None:
+        for p in self.probes.values():
+            p.close()
+        self.probes.clear()
+
     def teardown(self, test: Test) -> None:
-        """Nothing beyond healing."""
+        """Nothing beyond healing, and the clock probes' responders ended."""
+        self.close_probes()
 
 
 def family(opts: Mapping[str, Any]) -> Family:

@@ -223,7 +223,13 @@ up() {
   libvirt_up
   t0=$(date +%s)
   log "vagrant up of $n nodes (minutes under software emulation; progress in $VLOG)"
-  (cd "$HERE" && JEPSY_NODES=$n quietly "vagrant up" vagrant up --provider=libvirt) || return 1
+  # One more provisioning pass before giving up: under load a VM's SSH can time out once,
+  # and 'down' would throw away every VM booted so far (provision.sh is idempotent).
+  if ! (cd "$HERE" && JEPSY_NODES=$n quietly "vagrant up" vagrant up --provider=libvirt); then
+    log "vagrant up failed; provisioning every node once more"
+    (cd "$HERE" && JEPSY_NODES=$n quietly "vagrant provision" vagrant up --provision --provider=libvirt) ||
+      return 1
+  fi
   log "vagrant up of $n nodes: $(( $(date +%s) - t0 )) s"
   # As root by default, as Jepsen does: jepsy's commands need root, and under software
   # emulation a sudo per command is slow.  JEPSY_VAGRANT_USER=vagrant exercises sudo.

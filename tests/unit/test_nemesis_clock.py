@@ -74,7 +74,7 @@ def test_real_hosts_step_the_clock_and_record_the_total() -> None:
     nem.invoke(t, {"f": "start-clock", "value": {"mode": "bump", "targets": ["n1"],
                                                  "deltas": {"n1": -2.0}}})
     step = real_step(-2.0)
-    assert step in commands(t, "n1") and "date -s '-2.000000 seconds'" in step
+    assert step in commands(t, "n1") and "step=-2.000000;" in step and "clock_adjtime" in step
     assert "clock.offset" in step
     nem.heal(t)
     assert any("back=" in c for c in commands(t, "n1"))  # stepped back by the recorded total
@@ -128,12 +128,14 @@ def test_unknown_modes() -> None:
 def test_real_clock_shell_steps_and_heal_steps_back(tmp_path: Any) -> None:
     """The real-clock shell, run in a real sh with ``date`` and ``systemctl`` as shell functions.
 
-    Nothing touches this machine's clock: ``date -s`` only logs its argument,
-    and the state directory is a temporary one.
+    Nothing touches this machine's clock: ``date -s`` and ``python3`` (the atomic step)
+    only log their arguments, and the state directory is a temporary one.  Here python3
+    fails, as where it is missing, so every step falls back to ``date -s``.
     """
     state = str(tmp_path)
     stubs = (f"date() {{ if [ \"$1\" = +%s.%N ]; then echo 1000.000000; "
              f"else echo \"$@\" >> {state}/date.log; fi; }}; "
+             f"python3() {{ echo \"$3\" >> {state}/python3.log; return 1; }}; "
              f"systemctl() {{ echo \"$@\" >> {state}/systemctl.log; }}; ")
 
     def run(script: str) -> str:
@@ -156,6 +158,50 @@ def test_real_clock_shell_steps_and_heal_steps_back(tmp_path: Any) -> None:
     run(real_step(1.0))
     refused = run(heal_script(["clock"], boot_id=local_boot_id()))
     assert "REFUSED" in refused and (tmp_path / "date.log").read_text().count("-s") == 4
+    assert (tmp_path / "python3.log").read_text().split() == ["+2.500000", "-0.750000", "-1.750000",
+                                                             "+1.000000"]
+
+
+def test_the_atomic_step_goes_first_and_date_only_when_it_fails(tmp_path: Any) -> None:
+    """A python3 that succeeds (a stub: nothing here steps this machine's clock) leaves ``date`` alone."""
+    state = str(tmp_path)
+    stubs = (f"date() {{ echo \"$@\" >> {state}/date.log; }}; "
+             f"python3() {{ echo \"$3\" >> {state}/python3.log; }}; ")
+    script = stubs + real_step(-0.25).replace("/run/jepsy/faults", state)
+    subprocess.run(["sh", "-c", script], check=True)
+    assert (tmp_path / "python3.log").read_text().split() == ["-0.250000"]
+    assert not (tmp_path / "date.log").exists()
+    assert (tmp_path / "clock.offset").read_text().strip() == "-0.250000"
+    # A strobe's flips are date alone (fast; python3 starts slowly on emulated VMs).
+    assert "python3" not in strobe_loop("real", 0.0, 1.0, 0.1, 1.0)
+
+
+@pytest.mark.parametrize(("delta", "sec", "nsec"), [
+    ("+2.500000", 2, 500_000_000), ("-2.500000", -3, 500_000_000), ("-0.000001", -1, 999_999_000),
+    ("+1.9999999999", 2, 0), ("+0", 0, 0)])
+def test_the_atomic_step_asks_the_kernel_for_a_normalised_offset(
+        monkeypatch: pytest.MonkeyPatch, delta: str, sec: int, nsec: int) -> None:
+    """The Python the node runs, with ctypes' libc replaced: the struct timex it passes."""
+    import ctypes
+    import sys
+
+    from jepsy.nemeses.nodestate import _STEP_PY
+
+    calls: list[tuple[int, Any]] = []
+
+    class Libc:
+        def clock_adjtime(self, clock_id: int, ref: Any) -> int:
+            calls.append((clock_id, ref._obj))
+            return 0
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: Libc())
+    monkeypatch.setattr(sys, "argv", ["-c", delta])
+    with pytest.raises(SystemExit) as done:
+        exec(_STEP_PY, {})
+    assert done.value.code == 0
+    (clock_id, t), = calls
+    assert clock_id == 0 and ctypes.sizeof(t) == 208  # CLOCK_REALTIME; x86-64 struct timex
+    assert t.modes == 0x2100 and (t.sec, t.nsec) == (sec, nsec)
 
 
 def test_a_real_clock_that_does_not_move_is_missed_and_heal_settles_on_the_reference() -> None:
@@ -169,7 +215,7 @@ def test_a_real_clock_that_does_not_move_is_missed_and_heal_settles_on_the_refer
     def handler(node: str, cmd: str) -> tuple[int, str, str] | None:
         if cmd == "cat /proc/sys/kernel/random/boot_id":
             return 0, "vm-kernel\n", ""
-        m = re.search(r"date -s '([+-][0-9.]+) seconds'", cmd)
+        m = re.search(r"step=([+-][0-9.]+);", cmd)
         if m:
             steps.append((node, m.group(1)))
             if node == "n2":  # n2's clock obeys
