@@ -666,12 +666,52 @@ static int by_key(const void *x, const void *y) {
     return i < j ? -1 : i > j;
 }
 
-/* Slot j's instruction from Model.native_op's plain data (None: call step). */
-static int decode(Search *s, Py_ssize_t j, PyObject *ins) {
+/* The calls of a partition in invocation order (the call's index is its canonical
+ * number in the cache), as lay_out takes them: positions (rpos -1: crashed) and
+ * each call's instruction.  The object arrays hold references (or NULL), which
+ * lay_out moves into the search's slots; inputs and outputs are needed only where
+ * the loop reads them (OP_CALL calls; crashed calls, for twins).  ro: the model's
+ * read_only of each call, a list, needed only for OP_CALL calls. */
+typedef struct {
+    Py_ssize_t n;
+    Py_ssize_t *cpos, *rpos;
+    int *code;
+    PyObject **a, **b, **inputs, **outputs;
+    PyObject *ro;
+} CallsIn;
+
+static void calls_in_free(CallsIn *in) {
+    PyObject **lists[4] = {in->a, in->b, in->inputs, in->outputs};
+    for (int l = 0; l < 4; l++) {
+        if (!lists[l]) continue;
+        for (Py_ssize_t i = 0; i < in->n; i++) Py_XDECREF(lists[l][i]);
+        PyMem_Free(lists[l]);
+    }
+    PyMem_Free(in->cpos);
+    PyMem_Free(in->rpos);
+    PyMem_Free(in->code);
+    memset(in, 0, sizeof *in);
+}
+
+static int calls_in_alloc(CallsIn *in, Py_ssize_t n) {
+    memset(in, 0, sizeof *in);
+    in->n = n;
+    ALLOC(in->cpos, n);
+    ALLOC(in->rpos, n);
+    ALLOC(in->code, n);
+    ALLOC(in->a, n);
+    ALLOC(in->b, n);
+    ALLOC(in->inputs, n);
+    ALLOC(in->outputs, n);
+    return 0;
+}
+
+/* Call i's instruction from Model.native_op's plain data (None: call step). */
+static int decode(CallsIn *in, Py_ssize_t i, PyObject *ins) {
     static const char *names[] = {"call", "read", "write", "cas", "any", "add", "never"};
     static const int arity[] = {0, 1, 1, 2, 0, 1, 0};
     if (ins == Py_None) {
-        s->code[j] = OP_CALL;
+        in->code[i] = OP_CALL;
         return 0;
     }
     if (!PyTuple_Check(ins) || PyTuple_GET_SIZE(ins) < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(ins, 0))) {
@@ -685,16 +725,15 @@ static int decode(Search *s, Py_ssize_t j, PyObject *ins) {
             PyErr_Format(PyExc_ValueError, "native_op: %s takes %d operand(s)", names[c], arity[c]);
             return -1;
         }
-        s->code[j] = c;
-        if (arity[c] > 0) { s->a[j] = PyTuple_GET_ITEM(ins, 1); Py_INCREF(s->a[j]); }
-        if (arity[c] > 1) { s->b[j] = PyTuple_GET_ITEM(ins, 2); Py_INCREF(s->b[j]); }
+        in->code[i] = c;
+        if (arity[c] > 0) { in->a[i] = PyTuple_GET_ITEM(ins, 1); Py_INCREF(in->a[i]); }
+        if (arity[c] > 1) { in->b[i] = PyTuple_GET_ITEM(ins, 2); Py_INCREF(in->b[i]); }
         return 0;
     }
     PyErr_Format(PyExc_ValueError, "native_op: unknown instruction %R", name);
     return -1;
 }
 
-/* The layout (see Search_init); scratch holds 4n indices. */
 /* twin[j]: for a crashed slot, the nearest lower crashed slot whose input is equal
  * as a dict key, or (an unhashable input) the nearest lower one that is identical
  * or ==; else -1.  As search.twins does. */
@@ -702,11 +741,11 @@ static int find_twins(Search *s) {
     Py_ssize_t n = s->n;
     s->twin = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
     if (!s->twin) { PyErr_NoMemory(); return -1; }
-    PyObject *last = PyDict_New();
-    if (!last) return -1;
+    PyObject *last = NULL;
     for (Py_ssize_t j = 0; j < n; j++) {
         s->twin[j] = -1;
         if (!s->crashed[j]) continue;
+        if (!last && !(last = PyDict_New())) return -1;  /* (most partitions have no crashed call) */
         PyObject *inp = s->inputs[j];
         PyObject *prev = PyDict_GetItemWithError(last, inp);
         if (!prev && PyErr_Occurred()) {
@@ -725,14 +764,16 @@ static int find_twins(Search *s) {
         if (!idx || PyDict_SetItem(last, inp, idx) < 0) { Py_XDECREF(idx); Py_DECREF(last); return -1; }
         Py_DECREF(idx);
     }
-    Py_DECREF(last);
+    Py_XDECREF(last);
     return 0;
 }
 
-static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObject *ro,
-                   PyObject *call_pos, PyObject *ret_pos, Py_ssize_t *scratch) {
+/* Lays the calls out (see Search_init), moving in's references into the slots;
+ * scratch holds 2n indices. */
+static int lay_out(Search *s, int by_call, CallsIn *in, Py_ssize_t *scratch) {
     Py_ssize_t n = s->n;
-    Py_ssize_t *cpos = scratch, *rpos = scratch + n, *order = scratch + 2 * n, *slot_of = scratch + 3 * n;
+    const Py_ssize_t *cpos = in->cpos, *rpos = in->rpos;
+    Py_ssize_t *order = scratch, *slot_of = scratch + n;
     ALLOC(s->code, n);
     ALLOC(s->cslot, n);  /* perm: slot -> call */
     ALLOC(s->crashed, n);
@@ -742,9 +783,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     ALLOC(s->p_r, n);
     ALLOC(s->p_state, n);
     ALLOC(s->best_path, n);
-    if (take_ints(call_pos, n, cpos, 0, "call_pos") < 0 || take_ints(ret_pos, n, rpos, 1, "ret_pos") < 0)
-        return -1;
-    /* ok calls by return */
+    /* ok calls by return (positions are distinct: a stable order) */
     Py_ssize_t n_ok = 0;
     for (Py_ssize_t i = 0; i < n; i++)
         if (rpos[i] >= 0) order[n_ok++] = i;
@@ -760,11 +799,6 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
         for (Py_ssize_t i = 0; i < n; i++)
             if (rpos[i] < 0) perm[k++] = i;
     }
-    if (!PyList_Check(calls) || PyList_GET_SIZE(calls) != n || !PyList_Check(ins)
-        || PyList_GET_SIZE(ins) != n || (ro != Py_None && (!PyList_Check(ro) || PyList_GET_SIZE(ro) != n))) {
-        PyErr_Format(PyExc_ValueError, "calls, instructions and read_only: lists of %zd items", n);
-        return -1;
-    }
     ALLOC(s->a, n);
     ALLOC(s->b, n);
     ALLOC(s->inputs, n);
@@ -773,22 +807,22 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     ALLOC(s->romask, ws);
     for (Py_ssize_t j = 0; j < n; j++) {
         Py_ssize_t i = perm[j];
-        PyObject *call = PyList_GET_ITEM(calls, i);
-        if (!(s->inputs[j] = PyObject_GetAttr(call, str_input))
-            || !(s->outputs[j] = PyObject_GetAttr(call, str_output)))
-            return -1;
-        if (decode(s, j, PyList_GET_ITEM(ins, i)) < 0) return -1;
+        s->code[j] = in->code[i];
+        s->a[j] = in->a[i], in->a[i] = NULL;
+        s->b[j] = in->b[i], in->b[i] = NULL;
+        s->inputs[j] = in->inputs[i], in->inputs[i] = NULL;
+        s->outputs[j] = in->outputs[i], in->outputs[i] = NULL;
         s->crashed[j] = rpos[i] < 0;
         if (s->crashed[j]) continue;
         /* Read-only (linear/search.py): given, or implied by the instruction. */
         int t;
         switch (s->code[j]) {
         case OP_CALL:
-            if (ro == Py_None) {
+            if (!in->ro) {
                 PyErr_SetString(PyExc_ValueError, "read_only is needed for calls without instructions");
                 return -1;
             }
-            t = PyObject_IsTrue(PyList_GET_ITEM(ro, i));
+            t = PyObject_IsTrue(PyList_GET_ITEM(in->ro, i));
             break;
         case OP_READ:
         case OP_ANY:
@@ -822,12 +856,42 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     s->slot_ret[n_ok] = 0;
     for (Py_ssize_t r = 0; r < n_ok; r++) s->rslot[r] = by_call ? order[r] : r;
     s->rslot[n_ok] = -1;
-    memset(s->tmp, 0, (size_t)ws * sizeof(word));
     ALLOC(s->lin, ws);
     ALLOC(s->clin, s->cache->words);
     ALLOC(s->cand, ws);
     ALLOC(s->p_forced, n ? n : 1);
     ALLOC(s->best_lin, ws);
+    return 0;
+}
+
+/* Everything Search_init does once its arguments are C data (the fused path
+ * calls it too).  Takes in's references. */
+static int search_setup(Search *s, FailCache *fc, PyObject *step, int by_call, CallsIn *in,
+                        PyObject *init) {
+    Py_ssize_t n = in->n;
+    if ((n + 63) / 64 > fc->words) {
+        PyErr_Format(PyExc_ValueError, "%zd calls do not fit a cache of %zd words", n, fc->words);
+        return -1;
+    }
+    s->n = n;
+    s->ws = n ? (n + 63) / 64 : 1;
+    s->wc = fc->words;
+    Py_INCREF(fc);
+    s->cache = fc;
+    Py_INCREF(step);
+    s->step = step;
+    Py_ssize_t *scratch = PyMem_Calloc((size_t)n * 2 + 1, sizeof(Py_ssize_t));
+    if (!scratch) { PyErr_NoMemory(); return -1; }
+    int rc = lay_out(s, by_call, in, scratch);
+    PyMem_Free(scratch);
+    if (rc < 0) return -1;
+    s->best_states = PyDict_New();
+    if (!s->best_states) return -1;
+    Py_INCREF(init);
+    s->state = init;
+    s->best_r = -1;
+    s->err_slot = -1;
+    s->ready = 1;
     return 0;
 }
 
@@ -857,32 +921,28 @@ static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "calls must be a list");
         return -1;
     }
-    FailCache *fc = (FailCache *)cache;
     Py_ssize_t n = PyList_GET_SIZE(calls);
-    if ((n + 63) / 64 > fc->words) {
-        PyErr_Format(PyExc_ValueError, "%zd calls do not fit a cache of %zd words", n, fc->words);
+    if (!PyList_Check(ins) || PyList_GET_SIZE(ins) != n || (ro != Py_None && (!PyList_Check(ro) || PyList_GET_SIZE(ro) != n))) {
+        PyErr_Format(PyExc_ValueError, "calls, instructions and read_only: lists of %zd items", n);
         return -1;
     }
-    s->n = n;
-    s->ws = n ? (n + 63) / 64 : 1;
-    s->wc = fc->words;
-    Py_INCREF(cache);
-    s->cache = fc;
-    Py_INCREF(step);
-    s->step = step;
-    Py_ssize_t *scratch = PyMem_Calloc((size_t)n * 4 + 1, sizeof(Py_ssize_t));
-    if (!scratch) { PyErr_NoMemory(); return -1; }
-    int rc = lay_out(s, by_call, calls, ins, ro, call_pos, ret_pos, scratch);
-    PyMem_Free(scratch);
-    if (rc < 0) return -1;
-    s->best_states = PyDict_New();
-    if (!s->best_states) return -1;
-    Py_INCREF(init);
-    s->state = init;
-    s->best_r = -1;
-    s->err_slot = -1;
-    s->ready = 1;
-    return 0;
+    CallsIn in;
+    if (calls_in_alloc(&in, n) < 0) { calls_in_free(&in); return -1; }
+    int rc = -1;
+    if (take_ints(call_pos, n, in.cpos, 0, "call_pos") < 0 || take_ints(ret_pos, n, in.rpos, 1, "ret_pos") < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *call = PyList_GET_ITEM(calls, i);
+        if (!(in.inputs[i] = PyObject_GetAttr(call, str_input))
+            || !(in.outputs[i] = PyObject_GetAttr(call, str_output))
+            || decode(&in, i, PyList_GET_ITEM(ins, i)) < 0)
+            goto done;
+    }
+    in.ro = ro == Py_None ? NULL : ro;
+    rc = search_setup(s, (FailCache *)cache, step, by_call, &in, init);
+done:
+    calls_in_free(&in);
+    return rc;
 }
 
 static PyObject *index_list(const Py_ssize_t *v, Py_ssize_t n) {
