@@ -224,44 +224,57 @@ static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     return cache_find(c, c->enc, n, state, h, &slot);
 }
 
-static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"words", "crashed", NULL};
-    Py_ssize_t words;
-    PyObject *crashed = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|O", kwlist, &words, &crashed)) return -1;
+/* Sets an empty cache up: `words` words per bitset, the calls crashed[0 .. nc) stored apart,
+ * a table of `slots` (a power of 2; it doubles when half full). */
+static int cache_setup(FailCache *self, Py_ssize_t words, const Py_ssize_t *crashed, Py_ssize_t nc,
+                       size_t slots) {
     if (words < 1 || words > PY_SSIZE_T_MAX / 128 - 4 || self->table) {
         PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
         return -1;
     }
     self->words = words;
-    Py_ssize_t nc = 0;
-    if (crashed && crashed != Py_None) {
-        PyObject *seq = PySequence_Fast(crashed, "FailCache: crashed must be a sequence of call indices");
-        if (!seq) return -1;
-        nc = PySequence_Fast_GET_SIZE(seq);
-        if (nc) {
-            self->cmask = PyMem_Calloc((size_t)words, sizeof(word));
-            if (!self->cmask) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
+    if (nc) {
+        self->cmask = PyMem_Calloc((size_t)words, sizeof(word));
+        if (!self->cmask) { PyErr_NoMemory(); return -1; }
+    }
+    for (Py_ssize_t k = 0; k < nc; k++) {
+        Py_ssize_t i = crashed[k];
+        if (i < 0 || i >= words * 64) {
+            PyErr_SetString(PyExc_ValueError, "FailCache: a crashed call index out of range");
+            return -1;
         }
-        for (Py_ssize_t k = 0; k < nc; k++) {
-            Py_ssize_t i = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
-            if (i == -1 && PyErr_Occurred()) { Py_DECREF(seq); return -1; }
-            if (i < 0 || i >= words * 64) {
-                Py_DECREF(seq);
-                PyErr_SetString(PyExc_ValueError, "FailCache: a crashed call index out of range");
-                return -1;
-            }
-            self->cmask[i / 64] |= (word)1 << (i % 64);
-        }
-        Py_DECREF(seq);
+        self->cmask[i / 64] |= (word)1 << (i % 64);
     }
     /* At most 3 + words + words: A is at most words, B at most words too. */
     self->enc = PyMem_Calloc((size_t)(3 + 2 * words), sizeof(word));
     if (!self->enc) { PyErr_NoMemory(); return -1; }
-    self->tmask = 511;
-    self->table = PyMem_Calloc(self->tmask + 1, sizeof(uint32_t));
+    self->tmask = slots - 1;
+    self->table = PyMem_Calloc(slots, sizeof(uint32_t));
     if (!self->table) { PyErr_NoMemory(); return -1; }
     return 0;
+}
+
+static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"words", "crashed", NULL};
+    Py_ssize_t words;
+    PyObject *crashed = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|O", kwlist, &words, &crashed)) return -1;
+    Py_ssize_t nc = 0, *ix = NULL;
+    if (crashed && crashed != Py_None) {
+        PyObject *seq = PySequence_Fast(crashed, "FailCache: crashed must be a sequence of call indices");
+        if (!seq) return -1;
+        nc = PySequence_Fast_GET_SIZE(seq);
+        ix = PyMem_Calloc((size_t)nc + 1, sizeof(Py_ssize_t));
+        if (!ix) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
+        for (Py_ssize_t k = 0; k < nc; k++) {
+            ix[k] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
+            if (ix[k] == -1 && PyErr_Occurred()) { Py_DECREF(seq); PyMem_Free(ix); return -1; }
+        }
+        Py_DECREF(seq);
+    }
+    int rc = cache_setup(self, words, ix, nc, 512);
+    PyMem_Free(ix);
+    return rc;
 }
 
 static void FailCache_dealloc(FailCache *self) {
@@ -1017,6 +1030,30 @@ static PyObject *Search_get_state(Search *s, void *closure) {
     return s->state;
 }
 
+/* Search.path_items(best, items): items[call] for each call of the current path
+ * (the furthest one when best), calls numbered as in the cache: the path as the
+ * caller's own handles on its calls, without a list of slots in between. */
+static PyObject *Search_path_items(Search *s, PyObject *args) {
+    if (not_ready(s)) return NULL;
+    int best;
+    PyObject *items;
+    if (!PyArg_ParseTuple(args, "pO!", &best, &PyList_Type, &items)) return NULL;
+    if (PyList_GET_SIZE(items) != s->n) {
+        PyErr_Format(PyExc_ValueError, "path_items: a list of %zd items", s->n);
+        return NULL;
+    }
+    Py_ssize_t depth = best ? s->best_depth : s->depth;
+    Py_ssize_t *path = best ? s->best_path : s->p_j;
+    PyObject *out = PyList_New(depth);
+    if (!out) return NULL;
+    for (Py_ssize_t d = 0; d < depth; d++) {
+        PyObject *v = PyList_GET_ITEM(items, s->cslot[path[d]]);
+        Py_INCREF(v);
+        PyList_SET_ITEM(out, d, v);
+    }
+    return out;
+}
+
 static PyMethodDef Search_methods[] = {
     {"run", (PyCFunction)Search_run, METH_O,
      "run(iters) -> 0 still running, 1 valid, 2 invalid; at most iters steps."},
@@ -1029,6 +1066,8 @@ static PyMethodDef Search_methods[] = {
      "their history positions, then 0."},
     {"mask", (PyCFunction)Search_mask, METH_O,
      "mask(r) -> the candidate slots while the r-th ok return is pending, little-endian bytes."},
+    {"path_items", (PyCFunction)Search_path_items, METH_VARARGS,
+     "path_items(best, items) -> items[call] for each call of the current (or furthest) path."},
     {"best_lin", (PyCFunction)Search_best_lin, METH_NOARGS,
      "The furthest path's linearized slots, little-endian bytes."},
     {NULL, NULL, 0, NULL},
@@ -1062,17 +1101,320 @@ static PyTypeObject SearchType = {
     .tp_getset = Search_getset,
 };
 
+/* -------------------------------------------------------------- fused path */
+
+/* fused(history, op_type, kind, init, nil_unknown, allow_cas): a history of
+ * jepsy.history.Op straight to a search of its one partition, for the models
+ * whose calls are plain instructions (linear/fused.py says which and why).  It
+ * does what prepare, partition and native.search do before the loop, without
+ * a Python object per call: pairs invocations with completions (strictly),
+ * drops fail pairs, crashes info and unfinished calls, and turns each call into
+ * the instruction the model's native_op gives it.  Returns None whenever the
+ * general path must decide: an op that is not exactly op_type, or whose fields
+ * are not at fixed slots; a malformed history (the general path reports it); a
+ * process number beyond 64 bits; a register history in Jepsen's independent
+ * [key, value] convention, which the model partitions by key.  Else (search,
+ * cache, calls, failed, crashed, indices): the search laid out in the "return"
+ * order with its own empty cache, the counts of calls, dropped fail pairs and
+ * crashed calls, and the invoke's `index` of each call. */
+
+enum { KIND_REGISTER = 0, KIND_MUTEX = 1 };
+
+/* Op's fields are read at their slots: a msgspec Struct's fields are member
+ * descriptors at fixed offsets, resolved once per type. */
+static PyTypeObject *op_type_seen;
+static Py_ssize_t off_index, off_type, off_process, off_f, off_value;
+static int op_direct;
+static PyObject *s_index, *s_type, *s_process, *s_f, *s_value;
+static PyObject *s_invoke, *s_ok, *s_fail, *s_read, *s_write, *s_cas, *s_acquire, *s_release;
+
+static Py_ssize_t member_offset(PyTypeObject *t, PyObject *name) {
+    PyObject *d = PyDict_GetItemWithError(t->tp_dict, name);  /* borrowed */
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return -1;
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX && m->type != T_OBJECT) return -1;
+    return m->offset;
+}
+
+static void resolve_op_type(PyTypeObject *t) {
+    op_type_seen = t;
+    off_index = member_offset(t, s_index);
+    off_type = member_offset(t, s_type);
+    off_process = member_offset(t, s_process);
+    off_f = member_offset(t, s_f);
+    off_value = member_offset(t, s_value);
+    PyErr_Clear();
+    op_direct = off_index > 0 && off_type > 0 && off_process > 0 && off_f > 0 && off_value > 0;
+}
+
+/* The field at `off` of an op (borrowed), NULL if unset. */
+#define FIELD(op, off) (*(PyObject **)((char *)(op) + (off)))
+
+/* s is the str `lit` (interned): identity first, since the readers share their strings. */
+static int is_str(PyObject *s, PyObject *lit) {
+    return s == lit || (PyUnicode_CheckExact(s) && PyUnicode_Compare(s, lit) == 0);
+}
+
+/* models._is_pair: 1, 0, or -1 on error. */
+static int is_pair(PyObject *v) {
+    if (PyList_CheckExact(v)) return PyList_GET_SIZE(v) == 2;
+    if (PyTuple_CheckExact(v)) return PyTuple_GET_SIZE(v) == 2;
+    if (!PyList_Check(v) && !PyTuple_Check(v)) return 0;
+    Py_ssize_t k = PySequence_Size(v);
+    return k < 0 ? -1 : k == 2;
+}
+
+/* One call while pairing: its invoke and completion (borrowed from the history). */
+typedef struct { PyObject *inv, *comp; Py_ssize_t ipos, cpos; } Pairing;
+
+/* Process number -> index of its open call + 1 (0: none): an array for the small
+ * numbers clients have, open addressing for any other. */
+#define SMALL_PROCS 512
+typedef struct {
+    Py_ssize_t small[SMALL_PROCS];
+    long long *keys;
+    Py_ssize_t *vals;
+    char *used;
+    size_t mask, count;
+} ProcTable;
+
+static Py_ssize_t *proc_big(ProcTable *t, long long p) {
+    size_t i = (size_t)mix64((word)p) & t->mask;
+    while (t->used[i] && t->keys[i] != p) i = (i + 1) & t->mask;
+    if (!t->used[i]) {
+        t->used[i] = 1;
+        t->keys[i] = p;
+        t->vals[i] = 0;
+        t->count++;
+    }
+    return &t->vals[i];
+}
+
+static int proc_alloc(ProcTable *t, size_t size) {
+    t->mask = size - 1;
+    t->count = 0;
+    t->keys = PyMem_Calloc(size, sizeof(long long));
+    t->vals = PyMem_Calloc(size, sizeof(Py_ssize_t));
+    t->used = PyMem_Calloc(size, 1);
+    if (!t->keys || !t->vals || !t->used) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+static void proc_free(ProcTable *t) {
+    PyMem_Free(t->keys);
+    PyMem_Free(t->vals);
+    PyMem_Free(t->used);
+    t->keys = NULL;
+    t->vals = NULL;
+    t->used = NULL;
+}
+
+/* The slot of process p, NULL on error (no memory). */
+static Py_ssize_t *proc_slot(ProcTable *t, long long p) {
+    if (p >= 0 && p < SMALL_PROCS) return &t->small[p];
+    if (!t->used && proc_alloc(t, 64) < 0) return NULL;
+    if ((t->count + 1) * 2 > t->mask + 1) {
+        ProcTable u;
+        if (proc_alloc(&u, (t->mask + 1) * 2) < 0) { proc_free(&u); return NULL; }
+        for (size_t i = 0; i <= t->mask; i++)
+            if (t->used[i]) *proc_big(&u, t->keys[i]) = t->vals[i];
+        proc_free(t);
+        t->keys = u.keys, t->vals = u.vals, t->used = u.used, t->mask = u.mask, t->count = u.count;
+    }
+    return proc_big(t, p);
+}
+
+/* Which of `lits` (interned) the str s is, or n if none.  The readers share one
+ * object per distinct string, so `seen` remembers the object met for each and
+ * most ops cost a pointer comparison. */
+static int str_code(PyObject *s, PyObject *const *lits, PyObject **seen, int n) {
+    for (int k = 0; k < n; k++)
+        if (s == seen[k]) return k;
+    for (int k = 0; k < n; k++)
+        if (is_str(s, lits[k])) {
+            seen[k] = s;
+            return k;
+        }
+    return n;
+}
+
+/* Item i of a pair (new reference), NULL on error. */
+static PyObject *pair_item(PyObject *v, Py_ssize_t i) {
+    if (PyList_CheckExact(v)) { Py_INCREF(PyList_GET_ITEM(v, i)); return PyList_GET_ITEM(v, i); }
+    if (PyTuple_CheckExact(v)) { Py_INCREF(PyTuple_GET_ITEM(v, i)); return PyTuple_GET_ITEM(v, i); }
+    return PySequence_GetItem(v, i);
+}
+
+#define FALLBACK() do { PyErr_Clear(); result = Py_None; Py_INCREF(result); goto done; } while (0)
+
+enum { T_INVOKE, T_OK, T_FAIL, T_OTHER };  /* op types (info and any other: crashed) */
+enum { F_READ, F_WRITE, F_CAS, F_ACQUIRE = 0, F_RELEASE = 1 };
+
+static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyType_Check(args[1]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "fused(history: list, op_type: type, kind: int, init, "
+                        "nil_unknown: bool, allow_cas: bool)");
+        return NULL;
+    }
+    PyObject *history = args[0], *init = args[3];
+    PyTypeObject *op_type = (PyTypeObject *)args[1];
+    long kind = PyLong_AsLong(args[2]);
+    int nil_unknown = PyObject_IsTrue(args[4]), allow_cas = PyObject_IsTrue(args[5]);
+    if ((kind == -1 || nil_unknown < 0 || allow_cas < 0) && PyErr_Occurred()) return NULL;
+    if (op_type != op_type_seen) resolve_op_type(op_type);
+    if (!op_direct) Py_RETURN_NONE;
+    PyObject *result = NULL, *indices = NULL;
+    Py_ssize_t len = PyList_GET_SIZE(history), ncalls = 0;
+    Pairing *calls = PyMem_Malloc(((size_t)len + 1) * sizeof(Pairing));
+    char *ctype = PyMem_Malloc((size_t)len + 1);
+    Py_ssize_t *crashed_ix = NULL;
+    CallsIn in;
+    memset(&in, 0, sizeof in);
+    FailCache *fc = NULL;
+    Search *s = NULL;
+    ProcTable *pt = PyMem_Calloc(1, sizeof(ProcTable));
+    if (!calls || !ctype || !pt) { PyErr_NoMemory(); goto done; }
+    PyObject *const types[] = {s_invoke, s_ok, s_fail};
+    PyObject *seen_t[] = {s_invoke, s_ok, s_fail};
+    for (Py_ssize_t pos = 0; pos < len; pos++) {
+        PyObject *op = PyList_GET_ITEM(history, pos);
+        if (!Py_IS_TYPE(op, op_type)) FALLBACK();
+        PyObject *p = FIELD(op, off_process), *t = FIELD(op, off_type);
+        if (!p || !t) FALLBACK();
+        if (!PyLong_Check(p)) continue;  /* the nemesis */
+        int overflow;
+        long long pn = PyLong_AsLongLongAndOverflow(p, &overflow);
+        if (overflow || (pn == -1 && PyErr_Occurred())) FALLBACK();
+        Py_ssize_t *open = proc_slot(pt, pn);
+        if (!open) goto done;
+        int tc = str_code(t, types, seen_t, 3);
+        if (tc == T_INVOKE) {
+            if (*open) FALLBACK();  /* invoked again while open: the general path says so */
+            calls[ncalls] = (Pairing){op, NULL, pos, -1};
+            *open = ++ncalls;
+        } else {
+            if (!*open) FALLBACK();  /* a completion without an invoke */
+            Pairing *c = &calls[*open - 1];
+            c->comp = op;
+            c->cpos = pos;
+            ctype[*open - 1] = (char)tc;
+            *open = 0;
+        }
+    }
+    /* Jepsen's semantics (prepare.py): fail pairs dropped, info and unfinished calls crashed. */
+    Py_ssize_t n = 0, failed = 0, ncrashed = 0;
+    for (Py_ssize_t k = 0; k < ncalls; k++) {
+        if (calls[k].comp) {
+            if (ctype[k] == T_FAIL) { failed++; continue; }
+            if (ctype[k] != T_OK) calls[k].comp = NULL;  /* info: crashed */
+        }
+        if (n != k) calls[n] = calls[k];
+        n++;
+    }
+    if (calls_in_alloc(&in, n) < 0) goto done;
+    crashed_ix = PyMem_Malloc(((size_t)n + 1) * sizeof(Py_ssize_t));
+    if (!crashed_ix) { PyErr_NoMemory(); goto done; }
+    if (!(indices = PyList_New(n))) goto done;
+    int keyed = n > 0;
+    PyObject *const rfs[] = {s_read, s_write, s_cas}, *const mfs[] = {s_acquire, s_release};
+    PyObject *seen_f[] = {s_read, s_write, s_cas};
+    if (kind == KIND_MUTEX) seen_f[0] = s_acquire, seen_f[1] = s_release;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *inv = calls[i].inv, *comp = calls[i].comp;
+        PyObject *ix = FIELD(inv, off_index), *f = FIELD(inv, off_f), *value = FIELD(inv, off_value);
+        PyObject *out = comp ? FIELD(comp, off_value) : NULL;
+        if (!ix || !f || !value || (comp && !out)) FALLBACK();
+        Py_INCREF(ix);
+        PyList_SET_ITEM(indices, i, ix);
+        in.cpos[i] = calls[i].ipos;
+        in.rpos[i] = comp ? calls[i].cpos : -1;
+        PyObject *a = NULL, *b = NULL;
+        int code = OP_NEVER;
+        if (kind == KIND_MUTEX) {  /* models.mutex's native_op */
+            int fc_ = str_code(f, mfs, seen_f, 2);
+            if (fc_ == F_ACQUIRE) code = OP_CAS, a = Py_False, b = Py_True;
+            else if (fc_ == F_RELEASE) code = OP_CAS, a = Py_True, b = Py_False;
+            Py_XINCREF(a);
+            Py_XINCREF(b);
+        } else {  /* models._register_native_op, and whether it is keyed (_auto_register_partition) */
+            int fc_ = str_code(f, rfs, seen_f, 3);
+            int pr = is_pair(value);
+            if (pr < 0) FALLBACK();
+            if (keyed && pr && fc_ == F_CAS) {
+                PyObject *inner = pair_item(value, 1);
+                if (!inner) FALLBACK();
+                keyed = is_pair(inner);
+                Py_DECREF(inner);
+                if (keyed < 0) FALLBACK();
+            } else if (keyed) {
+                keyed = pr;
+            }
+            if (fc_ == F_READ) {
+                if (!out || (out == Py_None && nil_unknown)) code = OP_ANY;
+                else code = OP_READ, a = out, Py_INCREF(a);
+            } else if (fc_ == F_WRITE) {
+                code = OP_WRITE, a = value, Py_INCREF(a);
+            } else if (fc_ == F_CAS && allow_cas && pr) {
+                code = OP_CAS;
+                if (!(a = pair_item(value, 0)) || !(b = pair_item(value, 1))) {
+                    Py_XDECREF(a);
+                    FALLBACK();
+                }
+            }
+        }
+        in.code[i] = code;
+        in.a[i] = a;
+        in.b[i] = b;
+        if (!comp) {  /* a crashed call: its input, (f, value), finds its twins */
+            crashed_ix[ncrashed++] = i;
+            if (!(in.inputs[i] = PyTuple_Pack(2, f, value))) goto done;
+        }
+    }
+    if (kind == KIND_REGISTER && keyed) FALLBACK();  /* [key, value] pairs: partitioned by key */
+    fc = (FailCache *)PyType_GenericNew(&FailCacheType, NULL, NULL);
+    if (!fc || cache_setup(fc, n > 0 ? (n + 63) / 64 : 1, crashed_ix, ncrashed, 64) < 0) goto done;
+    s = (Search *)PyType_GenericNew(&SearchType, NULL, NULL);
+    if (!s || search_setup(s, fc, Py_None, 0, &in, init) < 0) goto done;
+    PyObject *nn = PyLong_FromSsize_t(n), *nf = PyLong_FromSsize_t(failed), *nc = PyLong_FromSsize_t(ncrashed);
+    if (nn && nf && nc) result = PyTuple_Pack(6, s, fc, nn, nf, nc, indices);
+    Py_XDECREF(nn);
+    Py_XDECREF(nf);
+    Py_XDECREF(nc);
+done:
+    Py_XDECREF(indices);
+    Py_XDECREF(s);
+    Py_XDECREF(fc);
+    calls_in_free(&in);
+    PyMem_Free(crashed_ix);
+    PyMem_Free(calls);
+    PyMem_Free(ctype);
+    if (pt) proc_free(pt);
+    PyMem_Free(pt);
+    return result;
+}
+
+static PyMethodDef linear_functions[] = {
+    {"fused", (PyCFunction)(void (*)(void))fused, METH_FASTCALL,
+     "fused(history, op_type, kind, init, nil_unknown, allow_cas) -> None or "
+     "(search, cache, calls, failed, crashed, indices); see linear/fused.py."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef linear_module = {
     PyModuleDef_HEAD_INIT, "_linear",
     "The linearizability search loop in C (optional; see linear/native.py).", -1,
-    NULL, NULL, NULL, NULL, NULL,
+    linear_functions, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__linear(void) {
     if (PyType_Ready(&FailCacheType) < 0 || PyType_Ready(&SearchType) < 0) return NULL;
-    if (!(str_input = PyUnicode_InternFromString("input"))
-        || !(str_output = PyUnicode_InternFromString("output")))
-        return NULL;
+    PyObject **interned[] = {&str_input, &str_output, &s_index, &s_type, &s_process, &s_f, &s_value,
+                             &s_invoke, &s_ok, &s_fail, &s_read, &s_write, &s_cas, &s_acquire, &s_release};
+    const char *names[] = {"input", "output", "index", "type", "process", "f", "value",
+                           "invoke", "ok", "fail", "read", "write", "cas", "acquire", "release"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!(*interned[k] = PyUnicode_InternFromString(names[k]))) return NULL;
     PyObject *m = PyModule_Create(&linear_module);
     if (!m) return NULL;
     if (PyModule_AddType(m, &FailCacheType) < 0 || PyModule_AddType(m, &SearchType) < 0

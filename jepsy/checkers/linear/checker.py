@@ -68,10 +68,10 @@ import time
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from jepsy.checkers.linear import native, search
+from jepsy.checkers.linear import fused, native, search
 from jepsy.checkers.linear.engine import ORDERS, Budget, Engine, Outcome, StepError
 from jepsy.checkers.linear.explain import explain, state_json
-from jepsy.checkers.linear.models import CRASHED, Call, Model
+from jepsy.checkers.linear.models import CRASHED, Call, Model, plain_of
 from jepsy.checkers.linear.prepare import Prepared, prepare
 from jepsy.checkers.linear.schedule import SLICE_ITERS, Part, partition, run, run_racing
 from jepsy.errors import ConfigError, HistoryError
@@ -160,6 +160,8 @@ class Linearizable:
         self.all_keys = all_keys
         self.workers = workers
         self._cpus: int | None = None
+        # A built-in register or mutex, searched in C: valid histories take the fused path.
+        self._plain = plain_of(model) if self.engine == "c" else None
 
     def _workers_for(self, parts: Sequence[Part]) -> int:
         if self.workers is not None:
@@ -187,6 +189,15 @@ class Linearizable:
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``history`` (nemesis ops included: ignored); raises ``HistoryError`` if malformed."""
         t0 = time.monotonic()
+        if self._plain is not None:
+            workers = self._workers_for(())
+            fast = fused.check(history, self.model, self._plain, t0=t0,
+                               deadline=None if self.timeout is None else t0 + self.timeout,
+                               max_configs=self.max_configs, workers=workers,
+                               max_bytes=None if self.memory_mb is None
+                               else int(self.memory_mb * 2**20 / workers))
+            if fast is not None:
+                return fast
         model = self.model
         prep = prepare(history)
         parts = partition(prep, model)
