@@ -69,14 +69,15 @@ def _knossos() -> list[str]:
 
 
 def test_every_knossos_history_gets_the_same_result() -> None:
-    fused_valid = 0
+    verdicts = []
     for rel in _knossos():
         model = mutex() if rel.startswith("mutex") else cas_register(0)
         history = read_history(KNOSSOS / rel)
         for workers in (1, 2):
             result = _same(history, model, workers=workers)
-        fused_valid += result["valid"] is True and _took_fused(history, model)
-    assert fused_valid == 113  # every valid one
+        assert _took_fused(history, model), rel
+        verdicts.append(result["valid"])
+    assert verdicts.count(True) == 113 and verdicts.count(False) == 8
 
 
 def _random_register(rng: random.Random, n_ops: int, procs: int) -> list[Op]:

@@ -348,7 +348,7 @@ typedef struct {
     Py_ssize_t *rslot;   /* n_ok + 1 entries, the last -1 */
     Py_ssize_t *slot_ret; /* history position of each of those returns */
     FailCache *cache;
-    PyObject *state;
+    PyObject *state, *init;
     word *lin, *clin, *cand, *tmp;
     Py_ssize_t r;
     int resume, status;
@@ -640,6 +640,7 @@ static void Search_free_arrays(Search *s) {
 static void Search_dealloc(Search *s) {
     Search_free_arrays(s);
     Py_XDECREF(s->state);
+    Py_XDECREF(s->init);
     Py_XDECREF(s->step);
     Py_XDECREF(s->cache);
     Py_XDECREF(s->best_states);
@@ -902,6 +903,8 @@ static int search_setup(Search *s, FailCache *fc, PyObject *step, int by_call, C
     if (!s->best_states) return -1;
     Py_INCREF(init);
     s->state = init;
+    Py_INCREF(init);
+    s->init = init;
     s->best_r = -1;
     s->err_slot = -1;
     s->ready = 1;
@@ -1054,6 +1057,41 @@ static PyObject *Search_path_items(Search *s, PyObject *args) {
     return out;
 }
 
+/* Search.path_states(best): the model's state after each call of the current path
+ * (the furthest one when best), replayed from the initial state: states_along's
+ * answer without a Python step per call.  Stops where a step is refused, as
+ * states_along does (a path the search took never has one). */
+static PyObject *Search_path_states(Search *s, PyObject *arg) {
+    if (not_ready(s)) return NULL;
+    int best = PyObject_IsTrue(arg);
+    if (best < 0) return NULL;
+    if (s->status == RUNNING) {
+        PyErr_SetString(PyExc_RuntimeError, "path_states: the search is still running");
+        return NULL;
+    }
+    Py_ssize_t depth = best ? s->best_depth : s->depth;
+    Py_ssize_t *path = best ? s->best_path : s->p_j;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    PyObject *saved = s->state;  /* apply() steps s->state: borrowed back below */
+    PyObject *st = s->init;
+    Py_INCREF(st);
+    for (Py_ssize_t d = 0; d < depth; d++) {
+        PyObject *nxt = NULL;
+        s->state = st;
+        int ok = apply(s, path[d], &nxt);
+        s->state = saved;
+        if (ok < 0) { Py_DECREF(st); Py_DECREF(out); return NULL; }
+        if (!ok) break;
+        Py_DECREF(st);
+        st = nxt;
+        if (PyList_Append(out, st) < 0) { Py_DECREF(st); Py_DECREF(out); return NULL; }
+    }
+    s->state = saved;
+    Py_DECREF(st);
+    return out;
+}
+
 static PyMethodDef Search_methods[] = {
     {"run", (PyCFunction)Search_run, METH_O,
      "run(iters) -> 0 still running, 1 valid, 2 invalid; at most iters steps."},
@@ -1066,6 +1104,8 @@ static PyMethodDef Search_methods[] = {
      "their history positions, then 0."},
     {"mask", (PyCFunction)Search_mask, METH_O,
      "mask(r) -> the candidate slots while the r-th ok return is pending, little-endian bytes."},
+    {"path_states", (PyCFunction)Search_path_states, METH_O,
+     "path_states(best) -> the state after each call of the path, replayed from the start."},
     {"path_items", (PyCFunction)Search_path_items, METH_VARARGS,
      "path_items(best, items) -> items[call] for each call of the current (or furthest) path."},
     {"best_lin", (PyCFunction)Search_best_lin, METH_NOARGS,
@@ -1114,9 +1154,10 @@ static PyTypeObject SearchType = {
  * are not at fixed slots; a malformed history (the general path reports it); a
  * process number beyond 64 bits; a register history in Jepsen's independent
  * [key, value] convention, which the model partitions by key.  Else (search,
- * cache, calls, failed, crashed, indices): the search laid out in the "return"
- * order with its own empty cache, the counts of calls, dropped fail pairs and
- * crashed calls, and the invoke's `index` of each call. */
+ * cache, calls, failed, crashed, indices, invokes, completions): the search
+ * laid out in the "return" order with its own empty cache, the counts of calls,
+ * dropped fail pairs and crashed calls, and per call the invoke's `index`, the
+ * invoke and the completion (None if none), as prepare.Prepared has them. */
 
 enum { KIND_REGISTER = 0, KIND_MUTEX = 1 };
 
@@ -1264,7 +1305,7 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     if ((kind == -1 || nil_unknown < 0 || allow_cas < 0) && PyErr_Occurred()) return NULL;
     if (op_type != op_type_seen) resolve_op_type(op_type);
     if (!op_direct) Py_RETURN_NONE;
-    PyObject *result = NULL, *indices = NULL;
+    PyObject *result = NULL, *indices = NULL, *invokes = NULL, *comps = NULL;
     Py_ssize_t len = PyList_GET_SIZE(history), ncalls = 0;
     Pairing *calls = PyMem_Malloc(((size_t)len + 1) * sizeof(Pairing));
     char *ctype = PyMem_Malloc((size_t)len + 1);
@@ -1305,28 +1346,35 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     /* Jepsen's semantics (prepare.py): fail pairs dropped, info and unfinished calls crashed. */
     Py_ssize_t n = 0, failed = 0, ncrashed = 0;
     for (Py_ssize_t k = 0; k < ncalls; k++) {
-        if (calls[k].comp) {
-            if (ctype[k] == T_FAIL) { failed++; continue; }
-            if (ctype[k] != T_OK) calls[k].comp = NULL;  /* info: crashed */
+        if (calls[k].comp && ctype[k] == T_FAIL) {
+            failed++;
+            continue;
         }
-        if (n != k) calls[n] = calls[k];
-        n++;
+        if (!calls[k].comp) ctype[k] = T_OTHER;  /* unfinished: crashed, as info */
+        calls[n] = calls[k];
+        ctype[n++] = ctype[k];
     }
     if (calls_in_alloc(&in, n) < 0) goto done;
     crashed_ix = PyMem_Malloc(((size_t)n + 1) * sizeof(Py_ssize_t));
     if (!crashed_ix) { PyErr_NoMemory(); goto done; }
-    if (!(indices = PyList_New(n))) goto done;
+    if (!(indices = PyList_New(n)) || !(invokes = PyList_New(n)) || !(comps = PyList_New(n))) goto done;
     int keyed = n > 0;
     PyObject *const rfs[] = {s_read, s_write, s_cas}, *const mfs[] = {s_acquire, s_release};
     PyObject *seen_f[] = {s_read, s_write, s_cas};
     if (kind == KIND_MUTEX) seen_f[0] = s_acquire, seen_f[1] = s_release;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *inv = calls[i].inv, *comp = calls[i].comp;
+        PyObject *inv = calls[i].inv, *done_op = calls[i].comp;
+        PyObject *comp = ctype[i] == T_OK ? done_op : NULL;  /* NULL: crashed */
         PyObject *ix = FIELD(inv, off_index), *f = FIELD(inv, off_f), *value = FIELD(inv, off_value);
         PyObject *out = comp ? FIELD(comp, off_value) : NULL;
         if (!ix || !f || !value || (comp && !out)) FALLBACK();
         Py_INCREF(ix);
         PyList_SET_ITEM(indices, i, ix);
+        Py_INCREF(inv);
+        PyList_SET_ITEM(invokes, i, inv);
+        if (!done_op) done_op = Py_None;
+        Py_INCREF(done_op);
+        PyList_SET_ITEM(comps, i, done_op);
         in.cpos[i] = calls[i].ipos;
         in.rpos[i] = comp ? calls[i].cpos : -1;
         PyObject *a = NULL, *b = NULL;
@@ -1377,12 +1425,14 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     s = (Search *)PyType_GenericNew(&SearchType, NULL, NULL);
     if (!s || search_setup(s, fc, Py_None, 0, &in, init) < 0) goto done;
     PyObject *nn = PyLong_FromSsize_t(n), *nf = PyLong_FromSsize_t(failed), *nc = PyLong_FromSsize_t(ncrashed);
-    if (nn && nf && nc) result = PyTuple_Pack(6, s, fc, nn, nf, nc, indices);
+    if (nn && nf && nc) result = PyTuple_Pack(8, s, fc, nn, nf, nc, indices, invokes, comps);
     Py_XDECREF(nn);
     Py_XDECREF(nf);
     Py_XDECREF(nc);
 done:
     Py_XDECREF(indices);
+    Py_XDECREF(invokes);
+    Py_XDECREF(comps);
     Py_XDECREF(s);
     Py_XDECREF(fc);
     calls_in_free(&in);
@@ -1397,7 +1447,7 @@ done:
 static PyMethodDef linear_functions[] = {
     {"fused", (PyCFunction)(void (*)(void))fused, METH_FASTCALL,
      "fused(history, op_type, kind, init, nil_unknown, allow_cas) -> None or "
-     "(search, cache, calls, failed, crashed, indices); see linear/fused.py."},
+     "(search, cache, calls, failed, crashed, indices, invokes, completions); see linear/fused.py."},
     {NULL, NULL, 0, NULL},
 };
 

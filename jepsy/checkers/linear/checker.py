@@ -92,18 +92,30 @@ def states_along(model: Model, calls: Sequence[Call], order: Sequence[int]) -> l
     Replayed with the checker's own model (so with its initial state: ``--init``),
     over the calls as the search saw them (a partition may have rewritten their
     values).  Stops early if a step is refused, which a linearization found by
-    the search never is.  A state met again shares its first entry (states repeat
-    a lot: a register holds a few values), which keeps this a dict lookup per call.
+    the search never is.
     """
     state = model.init()
-    out = []
-    step, describe = model.step, model.describe_state
-    seen: dict[Any, dict[str, Any]] = {}
+    states = []
+    step = model.step
     for j in order:
         c = calls[j]
         ok, state = step(state, c.input, c.output)
         if not ok:
             break
+        states.append(state)
+    return state_entries(model, states)
+
+
+def state_entries(model: Model, states: Sequence[Any]) -> list[dict[str, Any]]:
+    """``states`` as ``states_after`` holds them: ``{"state": data, "text": description}``.
+
+    A state met again shares its first entry (states repeat a lot: a register
+    holds a few values), which keeps this a dict lookup per state.
+    """
+    describe = model.describe_state
+    seen: dict[Any, dict[str, Any]] = {}
+    out = []
+    for state in states:
         key = (state.__class__, state)  # 1, 1.0 and True are equal, not alike
         try:
             entry = seen.get(key)
@@ -224,8 +236,9 @@ class Linearizable:
                 if out.reason:
                     entry["reason"] = out.reason
                 if out.valid is False:
+                    n_ok = sum(1 for c in part.calls if c.output is not CRASHED)
                     entry["explanation"] = explain(out, part.calls, part.originals, prep, model,
-                                                   None if part.key is None else ks)
+                                                   None if part.key is None else ks, n_ok)
                     entry["states_after"] = states_along(model, part.calls, out.order)
                     if first_bad is None:
                         first_bad = entry["explanation"]

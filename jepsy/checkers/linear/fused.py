@@ -33,17 +33,42 @@ from sys import getsizeof
 from time import monotonic
 from typing import Any
 
-from jepsy.checkers.linear.models import Model, Plain
-from jepsy.checkers.linear.native import _linear
+from jepsy.checkers.linear.explain import explain
+from jepsy.checkers.linear.models import CRASHED, Call, Model, Plain
+from jepsy.checkers.linear.native import _linear, invalid_outcome
+from jepsy.checkers.linear.prepare import Prepared
 from jepsy.checkers.linear.schedule import _RACE_AFTER_SLICES, SLICE_ITERS
 from jepsy.history import Op
 
 __all__ = ["check"]
 
 
+class _Calls(dict[int, Call]):
+    """The calls of a fused check, each made when an explanation first asks for it.
+
+    As ``prepare`` makes them (``id`` the position, ``input`` the invoke's
+    ``(f, value)``, the ``ok`` value or ``CRASHED``, the ops' extra fields); an
+    explanation reads only the stuck call and those pending.
+    """
+
+    def __init__(self, invokes: list[Op], completions: list[Op | None]) -> None:
+        super().__init__()
+        self.invokes = invokes
+        self.completions = completions
+
+    def __missing__(self, k: int) -> Call:
+        inv, comp = self.invokes[k], self.completions[k]
+        done = comp if comp is not None and comp.type == "ok" else None
+        extra = (inv.extra if comp is None or not comp.extra or comp.extra == inv.extra
+                 else {**comp.extra, **inv.extra})
+        call = self[k] = Call(k, inv.process, (inv.f, inv.value),  # type: ignore[arg-type]
+                              CRASHED if done is None else done.value, extra)  # type: ignore[arg-type]
+        return call
+
+
 def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadline: float | None,
           max_configs: int | None, max_bytes: int | None, workers: int) -> dict[str, Any] | None:
-    """The result of a valid check of ``history``, or None: the general path must decide.
+    """The result of the check of ``history``, or None: the general path must decide.
 
     ``deadline`` (a ``time.monotonic`` value), ``max_configs`` and ``max_bytes``
     are the general path's budget (``Budget``), checked between slices as
@@ -54,7 +79,7 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
     got = _linear.fused(history, Op, plain.kind, model.init(), plain.nil_unknown, plain.allow_cas)
     if got is None:
         return None
-    search, cache, n, failed, crashed, indices = got
+    search, cache, n, failed, crashed, indices, invokes, completions = got
     slices = min(1 + (2 * n + 1024) // SLICE_ITERS, _RACE_AFTER_SLICES)
     try:
         for _ in range(slices):
@@ -69,20 +94,27 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
                 return None
         else:
             return None
+        states = search.path_states(True) if status == 2 else None
     except Exception:  # a value the model cannot take: the general path names the op
         return None
-    if status != 1:
-        return None
     name = model.name
-    return {
-        "valid": True,
-        "model": name,
-        "ops": n,
-        "failed_dropped": failed,
-        "keys": {"null": {"ops": n, "crashed": crashed, "indices": indices, "valid": True,
-                          "configs": len(cache), "linearization": search.path_items(False, indices)}},
-        "workers": workers,
-        "engine": "c",
-        "time_s": round(monotonic() - t0, 6),
-        "text": f"Linearizable: {n} operations in 1 key fit the {name} model.",
-    }
+    entry: dict[str, Any] = {"ops": n, "crashed": crashed, "indices": indices, "valid": status == 1,
+                             "configs": len(cache), "linearization": search.path_items(status == 2, indices)}
+    result: dict[str, Any] = {"valid": status == 1, "model": name, "ops": n, "failed_dropped": failed,
+                              "keys": {"null": entry}, "workers": workers, "engine": "c",
+                              "time_s": 0.0}
+    if status == 1:
+        result["text"] = f"Linearizable: {n} operations in 1 key fit the {name} model."
+    else:
+        from jepsy.checkers.linear.checker import state_entries  # (the checker imports this module)
+
+        perm, rslot, _ = search.layout()
+        out = invalid_outcome(search, cache, perm, rslot)
+        prep = Prepared(invokes=invokes, completions=completions)
+        why = entry["explanation"] = explain(out, _Calls(invokes, completions), range(n), prep, model,
+                                             None, n - crashed)
+        entry["states_after"] = state_entries(model, states)
+        result["explanation"] = why
+        result["text"] = why["text"]
+    result["time_s"] = round(monotonic() - t0, 6)
+    return result
