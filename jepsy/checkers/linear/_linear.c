@@ -74,6 +74,7 @@ typedef struct {
     Py_ssize_t len, offcap;
     uint32_t *table;
     size_t tmask;
+    int canon;              /* states are canonical (see canon_values): equal iff identical */
 } FailCache;
 
 /* Words of `bits` up to its last nonzero one. */
@@ -135,8 +136,8 @@ static word mix64(word h) {
 }
 
 /* -1 on error (the state is unhashable). */
-static int config_hash(const word *bits, Py_ssize_t n, PyObject *state, word *out) {
-    Py_hash_t sh = PyObject_Hash(state);
+static int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word *out) {
+    Py_hash_t sh = c->canon ? (Py_hash_t)((uintptr_t)state >> 4) : PyObject_Hash(state);
     if (sh == -1 && PyErr_Occurred()) return -1;
     word h = (word)sh * 0x9e3779b97f4a7c15ULL;
     for (Py_ssize_t i = 0; i < n; i++) h = mix64(h ^ bits[i]) + (word)i;
@@ -155,8 +156,10 @@ static int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *st
         if (ent[0] == h && (Py_ssize_t)ent[2] == n && memcmp(ent + 3, bits, (size_t)n * sizeof(word)) == 0) {
             PyObject *s = (PyObject *)(uintptr_t)ent[1];
             if (s == state) return 1;
-            int eq = PyObject_RichCompareBool(s, state, Py_EQ);
-            if (eq != 0) return eq;  /* 1 or -1 */
+            if (!c->canon) {
+                int eq = PyObject_RichCompareBool(s, state, Py_EQ);
+                if (eq != 0) return eq;  /* 1 or -1 */
+            }
         }
         i = (i + 1) & c->tmask;
     }
@@ -183,7 +186,7 @@ static int cache_add(FailCache *c, const word *raw, PyObject *state) {
     size_t slot;
     Py_ssize_t n = encode(c, raw);
     const word *bits = c->enc;
-    if (config_hash(bits, n, state, &h) < 0) return -1;
+    if (config_hash(c, bits, n, state, &h) < 0) return -1;
     int found = cache_find(c, bits, n, state, h, &slot);
     if (found) return found < 0 ? -1 : 0;
     if (c->len >= (Py_ssize_t)UINT32_MAX - 1) { PyErr_NoMemory(); return -1; }
@@ -220,7 +223,7 @@ static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
     Py_ssize_t n = encode(c, raw);
-    if (config_hash(c->enc, n, state, &h) < 0) return -1;
+    if (config_hash(c, c->enc, n, state, &h) < 0) return -1;
     return cache_find(c, c->enc, n, state, h, &slot);
 }
 
@@ -362,6 +365,7 @@ typedef struct {
     PyObject *best_states;  /* dict used as an ordered set */
     Py_ssize_t steps, err_slot;
     int ready;  /* __init__ succeeded: every method checks it */
+    int canon;  /* operands and states are canonical (see canon_values): equal iff identical */
 } Search;
 
 static int not_ready(Search *s) {
@@ -407,7 +411,7 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
     int ok;
     switch (s->code[j]) {
     case OP_READ:
-        ok = py_eq(s->a[j], st);
+        ok = s->canon ? s->a[j] == st : py_eq(s->a[j], st);
         if (ok == 1) { Py_INCREF(st); *nxt = st; }
         return ok;
     case OP_WRITE:
@@ -415,7 +419,7 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
         *nxt = s->a[j];
         return 1;
     case OP_CAS:
-        ok = py_eq(s->a[j], st);
+        ok = s->canon ? s->a[j] == st : py_eq(s->a[j], st);
         if (ok == 1) { Py_INCREF(s->b[j]); *nxt = s->b[j]; }
         return ok;
     case OP_ANY:
@@ -457,6 +461,7 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
 
 /* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
 static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
+    if (!s->cache->len) return 0;  /* (a valid history's search often never fails) */
     Py_ssize_t c = s->cslot[j];
     int had = (int)BIT_GET(s->clin, c);
     BIT_SET(s->clin, c);
@@ -531,7 +536,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
                 if (ok < 0) return fail_at(s, q);
                 if (!ok) continue;
                 if (s->crashed[q]) {
-                    int same = py_eq(nxt, s->state);  /* Python's `nxt == state` */
+                    int same = s->canon ? nxt == s->state : py_eq(nxt, s->state);  /* `nxt == state` */
                     if (same < 0) { Py_DECREF(nxt); return fail_at(s, q); }
                     if (same) { Py_CLEAR(nxt); continue; }
                 }
@@ -1143,7 +1148,7 @@ static PyTypeObject SearchType = {
 
 /* -------------------------------------------------------------- fused path */
 
-/* fused(history, op_type, kind, init, nil_unknown, allow_cas): a history of
+/* fused(history, op_type, kind, init, nil_unknown, allow_cas, compact): a history of
  * jepsy.history.Op straight to a search of its one partition, for the models
  * whose calls are plain instructions (linear/fused.py says which and why).  It
  * does what prepare, partition and native.search do before the loop, without
@@ -1157,9 +1162,13 @@ static PyTypeObject SearchType = {
  * cache, calls, failed, crashed, indices, invokes, completions): the search
  * laid out in the "return" order with its own empty cache, the counts of calls,
  * dropped fail pairs and crashed calls, and per call the invoke's `index`, the
- * invoke and the completion (None if none), as prepare.Prepared has them. */
+ * invoke and the completion (None if none), as prepare.Prepared has them.
+ * compact: the cache stores crashed calls' bits apart whatever the size (as the
+ * general path's caches do: its memory estimate, for a tight memory budget);
+ * else only past COMPACT_CALLS calls. */
 
 enum { KIND_REGISTER = 0, KIND_MUTEX = 1 };
+#define COMPACT_CALLS 256
 
 /* Op's fields are read at their slots: a msgspec Struct's fields are member
  * descriptors at fixed offsets, resolved once per type. */
@@ -1193,7 +1202,12 @@ static void resolve_op_type(PyTypeObject *t) {
 
 /* s is the str `lit` (interned): identity first, since the readers share their strings. */
 static int is_str(PyObject *s, PyObject *lit) {
-    return s == lit || (PyUnicode_CheckExact(s) && PyUnicode_Compare(s, lit) == 0);
+    if (s == lit) return 1;
+    if (!PyUnicode_CheckExact(s)) return 0;
+    if (!PyUnicode_IS_READY(s)) return PyUnicode_Compare(s, lit) == 0;
+    Py_ssize_t k = PyUnicode_GET_LENGTH(s);
+    return k == PyUnicode_GET_LENGTH(lit) && PyUnicode_KIND(s) == PyUnicode_KIND(lit)
+           && memcmp(PyUnicode_DATA(s), PyUnicode_DATA(lit), (size_t)k * PyUnicode_KIND(s)) == 0;
 }
 
 /* models._is_pair: 1, 0, or -1 on error. */
@@ -1286,6 +1300,46 @@ static PyObject *pair_item(PyObject *v, Py_ssize_t i) {
     return PySequence_GetItem(v, i);
 }
 
+/* Canonical values: replaces each operand (a, b) and *init by the first value equal
+ * to it, so that values are equal iff identical and the search compares and
+ * hashes pointers, calling no Python code.  Only where that is exact: every value
+ * None, a bool, an exact int or an exact str, and values equal only within one
+ * type (1 == True, so a history holding both keeps Python's ==).  Then the
+ * representative is indistinguishable from the value it stands for (same type,
+ * same value: the same JSON, the same words).  Returns 1 done, 0 not possible
+ * (nothing changed), -1 on error. */
+static int canon_values(CallsIn *in, PyObject **init) {
+    PyObject *d = PyDict_New();
+    if (!d) return -1;
+    int rc = 1;
+    for (int pass = 0; pass < 2 && rc == 1; pass++) {  /* check all, then replace */
+        PyDict_Clear(d);
+        for (Py_ssize_t i = -1; i < in->n && rc == 1; i++) {
+            PyObject **slots[2] = {i < 0 ? init : &in->a[i], i < 0 ? NULL : &in->b[i]};
+            for (int k = 0; k < 2 && rc == 1; k++) {
+                if (!slots[k] || !*slots[k]) continue;
+                PyObject *v = *slots[k];
+                if (v != Py_None && !PyBool_Check(v) && !PyLong_CheckExact(v) && !PyUnicode_CheckExact(v)) {
+                    rc = 0;
+                    break;
+                }
+                PyObject *r = PyDict_GetItemWithError(d, v);
+                if (!r) {
+                    if (PyErr_Occurred() || PyDict_SetItem(d, v, v) < 0) rc = -1;
+                } else if (Py_TYPE(r) != Py_TYPE(v)) {
+                    rc = 0;
+                } else if (pass == 1 && r != v) {
+                    Py_INCREF(r);
+                    *slots[k] = r;
+                    Py_DECREF(v);
+                }
+            }
+        }
+    }
+    Py_DECREF(d);
+    return rc;
+}
+
 #define FALLBACK() do { PyErr_Clear(); result = Py_None; Py_INCREF(result); goto done; } while (0)
 
 enum { T_INVOKE, T_OK, T_FAIL, T_OTHER };  /* op types (info and any other: crashed) */
@@ -1293,16 +1347,17 @@ enum { F_READ, F_WRITE, F_CAS, F_ACQUIRE = 0, F_RELEASE = 1 };
 
 static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 6 || !PyList_Check(args[0]) || !PyType_Check(args[1]) || !PyLong_Check(args[2])) {
+    if (nargs != 7 || !PyList_Check(args[0]) || !PyType_Check(args[1]) || !PyLong_Check(args[2])) {
         PyErr_SetString(PyExc_TypeError, "fused(history: list, op_type: type, kind: int, init, "
-                        "nil_unknown: bool, allow_cas: bool)");
+                        "nil_unknown: bool, allow_cas: bool, compact: bool)");
         return NULL;
     }
     PyObject *history = args[0], *init = args[3];
     PyTypeObject *op_type = (PyTypeObject *)args[1];
     long kind = PyLong_AsLong(args[2]);
     int nil_unknown = PyObject_IsTrue(args[4]), allow_cas = PyObject_IsTrue(args[5]);
-    if ((kind == -1 || nil_unknown < 0 || allow_cas < 0) && PyErr_Occurred()) return NULL;
+    int compact = PyObject_IsTrue(args[6]);
+    if ((kind == -1 || nil_unknown < 0 || allow_cas < 0 || compact < 0) && PyErr_Occurred()) return NULL;
     if (op_type != op_type_seen) resolve_op_type(op_type);
     if (!op_direct) Py_RETURN_NONE;
     PyObject *result = NULL, *indices = NULL, *invokes = NULL, *comps = NULL;
@@ -1420,10 +1475,19 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         }
     }
     if (kind == KIND_REGISTER && keyed) FALLBACK();  /* [key, value] pairs: partitioned by key */
+    Py_INCREF(init);  /* (canonicalize may replace it) */
+    int canon = canon_values(&in, &init);
+    Py_DECREF(init);  /* the rep is held by the operands, or is the argument itself */
+    if (canon < 0) goto done;
     fc = (FailCache *)PyType_GenericNew(&FailCacheType, NULL, NULL);
-    if (!fc || cache_setup(fc, n > 0 ? (n + 63) / 64 : 1, crashed_ix, ncrashed, 64) < 0) goto done;
+    /* Crashed calls' bits apart save memory on long histories only; on a few words
+     * they cost time and save nothing (an answer never depends on it). */
+    if (!fc || cache_setup(fc, n > 0 ? (n + 63) / 64 : 1, crashed_ix,
+                           compact || n > COMPACT_CALLS ? ncrashed : 0, 64) < 0)
+        goto done;
     s = (Search *)PyType_GenericNew(&SearchType, NULL, NULL);
     if (!s || search_setup(s, fc, Py_None, 0, &in, init) < 0) goto done;
+    fc->canon = s->canon = canon;
     PyObject *nn = PyLong_FromSsize_t(n), *nf = PyLong_FromSsize_t(failed), *nc = PyLong_FromSsize_t(ncrashed);
     if (nn && nf && nc) result = PyTuple_Pack(8, s, fc, nn, nf, nc, indices, invokes, comps);
     Py_XDECREF(nn);
@@ -1446,7 +1510,7 @@ done:
 
 static PyMethodDef linear_functions[] = {
     {"fused", (PyCFunction)(void (*)(void))fused, METH_FASTCALL,
-     "fused(history, op_type, kind, init, nil_unknown, allow_cas) -> None or "
+     "fused(history, op_type, kind, init, nil_unknown, allow_cas, compact) -> None or "
      "(search, cache, calls, failed, crashed, indices, invokes, completions); see linear/fused.py."},
     {NULL, NULL, 0, NULL},
 };

@@ -42,6 +42,8 @@ from jepsy.history import Op
 
 __all__ = ["check"]
 
+_TIGHT_BYTES = 64 * 2**20
+
 
 class _Calls(dict[int, Call]):
     """The calls of a fused check, each made when an explanation first asks for it.
@@ -76,7 +78,10 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
     """
     if _linear is None or history.__class__ is not list:
         return None
-    got = _linear.fused(history, Op, plain.kind, model.init(), plain.nil_unknown, plain.allow_cas)
+    # A budget this tight may run out within the slices this path runs: then its caches
+    # must weigh what the general path's would (crashed calls' bits apart).
+    tight = max_bytes is not None and max_bytes < _TIGHT_BYTES
+    got = _linear.fused(history, Op, plain.kind, model.init(), plain.nil_unknown, plain.allow_cas, tight)
     if got is None:
         return None
     search, cache, n, failed, crashed, indices, invokes, completions = got
