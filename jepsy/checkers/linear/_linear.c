@@ -1040,14 +1040,15 @@ static PyObject *Search_get_state(Search *s, void *closure) {
 
 /* Search.path_items(best, items): items[call] for each call of the current path
  * (the furthest one when best), calls numbered as in the cache: the path as the
- * caller's own handles on its calls, without a list of slots in between. */
+ * caller's own handles on its calls, without a list of slots in between; with
+ * items None, the calls' numbers. */
 static PyObject *Search_path_items(Search *s, PyObject *args) {
     if (not_ready(s)) return NULL;
     int best;
     PyObject *items;
-    if (!PyArg_ParseTuple(args, "pO!", &best, &PyList_Type, &items)) return NULL;
-    if (PyList_GET_SIZE(items) != s->n) {
-        PyErr_Format(PyExc_ValueError, "path_items: a list of %zd items", s->n);
+    if (!PyArg_ParseTuple(args, "pO", &best, &items)) return NULL;
+    if (items != Py_None && (!PyList_Check(items) || PyList_GET_SIZE(items) != s->n)) {
+        PyErr_Format(PyExc_ValueError, "path_items: None or a list of %zd items", s->n);
         return NULL;
     }
     Py_ssize_t depth = best ? s->best_depth : s->depth;
@@ -1055,8 +1056,13 @@ static PyObject *Search_path_items(Search *s, PyObject *args) {
     PyObject *out = PyList_New(depth);
     if (!out) return NULL;
     for (Py_ssize_t d = 0; d < depth; d++) {
-        PyObject *v = PyList_GET_ITEM(items, s->cslot[path[d]]);
-        Py_INCREF(v);
+        PyObject *v;
+        if (items == Py_None) {
+            if (!(v = PyLong_FromSsize_t(s->cslot[path[d]]))) { Py_DECREF(out); return NULL; }
+        } else {
+            v = PyList_GET_ITEM(items, s->cslot[path[d]]);
+            Py_INCREF(v);
+        }
         PyList_SET_ITEM(out, d, v);
     }
     return out;
@@ -1065,7 +1071,9 @@ static PyObject *Search_path_items(Search *s, PyObject *args) {
 /* Search.path_states(best): the model's state after each call of the current path
  * (the furthest one when best), replayed from the initial state: states_along's
  * answer without a Python step per call.  Stops where a step is refused, as
- * states_along does (a path the search took never has one). */
+ * states_along does (a path the search took never has one).  With canonical
+ * values (canon), (distinct, picks): the distinct states in order of first
+ * appearance, and for each call the position of its state among them. */
 static PyObject *Search_path_states(Search *s, PyObject *arg) {
     if (not_ready(s)) return NULL;
     int best = PyObject_IsTrue(arg);
@@ -1078,6 +1086,13 @@ static PyObject *Search_path_states(Search *s, PyObject *arg) {
     Py_ssize_t *path = best ? s->best_path : s->p_j;
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
+    PyObject *distinct = NULL, *picks = NULL, *where = NULL;  /* canonical: (distinct, picks) */
+    if (s->canon && (!(distinct = PyList_New(0)) || !(picks = PyList_New(0)) || !(where = PyDict_New()))) {
+        Py_XDECREF(distinct);
+        Py_XDECREF(picks);
+        Py_DECREF(out);
+        return NULL;
+    }
     PyObject *saved = s->state;  /* apply() steps s->state: borrowed back below */
     PyObject *st = s->init;
     Py_INCREF(st);
@@ -1086,15 +1101,38 @@ static PyObject *Search_path_states(Search *s, PyObject *arg) {
         s->state = st;
         int ok = apply(s, path[d], &nxt);
         s->state = saved;
-        if (ok < 0) { Py_DECREF(st); Py_DECREF(out); return NULL; }
+        if (ok < 0) goto fail;
         if (!ok) break;
         Py_DECREF(st);
         st = nxt;
-        if (PyList_Append(out, st) < 0) { Py_DECREF(st); Py_DECREF(out); return NULL; }
+        if (s->canon) {  /* equal states are one object (and hashable: None, bool, int, str) */
+            PyObject *ki = PyDict_GetItemWithError(where, st);
+            if (!ki) {
+                if (PyErr_Occurred() || !(ki = PyLong_FromSsize_t(PyList_GET_SIZE(distinct)))) goto fail;
+                int bad = PyDict_SetItem(where, st, ki) < 0 || PyList_Append(distinct, st) < 0;
+                Py_DECREF(ki);  /* (the dict holds it) */
+                if (bad) goto fail;
+            }
+            if (PyList_Append(picks, ki) < 0) goto fail;
+        } else if (PyList_Append(out, st) < 0) {
+            goto fail;
+        }
     }
     s->state = saved;
     Py_DECREF(st);
+    if (s->canon) {
+        Py_DECREF(out);
+        Py_DECREF(where);
+        return Py_BuildValue("(NN)", distinct, picks);
+    }
     return out;
+fail:
+    Py_DECREF(st);
+    Py_DECREF(out);
+    Py_XDECREF(distinct);
+    Py_XDECREF(picks);
+    Py_XDECREF(where);
+    return NULL;
 }
 
 static PyMethodDef Search_methods[] = {
@@ -1122,6 +1160,8 @@ static PyMemberDef Search_members[] = {
     {"r", T_PYSSIZET, offsetof(Search, r), READONLY, "first ok call (by return) not linearized"},
     {"best_r", T_PYSSIZET, offsetof(Search, best_r), READONLY, "furthest r a failure reached"},
     {"steps", T_PYSSIZET, offsetof(Search, steps), READONLY, "steps so far"},
+    {"canon", T_INT, offsetof(Search, canon), READONLY,
+     "1 if values are canonical (fused path): equal iff identical"},
     {"err_slot", T_PYSSIZET, offsetof(Search, err_slot), READONLY,
      "slot of the call whose step raised, or -1"},
     {NULL, 0, 0, 0, NULL},

@@ -99,13 +99,14 @@ def _either(words: Sequence[str], limit: int = 4) -> str:
 
 
 def explain(out: Outcome, calls: Calls, originals: Sequence[int], prep: Prepared,
-            model: Model, key: str | None, n_ok: int) -> dict[str, Any]:
+            model: Model, key: str | None, n_ok: int, prefix: list[Any] | None = None) -> dict[str, Any]:
     """The explanation of an invalid partition: data plus a ``text`` paragraph.
 
     ``calls`` are the partition's calls (as the search numbered them),
     ``originals[i]`` the position of ``calls[i]`` in ``prep``, and ``n_ok`` how
     many of them completed.  Only the calls the explanation names are read:
-    the stuck one and those pending.
+    the stuck one and those pending.  ``prefix``: the history indices of
+    ``out.order``'s invokes, if the caller has them already.
     """
     assert out.stuck is not None
     stuck = calls[out.stuck]
@@ -138,7 +139,8 @@ def explain(out: Outcome, calls: Calls, originals: Sequence[int], prep: Prepared
                else "not possible in those states either" if not any(o["legal"] for o in outcomes)
                else "changes nothing")
         reasons.append(f"{data['description']} by process {data['process']} ({why})")
-    prefix = [prep.invokes[originals[i]].index for i in out.order]
+    if prefix is None:
+        prefix = [prep.invokes[originals[i]].index for i in out.order]
     text += (f" The longest linearizable prefix found has {len(out.order)} operations"
              f" ({n_ok} completed operations in this {'key' if key is not None else 'history'}).")
     if candidates:

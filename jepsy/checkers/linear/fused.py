@@ -117,8 +117,12 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
         out = invalid_outcome(search, cache, perm, rslot)
         prep = Prepared(invokes=invokes, completions=completions)
         why = entry["explanation"] = explain(out, _Calls(invokes, completions), range(n), prep, model,
-                                             None, n - crashed)
-        entry["states_after"] = state_entries(model, states)
+                                             None, n - crashed, entry["linearization"])
+        if search.canon:  # (distinct states, which one after each call)
+            distinct, picks = states
+            entry["states_after"] = list(map(state_entries(model, distinct).__getitem__, picks))
+        else:
+            entry["states_after"] = state_entries(model, states)
         result["explanation"] = why
         result["text"] = why["text"]
     result["time_s"] = round(monotonic() - t0, 6)

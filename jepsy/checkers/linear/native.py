@@ -141,7 +141,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
 def invalid_outcome(s: Any, failed: Any, perm: list[int], rslot: list[int]) -> Outcome:
     """The ``Outcome`` of a ``_linear.Search`` that ended invalid (``perm``, ``rslot``: its layout)."""
     best_r = s.best_r
-    return invalid(perm, best_r, rslot[best_r], [perm[j] for j in s.order(True)],
+    return invalid(perm, best_r, rslot[best_r], s.path_items(True, None),
                    s.best_states(), int.from_bytes(s.best_lin(), "little"),
                    {best_r: int.from_bytes(s.mask(best_r), "little")}, failed, s.steps)
 
