@@ -1319,10 +1319,23 @@ static Py_ssize_t *proc_slot(ProcTable *t, long long p) {
     return proc_big(t, p);
 }
 
+/* An exact int's value if it is a small nonnegative one (one digit), else -1: the
+ * process numbers of clients, read without a call. */
+static inline long long small_int(PyObject *p) {
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyLong_CheckExact(p) || !PyUnstable_Long_IsCompact((PyLongObject *)p)) return -1;
+    return (long long)PyUnstable_Long_CompactValue((PyLongObject *)p);
+#else
+    if (!PyLong_CheckExact(p)) return -1;
+    Py_ssize_t size = Py_SIZE(p);
+    return size == 0 ? 0 : size == 1 ? (long long)((PyLongObject *)p)->ob_digit[0] : -1;
+#endif
+}
+
 /* Which of `lits` (interned) the str s is, or n if none.  The readers share one
  * object per distinct string, so `seen` remembers the object met for each and
  * most ops cost a pointer comparison. */
-static int str_code(PyObject *s, PyObject *const *lits, PyObject **seen, int n) {
+static inline int str_code(PyObject *s, PyObject *const *lits, PyObject **seen, int n) {
     for (int k = 0; k < n; k++)
         if (s == seen[k]) return k;
     for (int k = 0; k < n; k++)
@@ -1419,10 +1432,13 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         PyObject *p = FIELD(op, off_process), *t = FIELD(op, off_type);
         if (!p || !t) FALLBACK();
         if (!PyLong_Check(p)) continue;  /* the nemesis */
-        int overflow;
-        long long pn = PyLong_AsLongLongAndOverflow(p, &overflow);
-        if (overflow || (pn == -1 && PyErr_Occurred())) FALLBACK();
-        Py_ssize_t *open = proc_slot(pt, pn);
+        long long pn = small_int(p);
+        if (pn < 0 || pn >= SMALL_PROCS) {
+            int overflow;
+            pn = PyLong_AsLongLongAndOverflow(p, &overflow);
+            if (overflow || (pn == -1 && PyErr_Occurred())) FALLBACK();
+        }
+        Py_ssize_t *open = pn >= 0 && pn < SMALL_PROCS ? &pt->small[pn] : proc_slot(pt, pn);
         if (!open) goto done;
         int tc = str_code(t, types, seen_t, 3);
         if (tc == T_INVOKE) {
