@@ -89,7 +89,7 @@ def summary(rows: list[Row], label: str) -> list[str]:
         f"{label}: per-file fixed cost (median of the 10 smallest files): read {fixed_read:.3f} ms + "
         f"check {fixed_check:.3f} ms; Porcupine's per-file times: 5th percentile "
         f"{refs[len(refs) // 20]:.3f} ms, median {refs[len(refs) // 2]:.3f} ms",
-        f"{label}: " + ("verdicts: all as expected" if not wrong else f"verdicts WRONG on: {', '.join(wrong)}"),
+        f"{label}: verdicts: " + ("all as expected" if not wrong else f"WRONG on: {', '.join(wrong)}"),
     ]
 
 

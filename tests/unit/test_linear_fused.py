@@ -92,7 +92,8 @@ def _random_register(rng: random.Random, n_ops: int, procs: int) -> list[Op]:
             continue
         if p not in open_:
             f = rng.choice(["read", "read", "write", "cas"])
-            v = None if f == "read" else rng.randrange(4) if f == "write" else [rng.randrange(4), rng.randrange(4)]
+            v: Any = (None if f == "read" else rng.randrange(4) if f == "write"
+                      else [rng.randrange(4), rng.randrange(4)])
             open_[p] = (f, v)
             ops.append(Op(index=len(ops), time=None, type="invoke", process=p, f=f, value=v))
             continue

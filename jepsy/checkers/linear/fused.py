@@ -99,7 +99,7 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
                 return None
         else:
             return None
-        states = search.path_states(True) if status == 2 else None
+        states: Any = search.path_states(True) if status == 2 else None
     except Exception:  # a value the model cannot take: the general path names the op
         return None
     name = model.name
