@@ -23,6 +23,10 @@ chokes on) raises ``HistoryError`` naming the op.  The pipeline:
    is dropped by the other.
 4. ``explain`` words the violation.
 
+For the built-in registers and the mutex, searched in C, ``fused`` first tries the
+whole pipeline in one compiled call and returns the very result the steps above
+would; it hands anything unusual back to them.
+
 The search loop runs in C when the optional module was built (``native``;
 ``engine="python"`` or ``$JEPSY_LINEAR_ENGINE=python`` forces the pure-Python loop,
 which finds the same linearizations and violations).
