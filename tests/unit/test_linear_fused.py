@@ -183,3 +183,19 @@ def test_budgets_hand_the_search_back() -> None:
     history = _random_register(rng, 300, 5)
     _same(history, cas_register(0), workers=1, max_configs=0)
     _same(history, cas_register(0), workers=1, memory_mb=0.0001)
+
+
+def test_values_the_search_cannot_hash_go_as_in_the_general_path() -> None:
+    """A register holding a list: no canonical values, and the same answer or error as before."""
+    history = _ops(("invoke", 0, "write", [1, 2, 3]), ("ok", 0, "write", [1, 2, 3]),
+                   ("invoke", 1, "write", [4, 5, 6]), ("invoke", 2, "read", None),
+                   ("ok", 2, "read", [1, 2, 3]), ("ok", 1, "write", [4, 5, 6]))
+    outcomes = []
+    for checker in _checkers(cas_register(0), workers=1):
+        try:
+            result = checker.check(history, {})
+            result.pop("time_s")
+            outcomes.append(result)
+        except Exception as e:  # the general path's answer, whatever it is, is the reference
+            outcomes.append({"error": f"{type(e).__name__}: {e}"})
+    assert outcomes[0] == outcomes[1]

@@ -461,7 +461,10 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
 
 /* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
 static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
-    if (!s->cache->len) return 0;  /* (a valid history's search often never fails) */
+    /* An empty cache knows nothing (a valid history's search often never fails); with
+     * canonical values only, since a lookup hashes the state: an unhashable one must
+     * raise here as it does in the Python search. */
+    if (s->canon && !s->cache->len) return 0;
     Py_ssize_t c = s->cslot[j];
     int had = (int)BIT_GET(s->clin, c);
     BIT_SET(s->clin, c);
