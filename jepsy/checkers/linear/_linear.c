@@ -1362,14 +1362,14 @@ static PyObject *pair_item(PyObject *v, Py_ssize_t i) {
  * None, a bool, an exact int or an exact str, and values equal only within one
  * type (1 == True, so a history holding both keeps Python's ==).  Then the
  * representative is indistinguishable from the value it stands for (same type,
- * same value: the same JSON, the same words).  Returns 1 done, 0 not possible
- * (nothing changed), -1 on error. */
+ * same value: the same JSON, the same words).  Returns 1 done, 0 not possible,
+ * -1 on error.  Values replaced before it turns out not possible stay replaced:
+ * an equal value of the same type, which no comparison can tell apart. */
 static int canon_values(CallsIn *in, PyObject **init) {
     PyObject *d = PyDict_New();
     if (!d) return -1;
     int rc = 1;
-    for (int pass = 0; pass < 2 && rc == 1; pass++) {  /* check all, then replace */
-        PyDict_Clear(d);
+    {
         for (Py_ssize_t i = -1; i < in->n && rc == 1; i++) {
             PyObject **slots[2] = {i < 0 ? init : &in->a[i], i < 0 ? NULL : &in->b[i]};
             for (int k = 0; k < 2 && rc == 1; k++) {
@@ -1384,7 +1384,7 @@ static int canon_values(CallsIn *in, PyObject **init) {
                     if (PyErr_Occurred() || PyDict_SetItem(d, v, v) < 0) rc = -1;
                 } else if (Py_TYPE(r) != Py_TYPE(v)) {
                     rc = 0;
-                } else if (pass == 1 && r != v) {
+                } else if (r != v) {
                     Py_INCREF(r);
                     *slots[k] = r;
                     Py_DECREF(v);
@@ -1534,8 +1534,9 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         }
     }
     if (kind == KIND_REGISTER && keyed) FALLBACK();  /* [key, value] pairs: partitioned by key */
-    Py_INCREF(init);  /* (canonicalize may replace it) */
-    int canon = canon_values(&in, &init);
+    Py_INCREF(init);  /* (canon_values may replace it) */
+    /* The mutex's operands are the bools, singletons: canonical if its state is a bool. */
+    int canon = kind == KIND_MUTEX ? PyBool_Check(init) : canon_values(&in, &init);
     Py_DECREF(init);  /* the rep is held by the operands, or is the argument itself */
     if (canon < 0) goto done;
     fc = (FailCache *)PyType_GenericNew(&FailCacheType, NULL, NULL);
