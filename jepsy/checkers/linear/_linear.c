@@ -353,6 +353,7 @@ typedef struct {
     FailCache *cache;
     PyObject *state, *init;
     word *lin, *clin, *cand, *tmp;
+    Py_ssize_t cand_k0;  /* cand is zero below this word (pop_low) */
     Py_ssize_t r;
     int resume, status;
     Py_ssize_t depth;
@@ -378,15 +379,19 @@ static int not_ready(Search *s) {
 #define BIT_CLR(w, i) ((w)[(i) >> 6] &= ~((word)1 << ((i) & 63)))
 #define BIT_GET(w, i) (((w)[(i) >> 6] >> ((i) & 63)) & 1)
 
-/* Lowest set bit of w (ws words), cleared; -1 if none. */
-static Py_ssize_t pop_low(word *w, Py_ssize_t ws) {
-    for (Py_ssize_t k = 0; k < ws; k++) {
+/* Lowest set bit of w (ws words), cleared; -1 if none.  *k0: a word below which w
+ * is all zero, moved up to the word found: a step that tries many candidates of a
+ * long partition scans the zero words before the frontier once, not per candidate. */
+static inline Py_ssize_t pop_low(word *w, Py_ssize_t ws, Py_ssize_t *k0) {
+    for (Py_ssize_t k = *k0; k < ws; k++) {
         if (w[k]) {
             int t = __builtin_ctzll(w[k]);
             w[k] &= w[k] - 1;
+            *k0 = k;
             return k * 64 + t;
         }
     }
+    *k0 = ws;
     return -1;
 }
 
@@ -461,10 +466,13 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
 
 /* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
 static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
-    /* An empty cache knows nothing (a valid history's search often never fails); with
-     * canonical values only, since a lookup hashes the state: an unhashable one must
-     * raise here as it does in the Python search. */
-    if (s->canon && !s->cache->len) return 0;
+    /* An empty cache knows nothing (a valid history's search often never fails).  A
+     * lookup hashes the state, so an unhashable one still raises here, as it does in
+     * the Python search (canonical states are hashable). */
+    if (!s->cache->len) {
+        if (!s->canon && PyObject_Hash(nxt) == -1 && PyErr_Occurred()) return -1;
+        return 0;
+    }
     Py_ssize_t c = s->cslot[j];
     int had = (int)BIT_GET(s->clin, c);
     BIT_SET(s->clin, c);
@@ -510,9 +518,10 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
                 cand[k] = m[k] & ~s->lin[k];
                 s->tmp[k] = cand[k] & s->romask[k];
             }
+            s->cand_k0 = 0;
             /* A legal read-only candidate is taken alone (linear/search.py). */
-            Py_ssize_t q;
-            while ((q = pop_low(s->tmp, ws)) >= 0) {
+            Py_ssize_t q, tk0 = 0;
+            while ((q = pop_low(s->tmp, ws, &tk0)) >= 0) {
                 int ok = apply(s, q, &nxt);
                 if (ok < 0) return fail_at(s, q);
                 if (ok) { j = q; break; }
@@ -529,7 +538,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
         s->resume = 0;
         if (j == -1) {
             Py_ssize_t q;
-            while ((q = pop_low(cand, ws)) >= 0) {
+            while ((q = pop_low(cand, ws, &s->cand_k0)) >= 0) {
                 if (s->crashed[q]) {  /* a crashed twin before it still pending: that one serves */
                     Py_ssize_t t = s->twin[q];
                     while (t >= 0 && BIT_GET(s->lin, t)) t = s->twin[t];
@@ -601,6 +610,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
             mask_to(s, s->r);
             Py_ssize_t w0 = pj >> 6;
             for (Py_ssize_t k = 0; k < w0; k++) cand[k] = 0;
+            s->cand_k0 = w0;
             for (Py_ssize_t k = w0; k < ws; k++) cand[k] = s->mask[k] & ~s->lin[k] & ~s->romask[k];
             cand[w0] &= ~(word)0 << (pj & 63) << 1;
             if (any_bit(cand + w0, ws - w0)) {
