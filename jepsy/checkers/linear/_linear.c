@@ -74,6 +74,7 @@ typedef struct {
     Py_ssize_t len, offcap;
     uint32_t *table;
     size_t tmask;
+    int canon;              /* states are canonical (see canon_values): equal iff identical */
 } FailCache;
 
 /* Words of `bits` up to its last nonzero one. */
@@ -135,8 +136,8 @@ static word mix64(word h) {
 }
 
 /* -1 on error (the state is unhashable). */
-static int config_hash(const word *bits, Py_ssize_t n, PyObject *state, word *out) {
-    Py_hash_t sh = PyObject_Hash(state);
+static int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word *out) {
+    Py_hash_t sh = c->canon ? (Py_hash_t)((uintptr_t)state >> 4) : PyObject_Hash(state);
     if (sh == -1 && PyErr_Occurred()) return -1;
     word h = (word)sh * 0x9e3779b97f4a7c15ULL;
     for (Py_ssize_t i = 0; i < n; i++) h = mix64(h ^ bits[i]) + (word)i;
@@ -155,8 +156,10 @@ static int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *st
         if (ent[0] == h && (Py_ssize_t)ent[2] == n && memcmp(ent + 3, bits, (size_t)n * sizeof(word)) == 0) {
             PyObject *s = (PyObject *)(uintptr_t)ent[1];
             if (s == state) return 1;
-            int eq = PyObject_RichCompareBool(s, state, Py_EQ);
-            if (eq != 0) return eq;  /* 1 or -1 */
+            if (!c->canon) {
+                int eq = PyObject_RichCompareBool(s, state, Py_EQ);
+                if (eq != 0) return eq;  /* 1 or -1 */
+            }
         }
         i = (i + 1) & c->tmask;
     }
@@ -183,7 +186,7 @@ static int cache_add(FailCache *c, const word *raw, PyObject *state) {
     size_t slot;
     Py_ssize_t n = encode(c, raw);
     const word *bits = c->enc;
-    if (config_hash(bits, n, state, &h) < 0) return -1;
+    if (config_hash(c, bits, n, state, &h) < 0) return -1;
     int found = cache_find(c, bits, n, state, h, &slot);
     if (found) return found < 0 ? -1 : 0;
     if (c->len >= (Py_ssize_t)UINT32_MAX - 1) { PyErr_NoMemory(); return -1; }
@@ -220,8 +223,38 @@ static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
     Py_ssize_t n = encode(c, raw);
-    if (config_hash(c->enc, n, state, &h) < 0) return -1;
+    if (config_hash(c, c->enc, n, state, &h) < 0) return -1;
     return cache_find(c, c->enc, n, state, h, &slot);
+}
+
+/* Sets an empty cache up: `words` words per bitset, the calls crashed[0 .. nc) stored apart,
+ * a table of `slots` (a power of 2; it doubles when half full). */
+static int cache_setup(FailCache *self, Py_ssize_t words, const Py_ssize_t *crashed, Py_ssize_t nc,
+                       size_t slots) {
+    if (words < 1 || words > PY_SSIZE_T_MAX / 128 - 4 || self->table) {
+        PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
+        return -1;
+    }
+    self->words = words;
+    if (nc) {
+        self->cmask = PyMem_Calloc((size_t)words, sizeof(word));
+        if (!self->cmask) { PyErr_NoMemory(); return -1; }
+    }
+    for (Py_ssize_t k = 0; k < nc; k++) {
+        Py_ssize_t i = crashed[k];
+        if (i < 0 || i >= words * 64) {
+            PyErr_SetString(PyExc_ValueError, "FailCache: a crashed call index out of range");
+            return -1;
+        }
+        self->cmask[i / 64] |= (word)1 << (i % 64);
+    }
+    /* At most 3 + words + words: A is at most words, B at most words too. */
+    self->enc = PyMem_Calloc((size_t)(3 + 2 * words), sizeof(word));
+    if (!self->enc) { PyErr_NoMemory(); return -1; }
+    self->tmask = slots - 1;
+    self->table = PyMem_Calloc(slots, sizeof(uint32_t));
+    if (!self->table) { PyErr_NoMemory(); return -1; }
+    return 0;
 }
 
 static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
@@ -229,39 +262,22 @@ static int FailCache_init(FailCache *self, PyObject *args, PyObject *kwds) {
     Py_ssize_t words;
     PyObject *crashed = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "n|O", kwlist, &words, &crashed)) return -1;
-    if (words < 1 || words > PY_SSIZE_T_MAX / 128 - 4 || self->table) {
-        PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
-        return -1;
-    }
-    self->words = words;
-    Py_ssize_t nc = 0;
+    Py_ssize_t nc = 0, *ix = NULL;
     if (crashed && crashed != Py_None) {
         PyObject *seq = PySequence_Fast(crashed, "FailCache: crashed must be a sequence of call indices");
         if (!seq) return -1;
         nc = PySequence_Fast_GET_SIZE(seq);
-        if (nc) {
-            self->cmask = PyMem_Calloc((size_t)words, sizeof(word));
-            if (!self->cmask) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
-        }
+        ix = PyMem_Calloc((size_t)nc + 1, sizeof(Py_ssize_t));
+        if (!ix) { Py_DECREF(seq); PyErr_NoMemory(); return -1; }
         for (Py_ssize_t k = 0; k < nc; k++) {
-            Py_ssize_t i = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
-            if (i == -1 && PyErr_Occurred()) { Py_DECREF(seq); return -1; }
-            if (i < 0 || i >= words * 64) {
-                Py_DECREF(seq);
-                PyErr_SetString(PyExc_ValueError, "FailCache: a crashed call index out of range");
-                return -1;
-            }
-            self->cmask[i / 64] |= (word)1 << (i % 64);
+            ix[k] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
+            if (ix[k] == -1 && PyErr_Occurred()) { Py_DECREF(seq); PyMem_Free(ix); return -1; }
         }
         Py_DECREF(seq);
     }
-    /* At most 3 + words + words: A is at most words, B at most words too. */
-    self->enc = PyMem_Calloc((size_t)(3 + 2 * words), sizeof(word));
-    if (!self->enc) { PyErr_NoMemory(); return -1; }
-    self->tmask = 511;
-    self->table = PyMem_Calloc(self->tmask + 1, sizeof(uint32_t));
-    if (!self->table) { PyErr_NoMemory(); return -1; }
-    return 0;
+    int rc = cache_setup(self, words, ix, nc, 512);
+    PyMem_Free(ix);
+    return rc;
 }
 
 static void FailCache_dealloc(FailCache *self) {
@@ -335,8 +351,9 @@ typedef struct {
     Py_ssize_t *rslot;   /* n_ok + 1 entries, the last -1 */
     Py_ssize_t *slot_ret; /* history position of each of those returns */
     FailCache *cache;
-    PyObject *state;
+    PyObject *state, *init;
     word *lin, *clin, *cand, *tmp;
+    Py_ssize_t cand_k0;  /* cand is zero below this word (pop_low) */
     Py_ssize_t r;
     int resume, status;
     Py_ssize_t depth;
@@ -349,6 +366,7 @@ typedef struct {
     PyObject *best_states;  /* dict used as an ordered set */
     Py_ssize_t steps, err_slot;
     int ready;  /* __init__ succeeded: every method checks it */
+    int canon;  /* operands and states are canonical (see canon_values): equal iff identical */
 } Search;
 
 static int not_ready(Search *s) {
@@ -361,15 +379,19 @@ static int not_ready(Search *s) {
 #define BIT_CLR(w, i) ((w)[(i) >> 6] &= ~((word)1 << ((i) & 63)))
 #define BIT_GET(w, i) (((w)[(i) >> 6] >> ((i) & 63)) & 1)
 
-/* Lowest set bit of w (ws words), cleared; -1 if none. */
-static Py_ssize_t pop_low(word *w, Py_ssize_t ws) {
-    for (Py_ssize_t k = 0; k < ws; k++) {
+/* Lowest set bit of w (ws words), cleared; -1 if none.  *k0: a word below which w
+ * is all zero, moved up to the word found: a step that tries many candidates of a
+ * long partition scans the zero words before the frontier once, not per candidate. */
+static inline Py_ssize_t pop_low(word *w, Py_ssize_t ws, Py_ssize_t *k0) {
+    for (Py_ssize_t k = *k0; k < ws; k++) {
         if (w[k]) {
             int t = __builtin_ctzll(w[k]);
             w[k] &= w[k] - 1;
+            *k0 = k;
             return k * 64 + t;
         }
     }
+    *k0 = ws;
     return -1;
 }
 
@@ -394,7 +416,7 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
     int ok;
     switch (s->code[j]) {
     case OP_READ:
-        ok = py_eq(s->a[j], st);
+        ok = s->canon ? s->a[j] == st : py_eq(s->a[j], st);
         if (ok == 1) { Py_INCREF(st); *nxt = st; }
         return ok;
     case OP_WRITE:
@@ -402,7 +424,7 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
         *nxt = s->a[j];
         return 1;
     case OP_CAS:
-        ok = py_eq(s->a[j], st);
+        ok = s->canon ? s->a[j] == st : py_eq(s->a[j], st);
         if (ok == 1) { Py_INCREF(s->b[j]); *nxt = s->b[j]; }
         return ok;
     case OP_ANY:
@@ -444,6 +466,13 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
 
 /* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
 static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
+    /* An empty cache knows nothing (a valid history's search often never fails).  A
+     * lookup hashes the state, so an unhashable one still raises here, as it does in
+     * the Python search (canonical states are hashable). */
+    if (!s->cache->len) {
+        if (!s->canon && PyObject_Hash(nxt) == -1 && PyErr_Occurred()) return -1;
+        return 0;
+    }
     Py_ssize_t c = s->cslot[j];
     int had = (int)BIT_GET(s->clin, c);
     BIT_SET(s->clin, c);
@@ -489,9 +518,10 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
                 cand[k] = m[k] & ~s->lin[k];
                 s->tmp[k] = cand[k] & s->romask[k];
             }
+            s->cand_k0 = 0;
             /* A legal read-only candidate is taken alone (linear/search.py). */
-            Py_ssize_t q;
-            while ((q = pop_low(s->tmp, ws)) >= 0) {
+            Py_ssize_t q, tk0 = 0;
+            while ((q = pop_low(s->tmp, ws, &tk0)) >= 0) {
                 int ok = apply(s, q, &nxt);
                 if (ok < 0) return fail_at(s, q);
                 if (ok) { j = q; break; }
@@ -508,7 +538,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
         s->resume = 0;
         if (j == -1) {
             Py_ssize_t q;
-            while ((q = pop_low(cand, ws)) >= 0) {
+            while ((q = pop_low(cand, ws, &s->cand_k0)) >= 0) {
                 if (s->crashed[q]) {  /* a crashed twin before it still pending: that one serves */
                     Py_ssize_t t = s->twin[q];
                     while (t >= 0 && BIT_GET(s->lin, t)) t = s->twin[t];
@@ -518,7 +548,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
                 if (ok < 0) return fail_at(s, q);
                 if (!ok) continue;
                 if (s->crashed[q]) {
-                    int same = py_eq(nxt, s->state);  /* Python's `nxt == state` */
+                    int same = s->canon ? nxt == s->state : py_eq(nxt, s->state);  /* `nxt == state` */
                     if (same < 0) { Py_DECREF(nxt); return fail_at(s, q); }
                     if (same) { Py_CLEAR(nxt); continue; }
                 }
@@ -580,6 +610,7 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
             mask_to(s, s->r);
             Py_ssize_t w0 = pj >> 6;
             for (Py_ssize_t k = 0; k < w0; k++) cand[k] = 0;
+            s->cand_k0 = w0;
             for (Py_ssize_t k = w0; k < ws; k++) cand[k] = s->mask[k] & ~s->lin[k] & ~s->romask[k];
             cand[w0] &= ~(word)0 << (pj & 63) << 1;
             if (any_bit(cand + w0, ws - w0)) {
@@ -627,6 +658,7 @@ static void Search_free_arrays(Search *s) {
 static void Search_dealloc(Search *s) {
     Search_free_arrays(s);
     Py_XDECREF(s->state);
+    Py_XDECREF(s->init);
     Py_XDECREF(s->step);
     Py_XDECREF(s->cache);
     Py_XDECREF(s->best_states);
@@ -666,12 +698,52 @@ static int by_key(const void *x, const void *y) {
     return i < j ? -1 : i > j;
 }
 
-/* Slot j's instruction from Model.native_op's plain data (None: call step). */
-static int decode(Search *s, Py_ssize_t j, PyObject *ins) {
+/* The calls of a partition in invocation order (the call's index is its canonical
+ * number in the cache), as lay_out takes them: positions (rpos -1: crashed) and
+ * each call's instruction.  The object arrays hold references (or NULL), which
+ * lay_out moves into the search's slots; inputs and outputs are needed only where
+ * the loop reads them (OP_CALL calls; crashed calls, for twins).  ro: the model's
+ * read_only of each call, a list, needed only for OP_CALL calls. */
+typedef struct {
+    Py_ssize_t n;
+    Py_ssize_t *cpos, *rpos;
+    int *code;
+    PyObject **a, **b, **inputs, **outputs;
+    PyObject *ro;
+} CallsIn;
+
+static void calls_in_free(CallsIn *in) {
+    PyObject **lists[4] = {in->a, in->b, in->inputs, in->outputs};
+    for (int l = 0; l < 4; l++) {
+        if (!lists[l]) continue;
+        for (Py_ssize_t i = 0; i < in->n; i++) Py_XDECREF(lists[l][i]);
+        PyMem_Free(lists[l]);
+    }
+    PyMem_Free(in->cpos);
+    PyMem_Free(in->rpos);
+    PyMem_Free(in->code);
+    memset(in, 0, sizeof *in);
+}
+
+static int calls_in_alloc(CallsIn *in, Py_ssize_t n) {
+    memset(in, 0, sizeof *in);
+    in->n = n;
+    ALLOC(in->cpos, n);
+    ALLOC(in->rpos, n);
+    ALLOC(in->code, n);
+    ALLOC(in->a, n);
+    ALLOC(in->b, n);
+    ALLOC(in->inputs, n);
+    ALLOC(in->outputs, n);
+    return 0;
+}
+
+/* Call i's instruction from Model.native_op's plain data (None: call step). */
+static int decode(CallsIn *in, Py_ssize_t i, PyObject *ins) {
     static const char *names[] = {"call", "read", "write", "cas", "any", "add", "never"};
     static const int arity[] = {0, 1, 1, 2, 0, 1, 0};
     if (ins == Py_None) {
-        s->code[j] = OP_CALL;
+        in->code[i] = OP_CALL;
         return 0;
     }
     if (!PyTuple_Check(ins) || PyTuple_GET_SIZE(ins) < 1 || !PyUnicode_Check(PyTuple_GET_ITEM(ins, 0))) {
@@ -685,16 +757,15 @@ static int decode(Search *s, Py_ssize_t j, PyObject *ins) {
             PyErr_Format(PyExc_ValueError, "native_op: %s takes %d operand(s)", names[c], arity[c]);
             return -1;
         }
-        s->code[j] = c;
-        if (arity[c] > 0) { s->a[j] = PyTuple_GET_ITEM(ins, 1); Py_INCREF(s->a[j]); }
-        if (arity[c] > 1) { s->b[j] = PyTuple_GET_ITEM(ins, 2); Py_INCREF(s->b[j]); }
+        in->code[i] = c;
+        if (arity[c] > 0) { in->a[i] = PyTuple_GET_ITEM(ins, 1); Py_INCREF(in->a[i]); }
+        if (arity[c] > 1) { in->b[i] = PyTuple_GET_ITEM(ins, 2); Py_INCREF(in->b[i]); }
         return 0;
     }
     PyErr_Format(PyExc_ValueError, "native_op: unknown instruction %R", name);
     return -1;
 }
 
-/* The layout (see Search_init); scratch holds 4n indices. */
 /* twin[j]: for a crashed slot, the nearest lower crashed slot whose input is equal
  * as a dict key, or (an unhashable input) the nearest lower one that is identical
  * or ==; else -1.  As search.twins does. */
@@ -702,11 +773,11 @@ static int find_twins(Search *s) {
     Py_ssize_t n = s->n;
     s->twin = PyMem_Calloc((size_t)n + 1, sizeof(Py_ssize_t));
     if (!s->twin) { PyErr_NoMemory(); return -1; }
-    PyObject *last = PyDict_New();
-    if (!last) return -1;
+    PyObject *last = NULL;
     for (Py_ssize_t j = 0; j < n; j++) {
         s->twin[j] = -1;
         if (!s->crashed[j]) continue;
+        if (!last && !(last = PyDict_New())) return -1;  /* (most partitions have no crashed call) */
         PyObject *inp = s->inputs[j];
         PyObject *prev = PyDict_GetItemWithError(last, inp);
         if (!prev && PyErr_Occurred()) {
@@ -725,14 +796,16 @@ static int find_twins(Search *s) {
         if (!idx || PyDict_SetItem(last, inp, idx) < 0) { Py_XDECREF(idx); Py_DECREF(last); return -1; }
         Py_DECREF(idx);
     }
-    Py_DECREF(last);
+    Py_XDECREF(last);
     return 0;
 }
 
-static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObject *ro,
-                   PyObject *call_pos, PyObject *ret_pos, Py_ssize_t *scratch) {
+/* Lays the calls out (see Search_init), moving in's references into the slots;
+ * scratch holds 2n indices. */
+static int lay_out(Search *s, int by_call, CallsIn *in, Py_ssize_t *scratch) {
     Py_ssize_t n = s->n;
-    Py_ssize_t *cpos = scratch, *rpos = scratch + n, *order = scratch + 2 * n, *slot_of = scratch + 3 * n;
+    const Py_ssize_t *cpos = in->cpos, *rpos = in->rpos;
+    Py_ssize_t *order = scratch, *slot_of = scratch + n;
     ALLOC(s->code, n);
     ALLOC(s->cslot, n);  /* perm: slot -> call */
     ALLOC(s->crashed, n);
@@ -742,9 +815,7 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     ALLOC(s->p_r, n);
     ALLOC(s->p_state, n);
     ALLOC(s->best_path, n);
-    if (take_ints(call_pos, n, cpos, 0, "call_pos") < 0 || take_ints(ret_pos, n, rpos, 1, "ret_pos") < 0)
-        return -1;
-    /* ok calls by return */
+    /* ok calls by return (positions are distinct: a stable order) */
     Py_ssize_t n_ok = 0;
     for (Py_ssize_t i = 0; i < n; i++)
         if (rpos[i] >= 0) order[n_ok++] = i;
@@ -760,11 +831,6 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
         for (Py_ssize_t i = 0; i < n; i++)
             if (rpos[i] < 0) perm[k++] = i;
     }
-    if (!PyList_Check(calls) || PyList_GET_SIZE(calls) != n || !PyList_Check(ins)
-        || PyList_GET_SIZE(ins) != n || (ro != Py_None && (!PyList_Check(ro) || PyList_GET_SIZE(ro) != n))) {
-        PyErr_Format(PyExc_ValueError, "calls, instructions and read_only: lists of %zd items", n);
-        return -1;
-    }
     ALLOC(s->a, n);
     ALLOC(s->b, n);
     ALLOC(s->inputs, n);
@@ -773,22 +839,22 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     ALLOC(s->romask, ws);
     for (Py_ssize_t j = 0; j < n; j++) {
         Py_ssize_t i = perm[j];
-        PyObject *call = PyList_GET_ITEM(calls, i);
-        if (!(s->inputs[j] = PyObject_GetAttr(call, str_input))
-            || !(s->outputs[j] = PyObject_GetAttr(call, str_output)))
-            return -1;
-        if (decode(s, j, PyList_GET_ITEM(ins, i)) < 0) return -1;
+        s->code[j] = in->code[i];
+        s->a[j] = in->a[i], in->a[i] = NULL;
+        s->b[j] = in->b[i], in->b[i] = NULL;
+        s->inputs[j] = in->inputs[i], in->inputs[i] = NULL;
+        s->outputs[j] = in->outputs[i], in->outputs[i] = NULL;
         s->crashed[j] = rpos[i] < 0;
         if (s->crashed[j]) continue;
         /* Read-only (linear/search.py): given, or implied by the instruction. */
         int t;
         switch (s->code[j]) {
         case OP_CALL:
-            if (ro == Py_None) {
+            if (!in->ro) {
                 PyErr_SetString(PyExc_ValueError, "read_only is needed for calls without instructions");
                 return -1;
             }
-            t = PyObject_IsTrue(PyList_GET_ITEM(ro, i));
+            t = PyObject_IsTrue(PyList_GET_ITEM(in->ro, i));
             break;
         case OP_READ:
         case OP_ANY:
@@ -822,12 +888,44 @@ static int lay_out(Search *s, int by_call, PyObject *calls, PyObject *ins, PyObj
     s->slot_ret[n_ok] = 0;
     for (Py_ssize_t r = 0; r < n_ok; r++) s->rslot[r] = by_call ? order[r] : r;
     s->rslot[n_ok] = -1;
-    memset(s->tmp, 0, (size_t)ws * sizeof(word));
     ALLOC(s->lin, ws);
     ALLOC(s->clin, s->cache->words);
     ALLOC(s->cand, ws);
     ALLOC(s->p_forced, n ? n : 1);
     ALLOC(s->best_lin, ws);
+    return 0;
+}
+
+/* Everything Search_init does once its arguments are C data (the fused path
+ * calls it too).  Takes in's references. */
+static int search_setup(Search *s, FailCache *fc, PyObject *step, int by_call, CallsIn *in,
+                        PyObject *init) {
+    Py_ssize_t n = in->n;
+    if ((n + 63) / 64 > fc->words) {
+        PyErr_Format(PyExc_ValueError, "%zd calls do not fit a cache of %zd words", n, fc->words);
+        return -1;
+    }
+    s->n = n;
+    s->ws = n ? (n + 63) / 64 : 1;
+    s->wc = fc->words;
+    Py_INCREF(fc);
+    s->cache = fc;
+    Py_INCREF(step);
+    s->step = step;
+    Py_ssize_t *scratch = PyMem_Calloc((size_t)n * 2 + 1, sizeof(Py_ssize_t));
+    if (!scratch) { PyErr_NoMemory(); return -1; }
+    int rc = lay_out(s, by_call, in, scratch);
+    PyMem_Free(scratch);
+    if (rc < 0) return -1;
+    s->best_states = PyDict_New();
+    if (!s->best_states) return -1;
+    Py_INCREF(init);
+    s->state = init;
+    Py_INCREF(init);
+    s->init = init;
+    s->best_r = -1;
+    s->err_slot = -1;
+    s->ready = 1;
     return 0;
 }
 
@@ -857,32 +955,28 @@ static int Search_init(Search *s, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "calls must be a list");
         return -1;
     }
-    FailCache *fc = (FailCache *)cache;
     Py_ssize_t n = PyList_GET_SIZE(calls);
-    if ((n + 63) / 64 > fc->words) {
-        PyErr_Format(PyExc_ValueError, "%zd calls do not fit a cache of %zd words", n, fc->words);
+    if (!PyList_Check(ins) || PyList_GET_SIZE(ins) != n || (ro != Py_None && (!PyList_Check(ro) || PyList_GET_SIZE(ro) != n))) {
+        PyErr_Format(PyExc_ValueError, "calls, instructions and read_only: lists of %zd items", n);
         return -1;
     }
-    s->n = n;
-    s->ws = n ? (n + 63) / 64 : 1;
-    s->wc = fc->words;
-    Py_INCREF(cache);
-    s->cache = fc;
-    Py_INCREF(step);
-    s->step = step;
-    Py_ssize_t *scratch = PyMem_Calloc((size_t)n * 4 + 1, sizeof(Py_ssize_t));
-    if (!scratch) { PyErr_NoMemory(); return -1; }
-    int rc = lay_out(s, by_call, calls, ins, ro, call_pos, ret_pos, scratch);
-    PyMem_Free(scratch);
-    if (rc < 0) return -1;
-    s->best_states = PyDict_New();
-    if (!s->best_states) return -1;
-    Py_INCREF(init);
-    s->state = init;
-    s->best_r = -1;
-    s->err_slot = -1;
-    s->ready = 1;
-    return 0;
+    CallsIn in;
+    if (calls_in_alloc(&in, n) < 0) { calls_in_free(&in); return -1; }
+    int rc = -1;
+    if (take_ints(call_pos, n, in.cpos, 0, "call_pos") < 0 || take_ints(ret_pos, n, in.rpos, 1, "ret_pos") < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *call = PyList_GET_ITEM(calls, i);
+        if (!(in.inputs[i] = PyObject_GetAttr(call, str_input))
+            || !(in.outputs[i] = PyObject_GetAttr(call, str_output))
+            || decode(&in, i, PyList_GET_ITEM(ins, i)) < 0)
+            goto done;
+    }
+    in.ro = ro == Py_None ? NULL : ro;
+    rc = search_setup(s, (FailCache *)cache, step, by_call, &in, init);
+done:
+    calls_in_free(&in);
+    return rc;
 }
 
 static PyObject *index_list(const Py_ssize_t *v, Py_ssize_t n) {
@@ -957,6 +1051,103 @@ static PyObject *Search_get_state(Search *s, void *closure) {
     return s->state;
 }
 
+/* Search.path_items(best, items): items[call] for each call of the current path
+ * (the furthest one when best), calls numbered as in the cache: the path as the
+ * caller's own handles on its calls, without a list of slots in between; with
+ * items None, the calls' numbers. */
+static PyObject *Search_path_items(Search *s, PyObject *args) {
+    if (not_ready(s)) return NULL;
+    int best;
+    PyObject *items;
+    if (!PyArg_ParseTuple(args, "pO", &best, &items)) return NULL;
+    if (items != Py_None && (!PyList_Check(items) || PyList_GET_SIZE(items) != s->n)) {
+        PyErr_Format(PyExc_ValueError, "path_items: None or a list of %zd items", s->n);
+        return NULL;
+    }
+    Py_ssize_t depth = best ? s->best_depth : s->depth;
+    Py_ssize_t *path = best ? s->best_path : s->p_j;
+    PyObject *out = PyList_New(depth);
+    if (!out) return NULL;
+    for (Py_ssize_t d = 0; d < depth; d++) {
+        PyObject *v;
+        if (items == Py_None) {
+            if (!(v = PyLong_FromSsize_t(s->cslot[path[d]]))) { Py_DECREF(out); return NULL; }
+        } else {
+            v = PyList_GET_ITEM(items, s->cslot[path[d]]);
+            Py_INCREF(v);
+        }
+        PyList_SET_ITEM(out, d, v);
+    }
+    return out;
+}
+
+/* Search.path_states(best): the model's state after each call of the current path
+ * (the furthest one when best), replayed from the initial state: states_along's
+ * answer without a Python step per call.  Stops where a step is refused, as
+ * states_along does (a path the search took never has one).  With canonical
+ * values (canon), (distinct, picks): the distinct states in order of first
+ * appearance, and for each call the position of its state among them. */
+static PyObject *Search_path_states(Search *s, PyObject *arg) {
+    if (not_ready(s)) return NULL;
+    int best = PyObject_IsTrue(arg);
+    if (best < 0) return NULL;
+    if (s->status == RUNNING) {
+        PyErr_SetString(PyExc_RuntimeError, "path_states: the search is still running");
+        return NULL;
+    }
+    Py_ssize_t depth = best ? s->best_depth : s->depth;
+    Py_ssize_t *path = best ? s->best_path : s->p_j;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    PyObject *distinct = NULL, *picks = NULL, *where = NULL;  /* canonical: (distinct, picks) */
+    if (s->canon && (!(distinct = PyList_New(0)) || !(picks = PyList_New(0)) || !(where = PyDict_New()))) {
+        Py_XDECREF(distinct);
+        Py_XDECREF(picks);
+        Py_DECREF(out);
+        return NULL;
+    }
+    PyObject *saved = s->state;  /* apply() steps s->state: borrowed back below */
+    PyObject *st = s->init;
+    Py_INCREF(st);
+    for (Py_ssize_t d = 0; d < depth; d++) {
+        PyObject *nxt = NULL;
+        s->state = st;
+        int ok = apply(s, path[d], &nxt);
+        s->state = saved;
+        if (ok < 0) goto fail;
+        if (!ok) break;
+        Py_DECREF(st);
+        st = nxt;
+        if (s->canon) {  /* equal states are one object (and hashable: None, bool, int, str) */
+            PyObject *ki = PyDict_GetItemWithError(where, st);
+            if (!ki) {
+                if (PyErr_Occurred() || !(ki = PyLong_FromSsize_t(PyList_GET_SIZE(distinct)))) goto fail;
+                int bad = PyDict_SetItem(where, st, ki) < 0 || PyList_Append(distinct, st) < 0;
+                Py_DECREF(ki);  /* (the dict holds it) */
+                if (bad) goto fail;
+            }
+            if (PyList_Append(picks, ki) < 0) goto fail;
+        } else if (PyList_Append(out, st) < 0) {
+            goto fail;
+        }
+    }
+    s->state = saved;
+    Py_DECREF(st);
+    if (s->canon) {
+        Py_DECREF(out);
+        Py_DECREF(where);
+        return Py_BuildValue("(NN)", distinct, picks);
+    }
+    return out;
+fail:
+    Py_DECREF(st);
+    Py_DECREF(out);
+    Py_XDECREF(distinct);
+    Py_XDECREF(picks);
+    Py_XDECREF(where);
+    return NULL;
+}
+
 static PyMethodDef Search_methods[] = {
     {"run", (PyCFunction)Search_run, METH_O,
      "run(iters) -> 0 still running, 1 valid, 2 invalid; at most iters steps."},
@@ -969,6 +1160,10 @@ static PyMethodDef Search_methods[] = {
      "their history positions, then 0."},
     {"mask", (PyCFunction)Search_mask, METH_O,
      "mask(r) -> the candidate slots while the r-th ok return is pending, little-endian bytes."},
+    {"path_states", (PyCFunction)Search_path_states, METH_O,
+     "path_states(best) -> the state after each call of the path, replayed from the start."},
+    {"path_items", (PyCFunction)Search_path_items, METH_VARARGS,
+     "path_items(best, items) -> items[call] for each call of the current (or furthest) path."},
     {"best_lin", (PyCFunction)Search_best_lin, METH_NOARGS,
      "The furthest path's linearized slots, little-endian bytes."},
     {NULL, NULL, 0, NULL},
@@ -978,6 +1173,8 @@ static PyMemberDef Search_members[] = {
     {"r", T_PYSSIZET, offsetof(Search, r), READONLY, "first ok call (by return) not linearized"},
     {"best_r", T_PYSSIZET, offsetof(Search, best_r), READONLY, "furthest r a failure reached"},
     {"steps", T_PYSSIZET, offsetof(Search, steps), READONLY, "steps so far"},
+    {"canon", T_INT, offsetof(Search, canon), READONLY,
+     "1 if values are canonical (fused path): equal iff identical"},
     {"err_slot", T_PYSSIZET, offsetof(Search, err_slot), READONLY,
      "slot of the call whose step raised, or -1"},
     {NULL, 0, 0, 0, NULL},
@@ -1002,17 +1199,406 @@ static PyTypeObject SearchType = {
     .tp_getset = Search_getset,
 };
 
+/* -------------------------------------------------------------- fused path */
+
+/* fused(history, op_type, kind, init, nil_unknown, allow_cas, compact): a history of
+ * jepsy.history.Op straight to a search of its one partition, for the models
+ * whose calls are plain instructions (linear/fused.py says which and why).  It
+ * does what prepare, partition and native.search do before the loop, without
+ * a Python object per call: pairs invocations with completions (strictly),
+ * drops fail pairs, crashes info and unfinished calls, and turns each call into
+ * the instruction the model's native_op gives it.  Returns None whenever the
+ * general path must decide: an op that is not exactly op_type, or whose fields
+ * are not at fixed slots; a malformed history (the general path reports it); a
+ * process number beyond 64 bits; a register history in Jepsen's independent
+ * [key, value] convention, which the model partitions by key.  Else (search,
+ * cache, calls, failed, crashed, indices, invokes, completions): the search
+ * laid out in the "return" order with its own empty cache, the counts of calls,
+ * dropped fail pairs and crashed calls, and per call the invoke's `index`, the
+ * invoke and the completion (None if none), as prepare.Prepared has them.
+ * compact: the cache stores crashed calls' bits apart whatever the size (as the
+ * general path's caches do: its memory estimate, for a tight memory budget);
+ * else only past COMPACT_CALLS calls. */
+
+enum { KIND_REGISTER = 0, KIND_MUTEX = 1 };
+#define COMPACT_CALLS 256
+
+/* Op's fields are read at their slots: a msgspec Struct's fields are member
+ * descriptors at fixed offsets, resolved once per type. */
+static PyTypeObject *op_type_seen;
+static Py_ssize_t off_index, off_type, off_process, off_f, off_value;
+static int op_direct;
+static PyObject *s_index, *s_type, *s_process, *s_f, *s_value;
+static PyObject *s_invoke, *s_ok, *s_fail, *s_read, *s_write, *s_cas, *s_acquire, *s_release;
+
+static Py_ssize_t member_offset(PyTypeObject *t, PyObject *name) {
+    PyObject *d = PyDict_GetItemWithError(t->tp_dict, name);  /* borrowed */
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return -1;
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    if (m->type != T_OBJECT_EX && m->type != T_OBJECT) return -1;
+    return m->offset;
+}
+
+static void resolve_op_type(PyTypeObject *t) {
+    op_type_seen = t;
+    off_index = member_offset(t, s_index);
+    off_type = member_offset(t, s_type);
+    off_process = member_offset(t, s_process);
+    off_f = member_offset(t, s_f);
+    off_value = member_offset(t, s_value);
+    PyErr_Clear();
+    op_direct = off_index > 0 && off_type > 0 && off_process > 0 && off_f > 0 && off_value > 0;
+}
+
+/* The field at `off` of an op (borrowed), NULL if unset. */
+#define FIELD(op, off) (*(PyObject **)((char *)(op) + (off)))
+
+/* s is the str `lit` (interned): identity first, since the readers share their strings. */
+static int is_str(PyObject *s, PyObject *lit) {
+    if (s == lit) return 1;
+    if (!PyUnicode_CheckExact(s)) return 0;
+    if (!PyUnicode_IS_READY(s)) return PyUnicode_Compare(s, lit) == 0;
+    Py_ssize_t k = PyUnicode_GET_LENGTH(s);
+    return k == PyUnicode_GET_LENGTH(lit) && PyUnicode_KIND(s) == PyUnicode_KIND(lit)
+           && memcmp(PyUnicode_DATA(s), PyUnicode_DATA(lit), (size_t)k * PyUnicode_KIND(s)) == 0;
+}
+
+/* models._is_pair: 1, 0, or -1 on error. */
+static int is_pair(PyObject *v) {
+    if (PyList_CheckExact(v)) return PyList_GET_SIZE(v) == 2;
+    if (PyTuple_CheckExact(v)) return PyTuple_GET_SIZE(v) == 2;
+    if (!PyList_Check(v) && !PyTuple_Check(v)) return 0;
+    Py_ssize_t k = PySequence_Size(v);
+    return k < 0 ? -1 : k == 2;
+}
+
+/* One call while pairing: its invoke and completion (borrowed from the history). */
+typedef struct { PyObject *inv, *comp; Py_ssize_t ipos, cpos; } Pairing;
+
+/* Process number -> index of its open call + 1 (0: none): an array for the small
+ * numbers clients have, open addressing for any other. */
+#define SMALL_PROCS 512
+typedef struct {
+    Py_ssize_t small[SMALL_PROCS];
+    long long *keys;
+    Py_ssize_t *vals;
+    char *used;
+    size_t mask, count;
+} ProcTable;
+
+static Py_ssize_t *proc_big(ProcTable *t, long long p) {
+    size_t i = (size_t)mix64((word)p) & t->mask;
+    while (t->used[i] && t->keys[i] != p) i = (i + 1) & t->mask;
+    if (!t->used[i]) {
+        t->used[i] = 1;
+        t->keys[i] = p;
+        t->vals[i] = 0;
+        t->count++;
+    }
+    return &t->vals[i];
+}
+
+static int proc_alloc(ProcTable *t, size_t size) {
+    t->mask = size - 1;
+    t->count = 0;
+    t->keys = PyMem_Calloc(size, sizeof(long long));
+    t->vals = PyMem_Calloc(size, sizeof(Py_ssize_t));
+    t->used = PyMem_Calloc(size, 1);
+    if (!t->keys || !t->vals || !t->used) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+static void proc_free(ProcTable *t) {
+    PyMem_Free(t->keys);
+    PyMem_Free(t->vals);
+    PyMem_Free(t->used);
+    t->keys = NULL;
+    t->vals = NULL;
+    t->used = NULL;
+}
+
+/* The slot of process p, NULL on error (no memory). */
+static Py_ssize_t *proc_slot(ProcTable *t, long long p) {
+    if (p >= 0 && p < SMALL_PROCS) return &t->small[p];
+    if (!t->used && proc_alloc(t, 64) < 0) return NULL;
+    if ((t->count + 1) * 2 > t->mask + 1) {
+        ProcTable u;
+        if (proc_alloc(&u, (t->mask + 1) * 2) < 0) { proc_free(&u); return NULL; }
+        for (size_t i = 0; i <= t->mask; i++)
+            if (t->used[i]) *proc_big(&u, t->keys[i]) = t->vals[i];
+        proc_free(t);
+        t->keys = u.keys, t->vals = u.vals, t->used = u.used, t->mask = u.mask, t->count = u.count;
+    }
+    return proc_big(t, p);
+}
+
+/* An exact int's value if it is a small nonnegative one (one digit), else -1: the
+ * process numbers of clients, read without a call. */
+static inline long long small_int(PyObject *p) {
+#if PY_VERSION_HEX >= 0x030C0000
+    if (!PyLong_CheckExact(p) || !PyUnstable_Long_IsCompact((PyLongObject *)p)) return -1;
+    return (long long)PyUnstable_Long_CompactValue((PyLongObject *)p);
+#else
+    if (!PyLong_CheckExact(p)) return -1;
+    Py_ssize_t size = Py_SIZE(p);
+    return size == 0 ? 0 : size == 1 ? (long long)((PyLongObject *)p)->ob_digit[0] : -1;
+#endif
+}
+
+/* Which of `lits` (interned) the str s is, or n if none.  The readers share one
+ * object per distinct string, so `seen` remembers the object met for each and
+ * most ops cost a pointer comparison. */
+static inline int str_code(PyObject *s, PyObject *const *lits, PyObject **seen, int n) {
+    for (int k = 0; k < n; k++)
+        if (s == seen[k]) return k;
+    for (int k = 0; k < n; k++)
+        if (is_str(s, lits[k])) {
+            seen[k] = s;
+            return k;
+        }
+    return n;
+}
+
+/* Item i of a pair (new reference), NULL on error. */
+static PyObject *pair_item(PyObject *v, Py_ssize_t i) {
+    if (PyList_CheckExact(v)) { Py_INCREF(PyList_GET_ITEM(v, i)); return PyList_GET_ITEM(v, i); }
+    if (PyTuple_CheckExact(v)) { Py_INCREF(PyTuple_GET_ITEM(v, i)); return PyTuple_GET_ITEM(v, i); }
+    return PySequence_GetItem(v, i);
+}
+
+/* Canonical values: replaces each operand (a, b) and *init by the first value equal
+ * to it, so that values are equal iff identical and the search compares and
+ * hashes pointers, calling no Python code.  Only where that is exact: every value
+ * None, a bool, an exact int or an exact str, and values equal only within one
+ * type (1 == True, so a history holding both keeps Python's ==).  Then the
+ * representative is indistinguishable from the value it stands for (same type,
+ * same value: the same JSON, the same words).  Returns 1 done, 0 not possible,
+ * -1 on error.  Values replaced before it turns out not possible stay replaced:
+ * an equal value of the same type, which no comparison can tell apart. */
+static int canon_values(CallsIn *in, PyObject **init) {
+    PyObject *d = PyDict_New();
+    if (!d) return -1;
+    int rc = 1;
+    {
+        for (Py_ssize_t i = -1; i < in->n && rc == 1; i++) {
+            PyObject **slots[2] = {i < 0 ? init : &in->a[i], i < 0 ? NULL : &in->b[i]};
+            for (int k = 0; k < 2 && rc == 1; k++) {
+                if (!slots[k] || !*slots[k]) continue;
+                PyObject *v = *slots[k];
+                if (v != Py_None && !PyBool_Check(v) && !PyLong_CheckExact(v) && !PyUnicode_CheckExact(v)) {
+                    rc = 0;
+                    break;
+                }
+                PyObject *r = PyDict_GetItemWithError(d, v);
+                if (!r) {
+                    if (PyErr_Occurred() || PyDict_SetItem(d, v, v) < 0) rc = -1;
+                } else if (Py_TYPE(r) != Py_TYPE(v)) {
+                    rc = 0;
+                } else if (r != v) {
+                    Py_INCREF(r);
+                    *slots[k] = r;
+                    Py_DECREF(v);
+                }
+            }
+        }
+    }
+    Py_DECREF(d);
+    return rc;
+}
+
+#define FALLBACK() do { PyErr_Clear(); result = Py_None; Py_INCREF(result); goto done; } while (0)
+
+enum { T_INVOKE, T_OK, T_FAIL, T_OTHER };  /* op types (info and any other: crashed) */
+enum { F_READ, F_WRITE, F_CAS, F_ACQUIRE = 0, F_RELEASE = 1 };
+
+static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 7 || !PyList_Check(args[0]) || !PyType_Check(args[1]) || !PyLong_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "fused(history: list, op_type: type, kind: int, init, "
+                        "nil_unknown: bool, allow_cas: bool, compact: bool)");
+        return NULL;
+    }
+    PyObject *history = args[0], *init = args[3];
+    PyTypeObject *op_type = (PyTypeObject *)args[1];
+    long kind = PyLong_AsLong(args[2]);
+    int nil_unknown = PyObject_IsTrue(args[4]), allow_cas = PyObject_IsTrue(args[5]);
+    int compact = PyObject_IsTrue(args[6]);
+    if ((kind == -1 || nil_unknown < 0 || allow_cas < 0 || compact < 0) && PyErr_Occurred()) return NULL;
+    if (op_type != op_type_seen) resolve_op_type(op_type);
+    if (!op_direct) Py_RETURN_NONE;
+    PyObject *result = NULL, *indices = NULL, *invokes = NULL, *comps = NULL;
+    Py_ssize_t len = PyList_GET_SIZE(history), ncalls = 0;
+    Pairing *calls = PyMem_Malloc(((size_t)len + 1) * sizeof(Pairing));
+    char *ctype = PyMem_Malloc((size_t)len + 1);
+    Py_ssize_t *crashed_ix = NULL;
+    CallsIn in;
+    memset(&in, 0, sizeof in);
+    FailCache *fc = NULL;
+    Search *s = NULL;
+    ProcTable *pt = PyMem_Calloc(1, sizeof(ProcTable));
+    if (!calls || !ctype || !pt) { PyErr_NoMemory(); goto done; }
+    PyObject *const types[] = {s_invoke, s_ok, s_fail};
+    PyObject *seen_t[] = {s_invoke, s_ok, s_fail};
+    for (Py_ssize_t pos = 0; pos < len; pos++) {
+        PyObject *op = PyList_GET_ITEM(history, pos);
+        if (!Py_IS_TYPE(op, op_type)) FALLBACK();
+        PyObject *p = FIELD(op, off_process), *t = FIELD(op, off_type);
+        if (!p || !t) FALLBACK();
+        if (!PyLong_Check(p)) continue;  /* the nemesis */
+        long long pn = small_int(p);
+        if (pn < 0 || pn >= SMALL_PROCS) {
+            int overflow;
+            pn = PyLong_AsLongLongAndOverflow(p, &overflow);
+            if (overflow || (pn == -1 && PyErr_Occurred())) FALLBACK();
+        }
+        Py_ssize_t *open = pn >= 0 && pn < SMALL_PROCS ? &pt->small[pn] : proc_slot(pt, pn);
+        if (!open) goto done;
+        int tc = str_code(t, types, seen_t, 3);
+        if (tc == T_INVOKE) {
+            if (*open) FALLBACK();  /* invoked again while open: the general path says so */
+            calls[ncalls] = (Pairing){op, NULL, pos, -1};
+            *open = ++ncalls;
+        } else {
+            if (!*open) FALLBACK();  /* a completion without an invoke */
+            Pairing *c = &calls[*open - 1];
+            c->comp = op;
+            c->cpos = pos;
+            ctype[*open - 1] = (char)tc;
+            *open = 0;
+        }
+    }
+    /* Jepsen's semantics (prepare.py): fail pairs dropped, info and unfinished calls crashed. */
+    Py_ssize_t n = 0, failed = 0, ncrashed = 0;
+    for (Py_ssize_t k = 0; k < ncalls; k++) {
+        if (calls[k].comp && ctype[k] == T_FAIL) {
+            failed++;
+            continue;
+        }
+        if (!calls[k].comp) ctype[k] = T_OTHER;  /* unfinished: crashed, as info */
+        calls[n] = calls[k];
+        ctype[n++] = ctype[k];
+    }
+    if (calls_in_alloc(&in, n) < 0) goto done;
+    crashed_ix = PyMem_Malloc(((size_t)n + 1) * sizeof(Py_ssize_t));
+    if (!crashed_ix) { PyErr_NoMemory(); goto done; }
+    if (!(indices = PyList_New(n)) || !(invokes = PyList_New(n)) || !(comps = PyList_New(n))) goto done;
+    int keyed = n > 0;
+    PyObject *const rfs[] = {s_read, s_write, s_cas}, *const mfs[] = {s_acquire, s_release};
+    PyObject *seen_f[] = {s_read, s_write, s_cas};
+    if (kind == KIND_MUTEX) seen_f[0] = s_acquire, seen_f[1] = s_release;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *inv = calls[i].inv, *done_op = calls[i].comp;
+        PyObject *comp = ctype[i] == T_OK ? done_op : NULL;  /* NULL: crashed */
+        PyObject *ix = FIELD(inv, off_index), *f = FIELD(inv, off_f), *value = FIELD(inv, off_value);
+        PyObject *out = comp ? FIELD(comp, off_value) : NULL;
+        if (!ix || !f || !value || (comp && !out)) FALLBACK();
+        Py_INCREF(ix);
+        PyList_SET_ITEM(indices, i, ix);
+        Py_INCREF(inv);
+        PyList_SET_ITEM(invokes, i, inv);
+        if (!done_op) done_op = Py_None;
+        Py_INCREF(done_op);
+        PyList_SET_ITEM(comps, i, done_op);
+        in.cpos[i] = calls[i].ipos;
+        in.rpos[i] = comp ? calls[i].cpos : -1;
+        PyObject *a = NULL, *b = NULL;
+        int code = OP_NEVER;
+        if (kind == KIND_MUTEX) {  /* models.mutex's native_op */
+            int fc_ = str_code(f, mfs, seen_f, 2);
+            if (fc_ == F_ACQUIRE) code = OP_CAS, a = Py_False, b = Py_True;
+            else if (fc_ == F_RELEASE) code = OP_CAS, a = Py_True, b = Py_False;
+            Py_XINCREF(a);
+            Py_XINCREF(b);
+        } else {  /* models._register_native_op, and whether it is keyed (_auto_register_partition) */
+            int fc_ = str_code(f, rfs, seen_f, 3);
+            int pr = is_pair(value);
+            if (pr < 0) FALLBACK();
+            if (keyed && pr && fc_ == F_CAS) {
+                PyObject *inner = pair_item(value, 1);
+                if (!inner) FALLBACK();
+                keyed = is_pair(inner);
+                Py_DECREF(inner);
+                if (keyed < 0) FALLBACK();
+            } else if (keyed) {
+                keyed = pr;
+            }
+            if (fc_ == F_READ) {
+                if (!out || (out == Py_None && nil_unknown)) code = OP_ANY;
+                else code = OP_READ, a = out, Py_INCREF(a);
+            } else if (fc_ == F_WRITE) {
+                code = OP_WRITE, a = value, Py_INCREF(a);
+            } else if (fc_ == F_CAS && allow_cas && pr) {
+                code = OP_CAS;
+                if (!(a = pair_item(value, 0)) || !(b = pair_item(value, 1))) {
+                    Py_XDECREF(a);
+                    FALLBACK();
+                }
+            }
+        }
+        in.code[i] = code;
+        in.a[i] = a;
+        in.b[i] = b;
+        if (!comp) {  /* a crashed call: its input, (f, value), finds its twins */
+            crashed_ix[ncrashed++] = i;
+            if (!(in.inputs[i] = PyTuple_Pack(2, f, value))) goto done;
+        }
+    }
+    if (kind == KIND_REGISTER && keyed) FALLBACK();  /* [key, value] pairs: partitioned by key */
+    Py_INCREF(init);  /* (canon_values may replace it) */
+    /* The mutex's operands are the bools, singletons: canonical if its state is a bool. */
+    int canon = kind == KIND_MUTEX ? PyBool_Check(init) : canon_values(&in, &init);
+    Py_DECREF(init);  /* the rep is held by the operands, or is the argument itself */
+    if (canon < 0) goto done;
+    fc = (FailCache *)PyType_GenericNew(&FailCacheType, NULL, NULL);
+    /* Crashed calls' bits apart save memory on long histories only; on a few words
+     * they cost time and save nothing (an answer never depends on it). */
+    if (!fc || cache_setup(fc, n > 0 ? (n + 63) / 64 : 1, crashed_ix,
+                           compact || n > COMPACT_CALLS ? ncrashed : 0, 64) < 0)
+        goto done;
+    s = (Search *)PyType_GenericNew(&SearchType, NULL, NULL);
+    if (!s || search_setup(s, fc, Py_None, 0, &in, init) < 0) goto done;
+    fc->canon = s->canon = canon;
+    PyObject *nn = PyLong_FromSsize_t(n), *nf = PyLong_FromSsize_t(failed), *nc = PyLong_FromSsize_t(ncrashed);
+    if (nn && nf && nc) result = PyTuple_Pack(8, s, fc, nn, nf, nc, indices, invokes, comps);
+    Py_XDECREF(nn);
+    Py_XDECREF(nf);
+    Py_XDECREF(nc);
+done:
+    Py_XDECREF(indices);
+    Py_XDECREF(invokes);
+    Py_XDECREF(comps);
+    Py_XDECREF(s);
+    Py_XDECREF(fc);
+    calls_in_free(&in);
+    PyMem_Free(crashed_ix);
+    PyMem_Free(calls);
+    PyMem_Free(ctype);
+    if (pt) proc_free(pt);
+    PyMem_Free(pt);
+    return result;
+}
+
+static PyMethodDef linear_functions[] = {
+    {"fused", (PyCFunction)(void (*)(void))fused, METH_FASTCALL,
+     "fused(history, op_type, kind, init, nil_unknown, allow_cas, compact) -> None or "
+     "(search, cache, calls, failed, crashed, indices, invokes, completions); see linear/fused.py."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef linear_module = {
     PyModuleDef_HEAD_INIT, "_linear",
     "The linearizability search loop in C (optional; see linear/native.py).", -1,
-    NULL, NULL, NULL, NULL, NULL,
+    linear_functions, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__linear(void) {
     if (PyType_Ready(&FailCacheType) < 0 || PyType_Ready(&SearchType) < 0) return NULL;
-    if (!(str_input = PyUnicode_InternFromString("input"))
-        || !(str_output = PyUnicode_InternFromString("output")))
-        return NULL;
+    PyObject **interned[] = {&str_input, &str_output, &s_index, &s_type, &s_process, &s_f, &s_value,
+                             &s_invoke, &s_ok, &s_fail, &s_read, &s_write, &s_cas, &s_acquire, &s_release};
+    const char *names[] = {"input", "output", "index", "type", "process", "f", "value",
+                           "invoke", "ok", "fail", "read", "write", "cas", "acquire", "release"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!(*interned[k] = PyUnicode_InternFromString(names[k]))) return NULL;
     PyObject *m = PyModule_Create(&linear_module);
     if (!m) return NULL;
     if (PyModule_AddType(m, &FailCacheType) < 0 || PyModule_AddType(m, &SearchType) < 0

@@ -23,6 +23,10 @@ chokes on) raises ``HistoryError`` naming the op.  The pipeline:
    is dropped by the other.
 4. ``explain`` words the violation.
 
+For the built-in registers and the mutex, searched in C, ``fused`` first tries the
+whole pipeline in one compiled call and returns the very result the steps above
+would; it hands anything unusual back to them.
+
 The search loop runs in C when the optional module was built (``native``;
 ``engine="python"`` or ``$JEPSY_LINEAR_ENGINE=python`` forces the pure-Python loop,
 which finds the same linearizations and violations).
@@ -68,10 +72,10 @@ import time
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from jepsy.checkers.linear import native, search
+from jepsy.checkers.linear import fused, native, search
 from jepsy.checkers.linear.engine import ORDERS, Budget, Engine, Outcome, StepError
 from jepsy.checkers.linear.explain import explain, state_json
-from jepsy.checkers.linear.models import CRASHED, Call, Model
+from jepsy.checkers.linear.models import CRASHED, Call, Model, plain_of
 from jepsy.checkers.linear.prepare import Prepared, prepare
 from jepsy.checkers.linear.schedule import SLICE_ITERS, Part, partition, run, run_racing
 from jepsy.errors import ConfigError, HistoryError
@@ -92,18 +96,30 @@ def states_along(model: Model, calls: Sequence[Call], order: Sequence[int]) -> l
     Replayed with the checker's own model (so with its initial state: ``--init``),
     over the calls as the search saw them (a partition may have rewritten their
     values).  Stops early if a step is refused, which a linearization found by
-    the search never is.  A state met again shares its first entry (states repeat
-    a lot: a register holds a few values), which keeps this a dict lookup per call.
+    the search never is.
     """
     state = model.init()
-    out = []
-    step, describe = model.step, model.describe_state
-    seen: dict[Any, dict[str, Any]] = {}
+    states = []
+    step = model.step
     for j in order:
         c = calls[j]
         ok, state = step(state, c.input, c.output)
         if not ok:
             break
+        states.append(state)
+    return state_entries(model, states)
+
+
+def state_entries(model: Model, states: Sequence[Any]) -> list[dict[str, Any]]:
+    """``states`` as ``states_after`` holds them: ``{"state": data, "text": description}``.
+
+    A state met again shares its first entry (states repeat a lot: a register
+    holds a few values), which keeps this a dict lookup per state.
+    """
+    describe = model.describe_state
+    seen: dict[Any, dict[str, Any]] = {}
+    out = []
+    for state in states:
         key = (state.__class__, state)  # 1, 1.0 and True are equal, not alike
         try:
             entry = seen.get(key)
@@ -160,6 +176,8 @@ class Linearizable:
         self.all_keys = all_keys
         self.workers = workers
         self._cpus: int | None = None
+        # A built-in register or mutex, searched in C: valid histories take the fused path.
+        self._plain = plain_of(model) if self.engine == "c" else None
 
     def _workers_for(self, parts: Sequence[Part]) -> int:
         if self.workers is not None:
@@ -187,6 +205,15 @@ class Linearizable:
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``history`` (nemesis ops included: ignored); raises ``HistoryError`` if malformed."""
         t0 = time.monotonic()
+        if self._plain is not None:
+            workers = self._workers_for(())
+            fast = fused.check(history, self.model, self._plain, t0=t0,
+                               deadline=None if self.timeout is None else t0 + self.timeout,
+                               max_configs=self.max_configs, workers=workers,
+                               max_bytes=None if self.memory_mb is None
+                               else int(self.memory_mb * 2**20 / workers))
+            if fast is not None:
+                return fast
         model = self.model
         prep = prepare(history)
         parts = partition(prep, model)
@@ -213,8 +240,9 @@ class Linearizable:
                 if out.reason:
                     entry["reason"] = out.reason
                 if out.valid is False:
+                    n_ok = sum(1 for c in part.calls if c.output is not CRASHED)
                     entry["explanation"] = explain(out, part.calls, part.originals, prep, model,
-                                                   None if part.key is None else ks)
+                                                   None if part.key is None else ks, n_ok)
                     entry["states_after"] = states_along(model, part.calls, out.order)
                     if first_bad is None:
                         first_bad = entry["explanation"]

@@ -14,13 +14,19 @@ timeline) and one paragraph of prose, e.g.::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from jepsy.checkers.linear.engine import Outcome
 from jepsy.checkers.linear.models import CRASHED, Call, Model
 from jepsy.checkers.linear.prepare import Prepared
 
-__all__ = ["explain", "op_data", "state_json"]
+__all__ = ["Calls", "explain", "op_data", "state_json"]
+
+
+class Calls(Protocol):
+    """A partition's calls by position: a list, or calls made on demand (``fused``)."""
+
+    def __getitem__(self, i: int, /) -> Call: ...
 
 _MAX_CANDIDATES = 10
 
@@ -92,12 +98,15 @@ def _either(words: Sequence[str], limit: int = 4) -> str:
     return verb + ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
-def explain(out: Outcome, calls: Sequence[Call], originals: Sequence[int], prep: Prepared,
-            model: Model, key: str | None) -> dict[str, Any]:
+def explain(out: Outcome, calls: Calls, originals: Sequence[int], prep: Prepared,
+            model: Model, key: str | None, n_ok: int, prefix: list[Any] | None = None) -> dict[str, Any]:
     """The explanation of an invalid partition: data plus a ``text`` paragraph.
 
-    ``calls`` are the partition's calls (as the search numbered them) and
-    ``originals[i]`` the position of ``calls[i]`` in ``prep``.
+    ``calls`` are the partition's calls (as the search numbered them),
+    ``originals[i]`` the position of ``calls[i]`` in ``prep``, and ``n_ok`` how
+    many of them completed.  Only the calls the explanation names are read:
+    the stuck one and those pending.  ``prefix``: the history indices of
+    ``out.order``'s invokes, if the caller has them already.
     """
     assert out.stuck is not None
     stuck = calls[out.stuck]
@@ -130,8 +139,8 @@ def explain(out: Outcome, calls: Sequence[Call], originals: Sequence[int], prep:
                else "not possible in those states either" if not any(o["legal"] for o in outcomes)
                else "changes nothing")
         reasons.append(f"{data['description']} by process {data['process']} ({why})")
-    prefix = [prep.invokes[originals[i]].index for i in out.order]
-    n_ok = sum(1 for c in calls if c.output is not CRASHED)
+    if prefix is None:
+        prefix = [prep.invokes[originals[i]].index for i in out.order]
     text += (f" The longest linearizable prefix found has {len(out.order)} operations"
              f" ({n_ok} completed operations in this {'key' if key is not None else 'history'}).")
     if candidates:

@@ -72,6 +72,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+from weakref import WeakKeyDictionary
 
 __all__ = [
     "CRASHED",
@@ -84,6 +85,7 @@ __all__ = [
     "kv",
     "multi_register",
     "mutex",
+    "plain_of",
     "register",
     "set_model",
     "unordered_queue",
@@ -172,6 +174,47 @@ class Model:
     describe_op: Callable[[Input, Any], str] = _default_describe_op
     describe_state: Callable[[Any], str] = lambda s: f"be {_show(s)}"
     native_op: Callable[[Input, Any], NativeOp | None] | None = None
+
+
+# -- plain models: what the fused path runs without calling Python ---------------------------------
+
+PLAIN_REGISTER = 0  # the register family: read, write, cas (the codes of _linear.c's fused)
+PLAIN_MUTEX = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Plain:
+    """A built-in model's calls, as the compiled fused path computes them (``checkers.linear.fused``).
+
+    ``kind`` names the instruction set (``PLAIN_REGISTER``: ``_register_native_op``
+    with ``nil_unknown`` and ``allow_cas``; ``PLAIN_MUTEX``: the mutex's); ``step``
+    and ``partition`` are the functions it stands for.
+    """
+
+    kind: int
+    step: StepFn
+    partition: Partition | None
+    nil_unknown: bool = False
+    allow_cas: bool = False
+
+
+# A built-in model's native_op -> its Plain; weak, so that models come and go.
+_PLAIN: WeakKeyDictionary[Callable[..., Any], Plain] = WeakKeyDictionary()
+
+
+def plain_of(model: Model) -> Plain | None:
+    """``model``'s ``Plain`` if it is a built-in model as built, else None.
+
+    A model made from a built-in one with ``dataclasses.replace`` keeps its
+    ``native_op`` but may have another ``step``, ``partition`` (``independent``)
+    or ``state_key``: it is plain only if those are still the ones described.
+    """
+    op = model.native_op
+    p = _PLAIN.get(op) if op is not None else None
+    if p is None or model.step is not p.step or model.partition is not p.partition \
+            or model.state_key is not None:
+        return None
+    return p
 
 
 # -- registers ---------------------------------------------------------------------------------
@@ -288,8 +331,9 @@ def register(init: Any = None, *, nil_read: NilRead = "auto") -> Model:
 
 def _register_model(name: str, init: Any, nil_read: NilRead, *, cas: bool) -> Model:
     nil_unknown = nil_read == "unknown" or (nil_read == "auto" and init is not None)
-    return Model(name=name, init=lambda: init, step=_register_step(nil_unknown, cas),
-                 native_op=_register_native_op(nil_unknown, cas),
+    step, native_op = _register_step(nil_unknown, cas), _register_native_op(nil_unknown, cas)
+    _PLAIN[native_op] = Plain(PLAIN_REGISTER, step, _auto_register_partition, nil_unknown, cas)
+    return Model(name=name, init=lambda: init, step=step, native_op=native_op,
                  partition=_auto_register_partition, describe_op=_register_describe_op,
                  read_only=_register_read_only,
                  describe_state=lambda s: f"hold {_show(s)}")
@@ -369,6 +413,7 @@ def mutex(init: Any = None) -> Model:
             return ("cas", False, True)
         return ("cas", True, False) if f == "release" else ("never",)
 
+    _PLAIN[native_op] = Plain(PLAIN_MUTEX, step, None)
     return Model(name="mutex", init=lambda: held0, step=step, native_op=native_op,
                  describe_op=lambda i, o: i[0] + (" (crashed)" if o is CRASHED else ""),
                  describe_state=lambda s: "be held" if s else "be free")

@@ -48,7 +48,7 @@ try:
 except ImportError:  # built without a C compiler: the Python search serves alone
     _linear = None
 
-__all__ = ["AVAILABLE", "ENGINE", "MAX_CALLS", "new_cache", "search"]
+__all__ = ["AVAILABLE", "ENGINE", "MAX_CALLS", "invalid_outcome", "new_cache", "search"]
 
 AVAILABLE: bool = _linear is not None
 # Any partition: the C search keeps one candidate mask and no per-depth copies (its
@@ -117,10 +117,7 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             return Outcome(True, order=[perm[j] for j in s.order(False)], configs=len(failed),
                            steps=s.steps)
         if status == 2:
-            best_r = s.best_r
-            return invalid(perm, best_r, rslot[best_r], [perm[j] for j in s.order(True)],
-                           s.best_states(), int.from_bytes(s.best_lin(), "little"),
-                           {best_r: int.from_bytes(s.mask(best_r), "little")}, failed, s.steps)
+            return invalid_outcome(s, failed, perm, rslot)
         r, best_r = s.r, s.best_r
         front, best = (r, False) if r > best_r else (best_r, True)
         reason = None
@@ -139,6 +136,14 @@ def search(calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int
             return unknown(reason, [perm[j] for j in s.order(best)], perm, rslot[front], failed,
                            s.steps)
         yield slot_ret[front]
+
+
+def invalid_outcome(s: Any, failed: Any, perm: list[int], rslot: list[int]) -> Outcome:
+    """The ``Outcome`` of a ``_linear.Search`` that ended invalid (``perm``, ``rslot``: its layout)."""
+    best_r = s.best_r
+    return invalid(perm, best_r, rslot[best_r], s.path_items(True, None),
+                   s.best_states(), int.from_bytes(s.best_lin(), "little"),
+                   {best_r: int.from_bytes(s.mask(best_r), "little")}, failed, s.steps)
 
 
 ENGINE = Engine("c", _cache_for, search)
