@@ -23,7 +23,6 @@ that reads the options, and third-party factories that declare nothing keep work
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -164,6 +163,8 @@ def resolve(what: str, tables: Iterable[Mapping[str, Option] | None],
                 out[key] = value
                 continue
             listing = ", ".join(sorted(known)) or "none"
+            import difflib  # here: only a misspelt option needs it (start-up stays small)
+
             near = difflib.get_close_matches(key, list(known), n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else ""
             raise ConfigError(f"{flag} {key}: {what} has no option {key!r}{hint}; "
