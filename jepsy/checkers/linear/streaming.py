@@ -1,0 +1,248 @@
+"""Linearizability of a history file too large to hold: key by key, as the file is read.
+
+An hour of full-rate register ops is ~30 M lines and ~140k keys; as ``Op`` records the
+history alone would take ~9 GB.  But keys are independent (P-compositionality, as in
+``checker``), and a key's ops end somewhere in the file.  So, two passes over the file
+(``jepsy.checkers.chunks``):
+
+1. ``Scan``: pair invocations with completions (strictly, as ``prepare`` does, raising
+   the same ``HistoryError``) and note the position of each key's last op;
+2. ``Feed``: hold each key's ops until its last one is read, then set the key aside;
+   once the keys set aside hold ``BATCH_OPS`` ops, check them together with the
+   ordinary checker (``Linearizable.check`` on that sub-history) and keep only the
+   result entries.
+
+Memory is then the keys in flight (a handful: the register workload keeps
+``active_keys`` live) plus one batch, plus the result itself, which holds every key's
+``indices`` and ``linearization``.  A key's entry is exactly what the whole-history
+check gives it, since the search of a key sees only that key's calls, in the same
+order, numbered by the same history indices; ``finish`` orders the keys as the
+whole-history check does (by number of calls, then first invocation) and words the
+summary the same way.  Two differences, both about budgets shared across keys: the
+``timeout`` is for the whole check, so keys reached after it are "unknown" as keys
+not yet decided are in one search; and without ``all_keys`` the check stops at the
+first invalid *batch* (the keys after it are "not checked"), so with several invalid
+keys the one explained may differ from the whole-history check's.
+
+Only Jepsen's ``[key, value]`` convention is streamed (models whose partition is
+``independent``'s or the registers' automatic split); ``key_of`` says None for others,
+and the caller reads the history whole.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jepsy.checkers.linear import models
+from jepsy.checkers.linear.models import CRASHED, Model
+from jepsy.checkers.linear.prepare import prepare
+from jepsy.checkers.linear.schedule import partition
+from jepsy.errors import HistoryError
+from jepsy.history import Op, Source
+
+if TYPE_CHECKING:
+    from jepsy.checkers.linear.checker import Linearizable
+
+__all__ = ["BATCH_OPS", "Feed", "NotSplit", "Scan", "check_file", "key_of"]
+
+# Ops (lines) per checked batch: ~100 keys of the register workload; large enough that
+# a batch's fixed cost (a racing process, the caches) is paid rarely, small enough to
+# stay a few tens of megabytes.
+BATCH_OPS = 200_000
+
+NOT_CHECKED = ("not checked: another key is already invalid "
+               "(check all keys to see every verdict)")
+
+
+class NotSplit(Exception):
+    """The history does not follow the ``[key, value]`` convention throughout: the model
+    checks it as one register, which needs the whole history (read it whole)."""
+
+
+def key_of(model: Model) -> Callable[[Any], Hashable] | None:
+    """The key of an invocation's value for a model checked per ``[key, value]`` key, else None."""
+    if model.partition in (models._split_independent, models._auto_register_partition):
+        return _key
+    return None
+
+
+def _key(value: Any) -> Hashable:
+    return models._hashable(value[0])
+
+
+class Scan:
+    """Pass 1: each key's last position; pairing errors raised as ``prepare`` raises them."""
+
+    def __init__(self, model: Model, path: str | Path) -> None:
+        self.auto = model.partition is models._auto_register_partition
+        self.source = Source(str(Path(path)))
+        self.last: dict[Hashable, int] = {}
+        self.open: dict[int, tuple[Hashable, int]] = {}
+
+    def feed(self, ops: Iterable[Op]) -> None:
+        last, open_, at = self.last, self.open, self.source.at
+        for op in ops:
+            p = op.process
+            if not isinstance(p, int):
+                continue
+            if op.type == "invoke":
+                prev = open_.get(p)
+                if prev is not None:
+                    raise HistoryError(f"{at(op.index)}: process {p} invokes again while "
+                                       f"{at(prev[1])} is still open")
+                v = op.value
+                if not (isinstance(v, (list, tuple)) and len(v) == 2) or (
+                        self.auto and op.f == "cas"
+                        and not (isinstance(v[1], (list, tuple)) and len(v[1]) == 2)):
+                    raise NotSplit(f"{at(op.index)}: {op.f} {v!r} is not a [key, value] pair")
+                k = models._hashable(v[0])
+                open_[p] = (k, op.index)
+                last[k] = op.index
+                continue
+            k_at = open_.pop(p, None)
+            if k_at is None:
+                raise HistoryError(f"{at(op.index)}: {op.type} of process {p} has no invoke")
+            last[k_at[0]] = op.index
+
+
+class Feed:
+    """Pass 2: client ops in history order in, checked batches of whole keys out."""
+
+    def __init__(self, checker: Linearizable, last: Mapping[Hashable, int],
+                 batch_ops: int = BATCH_OPS) -> None:
+        self.checker, self.last, self.batch_ops = checker, last, batch_ops
+        self.t0 = time.monotonic()
+        self.held: dict[Hashable, list[Op]] = {}
+        self.open: dict[int, Hashable] = {}
+        self.ready: list[list[Op]] = []
+        self.ready_ops = 0
+        self.entries: list[tuple[tuple[int, int], str, dict[str, Any]]] = []
+        self.calls = self.failed = 0
+        self.workers = 1
+        self.invalid = False
+
+    def feed(self, op: Op) -> None:
+        """One client op (an int process), in history order."""
+        if op.type == "invoke":
+            k = _key(op.value)
+            self.open[op.process] = k  # type: ignore[index]
+        else:
+            k = self.open.pop(op.process)  # type: ignore[arg-type]
+        ops = self.held.get(k)
+        if ops is None:
+            ops = self.held[k] = []
+        ops.append(op)
+        if op.index == self.last[k]:
+            self.ready.append(self.held.pop(k))
+            self.ready_ops += len(ops)
+            if self.ready_ops >= self.batch_ops:
+                self.flush()
+
+    def flush(self) -> None:
+        """Check the keys set aside, keep their entries, drop their ops."""
+        if not self.ready:
+            return
+        history = [op for ops in self.ready for op in ops]
+        self.ready, self.ready_ops = [], 0
+        if self.invalid and not self.checker.all_keys:
+            self._not_checked(history)
+            return
+        from jepsy.checkers.linear.checker import Linearizable
+
+        c = self.checker
+        left = None if c.timeout is None else max(0.0, c.timeout - (time.monotonic() - self.t0))
+        batch = Linearizable(c.model, timeout=left, max_configs=c.max_configs,
+                             all_keys=c.all_keys, workers=c.workers, memory_mb=c.memory_mb,
+                             engine=c.engine)
+        result = batch.check(history, {})
+        self.calls += result["ops"]
+        self.failed += result["failed_dropped"]
+        self.workers = result["workers"]
+        for ks, entry in result["keys"].items():
+            self._keep(ks, entry)
+            if entry["valid"] is False:
+                self.invalid = True
+
+    def _keep(self, ks: str, entry: dict[str, Any]) -> None:
+        # the whole-history check's order: parts sorted by cost (calls), ties by first call
+        self.entries.append(((entry["ops"], entry["indices"][0] if entry["indices"] else -1),
+                             ks, entry))
+
+    def _not_checked(self, history: list[Op]) -> None:
+        from jepsy.checkers.linear.checker import _key_str
+
+        prep = prepare(history)
+        self.calls += len(prep.calls)
+        self.failed += prep.failed
+        for part in partition(prep, self.checker.model):
+            self._keep(_key_str(part.key), {
+                "ops": len(part.calls),
+                "crashed": [c.output for c in part.calls].count(CRASHED),
+                "indices": [prep.invokes[j].index for j in part.originals],
+                "valid": "unknown", "reason": NOT_CHECKED})
+
+    def finish(self) -> dict[str, Any]:
+        """The result, worded as ``Linearizable.check`` words it (see its module)."""
+        if self.held:  # cannot happen when the scan saw the same file: every key ends
+            self.ready.extend(self.held.values())
+            self.held = {}
+        self.flush()
+        self.entries.sort(key=lambda e: e[0])
+        keys = {ks: entry for _, ks, entry in self.entries}
+        self.entries = []
+        c = self.checker
+        verdicts = [e["valid"] for e in keys.values()]
+        valid: bool | str = (False if False in verdicts
+                             else True if all(v is True for v in verdicts) else "unknown")
+        first_bad = next((e["explanation"] for e in keys.values() if e["valid"] is False), None)
+        result: dict[str, Any] = {
+            "valid": valid, "model": c.model.name, "ops": self.calls,
+            "failed_dropped": self.failed, "keys": keys, "workers": self.workers,
+            "engine": c.engine, "time_s": round(time.monotonic() - self.t0, 6),
+        }
+        if len(keys) > 1:
+            good, bad = verdicts.count(True), verdicts.count(False)
+            result["counts"] = {"linearizable": good, "invalid": bad,
+                                "undecided": len(verdicts) - good - bad}
+        if first_bad is not None:
+            result["explanation"] = first_bad
+            result["text"] = first_bad["text"]
+        elif valid is True:
+            result["text"] = (f"Linearizable: {self.calls} operations in {len(keys)} "
+                              f"{'key' if len(keys) == 1 else 'keys'} fit the {c.model.name} model.")
+        else:
+            reasons = sorted({e.get("reason", "") for e in keys.values() if e["valid"] is not True})
+            result["text"] = ("Unknown: the search could not decide ("
+                              + ", ".join(r for r in reasons if r) + ").")
+        if len(keys) > 1 and valid is not True:
+            n = result["counts"]
+            result["text"] += (f"\nKeys: {n['linearizable']} linearizable, {n['invalid']} invalid, "
+                               f"{n['undecided']} undecided.")
+        return result
+
+
+def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
+               batch_ops: int = BATCH_OPS) -> dict[str, Any]:
+    """``checker``'s result for the history in ``path``, streamed when it can be (see the
+    module docstring), else from the whole history read as usual."""
+    from jepsy.checkers.chunks import NotStreamable, read_chunks
+    from jepsy.history import read_history
+
+    if key_of(checker.model) is not None:
+        try:
+            scan = Scan(checker.model, path)
+            for ops in read_chunks(path, locate=False):
+                scan.feed(ops)
+            feed = Feed(checker, scan.last, batch_ops)
+            del scan
+            for ops in read_chunks(path):
+                for op in ops:
+                    if isinstance(op.process, int):
+                        feed.feed(op)
+            return feed.finish()
+        except (NotStreamable, NotSplit):
+            pass
+    return checker.check(read_history(path), opts)
