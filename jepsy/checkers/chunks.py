@@ -26,7 +26,8 @@ import msgspec
 
 from jepsy.history import Op, Source
 
-__all__ = ["CHUNK_BYTES", "NotStreamable", "read_chunks"]
+__all__ = ["CHUNK_BYTES", "NotStreamable", "decode_lines", "line_starts", "locate_ops", "read_blocks",
+           "read_chunks"]
 
 CHUNK_BYTES = 8 << 20  # ~60k ops: decoding cost per call is flat by then, memory small
 
@@ -41,7 +42,16 @@ class NotStreamable(Exception):
 
 def read_chunks(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES, *,
                 locate: bool = True) -> Iterator[list[Op]]:
-    """The ops of ``path`` in order, a list per chunk of about ``chunk_bytes``.
+    """The ops of ``path`` in order, a list per chunk of about ``chunk_bytes`` (see
+    ``read_blocks``)."""
+    for ops, _ in read_blocks(path, chunk_bytes, locate=locate):
+        yield ops
+
+
+def read_blocks(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES, *,
+                locate: bool = True) -> Iterator[tuple[list[Op], bytes]]:
+    """The ops of ``path`` in order, per chunk of about ``chunk_bytes``, with the chunk's
+    bytes: whole lines, one per op, each ending in a newline.
 
     ``locate=False`` leaves the ops' ``where`` unset (a pass that only looks, and
     renders a location itself with ``source_of(path).at(index)``, saves a tenth).
@@ -78,8 +88,31 @@ def read_chunks(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES, *,
                     list(map(_INDEX, ops)) != list(range(expected, expected + len(ops)))):
                 raise NotStreamable(f"{path}: lines not numbered by position")
             if locate:
-                deque(map(_WHERE.__set__, ops, repeat(source)), 0)
+                locate_ops(ops, source)
             expected += len(ops)
-            yield ops
+            yield ops, data
             if not block:
                 return
+
+
+def line_starts(data: bytes) -> list[int]:
+    """Where each line of ``data`` (whole lines, as ``read_blocks`` gives) begins, and
+    one more: its length; line ``i`` is ``data[starts[i]:starts[i + 1]]``."""
+    import numpy as np
+
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
+    out: list[int] = [0, *ends.tolist()]
+    return out
+
+
+def decode_lines(data: bytes, source: Source) -> list[Op]:
+    """The ops of ``data`` (lines ``read_blocks`` gave, possibly regrouped), located in
+    ``source``; numbering is not checked again."""
+    ops: list[Op] = _DECODER.decode_lines(data)
+    locate_ops(ops, source)
+    return ops
+
+
+def locate_ops(ops: list[Op], source: Source) -> None:
+    """Give ``ops`` their file (their index is their position in it), for ``location``."""
+    deque(map(_WHERE.__set__, ops, repeat(source)), 0)

@@ -31,11 +31,14 @@ and the caller reads the history whole.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from jepsy.checkers.chunks import decode_lines
 from jepsy.checkers.linear import models
 from jepsy.checkers.linear.models import CRASHED, Model
 from jepsy.checkers.linear.prepare import prepare
@@ -52,6 +55,10 @@ __all__ = ["BATCH_OPS", "Feed", "NotSplit", "Scan", "check_file", "key_of"]
 # a batch's fixed cost (a racing process, the caches) is paid rarely, small enough to
 # stay a few tens of megabytes.
 BATCH_OPS = 200_000
+
+# Lines after which a key not touched is parked on disk: well past the register
+# workload's keys in use (a key lives ~120 ops among ~5 live keys), a few MB of lines.
+IDLE_OPS = 50_000
 
 NOT_CHECKED = ("not checked: another key is already invalid "
                "(check all keys to see every verdict)")
@@ -109,37 +116,91 @@ class Scan:
 
 
 class Feed:
-    """Pass 2: client ops in history order in, checked batches of whole keys out."""
+    """Pass 2: client ops in history order in, checked batches of whole keys out.
 
-    def __init__(self, checker: Linearizable, last: Mapping[Hashable, int],
-                 batch_ops: int = BATCH_OPS) -> None:
-        self.checker, self.last, self.batch_ops = checker, last, batch_ops
+    A key's lines are held as bytes until its last one is read.  The register
+    workload reads every key once more at the very end (``final_reads``), so every
+    key waits for the end: a key not touched for ``IDLE_OPS`` lines is parked in a
+    temporary file (``spill_dir``, unlinked at once) and read back when its last line
+    comes.  Memory is then the recently touched keys and one batch, however long the
+    history.
+    """
+
+    def __init__(self, checker: Linearizable, last: Mapping[Hashable, int], source: Source,
+                 batch_ops: int = BATCH_OPS, spill_dir: str | Path | None = None) -> None:
+        self.checker, self.last, self.source, self.batch_ops = checker, last, source, batch_ops
+        self.spill_dir = spill_dir
         self.t0 = time.monotonic()
-        self.held: dict[Hashable, list[Op]] = {}
-        self.open: dict[int, Hashable] = {}
+        self.bufs: dict[Hashable, bytearray] = {}
+        self.touched: dict[Hashable, int] = {}
+        self.parked: dict[Hashable, list[tuple[int, int]]] = {}
+        self.spill: IO[bytes] | None = None
+        self.spilled_bytes = 0
+        self.open: dict[Any, Hashable] = {}
         self.ready: list[list[Op]] = []
         self.ready_ops = 0
         self.entries: list[tuple[tuple[int, int], str, dict[str, Any]]] = []
         self.calls = self.failed = 0
         self.workers = 1
         self.invalid = False
+        self.fed = 0
 
-    def feed(self, op: Op) -> None:
-        """One client op (an int process), in history order."""
-        if op.type == "invoke":
-            k = _key(op.value)
-            self.open[op.process] = k  # type: ignore[index]
-        else:
-            k = self.open.pop(op.process)  # type: ignore[arg-type]
-        ops = self.held.get(k)
-        if ops is None:
-            ops = self.held[k] = []
-        ops.append(op)
-        if op.index == self.last[k]:
-            self.ready.append(self.held.pop(k))
-            self.ready_ops += len(ops)
-            if self.ready_ops >= self.batch_ops:
-                self.flush()
+    def feed_block(self, ops: Sequence[Op], data: bytes, starts: Sequence[int]) -> None:
+        """A block of ``read_blocks`` (its ops, bytes and ``line_starts``), in order."""
+        bufs, touched, last, open_ = self.bufs, self.touched, self.last, self.open
+        for i, op in enumerate(ops):
+            p = op.process
+            if not isinstance(p, int):
+                continue
+            if op.type == "invoke":
+                k = open_[p] = _key(op.value)
+            else:
+                k = open_.pop(p)
+            buf = bufs.get(k)
+            if buf is None:
+                buf = bufs[k] = bytearray()
+            buf += data[starts[i]:starts[i + 1]]
+            touched[k] = op.index
+            if op.index == last[k]:
+                self._complete(k)
+        if ops:
+            self.fed = ops[-1].index + 1
+            self._park(self.fed - IDLE_OPS)
+
+    def _complete(self, k: Hashable) -> None:
+        raw = bytes(self.bufs.pop(k))
+        del self.touched[k]
+        segments = self.parked.pop(k, None)
+        if segments:
+            assert self.spill is not None
+            fd = self.spill.fileno()
+            raw = b"".join([*(os.pread(fd, n, at) for at, n in segments), raw])
+        ops = decode_lines(raw, self.source)
+        self.ready.append(ops)
+        self.ready_ops += len(ops)
+        if self.ready_ops >= self.batch_ops:
+            self.flush()
+
+    def _park(self, before: int) -> None:
+        idle = [k for k, t in self.touched.items() if t < before]
+        if not idle:
+            return
+        if self.spill is None:
+            self.spill = tempfile.TemporaryFile(dir=self.spill_dir, prefix="jepsy-keys-")  # noqa: SIM115
+        for k in idle:
+            buf = self.bufs.pop(k)
+            del self.touched[k]
+            at = self.spilled_bytes
+            self.spill.write(buf)
+            self.spilled_bytes += len(buf)
+            self.parked.setdefault(k, []).append((at, len(buf)))
+        self.spill.flush()
+
+    def close(self) -> None:
+        """Remove the parking file (also done by ``finish``)."""
+        if self.spill is not None:
+            self.spill.close()
+            self.spill = None
 
     def flush(self) -> None:
         """Check the keys set aside, keep their entries, drop their ops."""
@@ -186,9 +247,12 @@ class Feed:
 
     def finish(self) -> dict[str, Any]:
         """The result, worded as ``Linearizable.check`` words it (see its module)."""
-        if self.held:  # cannot happen when the scan saw the same file: every key ends
-            self.ready.extend(self.held.values())
-            self.held = {}
+        for k in list(self.bufs) + list(self.parked):  # none when the scan saw the same file
+            if k in self.bufs or k in self.parked:
+                self.bufs.setdefault(k, bytearray())
+                self.touched.setdefault(k, 0)
+                self._complete(k)
+        self.close()
         self.flush()
         self.entries.sort(key=lambda e: e[0])
         keys = {ks: entry for _, ks, entry in self.entries}
@@ -228,7 +292,7 @@ def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
                batch_ops: int = BATCH_OPS) -> dict[str, Any]:
     """``checker``'s result for the history in ``path``, streamed when it can be (see the
     module docstring), else from the whole history read as usual."""
-    from jepsy.checkers.chunks import NotStreamable, read_chunks
+    from jepsy.checkers.chunks import NotStreamable, line_starts, read_blocks, read_chunks
     from jepsy.history import read_history
 
     if key_of(checker.model) is not None:
@@ -236,13 +300,14 @@ def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
             scan = Scan(checker.model, path)
             for ops in read_chunks(path, locate=False):
                 scan.feed(ops)
-            feed = Feed(checker, scan.last, batch_ops)
+            feed = Feed(checker, scan.last, scan.source, batch_ops, spill_dir=Path(path).parent)
             del scan
-            for ops in read_chunks(path):
-                for op in ops:
-                    if isinstance(op.process, int):
-                        feed.feed(op)
-            return feed.finish()
+            try:
+                for ops, data in read_blocks(path, locate=False):
+                    feed.feed_block(ops, data, line_starts(data))
+                return feed.finish()
+            finally:
+                feed.close()
         except (NotStreamable, NotSplit):
             pass
     return checker.check(read_history(path), opts)
