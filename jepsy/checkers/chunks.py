@@ -40,7 +40,7 @@ class NotStreamable(Exception):
     """The file is not plain jepsy JSONL: read it whole (``read_history``) instead."""
 
 
-def read_chunks(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES, *,
+def read_chunks(path: str | os.PathLike[str], chunk_bytes: int | None = None, *,
                 locate: bool = True) -> Iterator[list[Op]]:
     """The ops of ``path`` in order, a list per chunk of about ``chunk_bytes`` (see
     ``read_blocks``)."""
@@ -48,7 +48,7 @@ def read_chunks(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES, *,
         yield ops
 
 
-def read_blocks(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES, *,
+def read_blocks(path: str | os.PathLike[str], chunk_bytes: int | None = None, *,
                 locate: bool = True) -> Iterator[tuple[list[Op], bytes]]:
     """The ops of ``path`` in order, per chunk of about ``chunk_bytes``, with the chunk's
     bytes: whole lines, one per op, each ending in a newline.
@@ -60,13 +60,14 @@ def read_blocks(path: str | os.PathLike[str], chunk_bytes: int = CHUNK_BYTES, *,
     some chunks were yielded: a caller that gives up then reads the file whole), and
     ``OSError`` if it cannot be read.
     """
+    size = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     source = Source(str(Path(path)))
     hidden = b'"jepsy:'
     expected = 0
     rest = b""
     with open(path, "rb") as f:
         while True:
-            block = f.read(chunk_bytes)
+            block = f.read(size)
             data = rest + block
             if not block:
                 if data.strip():
