@@ -91,8 +91,9 @@ class _Calls:
         self.ok, self.node = bytearray(), array("b")
         self.open: dict[int, int] = {}
         self.nodes = list(nodes or ())
-        index = {n: i for i, n in reversed(list(enumerate(self.nodes)))}
-        self.node_index = lambda p: index.get(node_of(p, self.nodes, concurrency or 0), -1)  # type: ignore[arg-type]
+        self.index = {n: i for i, n in reversed(list(enumerate(self.nodes)))}
+        self.concurrency = concurrency or 0
+        self.node_of = node_of
         self.cache: dict[int, int] = {}
         self.untimed = False
 
@@ -104,7 +105,8 @@ class _Calls:
             return
         n = self.cache.get(p)
         if n is None:
-            n = self.cache[p] = self.node_index(p)
+            node = self.node_of(p, self.nodes, self.concurrency)
+            n = self.cache[p] = -1 if node is None else self.index[node]
         if op.type == "invoke":
             self.open[p] = len(self.t0)
             self.t0.append(t)
@@ -248,10 +250,9 @@ def check_run_file(checker: Any, avail: AvailabilityChecker | None, path: str | 
     """The run's checks of the history in ``path`` (``count`` ops), streamed; None when
     the history is small (below ``stream_above``, default ``STREAM_ABOVE``) or a checker
     of ``checker`` (the workload's) cannot be streamed: then check the history whole."""
-    from jepsy.checkers.chunks import NotStreamable, line_starts, read_blocks, read_chunks
+    from jepsy.checkers.chunks import gc_paused
     from jepsy.checkers.linear import streaming as linear
     from jepsy.checkers.stats import _Stats as StatsChecker
-    from jepsy.history import Source
 
     if count < (STREAM_ABOVE if stream_above is None else stream_above):
         return None
@@ -265,7 +266,16 @@ def check_run_file(checker: Any, avail: AvailabilityChecker | None, path: str | 
         elif not isinstance(c, StatsChecker):
             return None
     avail = avail or AvailabilityChecker()
-    path = Path(path)
+    with gc_paused():
+        return _check(parts, lin, avail, Path(path), opts)
+
+
+def _check(parts: Mapping[str, Any], lin: Mapping[str, Linearizable], avail: AvailabilityChecker,
+           path: Path, opts: Mapping[str, Any]) -> Streamed | None:
+    from jepsy.checkers.chunks import NotStreamable, line_starts, read_blocks, read_chunks
+    from jepsy.checkers.linear import streaming as linear
+    from jepsy.history import Source
+
     try:
         scans = {name: linear.Scan(c.model, path) for name, c in lin.items()}
         if scans:

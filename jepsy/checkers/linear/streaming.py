@@ -51,10 +51,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BATCH_OPS", "Feed", "NotSplit", "Scan", "check_file", "key_of"]
 
-# Ops (lines) per checked batch: ~100 keys of the register workload; large enough that
+# Ops (lines) per checked batch: ~400 keys of the register workload; large enough that
 # a batch's fixed cost (a racing process, the caches) is paid rarely, small enough to
 # stay a few tens of megabytes.
-BATCH_OPS = 200_000
+BATCH_OPS = 50_000
 
 # Lines after which a key not touched is parked on disk: well past the register
 # workload's keys in use (a key lives ~120 ops among ~5 live keys), a few MB of lines.
@@ -127,8 +127,9 @@ class Feed:
     """
 
     def __init__(self, checker: Linearizable, last: Mapping[Hashable, int], source: Source,
-                 batch_ops: int = BATCH_OPS, spill_dir: str | Path | None = None) -> None:
-        self.checker, self.last, self.source, self.batch_ops = checker, last, source, batch_ops
+                 batch_ops: int | None = None, spill_dir: str | Path | None = None) -> None:
+        self.checker, self.last, self.source = checker, last, source
+        self.batch_ops = BATCH_OPS if batch_ops is None else batch_ops
         self.spill_dir = spill_dir
         self.t0 = time.monotonic()
         self.bufs: dict[Hashable, bytearray] = {}
@@ -289,25 +290,27 @@ class Feed:
 
 
 def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
-               batch_ops: int = BATCH_OPS) -> dict[str, Any]:
+               batch_ops: int | None = None) -> dict[str, Any]:
     """``checker``'s result for the history in ``path``, streamed when it can be (see the
     module docstring), else from the whole history read as usual."""
-    from jepsy.checkers.chunks import NotStreamable, line_starts, read_blocks, read_chunks
+    from jepsy.checkers.chunks import NotStreamable, gc_paused, line_starts, read_blocks, read_chunks
     from jepsy.history import read_history
 
     if key_of(checker.model) is not None:
         try:
-            scan = Scan(checker.model, path)
-            for ops in read_chunks(path, locate=False):
-                scan.feed(ops)
-            feed = Feed(checker, scan.last, scan.source, batch_ops, spill_dir=Path(path).parent)
-            del scan
-            try:
-                for ops, data in read_blocks(path, locate=False):
-                    feed.feed_block(ops, data, line_starts(data))
-                return feed.finish()
-            finally:
-                feed.close()
+            with gc_paused():
+                scan = Scan(checker.model, path)
+                for ops in read_chunks(path, locate=False):
+                    scan.feed(ops)
+                feed = Feed(checker, scan.last, scan.source, batch_ops,
+                            spill_dir=Path(path).parent)
+                del scan
+                try:
+                    for ops, data in read_blocks(path, locate=False):
+                        feed.feed_block(ops, data, line_starts(data))
+                    return feed.finish()
+                finally:
+                    feed.close()
         except (NotStreamable, NotSplit):
             pass
     return checker.check(read_history(path), opts)
