@@ -29,7 +29,7 @@ import msgspec
 from jepsy.history import Op, Source
 
 __all__ = ["CHUNK_BYTES", "NotStreamable", "decode_lines", "gc_paused", "line_starts", "locate_ops",
-           "read_blocks", "read_chunks"]
+           "read_blocks", "read_chunks", "read_lines"]
 
 CHUNK_BYTES = 8 << 20  # ~60k ops: decoding cost per call is flat by then, memory small
 
@@ -48,6 +48,25 @@ def read_chunks(path: str | os.PathLike[str], chunk_bytes: int | None = None, *,
     ``read_blocks``)."""
     for ops, _ in read_blocks(path, chunk_bytes, locate=locate):
         yield ops
+
+
+def read_lines(path: str | os.PathLike[str], chunk_bytes: int | None = None) -> Iterator[bytes]:
+    """The bytes of ``path`` in blocks of about ``chunk_bytes``, each of whole lines ending
+    in a newline (a last line without one gets it), undecoded."""
+    size = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    rest = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(size)
+            if not block:
+                if rest.strip():
+                    yield rest + b"\n"
+                return
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if data:
+                yield data
 
 
 def read_blocks(path: str | os.PathLike[str], chunk_bytes: int | None = None, *,

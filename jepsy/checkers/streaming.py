@@ -272,38 +272,39 @@ def check_run_file(checker: Any, avail: AvailabilityChecker | None, path: str | 
 
 def _check(parts: Mapping[str, Any], lin: Mapping[str, Linearizable], avail: AvailabilityChecker,
            path: Path, opts: Mapping[str, Any]) -> Streamed | None:
-    from jepsy.checkers.chunks import NotStreamable, line_starts, read_blocks, read_chunks
+    from jepsy.checkers.chunks import NotStreamable, line_starts, locate_ops, read_chunks, read_lines
     from jepsy.checkers.linear import streaming as linear
     from jepsy.history import Source
 
     try:
         scans = {name: linear.Scan(c.model, path) for name, c in lin.items()}
-        if scans:
-            for ops in read_chunks(path, locate=False):
-                for scan in scans.values():
-                    scan.feed(ops)
-        source = Source(str(path))
-        feeds = {name: linear.Feed(c, scans[name].last, source, spill_dir=path.parent)
-                 for name, c in lin.items()}
-        del scans
         stats = _Stats()
         nodes = avail.nodes or (list(opts["nodes"]) if opts.get("nodes") else None)
         conc = avail.concurrency or opts.get("concurrency")
         calls = _Calls(nodes, conc if isinstance(conc, int) else None)
         nemesis: list[Op] = []
+        source = Source(str(path))
         total = 0
+        for ops in read_chunks(path, locate=False):  # pass 1: all but the keys' checks
+            for scan in scans.values():
+                scan.feed(ops)
+            for op in ops:
+                if isinstance(op.process, int):
+                    stats.feed(op)
+                    calls.feed(op)
+                else:
+                    nemesis.append(op)
+            total += len(ops)
+        locate_ops(nemesis, source)
+        feeds = {name: linear.Feed(c, scans[name], spill_dir=path.parent)
+                 for name, c in lin.items()}
+        del scans
         try:
-            for ops, data in read_blocks(path):
-                starts = line_starts(data) if feeds else []
-                for feed in feeds.values():
-                    feed.feed_block(ops, data, starts)
-                for op in ops:
-                    if isinstance(op.process, int):
-                        stats.feed(op)
-                        calls.feed(op)
-                    else:
-                        nemesis.append(op)
-                total += len(ops)
+            if feeds:
+                for data in read_lines(path):  # pass 2: each key checked once it is whole
+                    starts = line_starts(data)
+                    for feed in feeds.values():
+                        feed.feed_block(data, starts)
             results: dict[str, Any] = {}
             for name in parts:
                 results[name] = feeds[name].finish() if name in feeds else stats.result()

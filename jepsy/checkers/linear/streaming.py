@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from array import array
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -81,19 +82,24 @@ def _key(value: Any) -> Hashable:
 
 
 class Scan:
-    """Pass 1: each key's last position; pairing errors raised as ``prepare`` raises them."""
+    """Pass 1: each line's key (an ordinal, -1 for other lines: 4 bytes a line) and each
+    key's last line; pairing errors raised as ``prepare`` raises them."""
 
     def __init__(self, model: Model, path: str | Path) -> None:
         self.auto = model.partition is models._auto_register_partition
         self.source = Source(str(Path(path)))
-        self.last: dict[Hashable, int] = {}
-        self.open: dict[int, tuple[Hashable, int]] = {}
+        self.line_keys = array("i")
+        self.last: list[int] = []  # by ordinal
+        self.ordinal: dict[Hashable, int] = {}
+        self.open: dict[int, tuple[int, int]] = {}
 
     def feed(self, ops: Iterable[Op]) -> None:
-        last, open_, at = self.last, self.open, self.source.at
+        last, open_, at, ordinal = self.last, self.open, self.source.at, self.ordinal
+        append = self.line_keys.append
         for op in ops:
             p = op.process
             if not isinstance(p, int):
+                append(-1)
                 continue
             if op.type == "invoke":
                 prev = open_.get(p)
@@ -106,38 +112,44 @@ class Scan:
                         and not (isinstance(v[1], (list, tuple)) and len(v[1]) == 2)):
                     raise NotSplit(f"{at(op.index)}: {op.f} {v!r} is not a [key, value] pair")
                 k = models._hashable(v[0])
-                open_[p] = (k, op.index)
-                last[k] = op.index
-                continue
-            k_at = open_.pop(p, None)
-            if k_at is None:
-                raise HistoryError(f"{at(op.index)}: {op.type} of process {p} has no invoke")
-            last[k_at[0]] = op.index
+                o = ordinal.get(k)
+                if o is None:
+                    o = ordinal[k] = len(last)
+                    last.append(0)
+                open_[p] = (o, op.index)
+            else:
+                o_at = open_.pop(p, None)
+                if o_at is None:
+                    raise HistoryError(f"{at(op.index)}: {op.type} of process {p} has no invoke")
+                o = o_at[0]
+            last[o] = op.index
+            append(o)
 
 
 class Feed:
-    """Pass 2: client ops in history order in, checked batches of whole keys out.
+    """Pass 2: the history's lines in order in, checked batches of whole keys out.
 
-    A key's lines are held as bytes until its last one is read.  The register
-    workload reads every key once more at the very end (``final_reads``), so every
-    key waits for the end: a key not touched for ``IDLE_OPS`` lines is parked in a
-    temporary file (``spill_dir``, unlinked at once) and read back when its last line
-    comes.  Memory is then the recently touched keys and one batch, however long the
-    history.
+    Lines are routed by the key ``Scan`` found for them, undecoded; a key's lines are
+    held as bytes until its last one is read, then decoded.  The register workload
+    reads every key once more at the very end (``final_reads``), so every key waits
+    for the end: a key not touched for ``IDLE_OPS`` lines is parked in a temporary
+    file (``spill_dir``, unlinked at once) and read back when its last line comes.
+    Memory is then the recently touched keys and one batch, however long the history
+    (and ``Scan``'s 4 bytes a line).
     """
 
-    def __init__(self, checker: Linearizable, last: Mapping[Hashable, int], source: Source,
-                 batch_ops: int | None = None, spill_dir: str | Path | None = None) -> None:
-        self.checker, self.last, self.source = checker, last, source
+    def __init__(self, checker: Linearizable, scan: Scan, batch_ops: int | None = None,
+                 spill_dir: str | Path | None = None) -> None:
+        self.checker, self.source = checker, scan.source
+        self.line_keys, self.last = scan.line_keys, scan.last
         self.batch_ops = BATCH_OPS if batch_ops is None else batch_ops
         self.spill_dir = spill_dir
         self.t0 = time.monotonic()
-        self.bufs: dict[Hashable, bytearray] = {}
-        self.touched: dict[Hashable, int] = {}
-        self.parked: dict[Hashable, list[tuple[int, int]]] = {}
+        self.bufs: dict[int, bytearray] = {}
+        self.touched: dict[int, int] = {}
+        self.parked: dict[int, list[tuple[int, int]]] = {}
         self.spill: IO[bytes] | None = None
         self.spilled_bytes = 0
-        self.open: dict[Any, Hashable] = {}
         self.ready: list[list[Op]] = []
         self.ready_ops = 0
         self.entries: list[tuple[tuple[int, int], str, dict[str, Any]]] = []
@@ -146,29 +158,26 @@ class Feed:
         self.invalid = False
         self.fed = 0
 
-    def feed_block(self, ops: Sequence[Op], data: bytes, starts: Sequence[int]) -> None:
-        """A block of ``read_blocks`` (its ops, bytes and ``line_starts``), in order."""
-        bufs, touched, last, open_ = self.bufs, self.touched, self.last, self.open
-        for i, op in enumerate(ops):
-            p = op.process
-            if not isinstance(p, int):
+    def feed_block(self, data: bytes, starts: Sequence[int]) -> None:
+        """The next whole lines of the file (``data``, with its ``line_starts``)."""
+        bufs, touched, last = self.bufs, self.touched, self.last
+        first = self.fed
+        keys = self.line_keys[first:first + len(starts) - 1]
+        for i, k in enumerate(keys):
+            if k < 0:
                 continue
-            if op.type == "invoke":
-                k = open_[p] = _key(op.value)
-            else:
-                k = open_.pop(p)
             buf = bufs.get(k)
             if buf is None:
                 buf = bufs[k] = bytearray()
             buf += data[starts[i]:starts[i + 1]]
-            touched[k] = op.index
-            if op.index == last[k]:
+            n = first + i
+            touched[k] = n
+            if n == last[k]:
                 self._complete(k)
-        if ops:
-            self.fed = ops[-1].index + 1
-            self._park(self.fed - IDLE_OPS)
+        self.fed = first + len(keys)
+        self._park(self.fed - IDLE_OPS)
 
-    def _complete(self, k: Hashable) -> None:
+    def _complete(self, k: int) -> None:
         raw = bytes(self.bufs.pop(k))
         del self.touched[k]
         segments = self.parked.pop(k, None)
@@ -293,7 +302,7 @@ def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
                batch_ops: int | None = None) -> dict[str, Any]:
     """``checker``'s result for the history in ``path``, streamed when it can be (see the
     module docstring), else from the whole history read as usual."""
-    from jepsy.checkers.chunks import NotStreamable, gc_paused, line_starts, read_blocks, read_chunks
+    from jepsy.checkers.chunks import NotStreamable, gc_paused, line_starts, read_chunks, read_lines
     from jepsy.history import read_history
 
     if key_of(checker.model) is not None:
@@ -302,12 +311,11 @@ def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
                 scan = Scan(checker.model, path)
                 for ops in read_chunks(path, locate=False):
                     scan.feed(ops)
-                feed = Feed(checker, scan.last, scan.source, batch_ops,
-                            spill_dir=Path(path).parent)
+                feed = Feed(checker, scan, batch_ops, spill_dir=Path(path).parent)
                 del scan
                 try:
-                    for ops, data in read_blocks(path, locate=False):
-                        feed.feed_block(ops, data, line_starts(data))
+                    for data in read_lines(path):
+                        feed.feed_block(data, line_starts(data))
                     return feed.finish()
                 finally:
                     feed.close()
