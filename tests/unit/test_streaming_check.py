@@ -74,6 +74,11 @@ def _hand_history() -> list[dict[str, Any]]:
     return ops
 
 
+@pytest.fixture(autouse=True)
+def stream_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(linear_streaming, "STREAM_ABOVE_BYTES", 0)
+
+
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(linear_streaming, "BATCH_OPS", 7)
@@ -183,6 +188,14 @@ def test_run_availability_expectations_streamed_match(tmp_path: Path) -> None:
     for v in (whole, got.verdict):
         v["linearizable"].pop("time_s")
     assert got.verdict == whole and whole["availability"]["recoveries"]
+
+
+def test_small_files_are_checked_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(linear_streaming, "STREAM_ABOVE_BYTES", 1 << 20)
+    monkeypatch.setattr(linear_streaming, "Scan", None)  # never reached
+    path = _write(tmp_path / "h.jsonl", _hand_history())
+    checker = linearizable(cas_register(None, nil_read="absent"), all_keys=True)
+    assert _no_time(checker.check_file(path, {})) == _no_time(checker.check(read_history(path), {}))
 
 
 def test_small_histories_and_other_checkers_are_not_streamed(tmp_path: Path) -> None:
