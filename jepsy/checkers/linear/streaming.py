@@ -1,20 +1,22 @@
 """Linearizability of a history file too large to hold: key by key, as the file is read.
 
-An hour of full-rate register ops is ~30 M lines and ~140k keys; as ``Op`` records the
-history alone would take ~9 GB.  But keys are independent (P-compositionality, as in
+An hour of full-rate register ops is ~25 M lines and ~110k keys; as ``Op`` records the
+history alone would take ~8 GB.  But keys are independent (P-compositionality, as in
 ``checker``), and a key's ops end somewhere in the file.  So, two passes over the file
 (``jepsy.checkers.chunks``):
 
 1. ``Scan``: pair invocations with completions (strictly, as ``prepare`` does, raising
-   the same ``HistoryError``) and note the position of each key's last op;
-2. ``Feed``: hold each key's ops until its last one is read, then set the key aside;
-   once the keys set aside hold ``BATCH_OPS`` ops, check them together with the
-   ordinary checker (``Linearizable.check`` on that sub-history) and keep only the
-   result entries.
+   the same ``HistoryError``), note each line's key (4 bytes a line) and the position of
+   each key's last op;
+2. ``Feed``: route each line, undecoded, to its key's bytes; once a key's last line is
+   read, decode its ops and set them aside; once the keys set aside hold ``BATCH_OPS``
+   ops, check them together with the ordinary checker (``Linearizable.check`` on that
+   sub-history) and keep only the result entries.  Keys waiting long for their last
+   line (the register workload's final reads) wait on disk (``Feed``).
 
 Memory is then the keys in flight (a handful: the register workload keeps
-``active_keys`` live) plus one batch, plus the result itself, which holds every key's
-``indices`` and ``linearization``.  A key's entry is exactly what the whole-history
+``active_keys`` live) plus one batch, the line keys, and the result itself, which holds
+every key's ``indices`` and ``linearization``.  A key's entry is exactly what the whole-history
 check gives it, since the search of a key sees only that key's calls, in the same
 order, numbered by the same history indices; ``finish`` orders the keys as the
 whole-history check does (by number of calls, then first invocation) and words the
