@@ -28,8 +28,8 @@ import msgspec
 
 from jepsy.history import Op, Source
 
-__all__ = ["CHUNK_BYTES", "NotStreamable", "decode_lines", "gc_paused", "line_starts", "locate_ops",
-           "read_blocks", "read_chunks", "read_lines"]
+__all__ = ["CHUNK_BYTES", "NotStreamable", "decode_lines", "fault_ops", "gc_paused", "line_starts",
+           "locate_ops", "read_blocks", "read_chunks", "read_lines"]
 
 CHUNK_BYTES = 8 << 20  # ~60k ops: decoding cost per call is flat by then, memory small
 
@@ -153,3 +153,29 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+def fault_ops(path: str | os.PathLike[str]) -> list[Op]:
+    """The first client op and every non-client op of the history in ``path``, in order:
+    all ``nemeses.schedule.from_history`` needs, without holding millions of client ops
+    (an hour's full-rate history read whole took the process past 10 GB).  Other
+    formats are read whole (``read_history``, whose errors name the line at fault)."""
+    from jepsy.history import read_history
+
+    out: list[Op] = []
+    first = True
+    try:
+        with gc_paused():
+            for ops in read_chunks(path):
+                for op in ops:
+                    if not isinstance(op.process, int):
+                        out.append(op)
+                    elif first:
+                        out.append(op)
+                        first = False
+        return out
+    except (NotStreamable, OSError):
+        pass
+    ops = read_history(path)
+    client = next((op for op in ops if isinstance(op.process, int)), None)
+    return [op for op in ops if op is client or not isinstance(op.process, int)]

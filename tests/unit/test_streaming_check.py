@@ -267,3 +267,26 @@ def test_a_run_above_the_threshold_is_checked_from_its_file(tmp_path: Path,
     assert got["linearizable"]["keys"] == whole["linearizable"]["keys"]
     assert got["stats"] == whole["stats"]
     assert (tmp_path / "report.html").exists()
+
+
+def test_the_schedule_is_drawn_from_the_fault_ops_alone(tmp_path: Path) -> None:
+    from jepsy.checkers.chunks import fault_ops
+    from jepsy.nemeses import schedule
+
+    run = tmp_path / "run"
+    write_sample_run(run, n_ops=600, keys=3)
+    path = run / "history.jsonl"
+    ops = read_history(path)
+    few = fault_ops(path)
+    assert len(few) == 1 + sum(1 for op in ops if not op.is_client) < len(ops)
+    assert schedule.from_history(few) == schedule.from_history(ops)
+    assert schedule.from_history(few).faults
+    edn = tmp_path / "h.edn"  # not jepsy JSONL: read whole, the same ops
+    edn.write_text("".join(
+        f"{{:index {op.index}, :type :{op.type}, "
+        f":process {op.process if op.is_client else ':nemesis'}, :f :{op.f}, "
+        f":value {f'[{op.value[0]} nil]' if op.is_client else 'nil'}}}\n" for op in ops[:50]))
+    whole = read_history(edn)
+    first = next(op.index for op in whole if op.is_client)
+    assert [op.index for op in fault_ops(edn)] == [op.index for op in whole
+                                                   if not op.is_client or op.index == first]
