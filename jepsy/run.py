@@ -408,6 +408,7 @@ class Run:
         self.logs: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.t0 = time.monotonic()
+        self.streamed: Any = None  # a checkers.streaming.Streamed when the file was streamed
 
     # -- the whole run -------------------------------------------------------
     def execute(self) -> dict[str, Any]:
@@ -554,15 +555,28 @@ class Run:
         t3 = time.monotonic()
         opts = {"time_limit": plan.time_limit, "nodes": test.nodes, "store_dir": str(self.run_dir),
                 "concurrency": plan.concurrency, **self.checker_opts}
+        if not plan.keep_history:  # a history too large to hold is checked from its file
+            try:
+                from jepsy.checkers import streaming
+
+                self.streamed = streaming.check_run_file(
+                    plan.workload.checker, plan.availability, self.history.path,
+                    self.history.count, opts)
+            except Exception as e:  # then as always: the ops read back
+                test.log.warning("streaming check failed, reading the history whole: %r", e)
         checker: Checker = check_safe(with_availability(plan.workload.checker, plan.availability))
-        verdict: dict[str, Any] = checker.check(self.history.ops, opts)
+        verdict: dict[str, Any] = (self.streamed.verdict if self.streamed is not None
+                                   else checker.check(self.history.ops, opts))
         verdict = with_nodes(verdict, test.nodes, plan.concurrency)  # "process 15 (on n1)"
         self.timings["check_s"] = time.monotonic() - t3
         self.timings["total_s"] = time.monotonic() - self.t0
         return verdict
 
     def results(self, verdict: dict[str, Any]) -> dict[str, Any]:
-        test, ops, crashed = self.test, self.history.ops, self.crashed
+        # A streamed check kept the nemesis ops only (all the tally needs) and the stats.
+        streamed = self.streamed
+        test, ops, crashed = (self.test, streamed.nemesis if streamed else self.history.ops,
+                              self.crashed)
         valid = verdict.get("valid")
         incomplete = self.incomplete
         if crashed is not None:
@@ -586,7 +600,7 @@ class Run:
             "test": test.name,
             "run_dir": str(self.run_dir),
             "nodes": test.nodes,
-            "stats": stats().check(ops, {}),
+            "stats": streamed.stats if streamed else stats().check(ops, {}),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "logs": {n: v if isinstance(v, list) else str(v) for n, v in self.logs.items()},
             "checker": verdict,
@@ -602,7 +616,10 @@ class Run:
         self._enter("report")
         from jepsy.report import write_all
 
-        for problem in write_all(self.run_dir, history=self.history.ops):
+        if self.streamed is not None:  # drawing millions of ops would hold them all again
+            self.test.log.warning("report: %s", self.streamed.report_note)
+        history = self.streamed.nemesis if self.streamed is not None else self.history.ops
+        for problem in write_all(self.run_dir, history=history):
             self.test.log.warning("report: %s", problem)
 
     # -- plumbing --------------------------------------------------------------

@@ -184,12 +184,12 @@ def _record_schedule(spec: TestSpec, run_dir: Path, name: str, results: dict[str
                      echo: Callable[[str], None]) -> None:
     """``schedule.json``: the faults this run had, as an explicit schedule to replay; and the
     guided policy's reward for the verdict."""
-    from jepsy.history import read_history
+    from jepsy.checkers.chunks import fault_ops
     from jepsy.nemeses import guided, schedule
     from jepsy.store import safe_name
 
     try:
-        ops = read_history(run_dir / "history.jsonl")
+        ops = fault_ops(run_dir / "history.jsonl")  # not the millions of client ops
         schedule.write(run_dir / "schedule.json", schedule.from_history(ops))
     except JepsyError as e:
         echo(f"jepsy: warning: no schedule.json: {e}")

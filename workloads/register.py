@@ -46,8 +46,13 @@ class KeyRotation:
         self.ops_per_key = ops_per_key
         self.live = list(range(active_keys))
         self.used = dict.fromkeys(self.live, 0)
-        self.next_key = active_keys
-        self.all_keys: list[int] = list(self.live)
+        self.next_key = active_keys  # keys are 0, 1, 2 ... in order of first use
+
+    @property
+    def all_keys(self) -> list[int]:
+        """Every key used so far: ``0 .. next_key - 1``, so nothing is stored per key (an
+        hour at full rate uses ~140k keys; a list of them was jepsy's own growth)."""
+        return list(range(self.next_key))
 
     def __call__(self, ctx: gen.Context) -> dict[str, Any]:
         rng = ctx.rng
@@ -58,7 +63,6 @@ class KeyRotation:
             del self.used[key]  # retired for good: an hour's soak would keep ~100k counters
             self.live[slot] = self.next_key
             self.used[self.next_key] = 0
-            self.all_keys.append(self.next_key)
             self.next_key += 1
         f = rng.choice(("read", "write", "cas"))
         if f == "read":
@@ -71,7 +75,7 @@ class KeyRotation:
         """This thread's share of one last read of every key used."""
         threads: Sequence[int | str] = [t for t in ctx.threads if t != "nemesis"] or [ctx.thread]
         i = list(threads).index(ctx.thread)
-        return [{"f": "read", "value": [k, None]} for k in self.all_keys[i::len(threads)]]
+        return [{"f": "read", "value": [k, None]} for k in range(i, self.next_key, len(threads))]
 
 
 OPTIONS = (

@@ -18,3 +18,17 @@ def test_retired_keys_leave_no_counter_and_are_all_read_at_the_end() -> None:
              for op in rot.final_reads(Context(thread=t, time=0.0, rng=random.Random(1),
                                                threads=[0, 1]))]
     assert sorted(final) == rot.all_keys and keys <= set(final)
+
+
+def test_memory_registers_keep_every_value_compactly() -> None:
+    from jepsy.doubles import Registers
+
+    r = Registers()
+    for k in range(10_000):
+        r[k] = k % 5
+    r["x"], r[3], r[10**9] = [1, 2], True, 4  # not small ints: kept in the dict
+    assert [r.get(k) for k in (0, 1, 3, 9_999, "x", 10**9, 10**6)] == [0, 1, True, 4, [1, 2], 4, None]
+    assert r.get(3) is True and len(r) == 10_002
+    r[3] = 2
+    assert r.get(3) == 2 and 3 not in r.other
+    assert r.nbytes() < 20_000  # a dict of as many ints took ~600 kB

@@ -70,6 +70,7 @@ import json
 import os
 import time
 from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from jepsy.checkers.linear import fused, native, search
@@ -201,6 +202,14 @@ class Linearizable:
         inv = prep.invokes[e.call]
         return HistoryError(f"op {inv.index}: the {self.model.name} model cannot apply "
                             f"{inv.f} {inv.value!r} of process {inv.process} ({e.error})")
+
+    def check_file(self, path: Path, opts: Mapping[str, Any]) -> dict[str, Any]:
+        """``check`` of the history in ``path``, key by key as it is read when the model is
+        checked per ``[key, value]`` key, so that a history too large to hold fits
+        (``streaming``); the same result but for budgets shared across keys."""
+        from jepsy.checkers.linear.streaming import check_file
+
+        return check_file(self, path, opts)
 
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``history`` (nemesis ops included: ignored); raises ``HistoryError`` if malformed."""
