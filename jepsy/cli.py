@@ -489,7 +489,7 @@ def list_cmd(module: str | None) -> None:
 
 def _help_width() -> int:
     """The width click would give help text, found without importing shutil (and with it
-    bz2, lzma and zlib: a tenth of ``jepsy --help``'s start-up): COLUMNS, else the
+    bz2, lzma and zlib: a few milliseconds of ``jepsy --help``): COLUMNS, else the
     terminal's width, else 80; at most 80 and at least 50, less a margin of 2."""
     try:
         columns = int(os.environ.get("COLUMNS", "0"))

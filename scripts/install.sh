@@ -47,13 +47,14 @@ if (( ${#missing[@]} )); then
 fi
 
 # The interpreter: $PYTHON if given, else Debian's own python3 (installed above with
-# python3-venv and python3-dev), else the first python3 on PATH.  Debian's interpreter
-# has libpython linked in, where a pyenv build (--enable-shared) calls it through a
-# shared library: measured on this machine (valgrind, instructions), `jepsy --help`
+# python3-venv and python3-dev) if it is 3.11 or later, else the first python3 on
+# PATH.  Debian's interpreter has libpython linked in, where a pyenv build
+# (--enable-shared) calls it through a shared library: measured on this machine (valgrind, instructions), `jepsy --help`
 # runs 18 % fewer instructions (195 M -> 159 M), `jepsy check` of a small history
 # 19 % fewer (297 M -> 242 M).
 if [[ -n "${PYTHON:-}" ]]; then PY=$PYTHON
-elif [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3
+elif /usr/bin/python3 -c "import sys; sys.exit(sys.version_info < (3, 11))" 2>/dev/null; then
+  PY=/usr/bin/python3
 else PY=python3
 fi
 if [[ ! -x .venv/bin/python ]]; then
