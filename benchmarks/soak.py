@@ -101,10 +101,12 @@ def soak(name: str, args: list[str], minutes: float, every: float, store: Path,
             with contextlib.suppress(subprocess.TimeoutExpired):  # the check: closer samples
                 proc.wait(timeout=every if time.monotonic() - t0 <= limit else min(every, 5.0))
     mark = min(300.0, minutes * 60 / 3)
-    run = [(t, r) for t, r in samples if t <= limit + every / 2]
+    # The run: samples up to the time limit (and the second after it, for the sample taken
+    # at the limit); the check's samples, every 5 s from then on, are apart.
+    run = [(t, r) for t, r in samples if t <= limit + 1.0]
     base = next((r for t, r in run if t >= mark), run[-1][1] if run else 0.0)
     peak = max([r for t, r in run if t >= mark] or [base])
-    check = [r for t, r in samples if t > limit + every / 2]
+    check = [r for t, r in samples if t > limit + 1.0]
     try:
         results = json.loads((store / name / "latest" / "results.json").read_text())
     except (OSError, ValueError):
