@@ -140,6 +140,10 @@ def _key_str(key: Hashable) -> str:
     return key if isinstance(key, str) else json.dumps(key, default=repr)
 
 
+# The reason of a key left unchecked once another key was found invalid (without all_keys).
+NOT_CHECKED = ("not checked: another key is already invalid "
+               "(check all keys to see every verdict)")
+
 ENGINES = ("auto", "c", "python")
 
 
@@ -232,7 +236,6 @@ class Linearizable:
         except StepError as e:
             raise self._bad_values(e, prep) from None
         keys: dict[str, dict[str, Any]] = {}
-        first_bad: dict[str, Any] | None = None
         for i, part in enumerate(parts):
             ks = _key_str(part.key)
             out = outs.get(i)
@@ -241,8 +244,7 @@ class Linearizable:
                                      "crashed": [c.output for c in part.calls].count(CRASHED),
                                      "indices": [invokes[j].index for j in part.originals]}
             if out is None:
-                entry.update(valid="unknown", reason="not checked: another key is already invalid "
-                             "(check all keys to see every verdict)")
+                entry.update(valid="unknown", reason=NOT_CHECKED)
             else:
                 entry.update(valid=out.valid, configs=out.configs,
                              linearization=[prep.invokes[part.originals[j]].index for j in out.order])
@@ -253,41 +255,49 @@ class Linearizable:
                     entry["explanation"] = explain(out, part.calls, part.originals, prep, model,
                                                    None if part.key is None else ks, n_ok)
                     entry["states_after"] = states_along(model, part.calls, out.order)
-                    if first_bad is None:
-                        first_bad = entry["explanation"]
             keys[ks] = entry
-        verdicts = [e["valid"] for e in keys.values()]
-        valid: bool | str = (False if False in verdicts
-                             else True if all(v is True for v in verdicts) else "unknown")
-        result: dict[str, Any] = {
-            "valid": valid,
-            "model": model.name,
-            "ops": len(prep.calls),
-            "failed_dropped": prep.failed,
-            "keys": keys,
-            "workers": workers,
-            "engine": self.engine,
-            "time_s": round(time.monotonic() - t0, 6),
-        }
-        if len(keys) > 1:
-            good, bad = verdicts.count(True), verdicts.count(False)
-            result["counts"] = {"linearizable": good, "invalid": bad,
-                                "undecided": len(verdicts) - good - bad}
-        if first_bad is not None:
-            result["explanation"] = first_bad
-            result["text"] = first_bad["text"]
-        elif valid is True:
-            result["text"] = (f"Linearizable: {len(prep.calls)} operations in {len(keys)} "
-                              f"{'key' if len(keys) == 1 else 'keys'} fit the {model.name} model.")
-        else:
-            reasons = sorted({e.get("reason", "") for e in keys.values() if e["valid"] is not True})
-            result["text"] = ("Unknown: the search could not decide ("
-                              + ", ".join(r for r in reasons if r) + ").")
-        if len(keys) > 1 and valid is not True:
-            c = result["counts"]
-            result["text"] += (f"\nKeys: {c['linearizable']} linearizable, {c['invalid']} invalid, "
-                               f"{c['undecided']} undecided.")
-        return result
+        return result_of(keys, model.name, len(prep.calls), prep.failed, workers, self.engine, t0)
+
+
+def result_of(keys: dict[str, dict[str, Any]], model_name: str, ops: int, failed: int,
+              workers: int, engine: str, t0: float) -> dict[str, Any]:
+    """The checker's result from its per-key entries (in key order): the verdict, the
+    counts, and the text, which explains the first invalid key (its entry's
+    ``explanation``), or says every key fits, or why the search could not decide.
+    Shared with the streamed check (``streaming``), so that both word results alike."""
+    verdicts = [e["valid"] for e in keys.values()]
+    valid: bool | str = (False if False in verdicts
+                         else True if all(v is True for v in verdicts) else "unknown")
+    first_bad = next((e["explanation"] for e in keys.values() if e["valid"] is False), None)
+    result: dict[str, Any] = {
+        "valid": valid,
+        "model": model_name,
+        "ops": ops,
+        "failed_dropped": failed,
+        "keys": keys,
+        "workers": workers,
+        "engine": engine,
+        "time_s": round(time.monotonic() - t0, 6),
+    }
+    if len(keys) > 1:
+        good, bad = verdicts.count(True), verdicts.count(False)
+        result["counts"] = {"linearizable": good, "invalid": bad,
+                            "undecided": len(verdicts) - good - bad}
+    if first_bad is not None:
+        result["explanation"] = first_bad
+        result["text"] = first_bad["text"]
+    elif valid is True:
+        result["text"] = (f"Linearizable: {ops} operations in {len(keys)} "
+                          f"{'key' if len(keys) == 1 else 'keys'} fit the {model_name} model.")
+    else:
+        reasons = sorted({e.get("reason", "") for e in keys.values() if e["valid"] is not True})
+        result["text"] = ("Unknown: the search could not decide ("
+                          + ", ".join(r for r in reasons if r) + ").")
+    if len(keys) > 1 and valid is not True:
+        c = result["counts"]
+        result["text"] += (f"\nKeys: {c['linearizable']} linearizable, {c['invalid']} invalid, "
+                           f"{c['undecided']} undecided.")
+    return result
 
 
 def linearizable(model: Model, *, timeout: float | None = None, max_configs: int | None = None,

@@ -67,8 +67,6 @@ STREAM_ABOVE_BYTES = 256 << 20
 # workload's keys in use (a key lives ~120 ops among ~5 live keys), a few MB of lines.
 IDLE_OPS = 50_000
 
-NOT_CHECKED = ("not checked: another key is already invalid "
-               "(check all keys to see every verdict)")
 
 
 class NotSplit(Exception):
@@ -249,7 +247,7 @@ class Feed:
                              ks, entry))
 
     def _not_checked(self, history: list[Op]) -> None:
-        from jepsy.checkers.linear.checker import _key_str
+        from jepsy.checkers.linear.checker import NOT_CHECKED, _key_str
 
         prep = prepare(history)
         self.calls += len(prep.calls)
@@ -273,35 +271,11 @@ class Feed:
         self.entries.sort(key=lambda e: e[0])
         keys = {ks: entry for _, ks, entry in self.entries}
         self.entries = []
+        from jepsy.checkers.linear.checker import result_of
+
         c = self.checker
-        verdicts = [e["valid"] for e in keys.values()]
-        valid: bool | str = (False if False in verdicts
-                             else True if all(v is True for v in verdicts) else "unknown")
-        first_bad = next((e["explanation"] for e in keys.values() if e["valid"] is False), None)
-        result: dict[str, Any] = {
-            "valid": valid, "model": c.model.name, "ops": self.calls,
-            "failed_dropped": self.failed, "keys": keys, "workers": self.workers,
-            "engine": c.engine, "time_s": round(time.monotonic() - self.t0, 6),
-        }
-        if len(keys) > 1:
-            good, bad = verdicts.count(True), verdicts.count(False)
-            result["counts"] = {"linearizable": good, "invalid": bad,
-                                "undecided": len(verdicts) - good - bad}
-        if first_bad is not None:
-            result["explanation"] = first_bad
-            result["text"] = first_bad["text"]
-        elif valid is True:
-            result["text"] = (f"Linearizable: {self.calls} operations in {len(keys)} "
-                              f"{'key' if len(keys) == 1 else 'keys'} fit the {c.model.name} model.")
-        else:
-            reasons = sorted({e.get("reason", "") for e in keys.values() if e["valid"] is not True})
-            result["text"] = ("Unknown: the search could not decide ("
-                              + ", ".join(r for r in reasons if r) + ").")
-        if len(keys) > 1 and valid is not True:
-            n = result["counts"]
-            result["text"] += (f"\nKeys: {n['linearizable']} linearizable, {n['invalid']} invalid, "
-                               f"{n['undecided']} undecided.")
-        return result
+        return result_of(keys, c.model.name, self.calls, self.failed, self.workers, c.engine,
+                         self.t0)
 
 
 def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
