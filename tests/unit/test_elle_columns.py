@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -189,61 +190,52 @@ def _edn(ops: list[Op]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_edn_columns_equal_the_ops_read_from_it(tmp_path: Path) -> None:
+def test_check_file_reads_edn_through_the_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jepsen EDN: read once into ``Op``s, then columns from them (``from_ops``) decide; and
+    edited files (an index that is not the op's position, an unknown op type) give what the
+    general path gives on the ops read, or the reader's one-line error."""
     pytest.importorskip("jepsy.checkers.elle._columns")
-    from jepsy.checkers.elle.columns import from_edn, from_file
+    from jepsy.checkers.elle import columns
     from jepsy.errors import HistoryError
     from jepsy.history import read_history
 
-    h = synth.history("list-append", 300, processes=4, keys=3, seed=7, fail_rate=0.1, info_rate=0.05)
-    h += [Op(index=len(h) + i, time=op.time, type=op.type, process=op.process, f=op.f, value=op.value)
-          for i, op in enumerate(_odd_history())]
-    path = tmp_path / "history.edn"
-    path.write_text(_edn(h))
-    cols = from_edn(path)
-    assert cols is not None
-    _assert_same(cols, from_ops(read_history(path)))
-    _assert_same(from_file(path), from_ops(read_history(path)))
-    # an index that is not the op's position: the columns of the ops as read; an unknown
-    # op type: no columns (the general path then gives the reader's one-line error)
-    for text in (_edn(h).replace("{:index 3 :time", "{:index 30 :time"),
-                 _edn(h).replace(":type :info, :process :nemesis", ":type :odd, :process :nemesis")):
-        assert text != _edn(h)
-        path.write_text(text)
-        try:
-            expected = from_ops(read_history(path))
-        except HistoryError:
-            assert from_edn(path) is None
-            continue
-        got = from_edn(path)
-        assert (got is None) == (expected is None)
-        if got is not None and expected is not None:
-            _assert_same(got, expected)
-
-
-def test_check_file_reads_edn_through_the_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("jepsy.checkers.elle._columns")
-    from jepsy.checkers.elle import columns
-
     monkeypatch.setattr(checker_module, "FAST_FROM_BYTES", 0)
+    monkeypatch.setattr(checker_module, "FAST_FROM_OPS", 0)
     h = synth.history("list-append", 200, processes=5, keys=4, seed=9)
     path = tmp_path / "history.edn"
     path.write_text(_edn(h))
+    assert columns.from_file(path) is None  # not without Op records
     calls: list[Any] = []
-    real = columns.from_edn
+    real = columns.from_ops
 
-    def from_edn(p: Path) -> Any:
-        calls.append(real(p))
+    def from_ops(ops: Any, compiled: bool = True) -> Any:
+        calls.append(real(ops, compiled))
         return calls[-1]
 
-    monkeypatch.setattr(columns, "from_edn", from_edn)
+    monkeypatch.setattr(columns, "from_ops", from_ops)
     checker = list_append()
-    got, want = checker.check_file(path, {}), checker._check(h, {})
-    assert calls and calls[0] is not None  # the columns, not an Op list, decided
-    for r in (got, want):
-        r["stats"].pop("analysis_seconds")
-        r["stats"].pop("search_seconds")
-    assert got == want
+
+    def same(got: dict[str, Any], want: dict[str, Any]) -> None:
+        for r in (got, want):
+            r["stats"].pop("analysis_seconds")
+            r["stats"].pop("search_seconds")
+        assert got == want
+
+    same(checker.check_file(path, {}), checker._check(h, {}))
+    assert len(calls) == 1 and calls[0] is not None  # the columns, built once, decided
+    h2 = synth.history("list-append", 300, processes=4, keys=3, seed=7, fail_rate=0.1, info_rate=0.05)
+    h2 += [Op(index=len(h2) + i, time=op.time, type=op.type, process=op.process, f=op.f,
+              value=op.value) for i, op in enumerate(_odd_history())]
+    for text in (_edn(h2), _edn(h2).replace("{:index 3 :time", "{:index 30 :time"),
+                 _edn(h2).replace(":type :info, :process :nemesis", ":type :odd, :process :nemesis")):
+        path.write_text(text)
+        try:
+            ops = read_history(path)
+        except HistoryError as e:
+            with pytest.raises(HistoryError, match=re.escape(str(e))):
+                checker.check_file(path, {})
+            continue
+        same(checker.check_file(path, {}), checker._check(ops, {}))
 
 
 def test_a_json_array_history_goes_to_the_columns_without_op_records(tmp_path: Path) -> None:

@@ -67,11 +67,12 @@ class TxnChecker:
     def check_file(self, path: Path, opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check a stored history, streaming a JSONL file into columns when it can.
 
-        A list-append history in jepsy's JSONL (or Jepsen's EDN) goes from the
-        file to columns (``columns.from_file``) without a list of ``Op``
-        records, which is most of the memory at millions of transactions; if
-        the fast path cannot vouch for it, or the file is another format, the
-        file is read with ``read_history`` and checked as ``check`` would.
+        A list-append history in jepsy's JSONL (or a JSON array of ops) goes
+        from the file to columns (``columns.from_file``) without a list of
+        ``Op`` records, which is most of the memory at millions of
+        transactions; if the fast path cannot vouch for it, or the file is
+        another format (Jepsen's EDN), the file is read with ``read_history``
+        and checked as ``check`` would (the ops to columns, then the general path).
         """
         def run() -> dict[str, Any]:
             if self.workload == "list-append" and _size(path) >= FAST_FROM_BYTES:

@@ -18,7 +18,7 @@ makes the builders return None, and the checker takes the general path on
 Files are read by a C builder (``_columns.c``) when it is built: the same
 columns as this module's Python builder (the reference, which reads whatever
 the C one refuses), without a Python object per op, about ten times faster.
-Jepsen EDN reaches it through ``read_history``'s ``Op``s (``from_edn``).
+Jepsen EDN reaches it as ``read_history``'s ``Op``s (``from_ops``, ``feed_ops`` in C).
 
 Pairing follows ``txn.extract_txns`` exactly (a completion without an invoke
 stands alone; an invoke while one is open leaves the first indeterminate),
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from jepsy.history import Op
 
-__all__ = ["APPEND", "FAIL", "INFO", "NONE", "OK", "OTHER", "READ", "TxnColumns", "from_edn",
+__all__ = ["APPEND", "FAIL", "INFO", "NONE", "OK", "OTHER", "READ", "TxnColumns",
            "from_file", "from_jsonl", "from_ops"]
 
 OK, FAIL, INFO = 0, 1, 2
@@ -357,40 +357,15 @@ def from_jsonl(path: Path, compiled: bool = True) -> TxnColumns | None:
 
 
 def from_file(path: Path) -> TxnColumns | None:
-    """Columns of a stored history: jepsy JSONL (``from_jsonl``), Jepsen EDN or a JSON array
-    of ops (``from_edn``); None sends it to the general path."""
+    """Columns of a stored history without ``Op`` records: jepsy JSONL (``from_jsonl``) or a
+    JSON array of ops; None sends it to the general path (``read_history``, then
+    ``from_ops``, which is also how Jepsen EDN reaches the columns)."""
     cols = from_jsonl(path)
-    return from_edn(path) if cols is None else cols
-
-
-def from_edn(path: Path) -> TxnColumns | None:
-    """Columns of a Jepsen EDN history, or None when the file is not EDN or cannot be read.
-
-    ``read_history`` reads it (``jepsy._fastread``'s C reader makes the ``Op``s
-    at once for the common subset of Jepsen EDN), ``from_ops`` turns the ops
-    into columns (the C builder's ``feed_ops`` when built), and the ops are
-    dropped as soon as the columns exist.  None means: take the general path,
-    whose reading gives the one-line error when there is one.
-    """
-    from jepsy.errors import HistoryError
-    from jepsy.history import read_history
-
+    if cols is not None:
+        return cols
     with path.open("rb") as f:
-        head = f.read(2000)
-    lead = head.lstrip()[:1]
-    first = head.lstrip().split(b"\n", 1)[0].rstrip()
-    # the reader's own choice of format (history._read_any), so that EDN is what it reads as EDN
-    edn = ((lead == b"{" and not (first.endswith(b"}") and b'":' in first))
-           or (lead in (b"[", b"(") and b'"type"' not in head) or lead == b";")
-    if not edn:
-        return _from_json_array(path) if lead == b"[" else None
-    try:
-        ops = read_history(path)
-    except HistoryError:
-        return None
-    cols = from_ops(ops)
-    del ops
-    return cols
+        lead = f.read(2000).lstrip()[:1]
+    return _from_json_array(path) if lead == b"[" else None
 
 
 def _from_json_array(path: Path) -> TxnColumns | None:
