@@ -410,12 +410,12 @@ HISTORY_SUFFIXES = (".edn", ".jsonl", ".json", ".txt")
 
 def _history_files(args: tuple[str, ...]) -> list[str]:
     """The files named, and the histories under the directories named, in a stable order."""
-    from pathlib import Path
-
     files: list[str] = []
     for a in args:
-        p = Path(a)
-        if p.is_dir():
+        if os.path.isdir(a):
+            from pathlib import Path  # here: a file named needs none (start-up)
+
+            p = Path(a)
             found = sorted(str(f) for f in p.rglob("*") if f.suffix in HISTORY_SUFFIXES and f.is_file())
             if not found:
                 raise ConfigError(f"{a}: no histories (*{', *'.join(HISTORY_SUFFIXES)}) in this directory")
@@ -430,9 +430,7 @@ def _check_one(history: str, the_checker: Any, as_json: bool, report_path: str |
     from jepsy.history import read_history
 
     if not report_path and hasattr(the_checker, "check_file"):  # e.g. list-append: streams the file
-        from pathlib import Path
-
-        result = the_checker.check_file(Path(history), {})
+        result = the_checker.check_file(history, {})
     else:
         ops = read_history(history)
         result = the_checker.check(ops, {})

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import json
 import os
 import re
 import stat
@@ -29,7 +28,6 @@ from collections import deque
 from collections.abc import Mapping
 from itertools import repeat
 from operator import attrgetter
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
 import msgspec
@@ -38,6 +36,11 @@ from jepsy.errors import HistoryError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
+    from pathlib import Path
+
+# pathlib and json are imported where they are used, not with this module: reading a
+# history takes neither (the fast readers), and each is a few ms of ``jepsy check``'s
+# start-up (pathlib alone costs what reading a small history does).
 
 # jepsy.edn (its regular expressions) is imported where EDN is read or written: the
 # fast readers and a JSONL history never need it.
@@ -215,6 +218,8 @@ def _plain_key(k: Any) -> Any:
         return str(k)
     if isinstance(k, (int, float, bool)) or k is None:
         return k
+    import json
+
     return json.dumps(_plain(k))
 
 
@@ -367,6 +372,8 @@ def _fast_edn(path: str | Path, data: bytes) -> list[Op] | None:
 
 
 def _read_jsonl(path: Path, lines: Iterable[str]) -> list[Op]:
+    import json
+
     ops: list[Op] = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
@@ -404,6 +411,8 @@ def _read_edn(path: Path, text: str) -> list[Op]:
 
 
 def _read_json_array(path: Path, text: str) -> list[Op]:
+    import json
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -439,6 +448,8 @@ def _name(path: str | os.PathLike[str]) -> str:
     if (s.__class__ is str and s and "//" not in s and "/." not in s
             and not s.startswith("./") and not s.endswith("/")):
         return s
+    from pathlib import Path
+
     return str(Path(path))
 
 
@@ -494,6 +505,9 @@ def _read_any(name: str) -> list[Op]:
 
 def _read_general(name: str, data: bytes) -> list[Op]:
     """The general readers, for any input; their errors name file and line."""
+    import json
+    from pathlib import Path
+
     p = Path(name)
     try:
         text = data.decode("utf-8")
@@ -591,7 +605,11 @@ class HistoryWriter:
 
     def __init__(self, path: str | os.PathLike[str], start_ns: int | None = None,
                  keep: bool = True) -> None:
+        from json import JSONEncoder
+        from pathlib import Path
+
         self.path = Path(path)
+        self._encode = JSONEncoder(default=str).encode  # json.dumps(op, default=str), built once
         self.start_ns = _time.monotonic_ns() if start_ns is None else start_ns
         self._lock = threading.Lock()
         self._file: IO[str] = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
@@ -616,7 +634,7 @@ class HistoryWriter:
         with self._lock:
             op = Op(index=self.count, time=self.now(), type=type, process=process,
                     f=f, value=value, error=error, extra=extra or {})
-            self._file.write(json.dumps(op.to_json(), default=str) + "\n")
+            self._file.write(self._encode(op.to_json()) + "\n")
             self._file.flush()
             self.count += 1
             if self.keep:

@@ -19,6 +19,7 @@ import pytest
 
 from jepsy.checkers import check_safe, compose
 from jepsy.checkers.availability import AvailabilityChecker, with_availability
+from jepsy.checkers.linear import checker as linear_checker
 from jepsy.checkers.linear import linearizable
 from jepsy.checkers.linear import streaming as linear_streaming
 from jepsy.checkers.linear.models import cas_register, register
@@ -76,7 +77,7 @@ def _hand_history() -> list[dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def stream_small_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(linear_streaming, "STREAM_ABOVE_BYTES", 0)
+    monkeypatch.setattr(linear_checker, "STREAM_ABOVE_BYTES", 0)
 
 
 @pytest.fixture
@@ -191,7 +192,7 @@ def test_run_availability_expectations_streamed_match(tmp_path: Path) -> None:
 
 
 def test_small_files_are_checked_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(linear_streaming, "STREAM_ABOVE_BYTES", 1 << 20)
+    monkeypatch.setattr(linear_checker, "STREAM_ABOVE_BYTES", 1 << 20)
     monkeypatch.setattr(linear_streaming, "Scan", None)  # never reached
     path = _write(tmp_path / "h.jsonl", _hand_history())
     checker = linearizable(cas_register(None, nil_read="absent"), all_keys=True)

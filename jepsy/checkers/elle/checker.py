@@ -16,6 +16,7 @@ The pipeline for one history:
 from __future__ import annotations
 
 import gc
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -64,7 +65,7 @@ class TxnChecker:
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         return _no_gc(self._fast_or_full, history, opts)
 
-    def check_file(self, path: Path, opts: Mapping[str, Any]) -> dict[str, Any]:
+    def check_file(self, path: str | os.PathLike[str], opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check a stored history, streaming a JSONL file into columns when it can.
 
         A list-append history in jepsy's JSONL (or a JSON array of ops) goes
@@ -74,6 +75,8 @@ class TxnChecker:
         another format (Jepsen's EDN), the file is read with ``read_history``
         and checked as ``check`` would (the ops to columns, then the general path).
         """
+        path = Path(path)
+
         def run() -> dict[str, Any]:
             if self.workload == "list-append" and _size(path) >= FAST_FROM_BYTES:
                 from jepsy.checkers.elle.columns import from_file

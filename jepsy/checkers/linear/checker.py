@@ -66,11 +66,9 @@ history that is not partitioned).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Hashable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from jepsy.checkers.linear import fused, native, search
@@ -89,6 +87,9 @@ __all__ = ["DEFAULT_MAX_CONFIGS", "Linearizable", "check_history", "linearizable
 DEFAULT_MAX_CONFIGS: int | None = None
 # The caches' share of a 1 GB process (the interpreter and the history need the rest).
 DEFAULT_MEMORY_MB = 768.0
+# Files that ``check_file`` streams key by key: ~2 M lines of the register workload,
+# ~600 MB as Op records.  Smaller ones are read whole (faster, and the same budgets).
+STREAM_ABOVE_BYTES = 256 << 20
 
 
 def states_along(model: Model, calls: Sequence[Call], order: Sequence[int]) -> list[dict[str, Any]]:
@@ -137,7 +138,11 @@ def state_entries(model: Model, states: Sequence[Any]) -> list[dict[str, Any]]:
 def _key_str(key: Hashable) -> str:
     if key is None:  # one partition: the common case, without json's fixed cost
         return "null"
-    return key if isinstance(key, str) else json.dumps(key, default=repr)
+    if isinstance(key, str):
+        return key
+    import json  # here: one partition needs none, and json is a start-up cost
+
+    return json.dumps(key, default=repr)
 
 
 # The reason of a key left unchecked once another key was found invalid (without all_keys).
@@ -207,13 +212,23 @@ class Linearizable:
         return HistoryError(f"op {inv.index}: the {self.model.name} model cannot apply "
                             f"{inv.f} {inv.value!r} of process {inv.process} ({e.error})")
 
-    def check_file(self, path: Path, opts: Mapping[str, Any]) -> dict[str, Any]:
-        """``check`` of the history in ``path``, key by key as it is read when the model is
-        checked per ``[key, value]`` key, so that a history too large to hold fits
-        (``streaming``); the same result but for budgets shared across keys."""
-        from jepsy.checkers.linear.streaming import check_file
+    def check_file(self, path: str | os.PathLike[str], opts: Mapping[str, Any]) -> dict[str, Any]:
+        """``check`` of the history in ``path``.  A file of ``STREAM_ABOVE_BYTES`` or more is
+        checked key by key as it is read (``streaming``) when the model is checked per
+        ``[key, value]`` key, so that a history too large to hold fits: the same result
+        but for budgets shared across keys.  Any other is read whole (faster), without
+        importing the streaming machinery (``jepsy check`` of a small file starts sooner)."""
+        from jepsy.history import read_history
 
-        return check_file(self, path, opts)
+        try:
+            size = os.path.getsize(path)
+        except OSError:  # read_history says what is wrong, as for any checker
+            size = 0
+        if size >= STREAM_ABOVE_BYTES:
+            from jepsy.checkers.linear.streaming import check_file
+
+            return check_file(self, path, opts)
+        return self.check(read_history(path), opts)
 
     def check(self, history: Sequence[Op], opts: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``history`` (nemesis ops included: ignored); raises ``HistoryError`` if malformed."""

@@ -52,16 +52,12 @@ from jepsy.history import Op, Source
 if TYPE_CHECKING:
     from jepsy.checkers.linear.checker import Linearizable
 
-__all__ = ["BATCH_OPS", "STREAM_ABOVE_BYTES", "Feed", "NotSplit", "Scan", "check_file", "key_of"]
+__all__ = ["BATCH_OPS", "Feed", "NotSplit", "Scan", "check_file", "key_of"]
 
 # Ops (lines) per checked batch: ~400 keys of the register workload; large enough that
 # a batch's fixed cost (a racing process, the caches) is paid rarely, small enough to
 # stay a few tens of megabytes.
 BATCH_OPS = 50_000
-
-# Files from which ``check_file`` streams: ~2 M lines of the register workload, ~600 MB
-# as Op records.  Smaller ones are read whole, as before (faster, and the same budgets).
-STREAM_ABOVE_BYTES = 256 << 20
 
 # Lines after which a key not touched is parked on disk: well past the register
 # workload's keys in use (a key lives ~120 ops among ~5 live keys), a few MB of lines.
@@ -278,19 +274,16 @@ class Feed:
                          self.t0)
 
 
-def check_file(checker: Linearizable, path: str | Path, opts: Mapping[str, Any],
+def check_file(checker: Linearizable, path: str | os.PathLike[str], opts: Mapping[str, Any],
                batch_ops: int | None = None) -> dict[str, Any]:
     """``checker``'s result for the history in ``path``: streamed (see the module
-    docstring) when the file has ``STREAM_ABOVE_BYTES`` or more and can be, else from the
-    whole history read as usual (a small file is read and checked faster whole)."""
+    docstring) when the model is checked per key and the file can be split, else from
+    the whole history read as usual.  ``Linearizable.check_file`` calls this only for
+    files of ``STREAM_ABOVE_BYTES`` or more (a small file is read and checked faster whole)."""
     from jepsy.checkers.chunks import NotStreamable, gc_paused, line_starts, read_chunks, read_lines
     from jepsy.history import read_history
 
-    try:
-        size = os.path.getsize(path)
-    except OSError:  # read_history says what is wrong, as for any checker
-        size = 0
-    if key_of(checker.model) is not None and size >= STREAM_ABOVE_BYTES:
+    if key_of(checker.model) is not None:
         try:
             with gc_paused():
                 scan = Scan(checker.model, path)
