@@ -12,8 +12,9 @@ are here, once.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Hashable, Sequence, Sized
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import msgspec
 
 from jepsy.checkers.linear.models import Call, Model
 
@@ -29,8 +30,7 @@ class SearchFn(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Engine:
+class Engine(msgspec.Struct, frozen=True):
     """A search engine: its name (``"c"``, ``"python"``), a new failure cache, its search.
 
     ``new_cache(calls)`` makes the empty cache of failed configurations of a
@@ -46,8 +46,7 @@ class Engine:
     search: SearchFn
 
 
-@dataclass(slots=True)
-class Budget:
+class Budget(msgspec.Struct):
     """Limits shared by every partition of one check (``None`` = unlimited).
 
     ``max_bytes`` bounds the estimated memory of the caches of all the searches
@@ -62,11 +61,10 @@ class Budget:
     max_configs: int | None = None
     max_bytes: int | None = None
     slice_iters: int = 512
-    usage: dict[int, int] = field(default_factory=dict)
+    usage: dict[int, int] = msgspec.field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class Outcome:
+class Outcome(msgspec.Struct):
     """What the search of one partition found.
 
     ``valid``: True, False, or "unknown" (``reason`` says which budget ran out).
@@ -80,10 +78,10 @@ class Outcome:
     """
 
     valid: bool | str
-    order: list[int] = field(default_factory=list)
+    order: list[int] = msgspec.field(default_factory=list)
     stuck: int | None = None
-    states: list[Any] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
+    states: list[Any] = msgspec.field(default_factory=list)
+    pending: list[int] = msgspec.field(default_factory=list)
     configs: int = 0
     steps: int = 0
     reason: str | None = None

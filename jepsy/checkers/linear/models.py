@@ -74,6 +74,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
+import msgspec
+
 __all__ = [
     "CRASHED",
     "MODELS",
@@ -182,8 +184,7 @@ PLAIN_REGISTER = 0  # the register family: read, write, cas (the codes of _linea
 PLAIN_MUTEX = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Plain:
+class Plain(msgspec.Struct, frozen=True):
     """A built-in model's calls, as the compiled fused path computes them (``checkers.linear.fused``).
 
     ``kind`` names the instruction set (``PLAIN_REGISTER``: ``_register_native_op``

@@ -21,8 +21,9 @@ one is open) raises ``HistoryError`` naming the op, never a traceback
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from operator import is_
+
+import msgspec
 
 from jepsy.checkers.linear.models import CRASHED, Call
 from jepsy.history import Op, pair
@@ -30,15 +31,14 @@ from jepsy.history import Op, pair
 __all__ = ["Prepared", "prepare"]
 
 
-@dataclass(slots=True)
-class Prepared:
+class Prepared(msgspec.Struct):
     """Calls in invocation order, with their ops and positions (``ret`` None = crashed)."""
 
-    calls: list[Call] = field(default_factory=list)
-    invokes: list[Op] = field(default_factory=list)
-    completions: list[Op | None] = field(default_factory=list)
-    call_pos: list[int] = field(default_factory=list)
-    ret_pos: list[int | None] = field(default_factory=list)
+    calls: list[Call] = msgspec.field(default_factory=list)
+    invokes: list[Op] = msgspec.field(default_factory=list)
+    completions: list[Op | None] = msgspec.field(default_factory=list)
+    call_pos: list[int] = msgspec.field(default_factory=list)
+    ret_pos: list[int | None] = msgspec.field(default_factory=list)
     failed: int = 0
     ignored: int = 0
 

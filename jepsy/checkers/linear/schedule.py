@@ -16,9 +16,10 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_left
 from collections.abc import Callable, Generator, Hashable, Sequence
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
+
+import msgspec
 
 from jepsy.checkers.linear.engine import ORDERS, Budget, Engine, Outcome
 from jepsy.checkers.linear.models import CRASHED, Call, Model
@@ -27,8 +28,7 @@ from jepsy.checkers.linear.prepare import Prepared
 __all__ = ["SLICE_ITERS", "Part", "horizons", "partition", "portfolio", "prefix", "run", "run_racing"]
 
 
-@dataclass(slots=True)
-class Part:
+class Part(msgspec.Struct):
     key: Hashable
     calls: list[Call]
     originals: list[int]  # position of each call in Prepared

@@ -49,9 +49,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass
 from sys import getsizeof
 from typing import Any
+
+import msgspec
 
 from jepsy.checkers.linear.engine import (
     ORDERS,
@@ -117,8 +118,7 @@ class _LazyMasks:
         return mask
 
 
-@dataclass(slots=True)
-class Layout:
+class Layout(msgspec.Struct):
     """One partition's calls as a search sees them, numbered by slot.
 
     Slot ``j`` is call ``perm[j]``; candidates are tried lowest slot first.

@@ -85,7 +85,7 @@ class Scan:
     """Pass 1: each line's key (an ordinal, -1 for other lines: 4 bytes a line) and each
     key's last line; pairing errors raised as ``prepare`` raises them."""
 
-    def __init__(self, model: Model, path: str | Path) -> None:
+    def __init__(self, model: Model, path: str | os.PathLike[str]) -> None:
         self.auto = model.partition is models._auto_register_partition
         self.source = Source(str(Path(path)))
         self.line_keys = array("i")
