@@ -24,8 +24,9 @@ that reads the options, and third-party factories that declare nothing keep work
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import msgspec
 
 from jepsy.errors import ConfigError
 
@@ -98,8 +99,7 @@ def choice(*allowed: str) -> Callable[[Any], str]:
     return parse
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(msgspec.Struct, frozen=True):
     """One option: its key, its default (``None``: absent unless given), one line of help,
     and the parser that turns what a user typed into the value the module reads."""
 
