@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from jepsy.checkers.linear import check_history, linearizable
 from jepsy.checkers.linear import native as linear_native
@@ -212,7 +212,7 @@ def test_a_search_used_before_its_init_raises() -> None:
 
 @needs_c
 @pytest.mark.parametrize("model", [
-    replace(cas_register(0), read_only=None, partition=None),  # read-only from the instructions
+    structs.replace(cas_register(0), read_only=None, partition=None),  # read-only from the instructions
     cas_register(float("nan")),  # a crashed op's no-op: nan == nan is False, in both engines
 ], ids=["no-read-only", "nan"])
 def test_engines_agree_on_edge_models(model: Model) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import random
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -173,8 +172,8 @@ def test_only_built_in_models_as_built_are_plain() -> None:
     m = cas_register(0)
     assert plain_of(m) is not None and plain_of(mutex()) is not None
     assert plain_of(independent(m)) is None
-    assert plain_of(replace(m, step=lambda s, i, o: (True, s))) is None
-    assert plain_of(replace(m, state_key=lambda s: s)) is None
+    assert plain_of(structs.replace(m, step=lambda s, i, o: (True, s))) is None
+    assert plain_of(structs.replace(m, state_key=lambda s: s)) is None
     assert linearizable(m, engine="python")._plain is None
 
 

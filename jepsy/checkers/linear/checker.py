@@ -71,7 +71,7 @@ import time
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-from jepsy.checkers.linear import fused, native, search
+from jepsy.checkers.linear import fused, native
 from jepsy.checkers.linear.engine import ORDERS, Budget, Engine, Outcome, StepError
 from jepsy.checkers.linear.explain import explain, state_json
 from jepsy.checkers.linear.models import CRASHED, Call, Model, plain_of
@@ -201,7 +201,12 @@ class Linearizable:
                         max_configs=self.max_configs, slice_iters=SLICE_ITERS,
                         max_bytes=None if self.memory_mb is None
                         else int(self.memory_mb * 2**20 / workers))
-        engine: Engine = native.ENGINE if self.engine == "c" else search.ENGINE
+        if self.engine == "c":
+            engine: Engine = native.ENGINE
+        else:  # the search in Python, imported only when it runs (start-up)
+            from jepsy.checkers.linear import search
+
+            engine = search.ENGINE
         if workers > 1:
             return run_racing(parts, self.model, budget, self.all_keys, engine)
         return run(parts, range(len(parts)), self.model, budget, self.all_keys, engine=engine)

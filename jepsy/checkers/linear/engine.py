@@ -12,22 +12,26 @@ are here, once.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Hashable, Sequence, Sized
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from jepsy.checkers.linear.models import Call, Model
 
-__all__ = ["ORDERS", "Budget", "Engine", "Outcome", "SearchFn", "StepError", "invalid", "read_only_of",
+__all__ = ["ORDERS", "Budget", "Engine", "Outcome", "StepError", "invalid", "read_only_of",
            "stepper", "unknown"]
 
 
-class SearchFn(Protocol):
-    """One engine's search of one partition (see ``search.search`` for the contract)."""
+if TYPE_CHECKING:  # (a Protocol class costs every start-up a millisecond; only types need it)
+    from typing import Protocol
 
-    def __call__(self, calls: Sequence[Call], call_pos: Sequence[int], ret_pos: Sequence[int | None],
-                 model: Model, budget: Budget, order: str, failed: Any) -> Generator[int, None, Outcome]:
-        ...
+    class SearchFn(Protocol):
+        """One engine's search of one partition (see ``search.search`` for the contract)."""
+
+        def __call__(self, calls: Sequence[Call], call_pos: Sequence[int],
+                     ret_pos: Sequence[int | None], model: Model, budget: Budget, order: str,
+                     failed: Any) -> Generator[int, None, Outcome]:
+            ...
 
 
 class Engine(msgspec.Struct, frozen=True):

@@ -14,19 +14,21 @@ timeline) and one paragraph of prose, e.g.::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from jepsy.checkers.linear.engine import Outcome
 from jepsy.checkers.linear.models import CRASHED, Call, Model
 from jepsy.checkers.linear.prepare import Prepared
 
-__all__ = ["Calls", "explain", "op_data", "state_json"]
+__all__ = ["explain", "op_data", "state_json"]
 
+if TYPE_CHECKING:  # (a Protocol class costs every start-up a millisecond; only types need it)
+    from typing import Protocol
 
-class Calls(Protocol):
-    """A partition's calls by position: a list, or calls made on demand (``fused``)."""
+    class Calls(Protocol):
+        """A partition's calls by position: a list, or calls made on demand (``fused``)."""
 
-    def __getitem__(self, i: int, /) -> Call: ...
+        def __getitem__(self, i: int, /) -> Call: ...
 
 _MAX_CANDIDATES = 10
 

@@ -70,7 +70,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from weakref import WeakKeyDictionary
 
@@ -119,23 +118,26 @@ NativeOp = tuple[Any, ...]
 StepFn = Callable[[Any, Input, Any], tuple[bool, Any]]
 
 
-@dataclass(slots=True)
-class Call:
+class Call(msgspec.Struct):
     """One operation as the checker and models see it: an invocation and its outcome.
 
     ``id`` is the operation's position among the prepared calls (the checker's
     handle on it); ``input`` is ``(f, invoke value)``; ``output`` the ``ok`` value
     or ``CRASHED``.  ``extra`` holds the source op's other fields (Porcupine's
     ``key``).  Treat it as immutable (it is not frozen only because frozen
-    dataclasses are slow to build): a partition function that rewrites input or
-    output makes a new one with ``dataclasses.replace``.
+    records are slower to build): a partition function that rewrites input or
+    output makes a new one (``msgspec.structs.replace``).
+
+    ``Call``, ``Model`` and the checker's other records are msgspec Structs, as
+    ``Op`` is: their classes are built in C, where a dataclass costs every
+    start-up a few million instructions to generate its methods.
     """
 
     id: int
     process: int
     input: Input
     output: Any
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
 
     @property
     def crashed(self) -> bool:
@@ -163,8 +165,7 @@ def _default_describe_op(inp: Input, out: Any) -> str:
     return f"{f} {_show(value)}" if value is not None else f
 
 
-@dataclass(frozen=True, kw_only=True)
-class Model:
+class Model(msgspec.Struct, frozen=True, kw_only=True):
     """A sequential specification: pure functions only (see the module docstring)."""
 
     name: str
@@ -206,7 +207,7 @@ _PLAIN: WeakKeyDictionary[Callable[..., Any], Plain] = WeakKeyDictionary()
 def plain_of(model: Model) -> Plain | None:
     """``model``'s ``Plain`` if it is a built-in model as built, else None.
 
-    A model made from a built-in one with ``dataclasses.replace`` keeps its
+    A model made from a built-in one with ``msgspec.structs.replace`` keeps its
     ``native_op`` but may have another ``step``, ``partition`` (``independent``)
     or ``state_key``: it is plain only if those are still the ones described.
     """
@@ -568,7 +569,8 @@ def _register_describe_kv(inp: Input, out: Any) -> str:
 
 def independent(model: Model) -> Model:
     """``model`` applied per key of Jepsen's ``[key, value]`` convention."""
-    return replace(model, partition=_split_independent, name=f"independent {model.name}")
+    return msgspec.structs.replace(model, partition=_split_independent,
+                                   name=f"independent {model.name}")
 
 
 MODELS: dict[str, Callable[..., Model]] = {
