@@ -148,9 +148,9 @@ class _Engine:
         self.errors: list[BaseException] = []
         self.gen: gen.Gen = gen.build(None)
         self.threads: list[int | str] = []
-        self.running: list[threading.Thread] = []
-        # Set by each of this phase's threads when its function has returned (see ``join``).
-        self.finished: list[threading.Event] = []
+        # This phase's threads, each with the event it sets once its function returned
+        # (see ``join``).
+        self.running: list[tuple[threading.Thread, threading.Event]] = []
         # Each worker's current process number; it survives from one phase to the next.
         self.processes: dict[int, int] = {}
         # Client ops and the fault schedule draw from separate generators seeded from
@@ -189,19 +189,20 @@ class _Engine:
     def run_phase(self, spec: Any, clients: list[Client | None], with_nemesis: bool) -> None:
         self.gen = gen.build(spec)
         self.threads = list(range(len(clients))) + (["nemesis"] if with_nemesis else [])
-        self.finished = [threading.Event() for _ in self.threads]
-        workers = [threading.Thread(target=self._guard, args=(self._worker, i, clients, done),
-                                    name=f"worker-{i}", daemon=True)
-                   for i, done in zip(range(len(clients)), self.finished)]
+
+        def thread(name: str, fn: Callable[[int, list[Client | None]], None],
+                   i: int) -> tuple[threading.Thread, threading.Event]:
+            done = threading.Event()
+            return threading.Thread(target=self._guard, args=(fn, i, clients, done),
+                                    name=name, daemon=True), done
+
+        self.running = [thread(f"worker-{i}", self._worker, i) for i in range(len(clients))]
         if with_nemesis:
-            workers.append(threading.Thread(target=self._guard,
-                                            args=(self._nemesis, 0, clients, self.finished[-1]),
-                                            name="nemesis", daemon=True))
-        self.running = workers
+            self.running.append(thread("nemesis", self._nemesis, 0))
         # Every thread started, or none cut off half-way: one whose start a signal
         # interrupted would run with no ident yet, and ``join`` would not wait for it.
         with _deferred_signals() as pending:
-            for t in workers:
+            for t, _ in self.running:
                 t.start()
         if pending:
             raise Interrupted(signal.Signals(pending[0]).name)
@@ -217,21 +218,22 @@ class _Engine:
         within its client's timeout.  Returns the names of threads still running
         after ``timeout`` seconds.
 
-        It waits on each thread's ``finished`` event, never on ``Thread.join``: in
-        CPython 3.11 a signal handler that raises (ours raises ``Interrupted``) while
-        the main thread is in ``Thread.join`` marks the joined thread stopped though
-        it still runs (python/cpython#90882), so a later join returned at once and
-        ``wind_down`` closed the history under that thread's op in flight: its
-        completion was lost.  An event tells the truth whatever interrupts a wait.
+        It waits on each thread's own event (set by ``_guard`` once the thread's
+        function returned), never on ``Thread.join``: in CPython 3.11 a signal
+        handler that raises (ours raises ``Interrupted``) while the main thread is in
+        ``Thread.join`` marks the joined thread stopped though it still runs
+        (python/cpython#90882), so a later join returned at once and ``wind_down``
+        closed the history under that thread's op in flight: its completion was
+        lost.  An event tells the truth whatever interrupts a wait.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for t, done in zip(self.running, self.finished):
+        for t, done in self.running:
             if only is not None and t.name != only:
                 continue
             while (self._pending(t, done)
                    and (deadline is None or time.monotonic() < deadline)):
                 done.wait(0.1)
-        return [t.name for t, done in zip(self.running, self.finished) if self._pending(t, done)]
+        return [t.name for t, done in self.running if self._pending(t, done)]
 
     @staticmethod
     def _pending(t: threading.Thread, done: threading.Event) -> bool:
