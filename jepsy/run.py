@@ -148,7 +148,9 @@ class _Engine:
         self.errors: list[BaseException] = []
         self.gen: gen.Gen = gen.build(None)
         self.threads: list[int | str] = []
-        self.running: list[threading.Thread] = []
+        # This phase's threads, each with the event it sets once its function returned
+        # (see ``join``).
+        self.running: list[tuple[threading.Thread, threading.Event]] = []
         # Each worker's current process number; it survives from one phase to the next.
         self.processes: dict[int, int] = {}
         # Client ops and the fault schedule draw from separate generators seeded from
@@ -187,14 +189,23 @@ class _Engine:
     def run_phase(self, spec: Any, clients: list[Client | None], with_nemesis: bool) -> None:
         self.gen = gen.build(spec)
         self.threads = list(range(len(clients))) + (["nemesis"] if with_nemesis else [])
-        workers = [threading.Thread(target=self._guard, args=(self._worker, i, clients),
-                                    name=f"worker-{i}", daemon=True) for i in range(len(clients))]
+
+        def thread(name: str, fn: Callable[[int, list[Client | None]], None],
+                   i: int) -> tuple[threading.Thread, threading.Event]:
+            done = threading.Event()
+            return threading.Thread(target=self._guard, args=(fn, i, clients, done),
+                                    name=name, daemon=True), done
+
+        self.running = [thread(f"worker-{i}", self._worker, i) for i in range(len(clients))]
         if with_nemesis:
-            workers.append(threading.Thread(target=self._guard, args=(self._nemesis, 0, clients),
-                                            name="nemesis", daemon=True))
-        self.running = workers
-        for t in workers:
-            t.start()
+            self.running.append(thread("nemesis", self._nemesis, 0))
+        # Every thread started, or none cut off half-way: one whose start a signal
+        # interrupted would run with no ident yet, and ``join`` would not wait for it.
+        with _deferred_signals() as pending:
+            for t, _ in self.running:
+                t.start()
+        if pending:
+            raise Interrupted(signal.Signals(pending[0]).name)
         self.join()
         if self.errors:
             raise self.errors[0]
@@ -206,17 +217,32 @@ class _Engine:
         Threads stop asking for ops once ``stop`` is set, and an op in flight ends
         within its client's timeout.  Returns the names of threads still running
         after ``timeout`` seconds.
+
+        It waits on each thread's own event (set by ``_guard`` once the thread's
+        function returned), never on ``Thread.join``: in CPython 3.11 a signal
+        handler that raises (ours raises ``Interrupted``) while the main thread is in
+        ``Thread.join`` marks the joined thread stopped though it still runs
+        (python/cpython#90882), so a later join returned at once and ``wind_down``
+        closed the history under that thread's op in flight: its completion was
+        lost.  An event tells the truth whatever interrupts a wait.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        for t in self.running:
+        for t, done in self.running:
             if only is not None and t.name != only:
                 continue
-            while t.is_alive() and (deadline is None or time.monotonic() < deadline):
-                t.join(0.1)
-        return [t.name for t in self.running if t.is_alive()]
+            while (self._pending(t, done)
+                   and (deadline is None or time.monotonic() < deadline)):
+                done.wait(0.1)
+        return [t.name for t, done in self.running if self._pending(t, done)]
+
+    @staticmethod
+    def _pending(t: threading.Thread, done: threading.Event) -> bool:
+        """Started (it has an ident: ``run_phase`` starts its threads whole) and not
+        yet finished; a thread that could not be started is never waited for."""
+        return t.ident is not None and not done.is_set()
 
     def _guard(self, fn: Callable[[int, list[Client | None]], None], i: int,
-               clients: list[Client | None]) -> None:
+               clients: list[Client | None], done: threading.Event) -> None:
         try:
             fn(i, clients)
         except BaseException as e:
@@ -224,6 +250,8 @@ class _Engine:
                                 traceback.format_exc())
             self.errors.append(e)
             self.stop.set()
+        finally:
+            done.set()
 
     def _open(self, i: int) -> Client | None:
         node = self.test.nodes[i % len(self.test.nodes)]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from jepsy.cli import main
+from jepsy.history import pair, read_history
 
 JEPSY = [sys.executable, "-c", "from jepsy.cli import main; main()"]
 
@@ -118,12 +119,15 @@ def test_sigterm_stops_heals_and_stores_an_incomplete_run(tmp_path: Path) -> Non
     assert proc.returncode == 2, err
     results = json.loads((tmp_path / "latest" / "results.json").read_text())
     assert results["valid"] == "unknown" and "SIGTERM" in results["incomplete"]
-    ops = [json.loads(line) for line in history.read_text().splitlines()]
-    heal = next(i for i, op in enumerate(ops) if op["f"] == "heal")
+    ops = read_history(history)
+    heal = next(i for i, op in enumerate(ops) if op.f == "heal")
     # Ops in flight at the signal still complete after the heal, but none starts.
-    assert all(op["type"] != "invoke" for op in ops[heal:])
-    invoked = sum(op["type"] == "invoke" for op in ops)
-    assert sum(op["type"] != "invoke" for op in ops if op["process"] != "nemesis") == invoked
+    assert all(op.type != "invoke" for op in ops[heal:])
+    # Every client invoke has its completion, by its process (the nemesis records
+    # no invokes, so a count over all ops would also pass but say less).  Once lost
+    # under load: Thread.join interrupted by the signal (test_run_signals.py).
+    calls = pair(ops)
+    assert calls and [inv.index for inv, done in calls if done is None] == []
     assert results["stats"]["ok"] > 0
 
 
