@@ -47,6 +47,8 @@ def _json_or_str(value: str) -> Any:
 # Commands that live in their own modules, imported only when used:
 # name -> "module:attr" of a click command.
 LAZY_COMMANDS: dict[str, str] = {
+    "test": "jepsy.testcmd:test_cmd",
+    "lab": "jepsy.labcmd:lab_cmd",
     "doctor": "jepsy.doctor:doctor_cmd",
     "test-all": "jepsy.matrix:test_all_cmd",
     "heal": "jepsy.heal:heal_cmd",
@@ -62,6 +64,8 @@ LAZY_COMMANDS: dict[str, str] = {
 # here is imported for its help; tests/unit/test_check_many.py holds these to the
 # commands' own.
 LAZY_HELP: dict[str, str] = {
+    "test": "Run a test: provision the database, run the workload under faults, check, store.",
+    "lab": "The local lab: cluster nodes made of Linux namespaces on this machine (needs root).",
     "doctor": "Preflight every node: SSH, sudo, iptables, tc, clocks and NTP, disk, the database.",
     "test-all": "Run every test of a matrix file; one summary, one JUnit file, one exit code.",
     "heal": "End every fault jepsy may have left on the nodes (partitions, qdiscs, clocks, pauses).",
@@ -112,107 +116,7 @@ def cli() -> None:
     """jepsy: black-box consistency testing of distributed databases, Jepsen style."""
 
 
-# ---- lab ---------------------------------------------------------------------
-
-@cli.group()
-def lab() -> None:
-    """The local lab: cluster nodes made of Linux namespaces on this machine (needs root)."""
-
-
-def _lab(name: str, directory: str | None, subnet: str) -> Any:
-    from pathlib import Path
-
-    from jepsy.lab import Lab
-
-    octets = subnet.split(".")
-    if len(octets) != 3 or not all(o.isdigit() and int(o) <= 255 for o in octets):
-        raise ConfigError(f"--subnet {subnet}: give the first three octets of the lab's /24, "
-                          "e.g. --subnet 10.78.0")
-    kwargs: dict[str, Any] = {"name": name, "subnet": subnet, "host_names": name == "jepsy"}
-    if directory:
-        kwargs["dir"] = Path(directory)
-    elif name != "jepsy":
-        kwargs["dir"] = Path(f"/srv/jepsy-lab-{name}")
-    return Lab(**kwargs)
-
-
-_lab_options = [
-    click.option("--name", default="jepsy", show_default=True, help="Lab name (several labs may coexist)."),
-    click.option("--dir", "directory", default=None,
-                 help="Lab directory [default: /srv/jepsy-lab; /srv/jepsy-lab-NAME for --name NAME]."),
-    click.option("--subnet", default="10.77.0", show_default=True, help="First three octets of the lab /24."),
-]
-
-
-def _with_lab_options(f: Any) -> Any:
-    for opt in reversed(_lab_options):
-        f = opt(f)
-    return f
-
-
-@lab.command("up")
-@click.option("--nodes", "count", default=5, show_default=True, type=click.IntRange(1, 50))
-@click.option("--packages", default="", help="Debian packages to install on this machine for the "
-              "nodes, comma-separated (nodes cannot reach package registries), e.g. etcd-server.")
-@_with_lab_options
-def lab_up(count: int, packages: str, name: str, directory: str | None, subnet: str) -> None:
-    """Start (or keep) a lab of n1..nN and print its inventory path."""
-    import time
-
-    the_lab = _lab(name, directory, subnet)
-    t = time.monotonic()
-    inv = the_lab.up(count, [p.strip() for p in packages.split(",") if p.strip()])
-    click.echo(f"lab {name!r} up with {count} nodes in {time.monotonic() - t:.1f} s", err=True)
-    click.echo(str(inv))
-
-
-@lab.command("status")
-@_with_lab_options
-def lab_status(name: str, directory: str | None, subnet: str) -> None:
-    """Show the lab's nodes and whether their sshd answers."""
-    the_lab = _lab(name, directory, subnet)
-    nodes = the_lab.status()
-    if not nodes:
-        click.echo(f"lab {name!r} is down")
-        return
-    for n in nodes:
-        click.echo(f"{n.name}\t{n.ip}\tpid {n.init_pid}\t{'up' if n.ssh else 'DOWN'}")
-    click.echo(f"inventory: {the_lab.inventory_path}")
-    if not all(n.ssh for n in nodes):
-        raise SystemExit(int(ExitCode.UNKNOWN))
-
-
-@lab.command("down")
-@_with_lab_options
-def lab_down(name: str, directory: str | None, subnet: str) -> None:
-    """Remove every namespace, link, mount and process of the lab."""
-    import time
-
-    the_lab = _lab(name, directory, subnet)
-    t = time.monotonic()
-    the_lab.down()
-    left = the_lab.leftovers()
-    if left:
-        raise JepsyError(f"lab {name!r} left behind: {', '.join(left)}")
-    click.echo(f"lab {name!r} down in {time.monotonic() - t:.1f} s", err=True)
-
-
-@lab.command("sshd")
-@click.argument("action", type=click.Choice(["stop", "start"]))
-@click.option("--node", required=True, help="The node whose sshd to stop or start (n1, n2 ...).")
-@_with_lab_options
-def lab_sshd(action: str, node: str, name: str, directory: str | None, subnet: str) -> None:
-    """Stop a node's sshd (listener and sessions; the node stays up) or start it again."""
-    the_lab = _lab(name, directory, subnet)
-    if action == "stop":
-        killed = the_lab.stop_sshd(node)
-        click.echo(f"{node}: sshd stopped ({len(killed)} processes killed)", err=True)
-    else:
-        the_lab.start_sshd(node)
-        click.echo(f"{node}: sshd answers", err=True)
-
-
-# ---- test --------------------------------------------------------------------
+# ---- shared by test (jepsy.testcmd) and check ---------------------------------
 
 def _expect_options(f: Any) -> Any:
     """--expect-recovery, --expect-availability, --recovery-fraction (jepsy.checkers.availability)."""
@@ -236,102 +140,6 @@ def _expectations(recovery: str | None, availability: str | None,
             "expect_availability": parse_expectation("--expect-availability", availability,
                                                      fraction=True),
             "recovery_fraction": parse_expectation("--recovery-fraction", fraction, fraction=True)}
-
-
-@cli.command("test")
-@click.option("--inventory", "-i", default=None, help="Ansible-style YAML inventory.")
-@click.option("--nodes", default=None, help="Comma-separated node names (SSH host names).")
-@click.option("--nodes-file", default=None, help="File with one node name per line.")
-@click.option("--db", required=True, help="Database module (see 'jepsy list').")
-@click.option("--workload", "-w", default="register", show_default=True)
-@click.option("--nemesis", default="none", show_default=True, help="Fault families, comma-separated.")
-@click.option("--time-limit", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds of the main phase.")
-@click.option("--concurrency", "-c", default=None, type=click.IntRange(min=1),
-              help="Client workers [default: 2 per node].")
-@click.option("--rate", default=100.0, show_default=True, type=click.FloatRange(min=0),
-              help="Target ops per second over all workers (0: as fast as possible).")
-@click.option("--seed", default=None, type=int, help="Seed of every random choice [default: random].")
-@click.option("--nemesis-interval", default=5.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds between fault changes.")
-@click.option("--recovery", default=5.0, show_default=True, type=click.FloatRange(min=0),
-              help="Seconds to wait after healing before final reads.")
-@click.option("--store", default="store", show_default=True, help="Store directory.")
-@click.option("--name", "test_name", default=None, help="Test name [default: db-workload-nemesis].")
-@click.option("--leave-db-running", is_flag=True, help="Skip teardown (to inspect the nodes).")
-@click.option("--db-opt", multiple=True, help="name=value option for the database module.")
-@click.option("--workload-opt", multiple=True, help="name=value option for the workload.")
-@click.option("--nemesis-opt", multiple=True, help="name=value option for the nemesis.")
-@click.option("--bin", "program", default=None, type=click.Path(exists=True),
-              help="With --db process or maelstrom: your program (a file, or a directory "
-                   "uploaded whole), uploaded to every node.")
-@click.option("--cmd", "command", default=None,
-              help="With --db process or maelstrom: how to run it, e.g. "
-                   "'{bin} --id {node} --peers {peers}'.")
-@click.option("--nemesis-schedule", default=None, metavar="FILE",
-              help="Replay an explicit fault schedule (JSON/YAML; every run writes its own "
-              "schedule.json); its families join --nemesis.")
-@click.option("--nemesis-strategy", default="random", show_default=True,
-              type=click.Choice(["random", "guided"]),
-              help="How faults are chosen: seeded dice, or guided by what the history shows.")
-@click.option("--test-count", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Run the test this many times (seed+1 each time when --seed is given).")
-@click.option("--keep-last", default=None, type=click.IntRange(min=1),
-              help="Afterwards, keep only the newest N runs of this test in the store.")
-@click.option("--ask-become-pass", is_flag=True, help="Prompt once for the sudo password.")
-@click.option("--trust-on-first-use", is_flag=True,
-              help="Accept and remember host keys not yet in known_hosts (changed keys still fail).")
-@_expect_options
-def test_cmd(inventory: str | None, nodes: str | None, nodes_file: str | None, db: str,
-             workload: str, nemesis: str, time_limit: float, concurrency: int | None, rate: float,
-             seed: int | None, nemesis_interval: float, recovery: float, store: str,
-             test_name: str | None, leave_db_running: bool, db_opt: tuple[str, ...],
-             workload_opt: tuple[str, ...], nemesis_opt: tuple[str, ...], program: str | None,
-             command: str | None, nemesis_schedule: str | None, nemesis_strategy: str,
-             test_count: int, keep_last: int | None, ask_become_pass: bool,
-             trust_on_first_use: bool, expect_recovery: str | None,
-             expect_availability: str | None, recovery_fraction: str | None) -> None:
-    """Run a test: provision the database, run the workload under faults, check, store."""
-    from jepsy import inventory as inv
-    from jepsy.store import keep_last as prune
-    from jepsy.wiring import TestSpec, run_one, suite_exit_code
-
-    node_list = inv.load(inventory, nodes, nodes_file)
-    db_opts = _kv(db_opt, "--db-opt")
-    if program or command:
-        if db not in ("process", "maelstrom"):
-            raise ConfigError("--bin and --cmd go with --db process or --db maelstrom")
-        db_opts.update({k: v for k, v in (("bin", program), ("cmd", command)) if v})
-    spec = TestSpec(db=db, workload=workload, nemesis=nemesis, time_limit=time_limit,
-                    concurrency=concurrency, rate=rate, seed=seed,
-                    nemesis_interval=nemesis_interval, recovery=recovery, store=store,
-                    name=test_name, leave_db_running=leave_db_running,
-                    db_opts=db_opts, workload_opts=_kv(workload_opt, "--workload-opt"),
-                    nemesis_opts=_kv(nemesis_opt, "--nemesis-opt"), command_line=list(_ARGV),
-                    nemesis_schedule=nemesis_schedule, nemesis_strategy=nemesis_strategy,
-                    **_expectations(expect_recovery, expect_availability, recovery_fraction))
-    password = _become_pass() if ask_become_pass else None
-    codes = []
-    for i in range(test_count):
-        if test_count > 1:
-            click.echo(f"jepsy: run {i + 1} of {test_count}", err=True)
-            if seed is not None:
-                spec.seed = seed + i
-        results = run_one(node_list, spec, sudo_password=password,
-                          trust_on_first_use=trust_on_first_use,
-                          echo=lambda m: click.echo(m, err=True))
-        codes.append(int(results["exit_code"]))
-    if keep_last:
-        prune(store, spec.test_name(), keep_last)
-    if test_count > 1:
-        click.echo(f"jepsy: {test_count} runs, exit codes {codes}", err=True)
-    raise SystemExit(suite_exit_code(codes))
-
-
-def _become_pass() -> str:
-    """The sudo password, asked once and kept in memory only."""
-    value: str = click.prompt("sudo password", hide_input=True, err=True)
-    return value
 
 
 # ---- check -------------------------------------------------------------------
