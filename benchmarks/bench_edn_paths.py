@@ -60,7 +60,8 @@ def main() -> None:
     t_json, js = best(lambda: old.edn_to_json(data))
     decoder = msgspec.json.Decoder(list[h.Op])
     t_dec, ops = best(lambda: decoder.decode(js))
-    t_loc, _ = best(lambda: old.locate(ops, source, h._INDEX, h._F, h._WHERE))
+    slots = [getattr(h.Op, name) for name in ("index", "f", "where")]  # the old locate's arguments
+    t_loc, _ = best(lambda: old.locate(ops, source, *slots))
     packed = msgspec.msgpack.encode(msgspec.json.decode(js))
     mp_decoder = msgspec.msgpack.Decoder(list[h.Op])
     t_mp, _ = best(lambda: mp_decoder.decode(packed))

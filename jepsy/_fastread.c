@@ -34,11 +34,12 @@
  * (the Source renders the location from the index), else the general reader's
  * "file: form N" string.
  *
- * locate(ops, source, index, f, where) is the JSONL reader's last step: see
+ * locate(ops, source, lines) is the JSON readers' last step: see
  * its comment below.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -459,31 +460,72 @@ out:
 }
 
 /*
- * locate(ops, source, index, f, where): the JSONL reader's last step over a list of
- * ops msgspec has just decoded (see jepsy.history._located), in C because in Python
- * it was a quarter of reading.  ``index``, ``f`` and ``where`` are the Op class's slot
- * descriptors (frozen ops are written through them).  False, with nothing changed,
- * unless each op's index is its position; else each op's ``where`` becomes
- * ``source`` and its ``f`` the first equal string met, and True.
+ * locate(ops, source, lines): the JSON readers' last step over a list of ops msgspec
+ * has just decoded (see jepsy.history._located), in one C pass: in Python, and then
+ * with a separate count of the file's lines, it was a fifth of reading JSONL.  False,
+ * with nothing changed, unless every op has its position as index (the shared Source
+ * renders a location from it) and, when ``lines`` (the file's bytes) is given, the
+ * file has as many lines as ops (msgspec skips blank lines, which would make the
+ * locations wrong).  Else each op's ``where`` becomes ``source`` and its ``f`` the
+ * first equal string met, and True.  The fields are read and written at their slots
+ * (frozen records, written once, before anyone else sees them), found once from the
+ * Op class's member descriptors.
  */
-static PyObject *locate(PyObject *self, PyObject *args) {
-    PyObject *ops, *source, *index, *f, *where;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "O!OOOO:locate", &PyList_Type, &ops, &source, &index, &f, &where))
-        return NULL;
-    descrgetfunc get_index = Py_TYPE(index)->tp_descr_get, get_f = Py_TYPE(f)->tp_descr_get;
-    descrsetfunc set_f = Py_TYPE(f)->tp_descr_set, set_where = Py_TYPE(where)->tp_descr_set;
-    if (!get_index || !get_f || !set_f || !set_where) {
-        PyErr_SetString(PyExc_TypeError, "locate: index, f and where must be slot descriptors");
-        return NULL;
+static PyTypeObject *located_type;
+static Py_ssize_t off_index, off_f, off_where;
+
+static Py_ssize_t member_offset(PyTypeObject *t, const char *name) {
+    PyObject *d = PyDict_GetItemString(t->tp_dict, name);  /* borrowed */
+    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return -1;
+    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+    return (m->type == T_OBJECT_EX || m->type == T_OBJECT) ? m->offset : -1;
+}
+
+#define SLOT(op, off) (*(PyObject **)((char *)(op) + (off)))
+
+/* Lines of `data`: newlines, plus one for a last line without one. */
+static Py_ssize_t count_lines(const char *data, Py_ssize_t n) {
+    Py_ssize_t count = 0;
+    const char *p = data, *end = data + n;
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        count++;
+        p++;
     }
+    return count + (n > 0 && data[n - 1] != '\n');
+}
+
+static PyObject *locate(PyObject *self, PyObject *args) {
+    PyObject *ops, *source, *lines;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!OO:locate", &PyList_Type, &ops, &source, &lines))
+        return NULL;
     Py_ssize_t n = PyList_GET_SIZE(ops);
+    if (n == 0) Py_RETURN_TRUE;
+    PyTypeObject *t = Py_TYPE(PyList_GET_ITEM(ops, 0));
+    if (t != located_type) {
+        off_index = member_offset(t, "index");
+        off_f = member_offset(t, "f");
+        off_where = member_offset(t, "where");
+        if (off_index < 0 || off_f < 0 || off_where < 0) {
+            PyErr_SetString(PyExc_TypeError, "locate: ops must have index, f and where slots");
+            return NULL;
+        }
+        located_type = t;
+    }
+    if (lines != Py_None) {
+        if (!PyBytes_Check(lines)) {
+            PyErr_SetString(PyExc_TypeError, "locate: lines must be bytes or None");
+            return NULL;
+        }
+        if (count_lines(PyBytes_AS_STRING(lines), PyBytes_GET_SIZE(lines)) != n) Py_RETURN_FALSE;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = get_index(index, PyList_GET_ITEM(ops, i), NULL);
-        if (!v) return NULL;
-        int same = PyLong_CheckExact(v) && PyLong_AsSsize_t(v) == i;
-        Py_DECREF(v);
-        if (!same) {
+        PyObject *op = PyList_GET_ITEM(ops, i);
+        if (Py_TYPE(op) != t) Py_RETURN_FALSE;
+        PyObject *v = SLOT(op, off_index);
+        if (!v || !PyLong_CheckExact(v)) Py_RETURN_FALSE;
+        Py_ssize_t k = PyLong_AsSsize_t(v);
+        if (k != i) {
             PyErr_Clear();  /* an index too large for Py_ssize_t is not a position either */
             Py_RETURN_FALSE;
         }
@@ -492,18 +534,26 @@ static PyObject *locate(PyObject *self, PyObject *args) {
     if (!seen) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *op = PyList_GET_ITEM(ops, i);
-        PyObject *name = get_f(f, op, NULL);
-        if (!name) goto error;
-        PyObject *shared = PyDict_SetDefault(seen, name, name);  /* borrowed */
-        int fail = !shared || (shared != name && set_f(f, op, shared) < 0);
-        Py_DECREF(name);
-        if (fail || set_where(where, op, source) < 0) goto error;
+        PyObject *name = SLOT(op, off_f);
+        if (name) {
+            PyObject *shared = PyDict_SetDefault(seen, name, name);  /* borrowed */
+            if (!shared) {
+                Py_DECREF(seen);
+                return NULL;
+            }
+            if (shared != name) {
+                Py_INCREF(shared);
+                SLOT(op, off_f) = shared;
+                Py_DECREF(name);
+            }
+        }
+        PyObject *old = SLOT(op, off_where);
+        Py_INCREF(source);
+        SLOT(op, off_where) = source;
+        Py_XDECREF(old);
     }
     Py_DECREF(seen);
     Py_RETURN_TRUE;
-error:
-    Py_DECREF(seen);
-    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -511,8 +561,9 @@ static PyMethodDef methods[] = {
      "read_edn(data, op_type, source, no_extra) -> the ops of a Jepsen EDN history, or None "
      "when it is outside the subset taken (see the module's source)."},
     {"locate", locate, METH_VARARGS,
-     "locate(ops, source, index, f, where) -> bool: give freshly read ops their shared "
-     "source and shared f strings, if each op's index is its position (see the source)."},
+     "locate(ops, source, lines) -> bool: give freshly decoded ops their shared source and "
+     "shared f strings, if each op's index is its position and (lines: the file's bytes, "
+     "or None) the file has a line per op."},
     {NULL, NULL, 0, NULL},
 };
 

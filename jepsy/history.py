@@ -295,20 +295,28 @@ def _c() -> Any:
     return _fastread
 
 
-def _located(ops: list[Op], source: Source) -> list[Op] | None:
-    """Give the ops their shared ``source``; None unless each op's index is its position.
+def _located(ops: list[Op], source: Source, data: bytes, by_line: bool) -> list[Op] | None:
+    """Give freshly decoded ops their shared ``source``; None if the general reader must
+    read the file instead.
 
     The fast readers number ops by position (line or element), and ``Source``
-    renders a location from the index: the two must agree.  Also gives the
-    ops one string object per distinct ``f`` (msgspec makes one per op; a
-    history has a handful of functions and a million ops, and sharing their
-    names saves about 50 bytes an op).  Frozen ops are written through their
-    slots' descriptors: by ``jepsy._fastread.locate`` in C when it is built,
-    else by ``map``s over C callables, without a Python frame per op.
+    renders a location from the index: the two must agree, and with ``by_line``
+    (JSONL) the file must have a line per op (msgspec skips blank lines).  A file
+    that names the Struct's hidden fields (``extra``, ``where``) goes to the general
+    reader, which keeps such keys as extra fields.  Also gives the ops one string
+    object per distinct ``f`` (msgspec makes one per op; a history has a handful of
+    functions and a million ops, and sharing their names saves about 50 bytes an
+    op).  Frozen ops are written at their slots by ``jepsy._fastread.locate``, in
+    one C pass with the count of lines, when it is built; else through the slots'
+    descriptors by ``map``s over C callables, without a Python frame per op.
     """
+    if _HIDDEN_KEY in data:
+        return None
     c = _c()
     if c:
-        return ops if c.locate(ops, source, _INDEX, _F, _WHERE) else None
+        return ops if c.locate(ops, source, data if by_line else None) else None
+    if by_line and len(ops) != data.count(b"\n") + (not data.endswith(b"\n")):
+        return None
     if list(map(_get_index, ops)) != list(range(len(ops))):
         return None
     deque(map(_WHERE.__set__, ops, repeat(source)), 0)
@@ -319,7 +327,7 @@ def _located(ops: list[Op], source: Source) -> list[Op] | None:
 
 
 _get_index, _get_f = attrgetter("index"), attrgetter("f")
-_INDEX, _F, _WHERE = getattr(Op, "index"), getattr(Op, "f"), getattr(Op, "where")  # noqa: B009  (slots)
+_F, _WHERE = getattr(Op, "f"), getattr(Op, "where")  # noqa: B009  (slots)
 _HIDDEN_KEY = b'"' + _HIDDEN.encode()
 
 
@@ -330,28 +338,22 @@ def _fast_jsonl(path: str | Path, data: bytes) -> list[Op] | None:
     Struct forbids them); so would a missing required field or a float time,
     which the general reader converts.  Lines are numbered by position: blank
     lines (which msgspec skips) make fewer ops than lines and send the file to
-    the general reader too.
+    the general reader too (``_located``).
     """
-    if _HIDDEN_KEY in data:
-        return None
     try:
         ops: list[Op] = _op_decoder("lines").decode_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if len(ops) != data.count(b"\n") + (not data.endswith(b"\n")):
-        return None
-    return _located(ops, Source(str(path)))
+    return _located(ops, Source(str(path)), data, by_line=True)
 
 
 def _fast_json_array(path: str | Path, data: bytes) -> list[Op] | None:
     """A JSON array of ops with exactly jepsy's fields (elle-cli's input), or None."""
-    if _HIDDEN_KEY in data:
-        return None
     try:
         ops: list[Op] = _op_decoder("array").decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    return _located(ops, Source(str(path), "element"))
+    return _located(ops, Source(str(path), "element"), data, by_line=False)
 
 
 def _fast_edn(path: str | Path, data: bytes) -> list[Op] | None:
