@@ -139,9 +139,14 @@ static word mix64(word h) {
 static int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word *out) {
     Py_hash_t sh = c->canon ? (Py_hash_t)((uintptr_t)state >> 4) : PyObject_Hash(state);
     if (sh == -1 && PyErr_Occurred()) return -1;
+    /* One multiply and shift per word (their order matters: a word's position), one
+     * full mix at the end for the table's low bits. */
     word h = (word)sh * 0x9e3779b97f4a7c15ULL;
-    for (Py_ssize_t i = 0; i < n; i++) h = mix64(h ^ bits[i]) + (word)i;
-    *out = mix64(h);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h = (h ^ bits[i]) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    *out = mix64(h + (word)n);
     return 0;
 }
 
@@ -363,7 +368,9 @@ typedef struct {
     Py_ssize_t best_r, best_depth;
     Py_ssize_t *best_path;
     word *best_lin;
-    PyObject *best_states;  /* dict used as an ordered set */
+    PyObject *best_states;  /* dict used as an ordered set (canonical states: best_arr) */
+    PyObject *best_arr[MAX_STUCK_STATES];
+    int n_best;
     Py_ssize_t steps, err_slot;
     int ready;  /* __init__ succeeded: every method checks it */
     int canon;  /* operands and states are canonical (see canon_values): equal iff identical */
@@ -488,6 +495,29 @@ static void mask_to(Search *s, Py_ssize_t r) {
     while (s->mask_upto > want) { s->mask_upto--; BIT_CLR(s->mask, s->slot_of[s->mask_upto]); }
 }
 
+/* The states met just before the furthest failure, in order, each once, up to
+ * MAX_STUCK_STATES: a dict used as an ordered set, or for canonical states (equal
+ * iff identical) an array compared by identity, which costs no hashing. */
+static void best_clear(Search *s) {
+    if (s->best_states) PyDict_Clear(s->best_states);
+    for (int k = 0; k < s->n_best; k++) Py_CLEAR(s->best_arr[k]);
+    s->n_best = 0;
+}
+
+static int best_add(Search *s, PyObject *state) {
+    if (!s->canon) {
+        if (PyDict_GET_SIZE(s->best_states) >= MAX_STUCK_STATES) return 0;
+        return PyDict_SetItem(s->best_states, state, Py_None);
+    }
+    for (int k = 0; k < s->n_best; k++)
+        if (s->best_arr[k] == state) return 0;
+    if (s->n_best < MAX_STUCK_STATES) {
+        Py_INCREF(state);
+        s->best_arr[s->n_best++] = state;
+    }
+    return 0;
+}
+
 static PyObject *fail_at(Search *s, Py_ssize_t j) {
     s->err_slot = j;
     return NULL;
@@ -581,14 +611,12 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
             if (s->r >= s->best_r) {
                 if (s->r > s->best_r) {
                     s->best_r = s->r;
-                    PyDict_Clear(s->best_states);
+                    best_clear(s);
                     memcpy(s->best_path, s->p_j, (size_t)s->depth * sizeof(Py_ssize_t));
                     s->best_depth = s->depth;
                     memcpy(s->best_lin, s->lin, (size_t)ws * sizeof(word));
                 }
-                if (PyDict_GET_SIZE(s->best_states) < MAX_STUCK_STATES
-                    && PyDict_SetItem(s->best_states, s->state, Py_None) < 0)
-                    return fail_at(s, -1);
+                if (best_add(s, s->state) < 0) return fail_at(s, -1);
             }
             if (s->depth == 0) {
                 s->status = INVALID;
@@ -661,6 +689,7 @@ static void Search_dealloc(Search *s) {
     Py_XDECREF(s->init);
     Py_XDECREF(s->step);
     Py_XDECREF(s->cache);
+    best_clear(s);
     Py_XDECREF(s->best_states);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
@@ -766,6 +795,16 @@ static int decode(CallsIn *in, Py_ssize_t i, PyObject *ins) {
     return -1;
 }
 
+/* 1 if `v` is a tuple with a list, dict or set item (unhashable for certain), else 0. */
+static int plainly_unhashable(PyObject *v) {
+    if (!PyTuple_CheckExact(v)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+        PyObject *x = PyTuple_GET_ITEM(v, i);
+        if (PyList_CheckExact(x) || PyDict_CheckExact(x) || PySet_CheckExact(x)) return 1;
+    }
+    return 0;
+}
+
 /* twin[j]: for a crashed slot, the nearest lower crashed slot whose input is equal
  * as a dict key, or (an unhashable input) the nearest lower one that is identical
  * or ==; else -1.  As search.twins does. */
@@ -779,10 +818,15 @@ static int find_twins(Search *s) {
         if (!s->crashed[j]) continue;
         if (!last && !(last = PyDict_New())) return -1;  /* (most partitions have no crashed call) */
         PyObject *inp = s->inputs[j];
-        PyObject *prev = PyDict_GetItemWithError(last, inp);
-        if (!prev && PyErr_Occurred()) {
-            if (!PyErr_ExceptionMatches(PyExc_TypeError)) { Py_DECREF(last); return -1; }
-            PyErr_Clear();
+        /* An input holding a list (a cas's [from, to]) is unhashable: scanned at once,
+         * without the TypeError that hashing it would raise and cost. */
+        int scan = plainly_unhashable(inp);
+        PyObject *prev = scan ? NULL : PyDict_GetItemWithError(last, inp);
+        if (scan || (!prev && PyErr_Occurred())) {
+            if (!scan) {
+                if (!PyErr_ExceptionMatches(PyExc_TypeError)) { Py_DECREF(last); return -1; }
+                PyErr_Clear();
+            }
             for (Py_ssize_t q = j - 1; q >= 0; q--) {
                 if (!s->crashed[q]) continue;
                 int eq = PyObject_RichCompareBool(s->inputs[q], inp, Py_EQ);
@@ -1036,7 +1080,13 @@ static PyObject *Search_order(Search *s, PyObject *arg) {
 
 static PyObject *Search_best_states(Search *s, PyObject *Py_UNUSED(ignored)) {
     if (not_ready(s)) return NULL;
-    return PySequence_List(s->best_states);
+    if (!s->canon) return PySequence_List(s->best_states);
+    PyObject *out = PyList_New(s->n_best);
+    for (int k = 0; out && k < s->n_best; k++) {
+        Py_INCREF(s->best_arr[k]);
+        PyList_SET_ITEM(out, k, s->best_arr[k]);
+    }
+    return out;
 }
 
 static PyObject *Search_best_lin(Search *s, PyObject *Py_UNUSED(ignored)) {
@@ -1279,7 +1329,7 @@ typedef struct { PyObject *inv, *comp; Py_ssize_t ipos, cpos; } Pairing;
  * numbers clients have, open addressing for any other. */
 #define SMALL_PROCS 512
 typedef struct {
-    Py_ssize_t small[SMALL_PROCS];
+    Py_ssize_t *small;  /* SMALL_PROCS entries */
     long long *keys;
     Py_ssize_t *vals;
     char *used;
@@ -1305,6 +1355,24 @@ static int proc_alloc(ProcTable *t, size_t size) {
     t->vals = PyMem_Calloc(size, sizeof(Py_ssize_t));
     t->used = PyMem_Calloc(size, 1);
     if (!t->keys || !t->vals || !t->used) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+/* The small numbers' entries: one static array, every entry 0 between calls (a
+ * fused call clears the entries it set), so that a check does not zero 4 kB; a
+ * table of its own if that one is in use. */
+static Py_ssize_t proc_small[SMALL_PROCS];
+static int proc_small_busy;
+
+static int proc_init(ProcTable *t) {
+    memset(t, 0, sizeof *t);
+    if (!proc_small_busy) {
+        proc_small_busy = 1;
+        t->small = proc_small;
+        return 0;
+    }
+    t->small = PyMem_Calloc(SMALL_PROCS, sizeof(Py_ssize_t));
+    if (!t->small) { PyErr_NoMemory(); return -1; }
     return 0;
 }
 
@@ -1411,19 +1479,187 @@ static int canon_values(CallsIn *in, PyObject **init) {
 enum { T_INVOKE, T_OK, T_FAIL, T_OTHER };  /* op types (info and any other: crashed) */
 enum { F_READ, F_WRITE, F_CAS, F_ACQUIRE = 0, F_RELEASE = 1 };
 
+/* An op's process number into *pn: 1 a number, 0 not an int (the nemesis), -1 beyond
+ * 64 bits.  Reads no Python code: an int subclass is read as the int it is. */
+static inline int proc_number(PyObject *p, long long *pn) {
+    if (!PyLong_Check(p)) return 0;
+    *pn = small_int(p);
+    if (*pn < 0 || *pn >= SMALL_PROCS) {
+        int overflow;
+        *pn = PyLong_AsLongLongAndOverflow(p, &overflow);
+        if (overflow || (*pn == -1 && PyErr_Occurred())) return -1;
+    }
+    return 1;
+}
+
+/* Gives the table's small entries back all 0: only calls still open hold one. */
+static void proc_release(ProcTable *t, const Pairing *calls, Py_ssize_t ncalls) {
+    if (!t->small) return;
+    for (Py_ssize_t k = 0; k < ncalls; k++) {
+        long long pn;
+        if (!calls[k].comp && proc_number(FIELD(calls[k].inv, off_process), &pn) == 1
+            && pn >= 0 && pn < SMALL_PROCS)
+            t->small[pn] = 0;
+    }
+    if (t->small == proc_small) proc_small_busy = 0;
+    else PyMem_Free(t->small);
+    t->small = NULL;
+}
+
+/* Pairs the history's invocations with their completions into calls[] (*ncalls of
+ * them), each completion's type in ctype[], *open_left: calls left open: 1 done,
+ * 0 the general path must decide, -1 error.  The loop every op goes through:
+ * the common case (a client's small process number, a type string met before)
+ * costs a few loads and comparisons. */
+static int pair_ops(PyObject *history, PyTypeObject *op_type, ProcTable *pt, Pairing *calls,
+                    char *ctype, Py_ssize_t *ncalls, Py_ssize_t *open_left) {
+    PyObject *const types[] = {s_invoke, s_ok, s_fail};
+    PyObject *seen_t[] = {s_invoke, s_ok, s_fail};
+    PyObject *const *items = ((PyListObject *)history)->ob_item;
+    Py_ssize_t len = PyList_GET_SIZE(history), nc = 0, open_now = 0;
+    Py_ssize_t *small = pt->small;
+    const Py_ssize_t o_proc = off_process, o_type = off_type;
+    int rc = 1;
+    for (Py_ssize_t pos = 0; pos < len; pos++) {
+        PyObject *op = items[pos];
+        if (!Py_IS_TYPE(op, op_type)) { rc = 0; break; }
+        PyObject *p = FIELD(op, o_proc), *t = FIELD(op, o_type);
+        if (!p | !t) { rc = 0; break; }
+        long long pn = small_int(p);
+        if (pn < 0 || pn >= SMALL_PROCS) {
+            int got = proc_number(p, &pn);
+            if (got == 0) continue;  /* the nemesis */
+            if (got < 0) { rc = 0; break; }
+        }
+        Py_ssize_t *open = pn >= 0 && pn < SMALL_PROCS ? &small[pn] : proc_slot(pt, pn);
+        if (!open) { rc = -1; break; }
+        int tc = t == seen_t[T_INVOKE] ? T_INVOKE : str_code(t, types, seen_t, 3);
+        if (tc == T_INVOKE) {
+            if (*open) { rc = 0; break; }  /* invoked again while open: the general path says so */
+            calls[nc] = (Pairing){op, NULL, pos, -1};
+            *open = ++nc;
+            open_now++;
+        } else {
+            Py_ssize_t k = *open - 1;
+            if (k < 0) { rc = 0; break; }  /* a completion without an invoke */
+            calls[k].comp = op;
+            calls[k].cpos = pos;
+            ctype[k] = (char)tc;
+            *open = 0;
+            open_now--;
+        }
+    }
+    *ncalls = nc;
+    *open_left = open_now;
+    return rc;
+}
+
+/* Interned keys of a valid result (fused_result). */
+enum { K_VALID, K_MODEL, K_OPS, K_FAILED, K_KEYS, K_WORKERS, K_ENGINE, K_TIME, K_TEXT, K_CRASHED,
+       K_INDICES, K_CONFIGS, K_LIN, K_NULL, K_C, K_COUNT };
+static PyObject *rkeys[K_COUNT];
+static const char *rkey_names[K_COUNT] = {"valid", "model", "ops", "failed_dropped", "keys", "workers",
+                                          "engine", "time_s", "text", "crashed", "indices", "configs",
+                                          "linearization", "null", "c"};
+
+/* Templates of a valid result and of its key's entry: a copy of one has its keys in
+ * place (PyDict_Copy clones the key table), so filling it in resizes nothing. */
+static PyObject *result_tpl, *entry_tpl;
+static const int result_fields[] = {K_VALID, K_MODEL, K_OPS, K_FAILED, K_KEYS, K_WORKERS, K_ENGINE,
+                                    K_TIME, K_TEXT};
+static const int entry_fields[] = {K_OPS, K_CRASHED, K_INDICES, K_VALID, K_CONFIGS, K_LIN};
+
+static PyObject *template_of(const int *fields, size_t count) {
+    PyObject *d = PyDict_New();
+    for (size_t k = 0; d && k < count; k++)
+        if (PyDict_SetItem(d, rkeys[fields[k]], Py_None) < 0) Py_CLEAR(d);
+    return d;
+}
+
+/* "Linearizable: {n} operations in 1 key fit the {name} model.", the tail kept for
+ * the last model name met (a checker checks many histories with one model). */
+static PyObject *valid_text(Py_ssize_t n, PyObject *name) {
+    static PyObject *last_name, *last_tail;
+    if (name != last_name) {
+        PyObject *tail = PyUnicode_FromFormat(" operations in 1 key fit the %U model.", name);
+        if (!tail) return NULL;
+        Py_XDECREF(last_tail);
+        Py_XDECREF(last_name);
+        Py_INCREF(name);
+        last_name = name;
+        last_tail = tail;
+    }
+    char buf[48] = "Linearizable: ", digits[24];
+    size_t len = strlen(buf), k = 0;
+    size_t u = (size_t)n;
+    do { digits[k++] = (char)('0' + u % 10); u /= 10; } while (u);
+    while (k) buf[len++] = digits[--k];
+    PyObject *head = PyUnicode_FromStringAndSize(buf, (Py_ssize_t)len);
+    if (!head) return NULL;
+    PyObject *text = PyUnicode_Concat(head, last_tail);
+    Py_DECREF(head);
+    return text;
+}
+
+/* The checker's result for a search found valid, as linear/fused.py words it (the
+ * same fields in the same order; time_s 0.0, for the caller to set). */
+static PyObject *fused_result(Search *s, FailCache *fc, Py_ssize_t n, Py_ssize_t failed,
+                              Py_ssize_t ncrashed, PyObject *indices, PyObject *name, PyObject *workers) {
+    PyObject *entry = NULL, *keys = NULL, *result = NULL, *lin = NULL, *v;
+    PyObject *path_args = Py_BuildValue("(OO)", Py_False, indices);
+    if (!path_args) return NULL;
+    lin = Search_path_items(s, path_args);
+    Py_DECREF(path_args);
+    if (!lin || !(entry = PyDict_Copy(entry_tpl)) || !(keys = PyDict_New()) || !(result = PyDict_Copy(result_tpl)))
+        goto fail;
+#define PUT(d, k, expr) do { if (!(v = (expr)) || PyDict_SetItem((d), rkeys[k], v) < 0) { Py_XDECREF(v); goto fail; } Py_DECREF(v); } while (0)
+#define PUT_BORROWED(d, k, obj) do { if (PyDict_SetItem((d), rkeys[k], (obj)) < 0) goto fail; } while (0)
+    PUT(entry, K_OPS, PyLong_FromSsize_t(n));
+    PUT(entry, K_CRASHED, PyLong_FromSsize_t(ncrashed));
+    PUT_BORROWED(entry, K_INDICES, indices);
+    PUT_BORROWED(entry, K_VALID, Py_True);
+    PUT(entry, K_CONFIGS, PyLong_FromSsize_t(fc->len));
+    PUT_BORROWED(entry, K_LIN, lin);
+    PUT_BORROWED(keys, K_NULL, entry);
+    PUT_BORROWED(result, K_VALID, Py_True);
+    PUT_BORROWED(result, K_MODEL, name);
+    PUT(result, K_OPS, PyLong_FromSsize_t(n));
+    PUT(result, K_FAILED, PyLong_FromSsize_t(failed));
+    PUT_BORROWED(result, K_KEYS, keys);
+    PUT_BORROWED(result, K_WORKERS, workers);
+    PUT_BORROWED(result, K_ENGINE, rkeys[K_C]);
+    PUT(result, K_TIME, PyFloat_FromDouble(0.0));
+    PUT(result, K_TEXT, valid_text(n, name));
+#undef PUT
+#undef PUT_BORROWED
+    Py_DECREF(lin);
+    Py_DECREF(entry);
+    Py_DECREF(keys);
+    return result;
+fail:
+    Py_XDECREF(lin);
+    Py_XDECREF(entry);
+    Py_XDECREF(keys);
+    Py_XDECREF(result);
+    return NULL;
+}
+
 static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 7 || !PyList_Check(args[0]) || !PyType_Check(args[1]) || !PyLong_Check(args[2])) {
+    if (nargs != 10 || !PyList_Check(args[0]) || !PyType_Check(args[1]) || !PyLong_Check(args[2])
+        || !PyUnicode_Check(args[8])) {
         PyErr_SetString(PyExc_TypeError, "fused(history: list, op_type: type, kind: int, init, "
-                        "nil_unknown: bool, allow_cas: bool, compact: bool)");
+                        "nil_unknown: bool, allow_cas: bool, compact: bool, iters: int, name: str, workers)");
         return NULL;
     }
-    PyObject *history = args[0], *init = args[3];
+    PyObject *history = args[0], *init = args[3], *name = args[8], *workers = args[9];
     PyTypeObject *op_type = (PyTypeObject *)args[1];
     long kind = PyLong_AsLong(args[2]);
     int nil_unknown = PyObject_IsTrue(args[4]), allow_cas = PyObject_IsTrue(args[5]);
     int compact = PyObject_IsTrue(args[6]);
-    if ((kind == -1 || nil_unknown < 0 || allow_cas < 0 || compact < 0) && PyErr_Occurred()) return NULL;
+    long iters = PyLong_AsLong(args[7]);
+    if ((kind == -1 || iters == -1 || nil_unknown < 0 || allow_cas < 0 || compact < 0) && PyErr_Occurred())
+        return NULL;
     if (op_type != op_type_seen) resolve_op_type(op_type);
     if (!op_direct) Py_RETURN_NONE;
     PyObject *result = NULL, *indices = NULL, *invokes = NULL, *comps = NULL;
@@ -1435,38 +1671,14 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     memset(&in, 0, sizeof in);
     FailCache *fc = NULL;
     Search *s = NULL;
-    ProcTable *pt = PyMem_Calloc(1, sizeof(ProcTable));
-    if (!calls || !ctype || !pt) { PyErr_NoMemory(); goto done; }
-    PyObject *const types[] = {s_invoke, s_ok, s_fail};
-    PyObject *seen_t[] = {s_invoke, s_ok, s_fail};
-    for (Py_ssize_t pos = 0; pos < len; pos++) {
-        PyObject *op = PyList_GET_ITEM(history, pos);
-        if (!Py_IS_TYPE(op, op_type)) FALLBACK();
-        PyObject *p = FIELD(op, off_process), *t = FIELD(op, off_type);
-        if (!p || !t) FALLBACK();
-        if (!PyLong_Check(p)) continue;  /* the nemesis */
-        long long pn = small_int(p);
-        if (pn < 0 || pn >= SMALL_PROCS) {
-            int overflow;
-            pn = PyLong_AsLongLongAndOverflow(p, &overflow);
-            if (overflow || (pn == -1 && PyErr_Occurred())) FALLBACK();
-        }
-        Py_ssize_t *open = pn >= 0 && pn < SMALL_PROCS ? &pt->small[pn] : proc_slot(pt, pn);
-        if (!open) goto done;
-        int tc = str_code(t, types, seen_t, 3);
-        if (tc == T_INVOKE) {
-            if (*open) FALLBACK();  /* invoked again while open: the general path says so */
-            calls[ncalls] = (Pairing){op, NULL, pos, -1};
-            *open = ++ncalls;
-        } else {
-            if (!*open) FALLBACK();  /* a completion without an invoke */
-            Pairing *c = &calls[*open - 1];
-            c->comp = op;
-            c->cpos = pos;
-            ctype[*open - 1] = (char)tc;
-            *open = 0;
-        }
-    }
+    ProcTable pt;
+    if (proc_init(&pt) < 0) { PyMem_Free(calls); PyMem_Free(ctype); return NULL; }
+    if (!calls || !ctype) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t open_left = 0;
+    int paired = pair_ops(history, op_type, &pt, calls, ctype, &ncalls, &open_left);
+    proc_release(&pt, calls, open_left ? ncalls : 0);
+    if (paired < 0) goto done;
+    if (paired == 0) FALLBACK();
     /* Jepsen's semantics (prepare.py): fail pairs dropped, info and unfinished calls crashed. */
     Py_ssize_t n = 0, failed = 0, ncrashed = 0;
     for (Py_ssize_t k = 0; k < ncalls; k++) {
@@ -1481,24 +1693,19 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     if (calls_in_alloc(&in, n) < 0) goto done;
     crashed_ix = PyMem_Malloc(((size_t)n + 1) * sizeof(Py_ssize_t));
     if (!crashed_ix) { PyErr_NoMemory(); goto done; }
-    if (!(indices = PyList_New(n)) || !(invokes = PyList_New(n)) || !(comps = PyList_New(n))) goto done;
+    if (!(indices = PyList_New(n))) goto done;
     int keyed = n > 0;
     PyObject *const rfs[] = {s_read, s_write, s_cas}, *const mfs[] = {s_acquire, s_release};
     PyObject *seen_f[] = {s_read, s_write, s_cas};
     if (kind == KIND_MUTEX) seen_f[0] = s_acquire, seen_f[1] = s_release;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *inv = calls[i].inv, *done_op = calls[i].comp;
-        PyObject *comp = ctype[i] == T_OK ? done_op : NULL;  /* NULL: crashed */
+        PyObject *inv = calls[i].inv;
+        PyObject *comp = ctype[i] == T_OK ? calls[i].comp : NULL;  /* NULL: crashed */
         PyObject *ix = FIELD(inv, off_index), *f = FIELD(inv, off_f), *value = FIELD(inv, off_value);
         PyObject *out = comp ? FIELD(comp, off_value) : NULL;
         if (!ix || !f || !value || (comp && !out)) FALLBACK();
         Py_INCREF(ix);
         PyList_SET_ITEM(indices, i, ix);
-        Py_INCREF(inv);
-        PyList_SET_ITEM(invokes, i, inv);
-        if (!done_op) done_op = Py_None;
-        Py_INCREF(done_op);
-        PyList_SET_ITEM(comps, i, done_op);
         in.cpos[i] = calls[i].ipos;
         in.rpos[i] = comp ? calls[i].cpos : -1;
         PyObject *a = NULL, *b = NULL;
@@ -1558,11 +1765,27 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
     s = (Search *)PyType_GenericNew(&SearchType, NULL, NULL);
     if (!s || search_setup(s, fc, Py_None, 0, &in, init) < 0) goto done;
     fc->canon = s->canon = canon;
-    PyObject *nn = PyLong_FromSsize_t(n), *nf = PyLong_FromSsize_t(failed), *nc = PyLong_FromSsize_t(ncrashed);
-    if (nn && nf && nc) result = PyTuple_Pack(8, s, fc, nn, nf, nc, indices, invokes, comps);
-    Py_XDECREF(nn);
-    Py_XDECREF(nf);
-    Py_XDECREF(nc);
+    /* The first slice: a value the model cannot take (an error) hands the history back. */
+    PyObject *iters_obj = PyLong_FromLong(iters);
+    if (!iters_obj) goto done;
+    PyObject *st = Search_run(s, iters_obj);
+    Py_DECREF(iters_obj);
+    if (!st) FALLBACK();
+    Py_DECREF(st);
+    if (s->status == VALID) {
+        result = fused_result(s, fc, n, failed, ncrashed, indices, name, workers);
+        goto done;
+    }
+    /* Still running, or invalid: the invokes and completions, as prepare.Prepared has them. */
+    if (!(invokes = PyList_New(n)) || !(comps = PyList_New(n))) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *inv = calls[i].inv, *done_op = calls[i].comp ? calls[i].comp : Py_None;
+        Py_INCREF(inv);
+        PyList_SET_ITEM(invokes, i, inv);
+        Py_INCREF(done_op);
+        PyList_SET_ITEM(comps, i, done_op);
+    }
+    result = Py_BuildValue("(OOnnnOOOi)", s, fc, n, failed, ncrashed, indices, invokes, comps, s->status);
 done:
     Py_XDECREF(indices);
     Py_XDECREF(invokes);
@@ -1573,15 +1796,16 @@ done:
     PyMem_Free(crashed_ix);
     PyMem_Free(calls);
     PyMem_Free(ctype);
-    if (pt) proc_free(pt);
-    PyMem_Free(pt);
+    proc_release(&pt, NULL, 0);
+    proc_free(&pt);
     return result;
 }
 
 static PyMethodDef linear_functions[] = {
     {"fused", (PyCFunction)(void (*)(void))fused, METH_FASTCALL,
-     "fused(history, op_type, kind, init, nil_unknown, allow_cas, compact) -> None or "
-     "(search, cache, calls, failed, crashed, indices, invokes, completions); see linear/fused.py."},
+     "fused(history, op_type, kind, init, nil_unknown, allow_cas, compact, iters, name, workers) -> "
+     "None, a valid result, or (search, cache, calls, failed, crashed, indices, invokes, completions, "
+     "status); see linear/fused.py."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1599,6 +1823,11 @@ PyMODINIT_FUNC PyInit__linear(void) {
                            "invoke", "ok", "fail", "read", "write", "cas", "acquire", "release"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (!(*interned[k] = PyUnicode_InternFromString(names[k]))) return NULL;
+    for (int k = 0; k < K_COUNT; k++)
+        if (!(rkeys[k] = PyUnicode_InternFromString(rkey_names[k]))) return NULL;
+    if (!(result_tpl = template_of(result_fields, sizeof result_fields / sizeof result_fields[0]))
+        || !(entry_tpl = template_of(entry_fields, sizeof entry_fields / sizeof entry_fields[0])))
+        return NULL;
     PyObject *m = PyModule_Create(&linear_module);
     if (!m) return NULL;
     if (PyModule_AddType(m, &FailCacheType) < 0 || PyModule_AddType(m, &SearchType) < 0

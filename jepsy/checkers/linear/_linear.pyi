@@ -26,9 +26,11 @@ class FailCache(Sized):
     def words(self) -> int: ...
 
 def fused(history: list[Any], op_type: type, kind: int, init: Any, nil_unknown: bool,
-          allow_cas: bool, compact: bool) -> tuple[Search, FailCache, int, int, int, list[Any],
-                                                     list[Any], list[Any]] | None:
-    """A history of Ops straight to a laid-out search, or None (see ``linear.fused``)."""
+          allow_cas: bool, compact: bool, iters: int, name: str,
+          workers: int) -> dict[str, Any] | tuple[Search, FailCache, int, int, int, list[Any],
+                                                   list[Any], list[Any], int] | None:
+    """A history of Ops straight to a laid-out search, its first ``iters`` steps run:
+    None, the check's result if valid, else the search (see ``linear.fused``)."""
 
 class Search:
     """One resumable search of a partition (``native.search`` drives it)."""

@@ -81,24 +81,31 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
     # A budget this tight may run out within the slices this path runs: then its caches
     # must weigh what the general path's would (crashed calls' bits apart).
     tight = max_bytes is not None and max_bytes < _TIGHT_BYTES
-    got = _linear.fused(history, Op, plain.kind, model.init(), plain.nil_unknown, plain.allow_cas, tight)
+    # The C side runs the first slice itself and words a valid result there: most
+    # histories end within it, and then no per-call list a valid result never reads
+    # is built, nor any Python object but the result's.
+    got = _linear.fused(history, Op, plain.kind, model.init(), plain.nil_unknown, plain.allow_cas, tight,
+                        SLICE_ITERS, model.name, workers)
     if got is None:
         return None
-    search, cache, n, failed, crashed, indices, invokes, completions = got
+    if got.__class__ is dict:
+        got["time_s"] = round(monotonic() - t0, 6)
+        return got  # type: ignore[no-any-return]
+    search, cache, n, failed, crashed, indices, invokes, completions, status = got
     slices = min(1 + (2 * n + 1024) // SLICE_ITERS, _RACE_AFTER_SLICES)
     try:
-        for _ in range(slices):
-            status = search.run(SLICE_ITERS)
-            if status:
-                break
+        done = 1
+        while not status:  # the budget checks between slices, as native.search's
             if deadline is not None and monotonic() > deadline:
                 return None
             if max_configs is not None and len(cache) > max_configs:
                 return None
             if max_bytes is not None and cache.nbytes + len(cache) * getsizeof(search.state) > max_bytes:
                 return None
-        else:
-            return None
+            if done == slices:
+                return None
+            status = search.run(SLICE_ITERS)
+            done += 1
         states: Any = search.path_states(True) if status == 2 else None
     except Exception:  # a value the model cannot take: the general path names the op
         return None
