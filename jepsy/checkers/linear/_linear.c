@@ -1089,6 +1089,44 @@ static PyObject *Search_best_states(Search *s, PyObject *Py_UNUSED(ignored)) {
     return out;
 }
 
+static PyObject *Search_path_items(Search *s, PyObject *args);
+
+static int cmp_ssize(const void *x, const void *y) {
+    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Search.invalid_parts(): what engine.invalid makes of an invalid search, in its
+ * calls' numbers (the cache's): (stuck, pending, states, order): the call whose
+ * completion could not be passed, the other calls that could still take effect
+ * there (ascending), the states met just before it, the furthest path. */
+static PyObject *Search_invalid_parts(Search *s, PyObject *Py_UNUSED(ignored)) {
+    if (not_ready(s)) return NULL;
+    if (s->status != INVALID) {
+        PyErr_SetString(PyExc_RuntimeError, "invalid_parts: the search did not end invalid");
+        return NULL;
+    }
+    Py_ssize_t r = s->best_r, stuck_slot = s->rslot[r], np = 0;
+    Py_ssize_t *pend = PyMem_Malloc(((size_t)s->upto[r] + 1) * sizeof(Py_ssize_t));
+    if (!pend) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < s->upto[r]; i++) {  /* the candidates of return r ... */
+        Py_ssize_t j = s->slot_of[i];
+        if (j != stuck_slot && !BIT_GET(s->best_lin, j)) pend[np++] = s->cslot[j];  /* ... still open */
+    }
+    qsort(pend, (size_t)np, sizeof(Py_ssize_t), cmp_ssize);
+    PyObject *pending = index_list(pend, np);
+    PyMem_Free(pend);
+    PyObject *states = pending ? Search_best_states(s, NULL) : NULL;
+    PyObject *args = states ? Py_BuildValue("(iO)", 1, Py_None) : NULL;
+    PyObject *order = args ? Search_path_items(s, args) : NULL;
+    Py_XDECREF(args);
+    PyObject *out = order ? Py_BuildValue("(nOOO)", s->cslot[stuck_slot], pending, states, order) : NULL;
+    Py_XDECREF(pending);
+    Py_XDECREF(states);
+    Py_XDECREF(order);
+    return out;
+}
+
 static PyObject *Search_best_lin(Search *s, PyObject *Py_UNUSED(ignored)) {
     if (not_ready(s)) return NULL;
     return words_to_bytes(s->best_lin, s->ws);
@@ -1214,6 +1252,8 @@ static PyMethodDef Search_methods[] = {
      "path_states(best) -> the state after each call of the path, replayed from the start."},
     {"path_items", (PyCFunction)Search_path_items, METH_VARARGS,
      "path_items(best, items) -> items[call] for each call of the current (or furthest) path."},
+    {"invalid_parts", (PyCFunction)Search_invalid_parts, METH_NOARGS,
+     "(stuck, pending, states, order) of a search ended invalid, in the calls' numbers."},
     {"best_lin", (PyCFunction)Search_best_lin, METH_NOARGS,
      "The furthest path's linearized slots, little-endian bytes."},
     {NULL, NULL, 0, NULL},

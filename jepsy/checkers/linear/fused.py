@@ -33,9 +33,10 @@ from sys import getsizeof
 from time import monotonic
 from typing import Any
 
+from jepsy.checkers.linear.engine import Outcome
 from jepsy.checkers.linear.explain import explain
 from jepsy.checkers.linear.models import CRASHED, Call, Model, Plain
-from jepsy.checkers.linear.native import _linear, invalid_outcome
+from jepsy.checkers.linear.native import _linear
 from jepsy.checkers.linear.prepare import Prepared
 from jepsy.checkers.linear.schedule import _RACE_AFTER_SLICES, SLICE_ITERS
 from jepsy.history import Op
@@ -120,8 +121,10 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
     else:
         from jepsy.checkers.linear.checker import state_entries  # (the checker imports this module)
 
-        perm, rslot, _ = search.layout()
-        out = invalid_outcome(search, cache, perm, rslot)
+        # What native.invalid_outcome makes of it, read in one call (no layout lists).
+        stuck, pending, best_states, order = search.invalid_parts()
+        out = Outcome(False, order=order, stuck=stuck, states=best_states, pending=pending,
+                      configs=len(cache), steps=search.steps)
         prep = Prepared(invokes=invokes, completions=completions)
         why = entry["explanation"] = explain(out, _Calls(invokes, completions), range(n), prep, model,
                                              None, n - crashed, entry["linearization"])
