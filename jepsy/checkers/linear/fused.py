@@ -34,7 +34,7 @@ from time import monotonic
 from typing import Any
 
 from jepsy.checkers.linear.engine import Outcome
-from jepsy.checkers.linear.explain import explain
+from jepsy.checkers.linear.explain import explain, state_json
 from jepsy.checkers.linear.models import CRASHED, Call, Model, Plain
 from jepsy.checkers.linear.native import _linear
 from jepsy.checkers.linear.prepare import Prepared
@@ -119,19 +119,22 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
     if status == 1:
         result["text"] = f"Linearizable: {n} operations in 1 key fit the {name} model."
     else:
-        from jepsy.checkers.linear.checker import state_entries  # (the checker imports this module)
-
         # What native.invalid_outcome makes of it, read in one call (no layout lists).
         stuck, pending, best_states, order = search.invalid_parts()
-        out = Outcome(False, order=order, stuck=stuck, states=best_states, pending=pending,
-                      configs=len(cache), steps=search.steps)
+        out = Outcome(False, order, stuck, best_states, pending, len(cache), search.steps)
         prep = Prepared(invokes=invokes, completions=completions)
         why = entry["explanation"] = explain(out, _Calls(invokes, completions), range(n), prep, model,
                                              None, n - crashed, entry["linearization"])
         if search.canon:  # (distinct states, which one after each call)
+            # Canonical states are None, bools, ints and strs, distinct ones never equal:
+            # one entry each, as checker.state_entries would make them, without its dict.
             distinct, picks = states
-            entry["states_after"] = list(map(state_entries(model, distinct).__getitem__, picks))
+            describe = model.describe_state
+            entries = [{"state": state_json(st), "text": describe(st)} for st in distinct]
+            entry["states_after"] = list(map(entries.__getitem__, picks))
         else:
+            from jepsy.checkers.linear.checker import state_entries  # (the checker imports this module)
+
             entry["states_after"] = state_entries(model, states)
         result["explanation"] = why
         result["text"] = why["text"]
