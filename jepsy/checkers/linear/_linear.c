@@ -1096,12 +1096,34 @@ static int cmp_ssize(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
-/* Search.invalid_parts(): what engine.invalid makes of an invalid search, in its
- * calls' numbers (the cache's): (stuck, pending, states, order): the call whose
+/* Slot j is a crashed call that leaves every state of the furthest failure as it is
+ * (or cannot apply there): an explanation passes over it.  Canonical states only
+ * (an unchanged state is the same object); else, or on an error, 0. */
+static int idle_crashed(Search *s, Py_ssize_t j) {
+    if (!s->canon || !s->crashed[j]) return 0;
+    PyObject *saved = s->state;
+    int idle = 1;
+    for (int k = 0; k < s->n_best && idle; k++) {
+        PyObject *nxt = NULL;
+        s->state = s->best_arr[k];
+        int ok = apply(s, j, &nxt);
+        if (ok < 0) { PyErr_Clear(); idle = 0; }
+        else if (ok) { idle = nxt == s->best_arr[k]; Py_DECREF(nxt); }
+    }
+    s->state = saved;
+    return idle;
+}
+
+/* Search.invalid_parts(relevant): what engine.invalid makes of an invalid search, in
+ * its calls' numbers (the cache's): (stuck, pending, states, order): the call whose
  * completion could not be passed, the other calls that could still take effect
- * there (ascending), the states met just before it, the furthest path. */
-static PyObject *Search_invalid_parts(Search *s, PyObject *Py_UNUSED(ignored)) {
+ * there (ascending), the states met just before it, the furthest path.  relevant:
+ * pending without the crashed calls that change none of those states, which
+ * explain.explain passes over (it steps each through the model in Python). */
+static PyObject *Search_invalid_parts(Search *s, PyObject *arg) {
     if (not_ready(s)) return NULL;
+    int relevant = PyObject_IsTrue(arg);
+    if (relevant < 0) return NULL;
     if (s->status != INVALID) {
         PyErr_SetString(PyExc_RuntimeError, "invalid_parts: the search did not end invalid");
         return NULL;
@@ -1111,7 +1133,8 @@ static PyObject *Search_invalid_parts(Search *s, PyObject *Py_UNUSED(ignored)) {
     if (!pend) return PyErr_NoMemory();
     for (Py_ssize_t i = 0; i < s->upto[r]; i++) {  /* the candidates of return r ... */
         Py_ssize_t j = s->slot_of[i];
-        if (j != stuck_slot && !BIT_GET(s->best_lin, j)) pend[np++] = s->cslot[j];  /* ... still open */
+        if (j != stuck_slot && !BIT_GET(s->best_lin, j) && !(relevant && idle_crashed(s, j)))
+            pend[np++] = s->cslot[j];  /* ... still open */
     }
     qsort(pend, (size_t)np, sizeof(Py_ssize_t), cmp_ssize);
     PyObject *pending = index_list(pend, np);
@@ -1252,8 +1275,9 @@ static PyMethodDef Search_methods[] = {
      "path_states(best) -> the state after each call of the path, replayed from the start."},
     {"path_items", (PyCFunction)Search_path_items, METH_VARARGS,
      "path_items(best, items) -> items[call] for each call of the current (or furthest) path."},
-    {"invalid_parts", (PyCFunction)Search_invalid_parts, METH_NOARGS,
-     "(stuck, pending, states, order) of a search ended invalid, in the calls' numbers."},
+    {"invalid_parts", (PyCFunction)Search_invalid_parts, METH_O,
+     "invalid_parts(relevant) -> (stuck, pending, states, order) of a search ended invalid, "
+     "in the calls' numbers."},
     {"best_lin", (PyCFunction)Search_best_lin, METH_NOARGS,
      "The furthest path's linearized slots, little-endian bytes."},
     {NULL, NULL, 0, NULL},

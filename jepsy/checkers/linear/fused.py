@@ -119,8 +119,10 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
     if status == 1:
         result["text"] = f"Linearizable: {n} operations in 1 key fit the {name} model."
     else:
-        # What native.invalid_outcome makes of it, read in one call (no layout lists).
-        stuck, pending, best_states, order = search.invalid_parts()
+        # What native.invalid_outcome makes of it, read in one call (no layout lists),
+        # less the pending crashed calls that change no state there: the explanation
+        # would step each through the model only to pass over it.
+        stuck, pending, best_states, order = search.invalid_parts(True)
         out = Outcome(False, order, stuck, best_states, pending, len(cache), search.steps)
         prep = Prepared(invokes=invokes, completions=completions)
         why = entry["explanation"] = explain(out, _Calls(invokes, completions), range(n), prep, model,
