@@ -727,6 +727,28 @@ static int by_key(const void *x, const void *y) {
     return i < j ? -1 : i > j;
 }
 
+/* Sorts idx[0 .. n) by key[idx] (distinct keys).  Calls taken in invocation order
+ * mostly return in that order too (a call overlaps a few others): an insertion
+ * sort costs n plus the pairs out of order, less than qsort's calls through a
+ * comparator; past a budget of moves (many long calls) qsort finishes it. */
+static void sort_by_key(Py_ssize_t *idx, Py_ssize_t n, const Py_ssize_t *key) {
+    Py_ssize_t budget = 8 * n + 64;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        Py_ssize_t v = idx[i], kv = key[v], j = i;
+        while (j > 0 && key[idx[j - 1]] > kv) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+        budget -= i - j;
+        if (budget < 0) {
+            sort_key = key;
+            qsort(idx, (size_t)n, sizeof(Py_ssize_t), by_key);
+            return;
+        }
+    }
+}
+
 /* The calls of a partition in invocation order (the call's index is its canonical
  * number in the cache), as lay_out takes them: positions (rpos -1: crashed) and
  * each call's instruction.  The object arrays hold references (or NULL), which
@@ -863,8 +885,7 @@ static int lay_out(Search *s, int by_call, CallsIn *in, Py_ssize_t *scratch) {
     Py_ssize_t n_ok = 0;
     for (Py_ssize_t i = 0; i < n; i++)
         if (rpos[i] >= 0) order[n_ok++] = i;
-    sort_key = rpos;
-    qsort(order, (size_t)n_ok, sizeof(Py_ssize_t), by_key);
+    sort_by_key(order, n_ok, rpos);
     s->n_ok = n_ok;
     Py_ssize_t *perm = s->cslot;
     if (by_call) {
@@ -1508,33 +1529,51 @@ static PyObject *pair_item(PyObject *v, Py_ssize_t i) {
  * -1 on error.  Values replaced before it turns out not possible stay replaced:
  * an equal value of the same type, which no comparison can tell apart. */
 static int canon_values(CallsIn *in, PyObject **init) {
-    PyObject *d = PyDict_New();
-    if (!d) return -1;
-    int rc = 1;
-    {
-        for (Py_ssize_t i = -1; i < in->n && rc == 1; i++) {
-            PyObject **slots[2] = {i < 0 ? init : &in->a[i], i < 0 ? NULL : &in->b[i]};
-            for (int k = 0; k < 2 && rc == 1; k++) {
-                if (!slots[k] || !*slots[k]) continue;
-                PyObject *v = *slots[k];
-                if (v != Py_None && !PyBool_Check(v) && !PyLong_CheckExact(v) && !PyUnicode_CheckExact(v)) {
-                    rc = 0;
-                    break;
-                }
-                PyObject *r = PyDict_GetItemWithError(d, v);
-                if (!r) {
-                    if (PyErr_Occurred() || PyDict_SetItem(d, v, v) < 0) rc = -1;
-                } else if (Py_TYPE(r) != Py_TYPE(v)) {
-                    rc = 0;
-                } else if (r != v) {
-                    Py_INCREF(r);
+    PyObject *d = NULL;
+    int rc = 1, small_01[2] = {0, 0}, bools[2] = {0, 0};
+    for (Py_ssize_t i = -1; i < in->n && rc == 1; i++) {
+        PyObject **slots[2] = {i < 0 ? init : &in->a[i], i < 0 ? NULL : &in->b[i]};
+        for (int k = 0; k < 2 && rc == 1; k++) {
+            if (!slots[k] || !*slots[k]) continue;
+            PyObject *v = *slots[k];
+            /* None and the bools are singletons; a small int's representative is
+             * CPython's cached object for it: no dict needed for the values
+             * registers hold most.  A bool and the int it equals are told apart
+             * below (True == 1: not possible). */
+            if (v == Py_None) continue;
+            if (PyBool_Check(v)) { bools[v == Py_True] = 1; continue; }
+            long long x = small_int(v);
+            if (x >= 0 && x <= 256) {
+                PyObject *r = PyLong_FromLongLong(x);  /* the cached one */
+                if (!r) { rc = -1; break; }
+                if (r != v) {
                     *slots[k] = r;
                     Py_DECREF(v);
+                } else {
+                    Py_DECREF(r);
                 }
+                if (x < 2) small_01[x] = 1;
+                continue;
+            }
+            if (!PyLong_CheckExact(v) && !PyUnicode_CheckExact(v)) {
+                rc = 0;
+                break;
+            }
+            if (!d && !(d = PyDict_New())) { rc = -1; break; }
+            PyObject *r = PyDict_GetItemWithError(d, v);
+            if (!r) {
+                if (PyErr_Occurred() || PyDict_SetItem(d, v, v) < 0) rc = -1;
+            } else if (Py_TYPE(r) != Py_TYPE(v)) {
+                rc = 0;
+            } else if (r != v) {
+                Py_INCREF(r);
+                *slots[k] = r;
+                Py_DECREF(v);
             }
         }
     }
-    Py_DECREF(d);
+    Py_XDECREF(d);
+    if (rc == 1 && ((bools[0] && small_01[0]) || (bools[1] && small_01[1]))) rc = 0;
     return rc;
 }
 
