@@ -417,8 +417,11 @@ static int py_eq(PyObject *a, PyObject *b) {
     return t;
 }
 
-/* Applies slot j to the current state: 1 legal (*nxt new reference), 0 illegal, -1 error. */
-static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
+static int apply_call(Search *s, Py_ssize_t j, PyObject **nxt);
+
+/* Applies slot j to the current state: 1 legal (*nxt new reference), 0 illegal, -1 error.
+ * Inline: the loop applies a candidate per try, most often a plain instruction. */
+static inline int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
     PyObject *st = s->state;
     int ok;
     switch (s->code[j]) {
@@ -443,7 +446,16 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
         return *nxt ? 1 : -1;
     case OP_NEVER:
         return 0;
-    default: {
+    default:
+        return apply_call(s, j, nxt);
+    }
+}
+
+/* apply's OP_CALL: the model's step(state, input, output) -> (ok, new state). */
+static int apply_call(Search *s, Py_ssize_t j, PyObject **nxt) {
+    PyObject *st = s->state;
+    int ok;
+    {
         PyObject *res = PyObject_CallFunctionObjArgs(s->step, st, s->inputs[j], s->outputs[j], NULL);
         if (!res) return -1;
         PyObject *okv, *nv;
@@ -468,7 +480,6 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
         Py_DECREF(res);
         return ok;
     }
-    }
 }
 
 /* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
@@ -489,7 +500,7 @@ static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
 }
 
 /* Makes s->mask the candidate mask of ok return r. */
-static void mask_to(Search *s, Py_ssize_t r) {
+static inline void mask_to(Search *s, Py_ssize_t r) {
     Py_ssize_t want = s->upto[r];
     while (s->mask_upto < want) { BIT_SET(s->mask, s->slot_of[s->mask_upto]); s->mask_upto++; }
     while (s->mask_upto > want) { s->mask_upto--; BIT_CLR(s->mask, s->slot_of[s->mask_upto]); }
