@@ -88,7 +88,15 @@ static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
  * last nonzero word of bits) with crashed bits set, and B the crashed calls' bits,
  * gathered in order, trailing zero words dropped.  One-to-one for a given cmask.
  * Returns the encoding's length in words. */
-static Py_ssize_t encode(FailCache *c, const word *bits) {
+static inline Py_ssize_t encode(FailCache *c, const word *bits) {
+    if (c->words == 1 && !c->cmask) {  /* a partition of up to 64 calls: the same words, at once */
+        word w = bits[0], *e = c->enc;
+        e[0] = w == ~(word)0;
+        e[1] = w != 0 && w != ~(word)0;
+        e[2] = 0;
+        e[3] = w;
+        return 3 + (Py_ssize_t)e[1];
+    }
     Py_ssize_t t = trimmed(bits, c->words);
     const word *cm = c->cmask;
     word *e = c->enc;
@@ -136,7 +144,7 @@ static word mix64(word h) {
 }
 
 /* -1 on error (the state is unhashable). */
-static int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word *out) {
+static inline int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word *out) {
     Py_hash_t sh = c->canon ? (Py_hash_t)((uintptr_t)state >> 4) : PyObject_Hash(state);
     if (sh == -1 && PyErr_Occurred()) return -1;
     /* One multiply and shift per word (their order matters: a word's position), one
@@ -151,14 +159,20 @@ static int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObj
 }
 
 /* 1 found, 0 not, -1 error.  *slot receives the table slot where it is or would go. */
-static int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word h,
-                      size_t *slot) {
+static inline int same_words(const word *a, const word *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static inline int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word h,
+                             size_t *slot) {
     size_t i = (size_t)h & c->tmask;
     for (;;) {
         uint32_t e = c->table[i];
         if (!e) { *slot = i; return 0; }
         word *ent = c->arena + c->offs[e - 1];
-        if (ent[0] == h && (Py_ssize_t)ent[2] == n && memcmp(ent + 3, bits, (size_t)n * sizeof(word)) == 0) {
+        if (ent[0] == h && (Py_ssize_t)ent[2] == n && same_words(ent + 3, bits, n)) {
             PyObject *s = (PyObject *)(uintptr_t)ent[1];
             if (s == state) return 1;
             if (!c->canon) {
@@ -224,7 +238,7 @@ static int cache_add(FailCache *c, const word *raw, PyObject *state) {
     return 0;
 }
 
-static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
+static inline int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
     Py_ssize_t n = encode(c, raw);
