@@ -46,27 +46,27 @@ __all__ = ["check"]
 _TIGHT_BYTES = 64 * 2**20
 
 
-class _Calls(dict[int, Call]):
-    """The calls of a fused check, each made when an explanation first asks for it.
+class _Calls:
+    """The calls of a fused check, each made when an explanation asks for it.
 
     As ``prepare`` makes them (``id`` the position, ``input`` the invoke's
     ``(f, value)``, the ``ok`` value or ``CRASHED``, the ops' extra fields); an
-    explanation reads only the stuck call and those pending.
+    explanation reads only the stuck call and those pending, each once.
     """
 
+    __slots__ = ("completions", "invokes")
+
     def __init__(self, invokes: list[Op], completions: list[Op | None]) -> None:
-        super().__init__()
         self.invokes = invokes
         self.completions = completions
 
-    def __missing__(self, k: int) -> Call:
+    def __getitem__(self, k: int) -> Call:
         inv, comp = self.invokes[k], self.completions[k]
         done = comp if comp is not None and comp.type == "ok" else None
         extra = (inv.extra if comp is None or not comp.extra or comp.extra == inv.extra
                  else {**comp.extra, **inv.extra})
-        call = self[k] = Call(k, inv.process, (inv.f, inv.value),  # type: ignore[arg-type]
-                              CRASHED if done is None else done.value, extra)  # type: ignore[arg-type]
-        return call
+        return Call(k, inv.process, (inv.f, inv.value),  # type: ignore[arg-type]
+                    CRASHED if done is None else done.value, extra)  # type: ignore[arg-type]
 
 
 def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadline: float | None,
