@@ -20,6 +20,10 @@
  *   OP_ANY   always legal; the state is unchanged
  *   OP_ADD   always legal; the state becomes state + a
  *   OP_NEVER never legal
+ *   OP_TXN   a multi-register transaction (fused path only): a, a tuple of
+ *            (is_write, register, value) in order; a read is legal iff the
+ *            register (None if absent) is not != value; the state is a sorted
+ *            tuple of (register, value) pairs, as models.multi_register's
  * Built-in models describe their calls this way, so the loop calls no Python
  * code for them; any other model runs through OP_CALL.
  *
@@ -45,7 +49,7 @@ typedef uint64_t word;
 
 static PyObject *str_input, *str_output;  /* interned attribute names of a Call */
 
-enum { OP_CALL = 0, OP_READ, OP_WRITE, OP_CAS, OP_ANY, OP_ADD, OP_NEVER };
+enum { OP_CALL = 0, OP_READ, OP_WRITE, OP_CAS, OP_ANY, OP_ADD, OP_NEVER, OP_TXN };
 enum { RUNNING = 0, VALID = 1, INVALID = 2 };
 #define MAX_STUCK_STATES 16
 
@@ -432,6 +436,7 @@ static int py_eq(PyObject *a, PyObject *b) {
 }
 
 static int apply_call(Search *s, Py_ssize_t j, PyObject **nxt);
+static int apply_txn(PyObject *st, PyObject *ops, PyObject **nxt);
 
 /* Applies slot j to the current state: 1 legal (*nxt new reference), 0 illegal, -1 error.
  * Inline: the loop applies a candidate per try, most often a plain instruction. */
@@ -460,9 +465,102 @@ static inline int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
         return *nxt ? 1 : -1;
     case OP_NEVER:
         return 0;
+    case OP_TXN:
+        return apply_txn(st, s->a[j], nxt);
     default:
         return apply_call(s, j, nxt);
     }
+}
+
+/* 1 if the transaction `ops` (OP_TXN's operand) writes. */
+static int txn_writes(PyObject *ops) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ops); i++)
+        if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(ops, i), 0) == Py_True) return 1;
+    return 0;
+}
+
+/* apply's OP_TXN: models.multi_register's step on the state `st`, a sorted tuple of
+ * (register, value) pairs, registers exact strs.  The registers are held in two
+ * arrays (a transaction touches a few), kept sorted; a transaction that writes
+ * nothing leaves `st` itself (an equal state: the model makes a copy). */
+#define TXN_REGS 16
+static int apply_txn(PyObject *st, PyObject *ops, PyObject **nxt) {
+    if (!PyTuple_CheckExact(st)) {
+        PyErr_SetString(PyExc_TypeError, "multi-register state: a tuple of (register, value) pairs");
+        return -1;
+    }
+    Py_ssize_t nr = PyTuple_GET_SIZE(st), cap = nr + PyTuple_GET_SIZE(ops);
+    PyObject *kbuf[TXN_REGS], *vbuf[TXN_REGS], *pbuf[TXN_REGS];
+    PyObject **keys = kbuf, **vals = vbuf, **pairs = pbuf;  /* borrowed; pairs: st's, NULL if changed */
+    if (cap > TXN_REGS) {
+        keys = PyMem_Malloc((size_t)cap * sizeof(PyObject *));
+        vals = PyMem_Malloc((size_t)cap * sizeof(PyObject *));
+        pairs = PyMem_Malloc((size_t)cap * sizeof(PyObject *));
+        if (!keys || !vals || !pairs) { PyErr_NoMemory(); nr = -1; goto out; }
+    }
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *pr = PyTuple_GET_ITEM(st, i);
+        if (!PyTuple_CheckExact(pr) || PyTuple_GET_SIZE(pr) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(pr, 0))) {
+            PyErr_SetString(PyExc_TypeError, "multi-register state: a tuple of (register, value) pairs");
+            nr = -1;
+            goto out;
+        }
+        keys[i] = PyTuple_GET_ITEM(pr, 0);
+        vals[i] = PyTuple_GET_ITEM(pr, 1);
+        pairs[i] = pr;
+    }
+    int ok = 1, wrote = 0;
+    for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(ops) && ok == 1; q++) {
+        PyObject *mop = PyTuple_GET_ITEM(ops, q);
+        PyObject *key = PyTuple_GET_ITEM(mop, 1), *v = PyTuple_GET_ITEM(mop, 2);
+        Py_ssize_t lo = 0, hi = nr;  /* the register's place: binary search on the sorted keys */
+        int found = 0;
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            int c = keys[mid] == key ? 0 : PyUnicode_Compare(keys[mid], key);
+            if (c == -1 && PyErr_Occurred()) { ok = -1; break; }
+            if (c == 0) { lo = mid; found = 1; break; }
+            if (c < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (ok < 0) break;
+        if (PyTuple_GET_ITEM(mop, 0) != Py_True) {  /* a read: regs.get(register) != value fails */
+            PyObject *ne = PyObject_RichCompare(found ? vals[lo] : Py_None, v, Py_NE);
+            if (!ne) { ok = -1; break; }
+            int t = PyObject_IsTrue(ne);
+            Py_DECREF(ne);
+            ok = t < 0 ? -1 : !t;
+        } else if (found) {
+            vals[lo] = v;
+            pairs[lo] = NULL;
+            wrote = 1;
+        } else {
+            memmove(keys + lo + 1, keys + lo, (size_t)(nr - lo) * sizeof(PyObject *));
+            memmove(vals + lo + 1, vals + lo, (size_t)(nr - lo) * sizeof(PyObject *));
+            memmove(pairs + lo + 1, pairs + lo, (size_t)(nr - lo) * sizeof(PyObject *));
+            keys[lo] = key, vals[lo] = v, pairs[lo] = NULL;
+            nr++;
+            wrote = 1;
+        }
+    }
+    if (ok == 1 && !wrote) {
+        Py_INCREF(st);
+        *nxt = st;
+    } else if (ok == 1) {
+        PyObject *t = PyTuple_New(nr);
+        for (Py_ssize_t i = 0; t && i < nr; i++) {
+            PyObject *pr = pairs[i];
+            if (pr) Py_INCREF(pr);
+            else if (!(pr = PyTuple_Pack(2, keys[i], vals[i]))) Py_CLEAR(t);
+            if (t) PyTuple_SET_ITEM(t, i, pr);
+        }
+        if (t) *nxt = t;
+        else ok = -1;
+    }
+    nr = ok;
+out:
+    if (keys != kbuf) { PyMem_Free(keys); PyMem_Free(vals); PyMem_Free(pairs); }
+    return (int)nr;
 }
 
 /* apply's OP_CALL: the model's step(state, input, output) -> (ok, new state). */
@@ -953,6 +1051,9 @@ static int lay_out(Search *s, int by_call, CallsIn *in, Py_ssize_t *scratch) {
         case OP_CAS:
             t = py_eq(s->a[j], s->b[j]);
             break;
+        case OP_TXN:  /* models.multi_register's read_only: nothing but reads */
+            t = !txn_writes(s->a[j]);
+            break;
         default:
             t = 0;
         }
@@ -1380,7 +1481,7 @@ static PyTypeObject SearchType = {
  * general path's caches do: its memory estimate, for a tight memory budget);
  * else only past COMPACT_CALLS calls. */
 
-enum { KIND_REGISTER = 0, KIND_MUTEX = 1 };
+enum { KIND_REGISTER = 0, KIND_MUTEX = 1, KIND_MULTI = 2 };
 #define COMPACT_CALLS 256
 
 /* Op's fields are read at their slots: a msgspec Struct's fields are member
@@ -1390,6 +1491,7 @@ static Py_ssize_t off_index, off_type, off_process, off_f, off_value;
 static int op_direct;
 static PyObject *s_index, *s_type, *s_process, *s_f, *s_value;
 static PyObject *s_invoke, *s_ok, *s_fail, *s_read, *s_write, *s_cas, *s_acquire, *s_release;
+static PyObject *s_txn, *s_r, *s_w;
 
 static Py_ssize_t member_offset(PyTypeObject *t, PyObject *name) {
     PyObject *d = PyDict_GetItemWithError(t->tp_dict, name);  /* borrowed */
@@ -1599,6 +1701,68 @@ static int canon_values(CallsIn *in, PyObject **init) {
     }
     Py_XDECREF(d);
     if (rc == 1 && ((bools[0] && small_01[0]) || (bools[1] && small_01[1]))) rc = 0;
+    return rc;
+}
+
+/* `st` is a tuple of (register, value) pairs, registers exact strs in strictly
+ * increasing order (models._freeze_regs makes it so, unless two registers have
+ * the same str): apply_txn's state. */
+static int sorted_regs(PyObject *st) {
+    if (!PyTuple_CheckExact(st)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(st); i++) {
+        PyObject *pr = PyTuple_GET_ITEM(st, i);
+        if (!PyTuple_CheckExact(pr) || PyTuple_GET_SIZE(pr) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(pr, 0)))
+            return 0;
+        if (i > 0) {
+            int c = PyUnicode_Compare(PyTuple_GET_ITEM(PyTuple_GET_ITEM(st, i - 1), 0), PyTuple_GET_ITEM(pr, 0));
+            if (c >= 0) { PyErr_Clear(); return 0; }
+        }
+    }
+    return 1;
+}
+
+/* A multi-register call's OP_TXN operand into *ops (a new tuple): 1 done, 0 a call
+ * the fused path leaves to the general one (not a txn, a malformed micro-op: the
+ * model's step refuses it, which the general path says), -1 error.  As the step
+ * reads it: the ok value's micro-ops (the invoke's if crashed or None), a read
+ * of None, or any read of a crashed call, learns nothing and is left out. */
+static int txn_of(PyObject *f, PyObject *value, PyObject *out, int crashed, PyObject **ops) {
+    if (!is_str(f, s_txn)) return 0;
+    PyObject *mops = crashed || out == Py_None ? value : out;
+    if (!PyList_CheckExact(mops) && !PyTuple_CheckExact(mops)) return 0;
+    PyObject *seq = PySequence_Fast(mops, "");  /* (a list or tuple: no copy) */
+    if (!seq) return -1;
+    Py_ssize_t k = PySequence_Fast_GET_SIZE(seq), m = 0;
+    PyObject *t = PyTuple_New(k);
+    int rc = t ? 1 : -1;
+    for (Py_ssize_t i = 0; i < k && rc == 1; i++) {
+        PyObject *mop = PySequence_Fast_GET_ITEM(seq, i);
+        if ((!PyList_CheckExact(mop) && !PyTuple_CheckExact(mop)) || PySequence_Fast_GET_SIZE(mop) != 3) {
+            rc = 0;
+            break;
+        }
+        PyObject *kind = PySequence_Fast_GET_ITEM(mop, 0), *reg = PySequence_Fast_GET_ITEM(mop, 1);
+        PyObject *v = PySequence_Fast_GET_ITEM(mop, 2);
+        int write = is_str(kind, s_write) || is_str(kind, s_w);
+        if (!write && !is_str(kind, s_read) && !is_str(kind, s_r)) { rc = 0; break; }
+        if (!write && (v == Py_None || crashed)) continue;
+        PyObject *key = PyUnicode_CheckExact(reg) ? (Py_INCREF(reg), reg) : PyObject_Str(reg);
+        if (!key) { rc = -1; break; }
+        if (!PyUnicode_CheckExact(key)) { Py_DECREF(key); rc = 0; break; }
+        PyObject *item = PyTuple_Pack(3, write ? Py_True : Py_False, key, v);
+        Py_DECREF(key);
+        if (!item) { rc = -1; break; }
+        PyTuple_SET_ITEM(t, m++, item);
+    }
+    Py_DECREF(seq);
+    if (rc == 1 && m < k) {  /* (reads left out) */
+        PyObject *cut = PyTuple_GetSlice(t, 0, m);
+        Py_DECREF(t);
+        t = cut;
+        if (!t) rc = -1;
+    }
+    if (rc != 1) Py_XDECREF(t);
+    else *ops = t;
     return rc;
 }
 
@@ -1838,7 +2002,10 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         in.rpos[i] = comp ? calls[i].cpos : -1;
         PyObject *a = NULL, *b = NULL;
         int code = OP_NEVER;
-        if (kind == KIND_MUTEX) {  /* models.mutex's native_op */
+        if (kind == KIND_MULTI) {  /* models.multi_register's step, as an OP_TXN */
+            if (txn_of(f, value, out, comp == NULL, &a) <= 0) FALLBACK();  /* (the general path words errors) */
+            code = OP_TXN;
+        } else if (kind == KIND_MUTEX) {  /* models.mutex's native_op */
             int fc_ = str_code(f, mfs, seen_f, 2);
             if (fc_ == F_ACQUIRE) code = OP_CAS, a = Py_False, b = Py_True;
             else if (fc_ == F_RELEASE) code = OP_CAS, a = Py_True, b = Py_False;
@@ -1879,9 +2046,10 @@ static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
         }
     }
     if (kind == KIND_REGISTER && keyed) FALLBACK();  /* [key, value] pairs: partitioned by key */
+    if (kind == KIND_MULTI && !sorted_regs(init)) FALLBACK();  /* an initial state apply_txn cannot read */
     Py_INCREF(init);  /* (canon_values may replace it) */
     /* The mutex's operands are the bools, singletons: canonical if its state is a bool. */
-    int canon = kind == KIND_MUTEX ? PyBool_Check(init) : canon_values(&in, &init);
+    int canon = kind == KIND_MUTEX ? PyBool_Check(init) : kind == KIND_MULTI ? 0 : canon_values(&in, &init);
     Py_DECREF(init);  /* the rep is held by the operands, or is the argument itself */
     if (canon < 0) goto done;
     fc = (FailCache *)PyType_GenericNew(&FailCacheType, NULL, NULL);
@@ -1946,9 +2114,11 @@ static struct PyModuleDef linear_module = {
 PyMODINIT_FUNC PyInit__linear(void) {
     if (PyType_Ready(&FailCacheType) < 0 || PyType_Ready(&SearchType) < 0) return NULL;
     PyObject **interned[] = {&str_input, &str_output, &s_index, &s_type, &s_process, &s_f, &s_value,
-                             &s_invoke, &s_ok, &s_fail, &s_read, &s_write, &s_cas, &s_acquire, &s_release};
+                             &s_invoke, &s_ok, &s_fail, &s_read, &s_write, &s_cas, &s_acquire, &s_release,
+                             &s_txn, &s_r, &s_w};
     const char *names[] = {"input", "output", "index", "type", "process", "f", "value",
-                           "invoke", "ok", "fail", "read", "write", "cas", "acquire", "release"};
+                           "invoke", "ok", "fail", "read", "write", "cas", "acquire", "release",
+                           "txn", "r", "w"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (!(*interned[k] = PyUnicode_InternFromString(names[k]))) return NULL;
     for (int k = 0; k < K_COUNT; k++)

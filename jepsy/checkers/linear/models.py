@@ -180,6 +180,7 @@ class Model:
 
 PLAIN_REGISTER = 0  # the register family: read, write, cas (the codes of _linear.c's fused)
 PLAIN_MUTEX = 1
+PLAIN_MULTI = 2  # multi_register's transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,8 +390,12 @@ def multi_register(init: Any = None) -> Model:
         return isinstance(mops, (list, tuple)) and all(
             isinstance(m, (list, tuple)) and len(m) == 3 and m[0] in ("read", "r") for m in mops)
 
+    def native_op(inp: Input, out: Any) -> NativeOp | None:
+        return None  # (its step, in Python; the fused path runs the transactions in C)
+
+    _PLAIN[native_op] = Plain(PLAIN_MULTI, step, None)
     return Model(name="multi-register", init=lambda: start, step=step, read_only=read_only,
-                 describe_state=describe_state, describe_op=describe_op)
+                 describe_state=describe_state, describe_op=describe_op, native_op=native_op)
 
 
 # -- mutex, set, queues -----------------------------------------------------------------------
