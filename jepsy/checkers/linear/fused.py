@@ -4,11 +4,14 @@ Most histories a user checks are small and valid, and on them the general
 pipeline (``prepare``, ``partition``, ``schedule``, ``native.search``) costs more
 than the search: a ``Call`` per operation, the scheduler's generators, lists
 handed to C that C reads back.  Porcupine, given a parsed history, checks a
-Knossos file in some tens of microseconds.  For a built-in model whose every
-call is a plain instruction (the registers and the mutex: ``models.plain_of``)
-and a history that is a list of ``Op``, ``_linear.fused`` pairs the operations,
-applies Jepsen's semantics and lays the search out, in C, reading the ops'
-fields at their slots; this module runs that search and builds the result.
+Knossos file in some tens of microseconds.  For a built-in model whose calls C
+can apply itself (the registers, the mutex and the multi-register:
+``models.plain_of``) and a history that is a list of ``Op``, ``_linear.fused``
+pairs the operations, applies Jepsen's semantics and lays the search out, in C,
+reading the ops' fields at their slots, and runs the search's first slice; a
+history valid by then (most are) gets its whole result from C, without a Python
+object per call.  Else this module runs the rest of the search and words the
+result, the explanation of a violation included.
 
 It changes nothing a general check would say.  It runs exactly the search the
 general path runs first (the one partition, candidates in the "return" order,
@@ -18,12 +21,12 @@ lets it alone for its first ``solo`` slices and the racing process starts after
 ``_RACE_AFTER_SLICES``.  So when it finishes within both, the general path
 would have returned this very outcome.  Anything else is handed back (``None``)
 to the general path, which starts over: a history the C side does not take (not
-a list of ``Op``, malformed, partitioned by key: ``_linear.fused`` says which),
-a search longer than that, a budget that runs out, a model that raises, and
-every violation, whose explanation the general path words (a valid result needs
-none).  What it costs then is the fused attempt, a fraction of the general
-path's own preparation.  ``tests/unit/test_linear_fused.py`` holds both paths to
-the same results on every Knossos file and on random histories.
+a list of ``Op``, malformed, partitioned by key, a transaction the model's step
+refuses: ``_linear.fused`` says which), a search longer than that, a budget
+that runs out, a model that raises.  What it costs then is the fused attempt, a
+fraction of the general path's own preparation.
+``tests/unit/test_linear_fused.py`` holds both paths to the same results on
+every Knossos file and on random histories.
 """
 
 from __future__ import annotations

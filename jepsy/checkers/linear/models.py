@@ -178,7 +178,7 @@ class Model:
 
 # -- plain models: what the fused path runs without calling Python ---------------------------------
 
-PLAIN_REGISTER = 0  # the register family: read, write, cas (the codes of _linear.c's fused)
+PLAIN_REGISTER = 0  # the register family: read, write, cas (the codes of _linear_fused.c)
 PLAIN_MUTEX = 1
 PLAIN_MULTI = 2  # multi_register's transactions
 
@@ -188,8 +188,9 @@ class Plain:
     """A built-in model's calls, as the compiled fused path computes them (``checkers.linear.fused``).
 
     ``kind`` names the instruction set (``PLAIN_REGISTER``: ``_register_native_op``
-    with ``nil_unknown`` and ``allow_cas``; ``PLAIN_MUTEX``: the mutex's); ``step``
-    and ``partition`` are the functions it stands for.
+    with ``nil_unknown`` and ``allow_cas``; ``PLAIN_MUTEX``: the mutex's;
+    ``PLAIN_MULTI``: ``multi_register``'s transactions); ``step`` and ``partition``
+    are the functions it stands for.
     """
 
     kind: int
