@@ -94,7 +94,7 @@ def check(history: Sequence[Op], model: Model, plain: Plain, *, t0: float, deadl
         return None
     if got.__class__ is dict:
         got["time_s"] = round(monotonic() - t0, 6)
-        return got  # type: ignore[no-any-return]
+        return got
     search, cache, n, failed, crashed, indices, invokes, completions, status = got
     slices = min(1 + (2 * n + 1024) // SLICE_ITERS, _RACE_AFTER_SLICES)
     try:
