@@ -43,6 +43,9 @@
  */
 #include "_linear.h"
 
+/* The search loop's helpers, inlined into it (gcc keeps some out of line otherwise). */
+#define HOT_INLINE __attribute__((always_inline))
+
 static PyObject *str_input, *str_output;  /* interned attribute names of a Call */
 
 /* ---------------------------------------------------------------- FailCache */
@@ -58,7 +61,7 @@ static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
  * last nonzero word of bits) with crashed bits set, and B the crashed calls' bits,
  * gathered in order, trailing zero words dropped.  One-to-one for a given cmask.
  * Returns the encoding's length in words. */
-static inline Py_ssize_t encode(FailCache *c, const word *bits) {
+static inline HOT_INLINE Py_ssize_t encode(FailCache *c, const word *bits) {
     if (c->words == 1 && !c->cmask) {  /* a partition of up to 64 calls: the same words, at once */
         word w = bits[0], *e = c->enc;
         e[0] = w == ~(word)0;
@@ -199,7 +202,7 @@ static int cache_add(FailCache *c, const word *raw, PyObject *state) {
     return 0;
 }
 
-static inline int cache_contains(FailCache *c, const word *raw, PyObject *state) {
+static inline HOT_INLINE int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
     Py_ssize_t n = encode(c, raw);
@@ -355,7 +358,7 @@ static int apply_txn(PyObject *st, PyObject *ops, PyObject **nxt);
 
 /* Applies slot j to the current state: 1 legal (*nxt new reference), 0 illegal, -1 error.
  * Inline: the loop applies a candidate per try, most often a plain instruction. */
-static inline int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
+static inline HOT_INLINE int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
     PyObject *st = s->state;
     int ok;
     switch (s->code[j]) {
@@ -510,7 +513,7 @@ static int apply_call(Search *s, Py_ssize_t j, PyObject **nxt) {
 }
 
 /* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
-static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
+static inline HOT_INLINE int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
     /* An empty cache knows nothing (a valid history's search often never fails).  A
      * lookup hashes the state, so an unhashable one still raises here, as it does in
      * the Python search (canonical states are hashable). */
