@@ -63,6 +63,8 @@ fi
 if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev/null \
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/linear/_linear.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/checkers/linear/_linear_fused.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/checkers/linear/_linear.h -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/_fastread.c -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/elle/_columns.c -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/elle/_fastpath.c -nt .venv/.jepsy-installed ]] \

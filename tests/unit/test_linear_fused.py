@@ -25,6 +25,7 @@ from jepsy.checkers.linear.models import (
     Model,
     cas_register,
     independent,
+    multi_register,
     mutex,
     plain_of,
     register,
@@ -198,3 +199,77 @@ def test_values_the_search_cannot_hash_go_as_in_the_general_path() -> None:
         except Exception as e:  # the general path's answer, whatever it is, is the reference
             outcomes.append({"error": f"{type(e).__name__}: {e}"})
     assert outcomes[0] == outcomes[1]
+
+
+def _random_txns(rng: random.Random, n_ops: int, procs: int) -> list[Op]:
+    """Transactions over registers x, y (and z, absent at first): mostly right, now and then
+    a stale read; crashes, failures, malformed micro-ops and reads of None among them."""
+    ops: list[Op] = []
+    regs: dict[str, Any] = {"x": 0, "y": 0}
+    open_: dict[int, list[list[Any]]] = {}
+    while len(ops) < n_ops:
+        p = rng.randrange(procs)
+        if p not in open_:
+            mops = [[rng.choice(["read", "write", "r", "w"]), rng.choice(["x", "y", "z"]), None]
+                    for _ in range(rng.randrange(1, 4))]
+            for m in mops:
+                if m[0] in ("write", "w"):
+                    m[2] = rng.randrange(3)
+            if rng.random() < 0.02:
+                mops.append(["append", "x", 1])  # refused by the model's step
+            open_[p] = mops
+            ops.append(Op(index=len(ops), time=len(ops), type="invoke", process=p, f="txn", value=mops))
+            continue
+        mops = open_.pop(p)
+        r = rng.random()
+        if r < 0.08:
+            ops.append(Op(index=len(ops), time=len(ops), type="info", process=p, f="txn", value=mops))
+            continue
+        if r < 0.15:
+            ops.append(Op(index=len(ops), time=len(ops), type="fail", process=p, f="txn", value=mops))
+            continue
+        done = []
+        for kind, k, v in mops:
+            if kind in ("read", "r"):
+                seen = regs.get(k)
+                done.append([kind, k, seen if rng.random() < 0.97 else rng.randrange(3)])
+            else:
+                regs[k] = v
+                done.append([kind, k, v])
+        out = None if rng.random() < 0.03 else done
+        ops.append(Op(index=len(ops), time=len(ops), type="ok", process=p, f="txn", value=out))
+    return ops
+
+
+def test_the_knossos_multi_register_history_takes_the_fused_path() -> None:
+    model = multi_register({"x": 0, "y": 0})
+    history = read_history(KNOSSOS / "multi-register" / "good" / "multi-register.edn")
+    assert _took_fused(history, model)
+    for workers in (1, 2):
+        assert _same(history, model, workers=workers)["valid"] is True
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_multi_register_histories_get_the_same_result(seed: int) -> None:
+    rng = random.Random(seed)
+    history = _random_txns(rng, rng.choice([12, 60, 200]), rng.choice([2, 3, 5]))
+    for model in (multi_register({"x": 0, "y": 0}), multi_register(), multi_register({"z": 1})):
+        _same(history, model, workers=1)
+
+
+def test_multi_register_calls_the_fused_path_leaves_alone() -> None:
+    model = multi_register({"x": 0})
+    ok = _ops(("invoke", 0, "txn", [["write", "x", 1]]), ("ok", 0, "txn", [["write", "x", 1]]))
+    assert _took_fused(ok, model)
+    for history in (
+        _ops(("invoke", 0, "read", [["read", "x", None]]), ("ok", 0, "read", [["read", "x", 0]])),
+        _ops(("invoke", 0, "txn", [["read", "x"]]), ("ok", 0, "txn", [["read", "x"]])),
+    ):
+        assert not _took_fused(history, model)
+        _same(history, model)
+    assert not _took_fused(_ops(("invoke", 0, "txn", 5), ("ok", 0, "txn", 5)), model)
+    # registers named by other values than strs: read as the model reads them, str(k)
+    keyed = _ops(("invoke", 0, "txn", [["write", 1, 2]]), ("ok", 0, "txn", [["write", 1, 2]]),
+                 ("invoke", 1, "txn", [["read", "1", None]]), ("ok", 1, "txn", [["read", "1", 2]]))
+    assert _took_fused(keyed, model) and _same(keyed, model)["valid"] is True
+    assert plain_of(multi_register()) is not None

@@ -20,6 +20,10 @@
  *   OP_ANY   always legal; the state is unchanged
  *   OP_ADD   always legal; the state becomes state + a
  *   OP_NEVER never legal
+ *   OP_TXN   a multi-register transaction (fused path only): a, a tuple of
+ *            (is_write, register, value) in order; a read is legal iff the
+ *            register (None if absent) is not != value; the state is a sorted
+ *            tuple of (register, value) pairs, as models.multi_register's
  * Built-in models describe their calls this way, so the loop calls no Python
  * code for them; any other model runs through OP_CALL.
  *
@@ -34,48 +38,17 @@
  *                     2 invalid.  An exception raised by the model (or by a
  *                     state's __hash__/__eq__) propagates with err_slot set to
  *                     the slot of the call being applied.
+ * The module's function, fused(), is in _linear_fused.c; _linear.h holds what
+ * the two files share.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <structmember.h>
-#include <stdint.h>
-#include <string.h>
+#include "_linear.h"
 
-typedef uint64_t word;
+/* The search loop's helpers, inlined into it (gcc keeps some out of line otherwise). */
+#define HOT_INLINE __attribute__((always_inline))
 
 static PyObject *str_input, *str_output;  /* interned attribute names of a Call */
 
-enum { OP_CALL = 0, OP_READ, OP_WRITE, OP_CAS, OP_ANY, OP_ADD, OP_NEVER };
-enum { RUNNING = 0, VALID = 1, INVALID = 2 };
-#define MAX_STUCK_STATES 16
-
 /* ---------------------------------------------------------------- FailCache */
-
-/* Entries live in an arena: [hash, state pointer, m, code[m]], the bitset
- * encoded (encode below) so that an entry costs words near the search's frontier
- * only: on a long history the calls before the frontier are all linearized
- * (leading full words, counted, not stored), those after it none (trailing zero
- * words, dropped).  Crashed calls may stay unlinearized for ever and would break
- * the full words, so their bits are stored apart, gathered into a compact bitset:
- * the cache is told which calls crashed (in the whole partition; a prefix's calls
- * still open at its horizon are near the frontier anyway).  Without this a
- * configuration of a 128k-call history held kilobytes, and a history with 1 %
- * crashed calls outgrew the memory budget.  offs[k] is where entry k starts; the
- * table holds entry index + 1 (0 = empty), open addressing with linear probing,
- * at most half full. */
-typedef struct {
-    PyObject_HEAD
-    Py_ssize_t words;
-    word *cmask;            /* the crashed calls' bits (NULL: none) */
-    word *enc;              /* scratch: one encoded configuration */
-    word *arena;
-    Py_ssize_t used, cap;   /* words of the arena */
-    Py_ssize_t *offs;
-    Py_ssize_t len, offcap;
-    uint32_t *table;
-    size_t tmask;
-    int canon;              /* states are canonical (see canon_values): equal iff identical */
-} FailCache;
 
 /* Words of `bits` up to its last nonzero one. */
 static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
@@ -88,7 +61,15 @@ static Py_ssize_t trimmed(const word *bits, Py_ssize_t n) {
  * last nonzero word of bits) with crashed bits set, and B the crashed calls' bits,
  * gathered in order, trailing zero words dropped.  One-to-one for a given cmask.
  * Returns the encoding's length in words. */
-static Py_ssize_t encode(FailCache *c, const word *bits) {
+static inline HOT_INLINE Py_ssize_t encode(FailCache *c, const word *bits) {
+    if (c->words == 1 && !c->cmask) {  /* a partition of up to 64 calls: the same words, at once */
+        word w = bits[0], *e = c->enc;
+        e[0] = w == ~(word)0;
+        e[1] = w != 0 && w != ~(word)0;
+        e[2] = 0;
+        e[3] = w;
+        return 3 + (Py_ssize_t)e[1];
+    }
     Py_ssize_t t = trimmed(bits, c->words);
     const word *cm = c->cmask;
     word *e = c->enc;
@@ -126,19 +107,12 @@ static Py_ssize_t encode(FailCache *c, const word *bits) {
     return m;
 }
 
-static word mix64(word h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 /* -1 on error (the state is unhashable). */
-static int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word *out) {
+static inline int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word *out) {
     Py_hash_t sh = c->canon ? (Py_hash_t)((uintptr_t)state >> 4) : PyObject_Hash(state);
     if (sh == -1 && PyErr_Occurred()) return -1;
+    /* A full mix per word: a cheaper one (a multiply and a shift) lengthened the
+     * probes of the large tables of long histories (bench_long.py, 128k calls: 6 %). */
     word h = (word)sh * 0x9e3779b97f4a7c15ULL;
     for (Py_ssize_t i = 0; i < n; i++) h = mix64(h ^ bits[i]) + (word)i;
     *out = mix64(h);
@@ -146,14 +120,20 @@ static int config_hash(const FailCache *c, const word *bits, Py_ssize_t n, PyObj
 }
 
 /* 1 found, 0 not, -1 error.  *slot receives the table slot where it is or would go. */
-static int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word h,
-                      size_t *slot) {
+static inline int same_words(const word *a, const word *b, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+static inline int cache_find(FailCache *c, const word *bits, Py_ssize_t n, PyObject *state, word h,
+                             size_t *slot) {
     size_t i = (size_t)h & c->tmask;
     for (;;) {
         uint32_t e = c->table[i];
         if (!e) { *slot = i; return 0; }
         word *ent = c->arena + c->offs[e - 1];
-        if (ent[0] == h && (Py_ssize_t)ent[2] == n && memcmp(ent + 3, bits, (size_t)n * sizeof(word)) == 0) {
+        if (ent[0] == h && (Py_ssize_t)ent[2] == n && same_words(ent + 3, bits, n)) {
             PyObject *s = (PyObject *)(uintptr_t)ent[1];
             if (s == state) return 1;
             if (!c->canon) {
@@ -219,7 +199,7 @@ static int cache_add(FailCache *c, const word *raw, PyObject *state) {
     return 0;
 }
 
-static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
+static inline HOT_INLINE int cache_contains(FailCache *c, const word *raw, PyObject *state) {
     word h;
     size_t slot;
     Py_ssize_t n = encode(c, raw);
@@ -229,7 +209,7 @@ static int cache_contains(FailCache *c, const word *raw, PyObject *state) {
 
 /* Sets an empty cache up: `words` words per bitset, the calls crashed[0 .. nc) stored apart,
  * a table of `slots` (a power of 2; it doubles when half full). */
-static int cache_setup(FailCache *self, Py_ssize_t words, const Py_ssize_t *crashed, Py_ssize_t nc,
+int cache_setup(FailCache *self, Py_ssize_t words, const Py_ssize_t *crashed, Py_ssize_t nc,
                        size_t slots) {
     if (words < 1 || words > PY_SSIZE_T_MAX / 128 - 4 || self->table) {
         PyErr_SetString(PyExc_ValueError, "FailCache(words): words >= 1, initialized once");
@@ -313,7 +293,7 @@ static PyGetSetDef FailCache_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject FailCacheType = {
+PyTypeObject FailCacheType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "jepsy.checkers.linear._linear.FailCache",
     .tp_doc = "FailCache(words, crashed=()): failed configurations (bitset of `words` words, state); "
@@ -328,46 +308,6 @@ static PyTypeObject FailCacheType = {
 };
 
 /* ------------------------------------------------------------------- Search */
-
-typedef struct {
-    PyObject_HEAD
-    Py_ssize_t n, n_ok, ws, wc;
-    int *code;
-    PyObject **a, **b, **inputs, **outputs;
-    PyObject *step;
-    Py_ssize_t *cslot;   /* canonical index (the cache's numbering) of each slot */
-    char *crashed;
-    Py_ssize_t *twin;    /* a crashed slot's nearest lower crashed slot with an equal input, or -1 */
-    word *romask;        /* ws words */
-    /* The candidate mask of ok return r is the first upto[r] calls in invocation
-     * order, slots slot_of[0 .. upto[r]): masks only grow with r.  One mask is kept,
-     * `mask` (the first `mask_upto` calls), and moved to the r wanted a call at a
-     * time: the search moves r by small steps, so this costs little, where one
-     * dense mask per return (n²/8 bytes) made partitions over 8,192 calls too big. */
-    Py_ssize_t *upto;    /* n_ok entries */
-    Py_ssize_t *slot_of; /* n entries: slot of the i-th call invoked */
-    word *mask;          /* ws words */
-    Py_ssize_t mask_upto;
-    Py_ssize_t *rslot;   /* n_ok + 1 entries, the last -1 */
-    Py_ssize_t *slot_ret; /* history position of each of those returns */
-    FailCache *cache;
-    PyObject *state, *init;
-    word *lin, *clin, *cand, *tmp;
-    Py_ssize_t cand_k0;  /* cand is zero below this word (pop_low) */
-    Py_ssize_t r;
-    int resume, status;
-    Py_ssize_t depth;
-    Py_ssize_t *p_j, *p_r;
-    PyObject **p_state;
-    char *p_forced;      /* n entries: the step at that depth was a forced read, no other candidate */
-    Py_ssize_t best_r, best_depth;
-    Py_ssize_t *best_path;
-    word *best_lin;
-    PyObject *best_states;  /* dict used as an ordered set */
-    Py_ssize_t steps, err_slot;
-    int ready;  /* __init__ succeeded: every method checks it */
-    int canon;  /* operands and states are canonical (see canon_values): equal iff identical */
-} Search;
 
 static int not_ready(Search *s) {
     if (s->ready) return 0;
@@ -410,8 +350,12 @@ static int py_eq(PyObject *a, PyObject *b) {
     return t;
 }
 
-/* Applies slot j to the current state: 1 legal (*nxt new reference), 0 illegal, -1 error. */
-static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
+static int apply_call(Search *s, Py_ssize_t j, PyObject **nxt);
+static int apply_txn(PyObject *st, PyObject *ops, PyObject **nxt);
+
+/* Applies slot j to the current state: 1 legal (*nxt new reference), 0 illegal, -1 error.
+ * Inline: the loop applies a candidate per try, most often a plain instruction. */
+static inline HOT_INLINE int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
     PyObject *st = s->state;
     int ok;
     switch (s->code[j]) {
@@ -436,7 +380,109 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
         return *nxt ? 1 : -1;
     case OP_NEVER:
         return 0;
-    default: {
+    case OP_TXN:
+        return apply_txn(st, s->a[j], nxt);
+    default:
+        return apply_call(s, j, nxt);
+    }
+}
+
+/* 1 if the transaction `ops` (OP_TXN's operand) writes. */
+static int txn_writes(PyObject *ops) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ops); i++)
+        if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(ops, i), 0) == Py_True) return 1;
+    return 0;
+}
+
+/* apply's OP_TXN: models.multi_register's step on the state `st`, a sorted tuple of
+ * (register, value) pairs, registers exact strs.  The registers are held in two
+ * arrays (a transaction touches a few), kept sorted; a transaction that writes
+ * nothing leaves `st` itself (an equal state: the model makes a copy). */
+#define TXN_REGS 16
+static int apply_txn(PyObject *st, PyObject *ops, PyObject **nxt) {
+    if (!PyTuple_CheckExact(st)) {
+        PyErr_SetString(PyExc_TypeError, "multi-register state: a tuple of (register, value) pairs");
+        return -1;
+    }
+    Py_ssize_t nr = PyTuple_GET_SIZE(st), cap = nr + PyTuple_GET_SIZE(ops);
+    PyObject *kbuf[TXN_REGS], *vbuf[TXN_REGS], *pbuf[TXN_REGS];
+    PyObject **keys = kbuf, **vals = vbuf, **pairs = pbuf;  /* borrowed; pairs: st's, NULL if changed */
+    if (cap > TXN_REGS) {
+        keys = PyMem_Malloc((size_t)cap * sizeof(PyObject *));
+        vals = PyMem_Malloc((size_t)cap * sizeof(PyObject *));
+        pairs = PyMem_Malloc((size_t)cap * sizeof(PyObject *));
+        if (!keys || !vals || !pairs) { PyErr_NoMemory(); nr = -1; goto out; }
+    }
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        PyObject *pr = PyTuple_GET_ITEM(st, i);
+        if (!PyTuple_CheckExact(pr) || PyTuple_GET_SIZE(pr) != 2 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(pr, 0))) {
+            PyErr_SetString(PyExc_TypeError, "multi-register state: a tuple of (register, value) pairs");
+            nr = -1;
+            goto out;
+        }
+        keys[i] = PyTuple_GET_ITEM(pr, 0);
+        vals[i] = PyTuple_GET_ITEM(pr, 1);
+        pairs[i] = pr;
+    }
+    int ok = 1, wrote = 0;
+    for (Py_ssize_t q = 0; q < PyTuple_GET_SIZE(ops) && ok == 1; q++) {
+        PyObject *mop = PyTuple_GET_ITEM(ops, q);
+        PyObject *key = PyTuple_GET_ITEM(mop, 1), *v = PyTuple_GET_ITEM(mop, 2);
+        Py_ssize_t lo = 0, hi = nr;  /* the register's place: binary search on the sorted keys */
+        int found = 0;
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            int c = keys[mid] == key ? 0 : PyUnicode_Compare(keys[mid], key);
+            if (c == -1 && PyErr_Occurred()) { ok = -1; break; }
+            if (c == 0) { lo = mid; found = 1; break; }
+            if (c < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (ok < 0) break;
+        if (PyTuple_GET_ITEM(mop, 0) != Py_True) {  /* a read: regs.get(register) != value fails */
+            PyObject *ne = PyObject_RichCompare(found ? vals[lo] : Py_None, v, Py_NE);
+            if (!ne) { ok = -1; break; }
+            int t = PyObject_IsTrue(ne);
+            Py_DECREF(ne);
+            ok = t < 0 ? -1 : !t;
+        } else if (found) {
+            vals[lo] = v;
+            pairs[lo] = NULL;
+            wrote = 1;
+        } else {
+            memmove(keys + lo + 1, keys + lo, (size_t)(nr - lo) * sizeof(PyObject *));
+            memmove(vals + lo + 1, vals + lo, (size_t)(nr - lo) * sizeof(PyObject *));
+            memmove(pairs + lo + 1, pairs + lo, (size_t)(nr - lo) * sizeof(PyObject *));
+            keys[lo] = key, vals[lo] = v, pairs[lo] = NULL;
+            nr++;
+            wrote = 1;
+        }
+    }
+    if (ok == 1 && !wrote) {
+        Py_INCREF(st);
+        *nxt = st;
+    } else if (ok == 1) {
+        PyObject *t = PyTuple_New(nr);
+        for (Py_ssize_t i = 0; t && i < nr; i++) {
+            PyObject *pr = pairs[i];
+            if (pr) Py_INCREF(pr);
+            else if (!(pr = PyTuple_Pack(2, keys[i], vals[i]))) Py_CLEAR(t);
+            if (t) PyTuple_SET_ITEM(t, i, pr);
+        }
+        if (t) *nxt = t;
+        else ok = -1;
+    }
+    nr = ok;
+out:
+    if (keys != kbuf) { PyMem_Free(keys); PyMem_Free(vals); PyMem_Free(pairs); }
+    return (int)nr;
+}
+
+/* apply's OP_CALL: the model's step(state, input, output) -> (ok, new state). */
+static int apply_call(Search *s, Py_ssize_t j, PyObject **nxt) {
+    PyObject *st = s->state;
+    int ok;
+    {
         PyObject *res = PyObject_CallFunctionObjArgs(s->step, st, s->inputs[j], s->outputs[j], NULL);
         if (!res) return -1;
         PyObject *okv, *nv;
@@ -461,11 +507,10 @@ static int apply(Search *s, Py_ssize_t j, PyObject **nxt) {
         Py_DECREF(res);
         return ok;
     }
-    }
 }
 
 /* The configuration (clin with slot j's canonical bit, nxt) is in the cache? */
-static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
+static inline HOT_INLINE int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
     /* An empty cache knows nothing (a valid history's search often never fails).  A
      * lookup hashes the state, so an unhashable one still raises here, as it does in
      * the Python search (canonical states are hashable). */
@@ -482,10 +527,33 @@ static int known_dead(Search *s, Py_ssize_t j, PyObject *nxt) {
 }
 
 /* Makes s->mask the candidate mask of ok return r. */
-static void mask_to(Search *s, Py_ssize_t r) {
+static inline void mask_to(Search *s, Py_ssize_t r) {
     Py_ssize_t want = s->upto[r];
     while (s->mask_upto < want) { BIT_SET(s->mask, s->slot_of[s->mask_upto]); s->mask_upto++; }
     while (s->mask_upto > want) { s->mask_upto--; BIT_CLR(s->mask, s->slot_of[s->mask_upto]); }
+}
+
+/* The states met just before the furthest failure, in order, each once, up to
+ * MAX_STUCK_STATES: a dict used as an ordered set, or for canonical states (equal
+ * iff identical) an array compared by identity, which costs no hashing. */
+static void best_clear(Search *s) {
+    if (s->best_states) PyDict_Clear(s->best_states);
+    for (int k = 0; k < s->n_best; k++) Py_CLEAR(s->best_arr[k]);
+    s->n_best = 0;
+}
+
+static int best_add(Search *s, PyObject *state) {
+    if (!s->canon) {
+        if (PyDict_GET_SIZE(s->best_states) >= MAX_STUCK_STATES) return 0;
+        return PyDict_SetItem(s->best_states, state, Py_None);
+    }
+    for (int k = 0; k < s->n_best; k++)
+        if (s->best_arr[k] == state) return 0;
+    if (s->n_best < MAX_STUCK_STATES) {
+        Py_INCREF(state);
+        s->best_arr[s->n_best++] = state;
+    }
+    return 0;
 }
 
 static PyObject *fail_at(Search *s, Py_ssize_t j) {
@@ -493,7 +561,7 @@ static PyObject *fail_at(Search *s, Py_ssize_t j) {
     return NULL;
 }
 
-static PyObject *Search_run(Search *s, PyObject *arg) {
+PyObject *Search_run(Search *s, PyObject *arg) {
     if (not_ready(s)) return NULL;
     long iters = PyLong_AsLong(arg);
     if (iters == -1 && PyErr_Occurred()) return NULL;
@@ -581,14 +649,12 @@ static PyObject *Search_run(Search *s, PyObject *arg) {
             if (s->r >= s->best_r) {
                 if (s->r > s->best_r) {
                     s->best_r = s->r;
-                    PyDict_Clear(s->best_states);
+                    best_clear(s);
                     memcpy(s->best_path, s->p_j, (size_t)s->depth * sizeof(Py_ssize_t));
                     s->best_depth = s->depth;
                     memcpy(s->best_lin, s->lin, (size_t)ws * sizeof(word));
                 }
-                if (PyDict_GET_SIZE(s->best_states) < MAX_STUCK_STATES
-                    && PyDict_SetItem(s->best_states, s->state, Py_None) < 0)
-                    return fail_at(s, -1);
+                if (best_add(s, s->state) < 0) return fail_at(s, -1);
             }
             if (s->depth == 0) {
                 s->status = INVALID;
@@ -661,6 +727,7 @@ static void Search_dealloc(Search *s) {
     Py_XDECREF(s->init);
     Py_XDECREF(s->step);
     Py_XDECREF(s->cache);
+    best_clear(s);
     Py_XDECREF(s->best_states);
     Py_TYPE(s)->tp_free((PyObject *)s);
 }
@@ -698,21 +765,29 @@ static int by_key(const void *x, const void *y) {
     return i < j ? -1 : i > j;
 }
 
-/* The calls of a partition in invocation order (the call's index is its canonical
- * number in the cache), as lay_out takes them: positions (rpos -1: crashed) and
- * each call's instruction.  The object arrays hold references (or NULL), which
- * lay_out moves into the search's slots; inputs and outputs are needed only where
- * the loop reads them (OP_CALL calls; crashed calls, for twins).  ro: the model's
- * read_only of each call, a list, needed only for OP_CALL calls. */
-typedef struct {
-    Py_ssize_t n;
-    Py_ssize_t *cpos, *rpos;
-    int *code;
-    PyObject **a, **b, **inputs, **outputs;
-    PyObject *ro;
-} CallsIn;
+/* Sorts idx[0 .. n) by key[idx] (distinct keys).  Calls taken in invocation order
+ * mostly return in that order too (a call overlaps a few others): an insertion
+ * sort costs n plus the pairs out of order, less than qsort's calls through a
+ * comparator; past a budget of moves (many long calls) qsort finishes it. */
+static void sort_by_key(Py_ssize_t *idx, Py_ssize_t n, const Py_ssize_t *key) {
+    Py_ssize_t budget = 8 * n + 64;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        Py_ssize_t v = idx[i], kv = key[v], j = i;
+        while (j > 0 && key[idx[j - 1]] > kv) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+        budget -= i - j;
+        if (budget < 0) {
+            sort_key = key;
+            qsort(idx, (size_t)n, sizeof(Py_ssize_t), by_key);
+            return;
+        }
+    }
+}
 
-static void calls_in_free(CallsIn *in) {
+void calls_in_free(CallsIn *in) {
     PyObject **lists[4] = {in->a, in->b, in->inputs, in->outputs};
     for (int l = 0; l < 4; l++) {
         if (!lists[l]) continue;
@@ -725,7 +800,7 @@ static void calls_in_free(CallsIn *in) {
     memset(in, 0, sizeof *in);
 }
 
-static int calls_in_alloc(CallsIn *in, Py_ssize_t n) {
+int calls_in_alloc(CallsIn *in, Py_ssize_t n) {
     memset(in, 0, sizeof *in);
     in->n = n;
     ALLOC(in->cpos, n);
@@ -766,6 +841,16 @@ static int decode(CallsIn *in, Py_ssize_t i, PyObject *ins) {
     return -1;
 }
 
+/* 1 if `v` is a tuple with a list, dict or set item (unhashable for certain), else 0. */
+static int plainly_unhashable(PyObject *v) {
+    if (!PyTuple_CheckExact(v)) return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+        PyObject *x = PyTuple_GET_ITEM(v, i);
+        if (PyList_CheckExact(x) || PyDict_CheckExact(x) || PySet_CheckExact(x)) return 1;
+    }
+    return 0;
+}
+
 /* twin[j]: for a crashed slot, the nearest lower crashed slot whose input is equal
  * as a dict key, or (an unhashable input) the nearest lower one that is identical
  * or ==; else -1.  As search.twins does. */
@@ -779,10 +864,15 @@ static int find_twins(Search *s) {
         if (!s->crashed[j]) continue;
         if (!last && !(last = PyDict_New())) return -1;  /* (most partitions have no crashed call) */
         PyObject *inp = s->inputs[j];
-        PyObject *prev = PyDict_GetItemWithError(last, inp);
-        if (!prev && PyErr_Occurred()) {
-            if (!PyErr_ExceptionMatches(PyExc_TypeError)) { Py_DECREF(last); return -1; }
-            PyErr_Clear();
+        /* An input holding a list (a cas's [from, to]) is unhashable: scanned at once,
+         * without the TypeError that hashing it would raise and cost. */
+        int scan = plainly_unhashable(inp);
+        PyObject *prev = scan ? NULL : PyDict_GetItemWithError(last, inp);
+        if (scan || (!prev && PyErr_Occurred())) {
+            if (!scan) {
+                if (!PyErr_ExceptionMatches(PyExc_TypeError)) { Py_DECREF(last); return -1; }
+                PyErr_Clear();
+            }
             for (Py_ssize_t q = j - 1; q >= 0; q--) {
                 if (!s->crashed[q]) continue;
                 int eq = PyObject_RichCompareBool(s->inputs[q], inp, Py_EQ);
@@ -819,8 +909,7 @@ static int lay_out(Search *s, int by_call, CallsIn *in, Py_ssize_t *scratch) {
     Py_ssize_t n_ok = 0;
     for (Py_ssize_t i = 0; i < n; i++)
         if (rpos[i] >= 0) order[n_ok++] = i;
-    sort_key = rpos;
-    qsort(order, (size_t)n_ok, sizeof(Py_ssize_t), by_key);
+    sort_by_key(order, n_ok, rpos);
     s->n_ok = n_ok;
     Py_ssize_t *perm = s->cslot;
     if (by_call) {
@@ -863,6 +952,9 @@ static int lay_out(Search *s, int by_call, CallsIn *in, Py_ssize_t *scratch) {
         case OP_CAS:
             t = py_eq(s->a[j], s->b[j]);
             break;
+        case OP_TXN:  /* models.multi_register's read_only: nothing but reads */
+            t = !txn_writes(s->a[j]);
+            break;
         default:
             t = 0;
         }
@@ -898,7 +990,7 @@ static int lay_out(Search *s, int by_call, CallsIn *in, Py_ssize_t *scratch) {
 
 /* Everything Search_init does once its arguments are C data (the fused path
  * calls it too).  Takes in's references. */
-static int search_setup(Search *s, FailCache *fc, PyObject *step, int by_call, CallsIn *in,
+int search_setup(Search *s, FailCache *fc, PyObject *step, int by_call, CallsIn *in,
                         PyObject *init) {
     Py_ssize_t n = in->n;
     if ((n + 63) / 64 > fc->words) {
@@ -1036,7 +1128,72 @@ static PyObject *Search_order(Search *s, PyObject *arg) {
 
 static PyObject *Search_best_states(Search *s, PyObject *Py_UNUSED(ignored)) {
     if (not_ready(s)) return NULL;
-    return PySequence_List(s->best_states);
+    if (!s->canon) return PySequence_List(s->best_states);
+    PyObject *out = PyList_New(s->n_best);
+    for (int k = 0; out && k < s->n_best; k++) {
+        Py_INCREF(s->best_arr[k]);
+        PyList_SET_ITEM(out, k, s->best_arr[k]);
+    }
+    return out;
+}
+
+static int cmp_ssize(const void *x, const void *y) {
+    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Slot j is a crashed call that leaves every state of the furthest failure as it is
+ * (or cannot apply there): an explanation passes over it.  Canonical states only
+ * (an unchanged state is the same object); else, or on an error, 0. */
+static int idle_crashed(Search *s, Py_ssize_t j) {
+    if (!s->canon || !s->crashed[j]) return 0;
+    PyObject *saved = s->state;
+    int idle = 1;
+    for (int k = 0; k < s->n_best && idle; k++) {
+        PyObject *nxt = NULL;
+        s->state = s->best_arr[k];
+        int ok = apply(s, j, &nxt);
+        if (ok < 0) { PyErr_Clear(); idle = 0; }
+        else if (ok) { idle = nxt == s->best_arr[k]; Py_DECREF(nxt); }
+    }
+    s->state = saved;
+    return idle;
+}
+
+/* Search.invalid_parts(relevant): what engine.invalid makes of an invalid search, in
+ * its calls' numbers (the cache's): (stuck, pending, states, order): the call whose
+ * completion could not be passed, the other calls that could still take effect
+ * there (ascending), the states met just before it, the furthest path.  relevant:
+ * pending without the crashed calls that change none of those states, which
+ * explain.explain passes over (it steps each through the model in Python). */
+static PyObject *Search_invalid_parts(Search *s, PyObject *arg) {
+    if (not_ready(s)) return NULL;
+    int relevant = PyObject_IsTrue(arg);
+    if (relevant < 0) return NULL;
+    if (s->status != INVALID) {
+        PyErr_SetString(PyExc_RuntimeError, "invalid_parts: the search did not end invalid");
+        return NULL;
+    }
+    Py_ssize_t r = s->best_r, stuck_slot = s->rslot[r], np = 0;
+    Py_ssize_t *pend = PyMem_Malloc(((size_t)s->upto[r] + 1) * sizeof(Py_ssize_t));
+    if (!pend) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < s->upto[r]; i++) {  /* the candidates of return r ... */
+        Py_ssize_t j = s->slot_of[i];
+        if (j != stuck_slot && !BIT_GET(s->best_lin, j) && !(relevant && idle_crashed(s, j)))
+            pend[np++] = s->cslot[j];  /* ... still open */
+    }
+    qsort(pend, (size_t)np, sizeof(Py_ssize_t), cmp_ssize);
+    PyObject *pending = index_list(pend, np);
+    PyMem_Free(pend);
+    PyObject *states = pending ? Search_best_states(s, NULL) : NULL;
+    PyObject *args = states ? Py_BuildValue("(iO)", 1, Py_None) : NULL;
+    PyObject *order = args ? Search_path_items(s, args) : NULL;
+    Py_XDECREF(args);
+    PyObject *out = order ? Py_BuildValue("(nOOO)", s->cslot[stuck_slot], pending, states, order) : NULL;
+    Py_XDECREF(pending);
+    Py_XDECREF(states);
+    Py_XDECREF(order);
+    return out;
 }
 
 static PyObject *Search_best_lin(Search *s, PyObject *Py_UNUSED(ignored)) {
@@ -1055,7 +1212,7 @@ static PyObject *Search_get_state(Search *s, void *closure) {
  * (the furthest one when best), calls numbered as in the cache: the path as the
  * caller's own handles on its calls, without a list of slots in between; with
  * items None, the calls' numbers. */
-static PyObject *Search_path_items(Search *s, PyObject *args) {
+PyObject *Search_path_items(Search *s, PyObject *args) {
     if (not_ready(s)) return NULL;
     int best;
     PyObject *items;
@@ -1164,6 +1321,9 @@ static PyMethodDef Search_methods[] = {
      "path_states(best) -> the state after each call of the path, replayed from the start."},
     {"path_items", (PyCFunction)Search_path_items, METH_VARARGS,
      "path_items(best, items) -> items[call] for each call of the current (or furthest) path."},
+    {"invalid_parts", (PyCFunction)Search_invalid_parts, METH_O,
+     "invalid_parts(relevant) -> (stuck, pending, states, order) of a search ended invalid, "
+     "in the calls' numbers."},
     {"best_lin", (PyCFunction)Search_best_lin, METH_NOARGS,
      "The furthest path's linearized slots, little-endian bytes."},
     {NULL, NULL, 0, NULL},
@@ -1185,7 +1345,7 @@ static PyGetSetDef Search_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-static PyTypeObject SearchType = {
+PyTypeObject SearchType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "jepsy.checkers.linear._linear.Search",
     .tp_doc = "One resumable linearizability search (see linear/native.py).",
@@ -1199,389 +1359,11 @@ static PyTypeObject SearchType = {
     .tp_getset = Search_getset,
 };
 
-/* -------------------------------------------------------------- fused path */
-
-/* fused(history, op_type, kind, init, nil_unknown, allow_cas, compact): a history of
- * jepsy.history.Op straight to a search of its one partition, for the models
- * whose calls are plain instructions (linear/fused.py says which and why).  It
- * does what prepare, partition and native.search do before the loop, without
- * a Python object per call: pairs invocations with completions (strictly),
- * drops fail pairs, crashes info and unfinished calls, and turns each call into
- * the instruction the model's native_op gives it.  Returns None whenever the
- * general path must decide: an op that is not exactly op_type, or whose fields
- * are not at fixed slots; a malformed history (the general path reports it); a
- * process number beyond 64 bits; a register history in Jepsen's independent
- * [key, value] convention, which the model partitions by key.  Else (search,
- * cache, calls, failed, crashed, indices, invokes, completions): the search
- * laid out in the "return" order with its own empty cache, the counts of calls,
- * dropped fail pairs and crashed calls, and per call the invoke's `index`, the
- * invoke and the completion (None if none), as prepare.Prepared has them.
- * compact: the cache stores crashed calls' bits apart whatever the size (as the
- * general path's caches do: its memory estimate, for a tight memory budget);
- * else only past COMPACT_CALLS calls. */
-
-enum { KIND_REGISTER = 0, KIND_MUTEX = 1 };
-#define COMPACT_CALLS 256
-
-/* Op's fields are read at their slots: a msgspec Struct's fields are member
- * descriptors at fixed offsets, resolved once per type. */
-static PyTypeObject *op_type_seen;
-static Py_ssize_t off_index, off_type, off_process, off_f, off_value;
-static int op_direct;
-static PyObject *s_index, *s_type, *s_process, *s_f, *s_value;
-static PyObject *s_invoke, *s_ok, *s_fail, *s_read, *s_write, *s_cas, *s_acquire, *s_release;
-
-static Py_ssize_t member_offset(PyTypeObject *t, PyObject *name) {
-    PyObject *d = PyDict_GetItemWithError(t->tp_dict, name);  /* borrowed */
-    if (!d || !Py_IS_TYPE(d, &PyMemberDescr_Type)) return -1;
-    PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-    if (m->type != T_OBJECT_EX && m->type != T_OBJECT) return -1;
-    return m->offset;
-}
-
-static void resolve_op_type(PyTypeObject *t) {
-    op_type_seen = t;
-    off_index = member_offset(t, s_index);
-    off_type = member_offset(t, s_type);
-    off_process = member_offset(t, s_process);
-    off_f = member_offset(t, s_f);
-    off_value = member_offset(t, s_value);
-    PyErr_Clear();
-    op_direct = off_index > 0 && off_type > 0 && off_process > 0 && off_f > 0 && off_value > 0;
-}
-
-/* The field at `off` of an op (borrowed), NULL if unset. */
-#define FIELD(op, off) (*(PyObject **)((char *)(op) + (off)))
-
-/* s is the str `lit` (interned): identity first, since the readers share their strings. */
-static int is_str(PyObject *s, PyObject *lit) {
-    if (s == lit) return 1;
-    if (!PyUnicode_CheckExact(s)) return 0;
-    if (!PyUnicode_IS_READY(s)) return PyUnicode_Compare(s, lit) == 0;
-    Py_ssize_t k = PyUnicode_GET_LENGTH(s);
-    return k == PyUnicode_GET_LENGTH(lit) && PyUnicode_KIND(s) == PyUnicode_KIND(lit)
-           && memcmp(PyUnicode_DATA(s), PyUnicode_DATA(lit), (size_t)k * PyUnicode_KIND(s)) == 0;
-}
-
-/* models._is_pair: 1, 0, or -1 on error. */
-static int is_pair(PyObject *v) {
-    if (PyList_CheckExact(v)) return PyList_GET_SIZE(v) == 2;
-    if (PyTuple_CheckExact(v)) return PyTuple_GET_SIZE(v) == 2;
-    if (!PyList_Check(v) && !PyTuple_Check(v)) return 0;
-    Py_ssize_t k = PySequence_Size(v);
-    return k < 0 ? -1 : k == 2;
-}
-
-/* One call while pairing: its invoke and completion (borrowed from the history). */
-typedef struct { PyObject *inv, *comp; Py_ssize_t ipos, cpos; } Pairing;
-
-/* Process number -> index of its open call + 1 (0: none): an array for the small
- * numbers clients have, open addressing for any other. */
-#define SMALL_PROCS 512
-typedef struct {
-    Py_ssize_t small[SMALL_PROCS];
-    long long *keys;
-    Py_ssize_t *vals;
-    char *used;
-    size_t mask, count;
-} ProcTable;
-
-static Py_ssize_t *proc_big(ProcTable *t, long long p) {
-    size_t i = (size_t)mix64((word)p) & t->mask;
-    while (t->used[i] && t->keys[i] != p) i = (i + 1) & t->mask;
-    if (!t->used[i]) {
-        t->used[i] = 1;
-        t->keys[i] = p;
-        t->vals[i] = 0;
-        t->count++;
-    }
-    return &t->vals[i];
-}
-
-static int proc_alloc(ProcTable *t, size_t size) {
-    t->mask = size - 1;
-    t->count = 0;
-    t->keys = PyMem_Calloc(size, sizeof(long long));
-    t->vals = PyMem_Calloc(size, sizeof(Py_ssize_t));
-    t->used = PyMem_Calloc(size, 1);
-    if (!t->keys || !t->vals || !t->used) { PyErr_NoMemory(); return -1; }
-    return 0;
-}
-
-static void proc_free(ProcTable *t) {
-    PyMem_Free(t->keys);
-    PyMem_Free(t->vals);
-    PyMem_Free(t->used);
-    t->keys = NULL;
-    t->vals = NULL;
-    t->used = NULL;
-}
-
-/* The slot of process p, NULL on error (no memory). */
-static Py_ssize_t *proc_slot(ProcTable *t, long long p) {
-    if (p >= 0 && p < SMALL_PROCS) return &t->small[p];
-    if (!t->used && proc_alloc(t, 64) < 0) return NULL;
-    if ((t->count + 1) * 2 > t->mask + 1) {
-        ProcTable u;
-        if (proc_alloc(&u, (t->mask + 1) * 2) < 0) { proc_free(&u); return NULL; }
-        for (size_t i = 0; i <= t->mask; i++)
-            if (t->used[i]) *proc_big(&u, t->keys[i]) = t->vals[i];
-        proc_free(t);
-        t->keys = u.keys, t->vals = u.vals, t->used = u.used, t->mask = u.mask, t->count = u.count;
-    }
-    return proc_big(t, p);
-}
-
-/* An exact int's value if it is a small nonnegative one (one digit), else -1: the
- * process numbers of clients, read without a call. */
-static inline long long small_int(PyObject *p) {
-#if PY_VERSION_HEX >= 0x030C0000
-    if (!PyLong_CheckExact(p) || !PyUnstable_Long_IsCompact((PyLongObject *)p)) return -1;
-    return (long long)PyUnstable_Long_CompactValue((PyLongObject *)p);
-#else
-    if (!PyLong_CheckExact(p)) return -1;
-    Py_ssize_t size = Py_SIZE(p);
-    return size == 0 ? 0 : size == 1 ? (long long)((PyLongObject *)p)->ob_digit[0] : -1;
-#endif
-}
-
-/* Which of `lits` (interned) the str s is, or n if none.  The readers share one
- * object per distinct string, so `seen` remembers the object met for each and
- * most ops cost a pointer comparison. */
-static inline int str_code(PyObject *s, PyObject *const *lits, PyObject **seen, int n) {
-    for (int k = 0; k < n; k++)
-        if (s == seen[k]) return k;
-    for (int k = 0; k < n; k++)
-        if (is_str(s, lits[k])) {
-            seen[k] = s;
-            return k;
-        }
-    return n;
-}
-
-/* Item i of a pair (new reference), NULL on error. */
-static PyObject *pair_item(PyObject *v, Py_ssize_t i) {
-    if (PyList_CheckExact(v)) { Py_INCREF(PyList_GET_ITEM(v, i)); return PyList_GET_ITEM(v, i); }
-    if (PyTuple_CheckExact(v)) { Py_INCREF(PyTuple_GET_ITEM(v, i)); return PyTuple_GET_ITEM(v, i); }
-    return PySequence_GetItem(v, i);
-}
-
-/* Canonical values: replaces each operand (a, b) and *init by the first value equal
- * to it, so that values are equal iff identical and the search compares and
- * hashes pointers, calling no Python code.  Only where that is exact: every value
- * None, a bool, an exact int or an exact str, and values equal only within one
- * type (1 == True, so a history holding both keeps Python's ==).  Then the
- * representative is indistinguishable from the value it stands for (same type,
- * same value: the same JSON, the same words).  Returns 1 done, 0 not possible,
- * -1 on error.  Values replaced before it turns out not possible stay replaced:
- * an equal value of the same type, which no comparison can tell apart. */
-static int canon_values(CallsIn *in, PyObject **init) {
-    PyObject *d = PyDict_New();
-    if (!d) return -1;
-    int rc = 1;
-    {
-        for (Py_ssize_t i = -1; i < in->n && rc == 1; i++) {
-            PyObject **slots[2] = {i < 0 ? init : &in->a[i], i < 0 ? NULL : &in->b[i]};
-            for (int k = 0; k < 2 && rc == 1; k++) {
-                if (!slots[k] || !*slots[k]) continue;
-                PyObject *v = *slots[k];
-                if (v != Py_None && !PyBool_Check(v) && !PyLong_CheckExact(v) && !PyUnicode_CheckExact(v)) {
-                    rc = 0;
-                    break;
-                }
-                PyObject *r = PyDict_GetItemWithError(d, v);
-                if (!r) {
-                    if (PyErr_Occurred() || PyDict_SetItem(d, v, v) < 0) rc = -1;
-                } else if (Py_TYPE(r) != Py_TYPE(v)) {
-                    rc = 0;
-                } else if (r != v) {
-                    Py_INCREF(r);
-                    *slots[k] = r;
-                    Py_DECREF(v);
-                }
-            }
-        }
-    }
-    Py_DECREF(d);
-    return rc;
-}
-
-#define FALLBACK() do { PyErr_Clear(); result = Py_None; Py_INCREF(result); goto done; } while (0)
-
-enum { T_INVOKE, T_OK, T_FAIL, T_OTHER };  /* op types (info and any other: crashed) */
-enum { F_READ, F_WRITE, F_CAS, F_ACQUIRE = 0, F_RELEASE = 1 };
-
-static PyObject *fused(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    (void)self;
-    if (nargs != 7 || !PyList_Check(args[0]) || !PyType_Check(args[1]) || !PyLong_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "fused(history: list, op_type: type, kind: int, init, "
-                        "nil_unknown: bool, allow_cas: bool, compact: bool)");
-        return NULL;
-    }
-    PyObject *history = args[0], *init = args[3];
-    PyTypeObject *op_type = (PyTypeObject *)args[1];
-    long kind = PyLong_AsLong(args[2]);
-    int nil_unknown = PyObject_IsTrue(args[4]), allow_cas = PyObject_IsTrue(args[5]);
-    int compact = PyObject_IsTrue(args[6]);
-    if ((kind == -1 || nil_unknown < 0 || allow_cas < 0 || compact < 0) && PyErr_Occurred()) return NULL;
-    if (op_type != op_type_seen) resolve_op_type(op_type);
-    if (!op_direct) Py_RETURN_NONE;
-    PyObject *result = NULL, *indices = NULL, *invokes = NULL, *comps = NULL;
-    Py_ssize_t len = PyList_GET_SIZE(history), ncalls = 0;
-    Pairing *calls = PyMem_Malloc(((size_t)len + 1) * sizeof(Pairing));
-    char *ctype = PyMem_Malloc((size_t)len + 1);
-    Py_ssize_t *crashed_ix = NULL;
-    CallsIn in;
-    memset(&in, 0, sizeof in);
-    FailCache *fc = NULL;
-    Search *s = NULL;
-    ProcTable *pt = PyMem_Calloc(1, sizeof(ProcTable));
-    if (!calls || !ctype || !pt) { PyErr_NoMemory(); goto done; }
-    PyObject *const types[] = {s_invoke, s_ok, s_fail};
-    PyObject *seen_t[] = {s_invoke, s_ok, s_fail};
-    for (Py_ssize_t pos = 0; pos < len; pos++) {
-        PyObject *op = PyList_GET_ITEM(history, pos);
-        if (!Py_IS_TYPE(op, op_type)) FALLBACK();
-        PyObject *p = FIELD(op, off_process), *t = FIELD(op, off_type);
-        if (!p || !t) FALLBACK();
-        if (!PyLong_Check(p)) continue;  /* the nemesis */
-        long long pn = small_int(p);
-        if (pn < 0 || pn >= SMALL_PROCS) {
-            int overflow;
-            pn = PyLong_AsLongLongAndOverflow(p, &overflow);
-            if (overflow || (pn == -1 && PyErr_Occurred())) FALLBACK();
-        }
-        Py_ssize_t *open = pn >= 0 && pn < SMALL_PROCS ? &pt->small[pn] : proc_slot(pt, pn);
-        if (!open) goto done;
-        int tc = str_code(t, types, seen_t, 3);
-        if (tc == T_INVOKE) {
-            if (*open) FALLBACK();  /* invoked again while open: the general path says so */
-            calls[ncalls] = (Pairing){op, NULL, pos, -1};
-            *open = ++ncalls;
-        } else {
-            if (!*open) FALLBACK();  /* a completion without an invoke */
-            Pairing *c = &calls[*open - 1];
-            c->comp = op;
-            c->cpos = pos;
-            ctype[*open - 1] = (char)tc;
-            *open = 0;
-        }
-    }
-    /* Jepsen's semantics (prepare.py): fail pairs dropped, info and unfinished calls crashed. */
-    Py_ssize_t n = 0, failed = 0, ncrashed = 0;
-    for (Py_ssize_t k = 0; k < ncalls; k++) {
-        if (calls[k].comp && ctype[k] == T_FAIL) {
-            failed++;
-            continue;
-        }
-        if (!calls[k].comp) ctype[k] = T_OTHER;  /* unfinished: crashed, as info */
-        calls[n] = calls[k];
-        ctype[n++] = ctype[k];
-    }
-    if (calls_in_alloc(&in, n) < 0) goto done;
-    crashed_ix = PyMem_Malloc(((size_t)n + 1) * sizeof(Py_ssize_t));
-    if (!crashed_ix) { PyErr_NoMemory(); goto done; }
-    if (!(indices = PyList_New(n)) || !(invokes = PyList_New(n)) || !(comps = PyList_New(n))) goto done;
-    int keyed = n > 0;
-    PyObject *const rfs[] = {s_read, s_write, s_cas}, *const mfs[] = {s_acquire, s_release};
-    PyObject *seen_f[] = {s_read, s_write, s_cas};
-    if (kind == KIND_MUTEX) seen_f[0] = s_acquire, seen_f[1] = s_release;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *inv = calls[i].inv, *done_op = calls[i].comp;
-        PyObject *comp = ctype[i] == T_OK ? done_op : NULL;  /* NULL: crashed */
-        PyObject *ix = FIELD(inv, off_index), *f = FIELD(inv, off_f), *value = FIELD(inv, off_value);
-        PyObject *out = comp ? FIELD(comp, off_value) : NULL;
-        if (!ix || !f || !value || (comp && !out)) FALLBACK();
-        Py_INCREF(ix);
-        PyList_SET_ITEM(indices, i, ix);
-        Py_INCREF(inv);
-        PyList_SET_ITEM(invokes, i, inv);
-        if (!done_op) done_op = Py_None;
-        Py_INCREF(done_op);
-        PyList_SET_ITEM(comps, i, done_op);
-        in.cpos[i] = calls[i].ipos;
-        in.rpos[i] = comp ? calls[i].cpos : -1;
-        PyObject *a = NULL, *b = NULL;
-        int code = OP_NEVER;
-        if (kind == KIND_MUTEX) {  /* models.mutex's native_op */
-            int fc_ = str_code(f, mfs, seen_f, 2);
-            if (fc_ == F_ACQUIRE) code = OP_CAS, a = Py_False, b = Py_True;
-            else if (fc_ == F_RELEASE) code = OP_CAS, a = Py_True, b = Py_False;
-            Py_XINCREF(a);
-            Py_XINCREF(b);
-        } else {  /* models._register_native_op, and whether it is keyed (_auto_register_partition) */
-            int fc_ = str_code(f, rfs, seen_f, 3);
-            int pr = is_pair(value);
-            if (pr < 0) FALLBACK();
-            if (keyed && pr && fc_ == F_CAS) {
-                PyObject *inner = pair_item(value, 1);
-                if (!inner) FALLBACK();
-                keyed = is_pair(inner);
-                Py_DECREF(inner);
-                if (keyed < 0) FALLBACK();
-            } else if (keyed) {
-                keyed = pr;
-            }
-            if (fc_ == F_READ) {
-                if (!out || (out == Py_None && nil_unknown)) code = OP_ANY;
-                else code = OP_READ, a = out, Py_INCREF(a);
-            } else if (fc_ == F_WRITE) {
-                code = OP_WRITE, a = value, Py_INCREF(a);
-            } else if (fc_ == F_CAS && allow_cas && pr) {
-                code = OP_CAS;
-                if (!(a = pair_item(value, 0)) || !(b = pair_item(value, 1))) {
-                    Py_XDECREF(a);
-                    FALLBACK();
-                }
-            }
-        }
-        in.code[i] = code;
-        in.a[i] = a;
-        in.b[i] = b;
-        if (!comp) {  /* a crashed call: its input, (f, value), finds its twins */
-            crashed_ix[ncrashed++] = i;
-            if (!(in.inputs[i] = PyTuple_Pack(2, f, value))) goto done;
-        }
-    }
-    if (kind == KIND_REGISTER && keyed) FALLBACK();  /* [key, value] pairs: partitioned by key */
-    Py_INCREF(init);  /* (canon_values may replace it) */
-    /* The mutex's operands are the bools, singletons: canonical if its state is a bool. */
-    int canon = kind == KIND_MUTEX ? PyBool_Check(init) : canon_values(&in, &init);
-    Py_DECREF(init);  /* the rep is held by the operands, or is the argument itself */
-    if (canon < 0) goto done;
-    fc = (FailCache *)PyType_GenericNew(&FailCacheType, NULL, NULL);
-    /* Crashed calls' bits apart save memory on long histories only; on a few words
-     * they cost time and save nothing (an answer never depends on it). */
-    if (!fc || cache_setup(fc, n > 0 ? (n + 63) / 64 : 1, crashed_ix,
-                           compact || n > COMPACT_CALLS ? ncrashed : 0, 64) < 0)
-        goto done;
-    s = (Search *)PyType_GenericNew(&SearchType, NULL, NULL);
-    if (!s || search_setup(s, fc, Py_None, 0, &in, init) < 0) goto done;
-    fc->canon = s->canon = canon;
-    PyObject *nn = PyLong_FromSsize_t(n), *nf = PyLong_FromSsize_t(failed), *nc = PyLong_FromSsize_t(ncrashed);
-    if (nn && nf && nc) result = PyTuple_Pack(8, s, fc, nn, nf, nc, indices, invokes, comps);
-    Py_XDECREF(nn);
-    Py_XDECREF(nf);
-    Py_XDECREF(nc);
-done:
-    Py_XDECREF(indices);
-    Py_XDECREF(invokes);
-    Py_XDECREF(comps);
-    Py_XDECREF(s);
-    Py_XDECREF(fc);
-    calls_in_free(&in);
-    PyMem_Free(crashed_ix);
-    PyMem_Free(calls);
-    PyMem_Free(ctype);
-    if (pt) proc_free(pt);
-    PyMem_Free(pt);
-    return result;
-}
-
 static PyMethodDef linear_functions[] = {
     {"fused", (PyCFunction)(void (*)(void))fused, METH_FASTCALL,
-     "fused(history, op_type, kind, init, nil_unknown, allow_cas, compact) -> None or "
-     "(search, cache, calls, failed, crashed, indices, invokes, completions); see linear/fused.py."},
+     "fused(history, op_type, kind, init, nil_unknown, allow_cas, compact, iters, name, workers) -> "
+     "None, a valid result, or (search, cache, calls, failed, crashed, indices, invokes, completions, "
+     "status); see linear/fused.py."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1593,12 +1375,9 @@ static struct PyModuleDef linear_module = {
 
 PyMODINIT_FUNC PyInit__linear(void) {
     if (PyType_Ready(&FailCacheType) < 0 || PyType_Ready(&SearchType) < 0) return NULL;
-    PyObject **interned[] = {&str_input, &str_output, &s_index, &s_type, &s_process, &s_f, &s_value,
-                             &s_invoke, &s_ok, &s_fail, &s_read, &s_write, &s_cas, &s_acquire, &s_release};
-    const char *names[] = {"input", "output", "index", "type", "process", "f", "value",
-                           "invoke", "ok", "fail", "read", "write", "cas", "acquire", "release"};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-        if (!(*interned[k] = PyUnicode_InternFromString(names[k]))) return NULL;
+    if (!(str_input = PyUnicode_InternFromString("input")) || !(str_output = PyUnicode_InternFromString("output"))
+        || fused_setup() < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&linear_module);
     if (!m) return NULL;
     if (PyModule_AddType(m, &FailCacheType) < 0 || PyModule_AddType(m, &SearchType) < 0

@@ -31,10 +31,13 @@ if TYPE_CHECKING:  # (a Protocol class costs every start-up a millisecond; only 
         def __getitem__(self, i: int, /) -> Call: ...
 
 _MAX_CANDIDATES = 10
+_SCALARS = frozenset((int, str, bool, float, type(None)))
 
 
 def state_json(v: Any) -> Any:
     """A JSON-serializable copy of a model state or value (sets sorted, tuples as lists)."""
+    if v.__class__ in _SCALARS:  # (the common case first: a register holds these)
+        return v
     if v is CRASHED:
         return None
     if isinstance(v, (list, tuple)):
@@ -84,6 +87,8 @@ def _when(d: dict[str, Any]) -> str:
 
 def _either(words: Sequence[str], limit: int = 4) -> str:
     """``"hold 1 or 4"``: alternatives joined, a shared leading verb said once."""
+    if len(words) == 1:  # (verb and rest joined again: the word itself)
+        return words[0]
     if not words:
         return "be in no state at all"
     verbs = {w.split(" ", 1)[0] for w in words}
@@ -113,7 +118,8 @@ def explain(out: Outcome, calls: Calls, originals: Sequence[int], prep: Prepared
     assert out.stuck is not None
     stuck = calls[out.stuck]
     op = op_data(prep, stuck, originals[out.stuck], model)
-    state_words = [model.describe_state(s) for s in out.states]
+    states = out.states
+    state_words = list(map(model.describe_state, states))
     where = f" on key {key}" if key is not None else ""
     text = (f"{op['description']} by process {op['process']} ({_when(op)}){where} cannot be "
             f"linearized: the {model.name} could only {_either(state_words)} then.")
@@ -154,7 +160,7 @@ def explain(out: Outcome, calls: Calls, originals: Sequence[int], prep: Prepared
         text += " No other operation could take effect before it."
     return {
         "op": op,
-        "states": [state_json(s) for s in out.states],
+        "states": list(map(state_json, states)),
         "state_descriptions": state_words,
         "prefix": prefix,
         "prefix_length": len(prefix),

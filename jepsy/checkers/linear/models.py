@@ -181,16 +181,18 @@ class Model(msgspec.Struct, frozen=True, kw_only=True):
 
 # -- plain models: what the fused path runs without calling Python ---------------------------------
 
-PLAIN_REGISTER = 0  # the register family: read, write, cas (the codes of _linear.c's fused)
+PLAIN_REGISTER = 0  # the register family: read, write, cas (the codes of _linear_fused.c)
 PLAIN_MUTEX = 1
+PLAIN_MULTI = 2  # multi_register's transactions
 
 
 class Plain(msgspec.Struct, frozen=True):
     """A built-in model's calls, as the compiled fused path computes them (``checkers.linear.fused``).
 
     ``kind`` names the instruction set (``PLAIN_REGISTER``: ``_register_native_op``
-    with ``nil_unknown`` and ``allow_cas``; ``PLAIN_MUTEX``: the mutex's); ``step``
-    and ``partition`` are the functions it stands for.
+    with ``nil_unknown`` and ``allow_cas``; ``PLAIN_MUTEX``: the mutex's;
+    ``PLAIN_MULTI``: ``multi_register``'s transactions); ``step`` and ``partition``
+    are the functions it stands for.
     """
 
     kind: int
@@ -391,8 +393,12 @@ def multi_register(init: Any = None) -> Model:
         return isinstance(mops, (list, tuple)) and all(
             isinstance(m, (list, tuple)) and len(m) == 3 and m[0] in ("read", "r") for m in mops)
 
+    def native_op(inp: Input, out: Any) -> NativeOp | None:
+        return None  # (its step, in Python; the fused path runs the transactions in C)
+
+    _PLAIN[native_op] = Plain(PLAIN_MULTI, step, None)
     return Model(name="multi-register", init=lambda: start, step=step, read_only=read_only,
-                 describe_state=describe_state, describe_op=describe_op)
+                 describe_state=describe_state, describe_op=describe_op, native_op=native_op)
 
 
 # -- mutex, set, queues -----------------------------------------------------------------------
