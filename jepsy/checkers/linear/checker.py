@@ -65,7 +65,6 @@ history that is not partitioned).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Hashable, Mapping, Sequence
@@ -129,8 +128,10 @@ def state_entries(model: Model, states: Sequence[Any]) -> list[dict[str, Any]]:
             entry = None
         if entry is None:
             entry = {"state": state_json(state), "text": describe(state)}
-            with contextlib.suppress(TypeError):
+            try:  # noqa: SIM105  (contextlib.suppress costs 1.5 µs a state)
                 seen[key] = entry
+            except TypeError:
+                pass
         out.append(entry)
     return out
 
