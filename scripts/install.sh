@@ -64,6 +64,7 @@ if ! .venv/bin/python -c "import jepsy, fabric, pytest, hypothesis, mypy" 2>/dev
    || [[ pyproject.toml -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/linear/_linear.c -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/linear/_linear_fused.c -nt .venv/.jepsy-installed ]] \
+   || [[ jepsy/checkers/linear/_linear_layout.c -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/linear/_linear.h -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/_fastread.c -nt .venv/.jepsy-installed ]] \
    || [[ jepsy/checkers/elle/_columns.c -nt .venv/.jepsy-installed ]] \

@@ -1,8 +1,9 @@
 /*
- * jepsy.checkers.linear._linear: what its two C files share (the extension is one
- * module built from both: pyproject.toml).  _linear.c is the search (FailCache,
- * Search: read its opening comment first); _linear_fused.c the fused path, a
- * history of Ops straight to a laid-out search (linear/fused.py says why).
+ * jepsy.checkers.linear._linear: what its three C files share (the extension is one
+ * module built from them: pyproject.toml).  _linear.c is the search (FailCache,
+ * Search: read its opening comment first); _linear_layout.c lays a partition's
+ * calls out for a Search; _linear_fused.c is the fused path, a history of Ops
+ * straight to a laid-out search (linear/fused.py says why).
  * Names declared here are internal to the module (hidden from the shared object's
  * symbol table).
  */
@@ -119,7 +120,31 @@ static inline word mix64(word h) {
 }
 
 /* _linear.c */
+/* Bits of a bitset of words. */
+#define BIT_SET(w, i) ((w)[(i) >> 6] |= (word)1 << ((i) & 63))
+#define BIT_CLR(w, i) ((w)[(i) >> 6] &= ~((word)1 << ((i) & 63)))
+#define BIT_GET(w, i) (((w)[(i) >> 6] >> ((i) & 63)) & 1)
+
+/* a == b by Python's ==: 1, 0, or -1 with an exception set. */
+static inline int py_eq(PyObject *a, PyObject *b) {
+    PyObject *r = PyObject_RichCompare(a, b, Py_EQ);
+    if (!r) return -1;
+    int t = r == Py_True ? 1 : r == Py_False ? 0 : PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* An OP_TXN's operations (is_write, register, value) write something. */
+static inline int txn_writes(PyObject *ops) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(ops); i++)
+        if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(ops, i), 0) == Py_True) return 1;
+    return 0;
+}
+
 JL_INTERNAL extern PyTypeObject FailCacheType, SearchType;
+JL_INTERNAL extern PyObject *str_input, *str_output;  /* "input", "output", interned */
+/* Search.__init__ (_linear_layout.c). */
+JL_INTERNAL int Search_init(Search *s, PyObject *args, PyObject *kwds);
 JL_INTERNAL int cache_setup(FailCache *self, Py_ssize_t words, const Py_ssize_t *crashed, Py_ssize_t nc,
                             size_t slots);
 JL_INTERNAL int calls_in_alloc(CallsIn *in, Py_ssize_t n);
