@@ -1,5 +1,5 @@
 /*
- * jepsy.checkers.linear._linear, part 3: a partition's calls laid out for a Search.
+ * jepsy.checkers.linear._linear, the layout: a partition's calls laid out for a Search.
  *
  * Search.__init__ (the general path, from native.py) and the fused path
  * (_linear_fused.c) both end in search_setup: the calls' instructions decoded
