@@ -1,9 +1,9 @@
 """``jepsy test``: its flags, read into a ``wiring.TestSpec`` and run.
 
-Imported only when ``jepsy test`` runs (``cli.LAZY_COMMANDS``): its thirty options
-are a millisecond of every other command's start-up.  The helpers it shares with
-``jepsy check`` (``name=value`` options, the availability expectations) live in
-``jepsy.cli``.
+Imported only when ``jepsy test`` runs (``cli.LAZY_COMMANDS``): building its thirty
+options cost every other command most of a millisecond of start-up.  The helpers it
+shares with ``jepsy check`` (``name=value`` options, the availability expectations)
+live in ``jepsy.cli``.
 """
 
 from __future__ import annotations
