@@ -191,32 +191,30 @@ class Plain(msgspec.Struct, frozen=True):
 
     ``kind`` names the instruction set (``PLAIN_REGISTER``: ``_register_native_op``
     with ``nil_unknown`` and ``allow_cas``; ``PLAIN_MUTEX``: the mutex's;
-    ``PLAIN_MULTI``: ``multi_register``'s transactions); ``step`` and ``partition``
-    are the functions it stands for.
+    ``PLAIN_MULTI``: ``multi_register``'s transactions); ``partition`` is the
+    function it stands for (the step is the key it is registered under).
     """
 
     kind: int
-    step: StepFn
     partition: Partition | None
     nil_unknown: bool = False
     allow_cas: bool = False
 
 
-# A built-in model's native_op -> its Plain; weak, so that models come and go.
+# A built-in model's step -> its Plain; weak, so that models come and go.
 _PLAIN: WeakKeyDictionary[Callable[..., Any], Plain] = WeakKeyDictionary()
 
 
 def plain_of(model: Model) -> Plain | None:
     """``model``'s ``Plain`` if it is a built-in model as built, else None.
 
-    A model made from a built-in one with ``msgspec.structs.replace`` keeps its
-    ``native_op`` but may have another ``step``, ``partition`` (``independent``)
-    or ``state_key``: it is plain only if those are still the ones described.
+    Found by the model's ``step`` (what the fused path computes in C is that
+    step's).  A model made from a built-in one with ``msgspec.structs.replace``
+    may have another ``partition`` (``independent``) or a ``state_key``: it is
+    plain only if those are still the ones described.
     """
-    op = model.native_op
-    p = _PLAIN.get(op) if op is not None else None
-    if p is None or model.step is not p.step or model.partition is not p.partition \
-            or model.state_key is not None:
+    p = _PLAIN.get(model.step)
+    if p is None or model.partition is not p.partition or model.state_key is not None:
         return None
     return p
 
@@ -336,7 +334,7 @@ def register(init: Any = None, *, nil_read: NilRead = "auto") -> Model:
 def _register_model(name: str, init: Any, nil_read: NilRead, *, cas: bool) -> Model:
     nil_unknown = nil_read == "unknown" or (nil_read == "auto" and init is not None)
     step, native_op = _register_step(nil_unknown, cas), _register_native_op(nil_unknown, cas)
-    _PLAIN[native_op] = Plain(PLAIN_REGISTER, step, _auto_register_partition, nil_unknown, cas)
+    _PLAIN[step] = Plain(PLAIN_REGISTER, _auto_register_partition, nil_unknown, cas)
     return Model(name=name, init=lambda: init, step=step, native_op=native_op,
                  partition=_auto_register_partition, describe_op=_register_describe_op,
                  read_only=_register_read_only,
@@ -393,12 +391,9 @@ def multi_register(init: Any = None) -> Model:
         return isinstance(mops, (list, tuple)) and all(
             isinstance(m, (list, tuple)) and len(m) == 3 and m[0] in ("read", "r") for m in mops)
 
-    def native_op(inp: Input, out: Any) -> NativeOp | None:
-        return None  # (its step, in Python; the fused path runs the transactions in C)
-
-    _PLAIN[native_op] = Plain(PLAIN_MULTI, step, None)
+    _PLAIN[step] = Plain(PLAIN_MULTI, None)  # (the fused path runs its transactions in C)
     return Model(name="multi-register", init=lambda: start, step=step, read_only=read_only,
-                 describe_state=describe_state, describe_op=describe_op, native_op=native_op)
+                 describe_state=describe_state, describe_op=describe_op)
 
 
 # -- mutex, set, queues -----------------------------------------------------------------------
@@ -421,7 +416,7 @@ def mutex(init: Any = None) -> Model:
             return ("cas", False, True)
         return ("cas", True, False) if f == "release" else ("never",)
 
-    _PLAIN[native_op] = Plain(PLAIN_MUTEX, step, None)
+    _PLAIN[step] = Plain(PLAIN_MUTEX, None)
     return Model(name="mutex", init=lambda: held0, step=step, native_op=native_op,
                  describe_op=lambda i, o: i[0] + (" (crashed)" if o is CRASHED else ""),
                  describe_state=lambda s: "be held" if s else "be free")
